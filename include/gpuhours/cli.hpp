@@ -1,0 +1,14 @@
+// The gpuhours command line, callable in-process (tests) and from main().
+#pragma once
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace gpuhours {
+
+/// Runs `gpuhours <args...>`; returns the exit code: 0 ok, 1 bad input, 2 infeasible layout.
+/// `data_dir` is where models/, hardware/ and scenarios/ are found unless --data-dir is given.
+int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+            const std::string& data_dir);
+
+}  // namespace gpuhours

@@ -1,0 +1,125 @@
+// The discrete-event engine: tasks on in-order streams of ranks, with dependencies.
+//
+// Model (DESIGN.md "Time and events"):
+//  - Time is integer nanoseconds. Events are ordered by {time, insertion sequence}: ties break by
+//    the order in which they were scheduled, so every run is deterministic.
+//  - A stream belongs to one rank (GPU) and runs its tasks one at a time in the order they were
+//    added, like a CUDA stream. Streams of one rank run concurrently.
+//  - A task starts when the previous task of its stream has ended and every task it depends on
+//    (on any stream of any rank) has ended.
+//  - A task has `work`: its duration when it runs alone. A communication task may declare the share
+//    of the GPU's SMs its kernels occupy; while it runs, compute tasks on the same rank progress at
+//    (1 - sum of running shares) of full speed, and their end is re-scheduled (DeepSeek-V3 §3.2.1:
+//    20 of 132 SMs reserved for communication). Without shares, a task's duration is its work.
+#pragma once
+#include <cstdint>
+#include <iosfwd>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gpuhours/units.hpp"
+
+namespace gpuhours {
+
+using TaskId = std::uint32_t;
+using StreamId = std::uint32_t;
+
+/// What a task does; used for the step breakdown and for the SM-share rule.
+enum class TaskKind : std::uint8_t { compute, optimizer, comm_tp, comm_ep, comm_pp, comm_dp };
+bool is_communication(TaskKind k);
+const char* to_string(TaskKind k);
+
+/// A DAG of tasks on streams, built before the simulation runs.
+class TaskGraph {
+ public:
+  StreamId add_stream(int rank, std::string name);
+  /// Appends a task to the end of `stream`. `label` comes from intern().
+  TaskId add_task(StreamId stream, Time work, TaskKind kind, std::uint32_t label,
+                  float sm_share = 0.0f);
+  /// `after` cannot start before `before` has ended.
+  void add_dependency(TaskId before, TaskId after);
+  /// Stores a task name once and returns its index.
+  std::uint32_t intern(const std::string& label);
+
+  std::size_t task_count() const { return work_.size(); }
+  std::size_t stream_count() const { return stream_rank_.size(); }
+  int stream_rank(StreamId s) const { return stream_rank_[s]; }
+  const std::string& stream_name(StreamId s) const { return stream_name_[s]; }
+  StreamId task_stream(TaskId t) const { return stream_[t]; }
+  TaskKind task_kind(TaskId t) const { return kind_[t]; }
+  Time task_work(TaskId t) const { return Time::ns(work_[t]); }
+  const std::string& task_label(TaskId t) const { return labels_[label_[t]]; }
+  /// Bytes of memory the graph holds per task (for the benchmark's report).
+  std::size_t bytes_per_task() const;
+
+ private:
+  friend class Engine;
+  std::vector<int> stream_rank_;
+  std::vector<std::string> stream_name_;
+  std::vector<TaskId> stream_last_;  // last task added to each stream, or kNone
+  std::vector<std::int64_t> work_;
+  std::vector<StreamId> stream_;
+  std::vector<std::uint32_t> label_;
+  std::vector<TaskKind> kind_;
+  std::vector<float> sm_share_;
+  std::vector<TaskId> next_on_stream_;
+  std::vector<std::uint32_t> dep_count_;  // explicit deps + 1 if a stream predecessor exists
+  std::vector<std::pair<TaskId, TaskId>> edges_;
+  std::vector<std::string> labels_;
+  std::map<std::string, std::uint32_t> label_index_;
+};
+
+/// Runs a TaskGraph to completion and keeps each task's start and end.
+class Engine {
+ public:
+  explicit Engine(const TaskGraph& graph);
+  /// Simulates every task; returns the time the last one ends. Asserts the graph is acyclic.
+  Time run();
+  Time start(TaskId t) const { return Time::ns(start_[t]); }
+  Time end(TaskId t) const { return Time::ns(end_[t]); }
+  std::uint64_t events_processed() const { return events_; }
+  const TaskGraph& graph() const { return graph_; }
+
+ private:
+  struct Event {
+    std::int64_t at;
+    std::uint64_t seq;
+    StreamId stream;
+    std::uint32_t version;
+  };
+  struct Running {  // the task a stream is running now
+    TaskId task = 0;
+    bool busy = false;
+    double remaining_ns = 0;  // work left at full speed
+    double rate = 1.0;        // fraction of full speed
+    std::int64_t since = 0;   // time `remaining_ns` was last updated
+    std::uint32_t version = 0;
+  };
+  void push(std::int64_t at, StreamId s);
+  void start_task(TaskId t);
+  void finish_task(StreamId s);
+  void release(TaskId t);
+  void rerate_rank(int rank);
+  void schedule_end(StreamId s);
+
+  const TaskGraph& graph_;
+  std::vector<Event> heap_;
+  std::uint64_t seq_ = 0;
+  std::uint64_t events_ = 0;
+  std::int64_t now_ = 0;
+  std::vector<std::uint32_t> pending_;
+  std::vector<std::uint32_t> succ_offset_;
+  std::vector<TaskId> succ_;
+  std::vector<Running> running_;
+  std::vector<double> rank_share_;               // SM share taken by running comm tasks
+  std::vector<std::vector<StreamId>> rank_streams_;
+  std::vector<std::int64_t> start_, end_;
+};
+
+/// Writes the simulated tasks as Chrome trace JSON (opens in Perfetto and chrome://tracing):
+/// one process per rank, one thread per stream, one complete ("X") event per task.
+void write_chrome_trace(const Engine& engine, const std::vector<std::string>& rank_names,
+                        std::ostream& out);
+
+}  // namespace gpuhours

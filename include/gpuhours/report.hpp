@@ -1,0 +1,22 @@
+// Report writers: the JSON contract of DESIGN.md, CSV, and a short terminal table.
+#pragma once
+#include <iosfwd>
+
+#include "gpuhours/run.hpp"
+#include "gpuhours/scenario.hpp"
+#include "gpuhours/step.hpp"
+
+namespace gpuhours {
+
+struct Report {
+  const Scenario& scenario;
+  const StepResult& step;
+  const RunResult& run;
+  const ClaimResult& claim;
+};
+
+void write_json(const Report& r, std::ostream& out);
+void write_csv(const Report& r, std::ostream& out);
+void write_terminal(const Report& r, std::ostream& out);
+
+}  // namespace gpuhours

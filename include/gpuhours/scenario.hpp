@@ -1,0 +1,152 @@
+// Scenario: the three immutable inputs (model, cluster, layout) plus the training run, cost and
+// claim, loaded from YAML with every unit normalised (bytes, bytes/s, FLOP/s, seconds, watts).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gpuhours {
+
+class YamlNode;
+
+enum class AttentionKind { mha, gqa, mla };
+enum class Activation { swiglu, gelu };
+enum class NormKind { rmsnorm, layernorm };
+enum class Precision { bf16, fp8 };
+enum class Recompute { none, selective, full };
+
+struct AttentionSpec {
+  AttentionKind kind = AttentionKind::mha;
+  int heads = 0;
+  int kv_heads = 0;
+  int head_dim = 0;
+};
+
+struct FfnSpec {
+  std::string kind = "dense";  // dense (moe arrives with issue 5)
+  std::int64_t intermediate = 0;
+  Activation activation = Activation::swiglu;
+};
+
+struct ModelSpec {
+  std::string name, title;
+  std::vector<std::string> sources;
+  int layers = 0;
+  std::int64_t hidden = 0;
+  std::int64_t vocab = 0;
+  AttentionSpec attention;
+  FfnSpec ffn;
+  NormKind norm = NormKind::rmsnorm;
+  bool tie_embeddings = false;
+  bool bias = false;  // biases on linear layers (GPT-style); Llama has none
+  std::optional<double> published_params;
+};
+
+struct GpuSpec {
+  std::string name, title;
+  std::map<std::string, std::string> sources;
+  std::map<std::string, double> peak_flops_per_s;  // dense, by dtype: fp64, tf32, bf16, fp8
+  double hbm_bytes = 0;
+  double hbm_bytes_per_s = 0;
+  double l2_bytes = 0;
+  int sms = 0;
+  double clock_hz = 0;
+  double nvlink_bytes_per_s = 0;  // per direction
+  double tdp_watts = 0;
+  double price_usd = 0;
+  /// Measured ceilings: the fraction of the datasheet peak a real kernel of each class reached.
+  struct Achievable {
+    double gemm_bf16 = 1, gemm_fp8 = 1;           // of the BF16 / FP8 tensor peak
+    double attention_fwd = 1, attention_bwd = 1;  // of the BF16 tensor peak
+    double elementwise = 1, copy = 1;             // of HBM bandwidth
+  } achievable;
+  double kernel_launch_seconds = 0;  // fixed cost per kernel on the GPU
+};
+
+struct NetworkSpec {
+  std::string name, title, kind;  // kind: nvswitch | fat-tree
+  std::map<std::string, std::string> sources;
+  double nic_bytes_per_s_per_gpu = 0;   // scale-out bandwidth per GPU, per direction
+  double nvlink_efficiency = 1.0;       // achievable fraction of the GPU's NVLink line rate
+  double nic_efficiency = 1.0;          // achievable fraction of the NIC line rate
+  double base_latency_seconds = 0;         // per collective (NCCL baseLat)
+  double nvlink_step_latency_seconds = 0;  // per ring step over NVLink (NCCL hwLat)
+  double net_step_latency_seconds = 0;     // per ring step across the network
+  int comm_sms = 0;                     // SMs a communication kernel occupies
+};
+
+struct ClusterSpec {
+  GpuSpec gpu;
+  int nodes = 1;
+  int gpus_per_node = 1;
+  NetworkSpec network;
+  int gpus() const { return nodes * gpus_per_node; }
+};
+
+struct ParallelSpec {
+  int tp = 1, pp = 1, ep = 1, cp = 1;
+  int zero = 0;
+  std::string schedule = "1f1b";
+  int virtual_stages = 1;
+  int micro_batch = 1;
+  Recompute recompute = Recompute::none;
+};
+
+struct TrainingSpec {
+  Precision precision = Precision::bf16;
+  std::string optimizer = "adamw";
+  std::int64_t seq_len = 0;
+  std::int64_t global_batch = 0;  // sequences per step
+  double tokens = 0;              // total training tokens
+};
+
+struct CostSpec {
+  double gpu_hour_usd = 0;
+};
+
+struct ClaimSpec {
+  std::optional<double> gpu_hours;
+  std::optional<double> cost_usd;
+  std::string source;
+};
+
+struct Scenario {
+  std::string name, title, description;
+  std::vector<std::string> sources;
+  std::string file;  // where it was loaded from
+  ModelSpec model;
+  ClusterSpec cluster;
+  ParallelSpec parallel;
+  TrainingSpec training;
+  CostSpec cost;
+  std::optional<ClaimSpec> claim;
+  int dp() const { return cluster.gpus() / (parallel.tp * parallel.pp * parallel.cp); }
+};
+
+/// Where preset files live: <root>/models, <root>/hardware/gpus, <root>/hardware/networks,
+/// <root>/scenarios.
+class Catalog {
+ public:
+  explicit Catalog(std::string root);
+  const std::string& root() const { return root_; }
+  /// A scenario given as a path, or as a preset name under scenarios/.
+  std::string scenario_path(const std::string& name_or_path) const;
+  /// Preset names in one folder (sorted), e.g. names("models").
+  std::vector<std::string> names(const std::string& folder) const;
+  std::string preset_path(const std::string& folder, const std::string& name) const;
+
+ private:
+  std::string root_;
+};
+
+Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog);
+ModelSpec load_model(const YamlNode& node);
+GpuSpec load_gpu(const YamlNode& node);
+NetworkSpec load_network(const YamlNode& node);
+
+const char* to_string(Precision p);
+const char* to_string(Recompute r);
+
+}  // namespace gpuhours

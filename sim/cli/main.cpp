@@ -1,0 +1,10 @@
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "gpuhours/cli.hpp"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  return gpuhours::run_cli(args, std::cout, std::cerr, GPUHOURS_DATA_DIR);
+}

@@ -1,0 +1,210 @@
+#include "gpuhours/yaml.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace gpuhours {
+
+namespace {
+std::string join_path(const std::string& parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
+}
+}  // namespace
+
+YamlNode::YamlNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path)
+    : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)) {}
+
+YamlNode YamlNode::load_string(const std::string& text, const std::string& display_name) {
+  auto file = std::make_shared<const std::string>(display_name);
+  try {
+    YAML::Node root = YAML::Load(text);
+    if (!root.IsMap())
+      throw InputError(display_name + ": expected a YAML mapping at the top level");
+    return YamlNode(root, file, "");
+  } catch (const YAML::Exception& e) {
+    throw InputError(display_name + ":" + std::to_string(e.mark.line + 1) + ":" +
+                     std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
+  }
+}
+
+YamlNode YamlNode::load_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path + ": cannot open file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return load_string(ss.str(), path);
+}
+
+std::string YamlNode::where() const {
+  const YAML::Mark m = node_.Mark();
+  if (m.is_null()) return *file_;
+  return *file_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+}
+
+InputError YamlNode::error(const std::string& message) const {
+  if (path_.empty()) return InputError(where() + ": " + message);
+  return InputError(where() + ": field '" + path_ + "': " + message);
+}
+
+bool YamlNode::has(std::string_view key) const {
+  return node_.IsMap() && node_[std::string(key)].IsDefined();
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string closest_match(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_d = std::max<std::size_t>(2, word.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    const std::size_t d = edit_distance(word, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+void YamlNode::check_keys(const std::vector<KeySpec>& keys) const {
+  if (!node_.IsMap()) throw error("expected a mapping of keys");
+  std::vector<std::string> names;
+  for (const auto& k : keys) names.emplace_back(k.name);
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    const std::string key = it->first.as<std::string>();
+    if (std::find(names.begin(), names.end(), key) != names.end()) continue;
+    YamlNode at(it->first, file_, join_path(path_, key));
+    std::string msg = "unknown key '" + key + "'";
+    if (auto hint = closest_match(key, names); !hint.empty()) msg += "; did you mean '" + hint + "'?";
+    else {
+      msg += "; allowed keys:";
+      for (const auto& n : names) msg += " " + n;
+    }
+    throw InputError(at.where() + ": " + msg);
+  }
+  for (const auto& k : keys)
+    if (k.required && !has(k.name))
+      throw error("missing required key '" + std::string(k.name) + "' (" + std::string(k.help) + ")");
+}
+
+YamlNode YamlNode::child(std::string_view key) const {
+  if (!node_.IsMap()) throw error("expected a mapping");
+  YAML::Node c = node_[std::string(key)];
+  if (!c.IsDefined()) throw error("missing required key '" + std::string(key) + "'");
+  return YamlNode(c, file_, join_path(path_, key));
+}
+
+std::optional<YamlNode> YamlNode::optional_child(std::string_view key) const {
+  if (!has(key)) return std::nullopt;
+  YAML::Node c = node_[std::string(key)];
+  if (c.IsNull()) return std::nullopt;
+  return YamlNode(c, file_, join_path(path_, key));
+}
+
+std::vector<YamlNode> YamlNode::items() const {
+  if (!node_.IsSequence()) throw error("expected a list");
+  std::vector<YamlNode> out;
+  for (std::size_t i = 0; i < node_.size(); ++i)
+    out.emplace_back(node_[i], file_, path_ + "[" + std::to_string(i) + "]");
+  return out;
+}
+
+std::vector<std::pair<std::string, YamlNode>> YamlNode::entries() const {
+  if (!node_.IsMap()) throw error("expected a mapping");
+  std::vector<std::pair<std::string, YamlNode>> out;
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    const std::string key = it->first.as<std::string>();
+    out.emplace_back(key, YamlNode(it->second, file_, join_path(path_, key)));
+  }
+  return out;
+}
+
+std::string YamlNode::as_string() const {
+  if (!node_.IsScalar()) throw error("expected a text value");
+  return node_.Scalar();
+}
+
+double YamlNode::as_double() const {
+  if (!node_.IsScalar()) throw error("expected a number");
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(node_.Scalar(), &used);
+    if (used != node_.Scalar().size() || !std::isfinite(v)) throw std::invalid_argument("");
+    return v;
+  } catch (const std::exception&) {
+    throw error("expected a number, got \"" + node_.Scalar() + "\"");
+  }
+}
+
+std::int64_t YamlNode::as_int() const {
+  const double v = as_double();
+  if (v != std::floor(v) || std::fabs(v) > 9.0e18)
+    throw error("expected a whole number, got \"" + node_.Scalar() + "\"");
+  return static_cast<std::int64_t>(v);
+}
+
+bool YamlNode::as_bool() const {
+  if (!node_.IsScalar()) throw error("expected true or false");
+  const std::string& s = node_.Scalar();
+  if (s == "true") return true;
+  if (s == "false") return false;
+  throw error("expected true or false, got \"" + s + "\"");
+}
+
+std::int64_t YamlNode::as_positive_int() const {
+  const std::int64_t v = as_int();
+  if (v <= 0) throw error("must be greater than zero, got " + node_.Scalar());
+  return v;
+}
+
+double YamlNode::as_positive_double() const {
+  const double v = as_double();
+  if (v <= 0) throw error("must be greater than zero, got " + node_.Scalar());
+  return v;
+}
+
+double YamlNode::as_nonnegative_double() const {
+  const double v = as_double();
+  if (v < 0) throw error("must not be negative, got " + node_.Scalar());
+  return v;
+}
+
+double YamlNode::as_quantity(Dimension dim) const {
+  if (node_.IsMap()) {
+    check_keys({{"value", true, "the quantity with its unit"},
+                {"source", true, "key of the source this number comes from"},
+                {"note", false, "how the value was read or derived"}});
+    return child("value").as_quantity(dim);
+  }
+  if (!node_.IsScalar()) throw error("expected " + dimension_example(dim));
+  double v = 0;
+  try {
+    v = parse_quantity(node_.Scalar(), dim);
+  } catch (const std::invalid_argument& e) {
+    throw error(e.what());
+  }
+  if (v <= 0) throw error("must be greater than zero, got \"" + node_.Scalar() + "\"");
+  return v;
+}
+
+std::vector<std::string> YamlNode::as_string_list() const {
+  if (node_.IsScalar()) return {node_.Scalar()};
+  std::vector<std::string> out;
+  for (const auto& item : items()) out.push_back(item.as_string());
+  return out;
+}
+
+}  // namespace gpuhours

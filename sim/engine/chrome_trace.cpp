@@ -1,0 +1,41 @@
+// Chrome trace event format: {"traceEvents": [...]} with "X" (complete) events, timestamps in
+// microseconds; "M" metadata events name processes (ranks) and threads (streams).
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "gpuhours/engine.hpp"
+
+namespace gpuhours {
+
+void write_chrome_trace(const Engine& engine, const std::vector<std::string>& rank_names,
+                        std::ostream& out) {
+  const TaskGraph& g = engine.graph();
+  nlohmann::ordered_json events = nlohmann::ordered_json::array();
+  std::vector<bool> named(rank_names.size() + g.stream_count(), false);
+  for (StreamId s = 0; s < g.stream_count(); ++s) {
+    const int rank = g.stream_rank(s);
+    if (rank < static_cast<int>(named.size()) && !named[rank]) {
+      named[rank] = true;
+      const std::string name = rank < static_cast<int>(rank_names.size())
+                                   ? rank_names[rank]
+                                   : "rank " + std::to_string(rank);
+      events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", rank}, {"tid", 0},
+                        {"args", {{"name", name}}}});
+    }
+    events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", rank}, {"tid", s},
+                      {"args", {{"name", g.stream_name(s)}}}});
+  }
+  for (TaskId t = 0; t < g.task_count(); ++t) {
+    const std::int64_t start = engine.start(t).count_ns();
+    const std::int64_t dur = engine.end(t).count_ns() - start;
+    const StreamId s = g.task_stream(t);
+    events.push_back({{"name", g.task_label(t)}, {"cat", to_string(g.task_kind(t))}, {"ph", "X"},
+                      {"ts", static_cast<double>(start) / 1000.0},
+                      {"dur", static_cast<double>(dur) / 1000.0}, {"pid", g.stream_rank(s)},
+                      {"tid", s}});
+  }
+  nlohmann::ordered_json doc = {{"displayTimeUnit", "ns"}, {"traceEvents", std::move(events)}};
+  out << doc.dump() << "\n";
+}
+
+}  // namespace gpuhours

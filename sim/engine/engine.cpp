@@ -1,0 +1,197 @@
+#include "gpuhours/engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "gpuhours/error.hpp"
+
+namespace gpuhours {
+
+namespace {
+constexpr TaskId kNone = std::numeric_limits<TaskId>::max();
+// Compute never runs slower than this fraction, whatever the communication kernels take.
+constexpr double kMinComputeRate = 0.05;
+}  // namespace
+
+bool is_communication(TaskKind k) {
+  return k != TaskKind::compute && k != TaskKind::optimizer;
+}
+
+const char* to_string(TaskKind k) {
+  switch (k) {
+    case TaskKind::compute: return "compute";
+    case TaskKind::optimizer: return "optimizer";
+    case TaskKind::comm_tp: return "tp";
+    case TaskKind::comm_ep: return "ep";
+    case TaskKind::comm_pp: return "pp";
+    case TaskKind::comm_dp: return "dp";
+  }
+  return "?";
+}
+
+StreamId TaskGraph::add_stream(int rank, std::string name) {
+  GPUHOURS_ASSERT(rank >= 0, "ranks are numbered from zero");
+  stream_rank_.push_back(rank);
+  stream_name_.push_back(std::move(name));
+  stream_last_.push_back(kNone);
+  return static_cast<StreamId>(stream_rank_.size() - 1);
+}
+
+TaskId TaskGraph::add_task(StreamId stream, Time work, TaskKind kind, std::uint32_t label,
+                           float sm_share) {
+  GPUHOURS_ASSERT(stream < stream_rank_.size(), "task on an unknown stream");
+  GPUHOURS_ASSERT(work.count_ns() >= 0, "task work is non-negative");
+  GPUHOURS_ASSERT(sm_share >= 0.0f && sm_share < 1.0f, "an SM share is in [0, 1)");
+  GPUHOURS_ASSERT(label < labels_.size(), "label comes from intern()");
+  GPUHOURS_ASSERT(work_.size() < kNone - 1, "too many tasks");
+  const auto id = static_cast<TaskId>(work_.size());
+  work_.push_back(work.count_ns());
+  stream_.push_back(stream);
+  label_.push_back(label);
+  kind_.push_back(kind);
+  sm_share_.push_back(sm_share);
+  next_on_stream_.push_back(kNone);
+  const TaskId prev = stream_last_[stream];
+  dep_count_.push_back(prev == kNone ? 0 : 1);
+  if (prev != kNone) next_on_stream_[prev] = id;
+  stream_last_[stream] = id;
+  return id;
+}
+
+void TaskGraph::add_dependency(TaskId before, TaskId after) {
+  GPUHOURS_ASSERT(before < work_.size() && after < work_.size(), "dependency on an unknown task");
+  GPUHOURS_ASSERT(before != after, "a task cannot depend on itself");
+  edges_.emplace_back(before, after);
+  ++dep_count_[after];
+}
+
+std::uint32_t TaskGraph::intern(const std::string& label) {
+  auto [it, inserted] = label_index_.try_emplace(label, static_cast<std::uint32_t>(labels_.size()));
+  if (inserted) labels_.push_back(label);
+  return it->second;
+}
+
+std::size_t TaskGraph::bytes_per_task() const {
+  // Graph: work 8, stream 4, label 4, kind 1, share 4, next 4, deps 4; per edge 8 (+4 in CSR).
+  // Engine: pending 4, CSR offset 4, start 8, end 8.
+  const double edges = task_count() ? static_cast<double>(edges_.size()) / task_count() : 0.0;
+  return static_cast<std::size_t>(29 + 24 + edges * 12);
+}
+
+Engine::Engine(const TaskGraph& graph) : graph_(graph) {}
+
+void Engine::push(std::int64_t at, StreamId s) {
+  GPUHOURS_ASSERT(at >= now_, "an event cannot be scheduled in the past");
+  heap_.push_back(Event{at, seq_++, s, running_[s].version});
+  std::push_heap(heap_.begin(), heap_.end(), [](const Event& a, const Event& b) {
+    return a.at != b.at ? a.at > b.at : a.seq > b.seq;
+  });
+}
+
+void Engine::schedule_end(StreamId s) {
+  Running& r = running_[s];
+  ++r.version;  // any earlier end event of this stream is now stale
+  const double dt = r.remaining_ns / r.rate;
+  push(now_ + static_cast<std::int64_t>(std::ceil(dt - 1e-9)), s);
+}
+
+void Engine::rerate_rank(int rank) {
+  const double rate = std::max(kMinComputeRate, 1.0 - rank_share_[rank]);
+  for (StreamId s : rank_streams_[rank]) {
+    Running& r = running_[s];
+    if (!r.busy || is_communication(graph_.kind_[r.task]) || r.rate == rate) continue;
+    r.remaining_ns = std::max(0.0, r.remaining_ns - static_cast<double>(now_ - r.since) * r.rate);
+    r.since = now_;
+    r.rate = rate;
+    schedule_end(s);
+  }
+}
+
+void Engine::start_task(TaskId t) {
+  const StreamId s = graph_.stream_[t];
+  Running& r = running_[s];
+  GPUHOURS_ASSERT(!r.busy, "a stream runs one task at a time");
+  r.task = t;
+  r.busy = true;
+  r.remaining_ns = static_cast<double>(graph_.work_[t]);
+  r.since = now_;
+  start_[t] = now_;
+  const int rank = graph_.stream_rank_[s];
+  const bool comm = is_communication(graph_.kind_[t]);
+  r.rate = comm ? 1.0 : std::max(kMinComputeRate, 1.0 - rank_share_[rank]);
+  if (r.rate == 1.0) {
+    ++r.version;
+    push(now_ + graph_.work_[t], s);
+  } else {
+    schedule_end(s);
+  }
+  if (comm && graph_.sm_share_[t] > 0.0f) {
+    rank_share_[rank] += graph_.sm_share_[t];
+    rerate_rank(rank);
+  }
+}
+
+void Engine::release(TaskId t) {
+  if (--pending_[t] == 0) start_task(t);
+}
+
+void Engine::finish_task(StreamId s) {
+  Running& r = running_[s];
+  const TaskId t = r.task;
+  r.busy = false;
+  end_[t] = now_;
+  const float share = graph_.sm_share_[t];
+  if (share > 0.0f && is_communication(graph_.kind_[t])) {
+    const int rank = graph_.stream_rank_[s];
+    rank_share_[rank] = std::max(0.0, rank_share_[rank] - share);
+    rerate_rank(rank);
+  }
+  for (std::uint32_t i = succ_offset_[t]; i < succ_offset_[t + 1]; ++i) release(succ_[i]);
+  if (graph_.next_on_stream_[t] != kNone) release(graph_.next_on_stream_[t]);
+}
+
+Time Engine::run() {
+  const std::size_t n = graph_.task_count();
+  pending_ = graph_.dep_count_;
+  start_.assign(n, -1);
+  end_.assign(n, -1);
+  running_.assign(graph_.stream_count(), Running{});
+  int ranks = 0;
+  for (int r : graph_.stream_rank_) ranks = std::max(ranks, r + 1);
+  rank_share_.assign(ranks, 0.0);
+  rank_streams_.assign(ranks, {});
+  for (StreamId s = 0; s < graph_.stream_count(); ++s)
+    rank_streams_[graph_.stream_rank_[s]].push_back(s);
+  // Successors in compressed rows, in the order the dependencies were added.
+  succ_offset_.assign(n + 1, 0);
+  for (const auto& e : graph_.edges_) ++succ_offset_[e.first + 1];
+  for (std::size_t i = 0; i < n; ++i) succ_offset_[i + 1] += succ_offset_[i];
+  succ_.assign(graph_.edges_.size(), 0);
+  {
+    std::vector<std::uint32_t> fill(succ_offset_.begin(), succ_offset_.end() - 1);
+    for (const auto& e : graph_.edges_) succ_[fill[e.first]++] = e.second;
+  }
+  heap_.clear();
+  heap_.reserve(graph_.stream_count() * 2 + 16);
+  now_ = 0;
+  for (TaskId t = 0; t < n; ++t)
+    if (pending_[t] == 0) start_task(t);
+  const auto later = [](const Event& a, const Event& b) {
+    return a.at != b.at ? a.at > b.at : a.seq > b.seq;
+  };
+  while (!heap_.empty()) {
+    std::pop_heap(heap_.begin(), heap_.end(), later);
+    const Event ev = heap_.back();
+    heap_.pop_back();
+    if (!running_[ev.stream].busy || running_[ev.stream].version != ev.version) continue;
+    now_ = ev.at;
+    ++events_;
+    finish_task(ev.stream);
+  }
+  for (TaskId t = 0; t < n; ++t)
+    GPUHOURS_ASSERT(end_[t] >= 0, "every task ran: the dependencies form no cycle");
+  return Time::ns(now_);
+}
+
+}  // namespace gpuhours

@@ -1,0 +1,151 @@
+#include "gpuhours/report.hpp"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+namespace gpuhours {
+
+namespace {
+
+nlohmann::ordered_json optional_number(const std::optional<double>& v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+// A number in plain words with a thousands separator: 2788000 -> "2,788,000".
+std::string grouped(double v) {
+  std::string digits = fmt::format("{:.0f}", v);
+  std::string out;
+  const bool neg = !digits.empty() && digits[0] == '-';
+  if (neg) digits.erase(0, 1);
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return neg ? "-" + out : out;
+}
+
+std::string human(double v) {
+  if (v >= 1e12) return fmt::format("{:.2f} trillion", v / 1e12);
+  if (v >= 1e9) return fmt::format("{:.2f} billion", v / 1e9);
+  if (v >= 1e6) return fmt::format("{:.2f} million", v / 1e6);
+  return grouped(v);
+}
+
+}  // namespace
+
+void write_json(const Report& r, std::ostream& out) {
+  const auto& s = r.scenario;
+  const auto& st = r.step;
+  const ParamCount params = count_params(s.model);
+  nlohmann::ordered_json j;
+  j["scenario"] = s.name;
+  j["title"] = s.title;
+  j["gpus"] = s.cluster.gpus();
+  j["gpu"] = s.cluster.gpu.name;
+  j["model"] = {{"name", s.model.name},
+                {"params_total", params.total},
+                {"params_active", params.total},
+                {"flops_per_token", st.model_flops_per_token}};
+  nlohmann::ordered_json by_kind = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : st.exposed_communication_by_kind) by_kind[k] = v;
+  nlohmann::ordered_json streams = nlohmann::ordered_json::array();
+  for (const auto& su : st.streams)
+    streams.push_back({{"rank", 0}, {"stream", su.name}, {"busy_seconds", su.busy_seconds},
+                       {"utilisation", su.utilisation}});
+  j["step"] = {{"seconds", st.seconds},
+               {"tokens", st.tokens},
+               {"tokens_per_gpu_second", st.tokens_per_gpu_second},
+               {"model_flops_per_token", st.model_flops_per_token},
+               {"mfu", st.mfu},
+               {"peak_memory_bytes", static_cast<std::int64_t>(st.memory.total())},
+               {"breakdown_seconds",
+                {{"compute", st.breakdown.compute},
+                 {"exposed_communication", st.breakdown.exposed_communication},
+                 {"bubble", st.breakdown.bubble},
+                 {"optimizer", st.breakdown.optimizer}}},
+               {"exposed_communication_seconds_by_kind", by_kind},
+               {"memory_bytes",
+                {{"weights", static_cast<std::int64_t>(st.memory.weights)},
+                 {"gradients", static_cast<std::int64_t>(st.memory.gradients)},
+                 {"optimizer", static_cast<std::int64_t>(st.memory.optimizer)},
+                 {"activations", static_cast<std::int64_t>(st.memory.activations)},
+                 {"transient", static_cast<std::int64_t>(st.memory.transient)}}},
+               {"dp", st.dp},
+               {"micro_batches", st.micro_batches},
+               {"streams", streams},
+               {"simulated_tasks", st.tasks}};
+  j["run"] = {{"steps", r.run.steps},
+              {"gpu_hours", r.run.gpu_hours},
+              {"wall_clock_days", r.run.wall_clock_days},
+              {"cost_usd", r.run.cost_usd},
+              {"energy_mwh", r.run.energy_mwh}};
+  j["claim"] = {{"gpu_hours", optional_number(r.claim.gpu_hours)},
+                {"ratio", optional_number(r.claim.ratio)},
+                {"required_mfu", optional_number(r.claim.required_mfu)},
+                {"cost_usd", optional_number(r.claim.cost_usd)},
+                {"source", r.claim.source.empty() ? nlohmann::ordered_json(nullptr)
+                                                  : nlohmann::ordered_json(r.claim.source)}};
+  j["assumptions"] = st.assumptions;
+  j["assumptions"].push_back("energy: every GPU at its board power (" +
+                             fmt::format("{:.0f} W", s.cluster.gpu.tdp_watts) +
+                             ") for the whole run; no host, network or cooling overhead");
+  j["sources"] = s.sources;
+  out << j.dump(1) << "\n";
+}
+
+void write_csv(const Report& r, std::ostream& out) {
+  const auto& st = r.step;
+  out << "scenario,gpus,step_seconds,tokens_per_gpu_second,mfu,peak_memory_bytes,compute_seconds,"
+         "exposed_communication_seconds,bubble_seconds,optimizer_seconds,gpu_hours,wall_clock_days,"
+         "cost_usd,energy_mwh\n";
+  out << fmt::format("{},{},{:.9g},{:.9g},{:.6f},{:.0f},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g}\n",
+                     r.scenario.name, r.scenario.cluster.gpus(), st.seconds, st.tokens_per_gpu_second,
+                     st.mfu, st.memory.total(), st.breakdown.compute,
+                     st.breakdown.exposed_communication, st.breakdown.bubble, st.breakdown.optimizer,
+                     r.run.gpu_hours, r.run.wall_clock_days, r.run.cost_usd, r.run.energy_mwh);
+}
+
+void write_terminal(const Report& r, std::ostream& out) {
+  const auto& s = r.scenario;
+  const auto& st = r.step;
+  const double gib = 1024.0 * 1024 * 1024;
+  out << s.title << "\n\n";
+  out << fmt::format(
+      "Training {} on {} x {} for {} tokens takes about {} GPU-hours ({:.1f} days of wall-clock "
+      "time), about ${} at ${:.2f} per GPU-hour.\n",
+      s.model.title, s.cluster.gpus(), s.cluster.gpu.title, human(s.training.tokens),
+      grouped(r.run.gpu_hours), r.run.wall_clock_days, grouped(r.run.cost_usd), s.cost.gpu_hour_usd);
+  out << fmt::format(
+      "Each step of {} tokens takes {:.3f} s, with the GPUs doing useful model arithmetic {:.1f}% of "
+      "the time their datasheet allows (MFU).\n\n",
+      grouped(static_cast<double>(st.tokens)), st.seconds, 100.0 * st.mfu);
+  out << "Step\n";
+  out << fmt::format("  {:<34}{:>14.4f} s\n", "step time", st.seconds);
+  out << fmt::format("  {:<34}{:>14.4f} s\n", "  compute", st.breakdown.compute);
+  out << fmt::format("  {:<34}{:>14.4f} s\n", "  optimizer", st.breakdown.optimizer);
+  out << fmt::format("  {:<34}{:>14.4f} s\n", "  exposed communication", st.breakdown.exposed_communication);
+  out << fmt::format("  {:<34}{:>14.4f} s\n", "  idle (bubble)", st.breakdown.bubble);
+  out << fmt::format("  {:<34}{:>14.1f} tokens/s\n", "throughput per GPU", st.tokens_per_gpu_second);
+  out << fmt::format("  {:<34}{:>14.1f} %\n", "MFU", 100.0 * st.mfu);
+  out << fmt::format("  {:<34}{:>14.2f} GiB of {:.0f} GiB\n", "peak memory per GPU", st.memory.total() / gib,
+                     s.cluster.gpu.hbm_bytes / gib);
+  out << "Run\n";
+  out << fmt::format("  {:<34}{:>14} \n", "steps", grouped(r.run.steps));
+  out << fmt::format("  {:<34}{:>14} GPU-hours\n", "compute", grouped(r.run.gpu_hours));
+  out << fmt::format("  {:<34}{:>14.2f} days\n", "wall clock", r.run.wall_clock_days);
+  out << fmt::format("  {:<34}{:>14} USD\n", "cost (rental)", grouped(r.run.cost_usd));
+  out << fmt::format("  {:<34}{:>14.1f} MWh\n", "energy (GPUs at board power)", r.run.energy_mwh);
+  if (r.claim.gpu_hours) {
+    out << "Claim\n";
+    out << fmt::format("  {:<34}{:>14} GPU-hours\n", "claimed", grouped(*r.claim.gpu_hours));
+    out << fmt::format("  {:<34}{:>14.2f}\n", "claimed / simulated", *r.claim.ratio);
+    out << fmt::format("  {:<34}{:>14.1f} %\n", "MFU the claim requires", 100.0 * *r.claim.required_mfu);
+    out << "  source: " << r.claim.source << "\n";
+  }
+  out << "Assumptions\n";
+  for (const auto& a : st.assumptions) out << "  - " << a << "\n";
+}
+
+}  // namespace gpuhours

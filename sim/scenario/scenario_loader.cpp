@@ -1,0 +1,370 @@
+// Loads scenarios and the model / GPU / network files they name, validating every field.
+#include <algorithm>
+#include <filesystem>
+
+#include "gpuhours/error.hpp"
+#include "gpuhours/scenario.hpp"
+#include "gpuhours/yaml.hpp"
+
+namespace gpuhours {
+
+namespace fs = std::filesystem;
+
+const char* to_string(Precision p) { return p == Precision::fp8 ? "fp8" : "bf16"; }
+const char* to_string(Recompute r) {
+  switch (r) {
+    case Recompute::none: return "none";
+    case Recompute::selective: return "selective";
+    case Recompute::full: return "full";
+  }
+  return "?";
+}
+
+Catalog::Catalog(std::string root) : root_(std::move(root)) {}
+
+std::vector<std::string> Catalog::names(const std::string& folder) const {
+  std::vector<std::string> out;
+  const fs::path dir = fs::path(root_) / folder;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.is_regular_file() && e.path().extension() == ".yaml") out.push_back(e.path().stem());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string Catalog::preset_path(const std::string& folder, const std::string& name) const {
+  return (fs::path(root_) / folder / (name + ".yaml")).string();
+}
+
+std::string Catalog::scenario_path(const std::string& name_or_path) const {
+  if (name_or_path.find('/') != std::string::npos || name_or_path.ends_with(".yaml")) {
+    if (!fs::exists(name_or_path)) throw InputError(name_or_path + ": no such scenario file");
+    return name_or_path;
+  }
+  const std::string path = preset_path("scenarios", name_or_path);
+  if (fs::exists(path)) return path;
+  std::string msg = "unknown scenario preset '" + name_or_path + "'";
+  if (auto hint = closest_match(name_or_path, names("scenarios")); !hint.empty())
+    msg += "; did you mean '" + hint + "'?";
+  throw InputError(msg + " (gpuhours list shows the presets)");
+}
+
+namespace {
+
+template <typename Enum>
+Enum parse_enum(const YamlNode& n, const std::vector<std::pair<std::string, Enum>>& options) {
+  const std::string v = n.as_string();
+  std::vector<std::string> names;
+  for (const auto& [name, value] : options) {
+    if (name == v) return value;
+    names.push_back(name);
+  }
+  std::string msg = "unknown value '" + v + "'";
+  if (auto hint = closest_match(v, names); !hint.empty()) msg += "; did you mean '" + hint + "'?";
+  msg += " (one of:";
+  for (const auto& name : names) msg += " " + name;
+  throw n.error(msg + ")");
+}
+
+std::vector<std::string> optional_list(const YamlNode& n, std::string_view key) {
+  auto c = n.optional_child(key);
+  return c ? c->as_string_list() : std::vector<std::string>{};
+}
+
+std::string optional_string(const YamlNode& n, std::string_view key) {
+  auto c = n.optional_child(key);
+  return c ? c->as_string() : std::string{};
+}
+
+// Hardware files: `sources` is a mapping key -> citation; every quantity names one of those keys.
+std::map<std::string, std::string> load_sources(const YamlNode& n) {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, cite] : n.child("sources").entries()) out[key] = cite.as_string();
+  if (out.empty()) throw n.child("sources").error("at least one source is required");
+  return out;
+}
+
+double sourced(const YamlNode& parent, std::string_view key, Dimension dim,
+               const std::map<std::string, std::string>& sources) {
+  const YamlNode n = parent.child(key);
+  if (!n.is_map())
+    throw n.error("expected {value: ..., source: ...}: every hardware number carries its source");
+  const double v = n.as_quantity(dim);
+  for (const auto& s : n.child("source").as_string_list())
+    if (!sources.count(s)) throw n.child("source").error("unknown source '" + s + "'; add it under 'sources'");
+  return v;
+}
+
+// A model/gpu/network given by preset name or inline mapping.
+template <typename Loader>
+auto load_named(const YamlNode& n, const Catalog& catalog, const std::string& folder,
+                const std::string& what, Loader loader) {
+  if (n.is_map()) return loader(n);
+  const std::string name = n.as_string();
+  const std::string path = catalog.preset_path(folder, name);
+  if (!fs::exists(path)) {
+    std::string msg = "unknown " + what + " '" + name + "'";
+    if (auto hint = closest_match(name, catalog.names(folder)); !hint.empty())
+      msg += "; did you mean '" + hint + "'?";
+    throw n.error(msg + " (presets are in " + folder + "/)");
+  }
+  return loader(YamlNode::load_file(path));
+}
+
+}  // namespace
+
+ModelSpec load_model(const YamlNode& n) {
+  n.check_keys({{"name", true, "model id"},
+                {"title", false, "human name"},
+                {"sources", false, "where the architecture comes from"},
+                {"description", false, "one paragraph"},
+                {"layers", true, "transformer layers"},
+                {"hidden", true, "model width"},
+                {"vocab", true, "vocabulary size"},
+                {"attention", true, "attention block"},
+                {"ffn", true, "feed-forward block"},
+                {"norm", false, "rmsnorm (default) | layernorm"},
+                {"tie_embeddings", false, "input embedding shared with the LM head (default false)"},
+                {"bias", false, "linear layers carry biases (default false)"},
+                {"published_params", false, "parameter count the source states"}});
+  ModelSpec m;
+  m.name = n.child("name").as_string();
+  m.title = n.has("title") ? n.child("title").as_string() : m.name;
+  m.sources = optional_list(n, "sources");
+  m.layers = static_cast<int>(n.child("layers").as_positive_int());
+  m.hidden = n.child("hidden").as_positive_int();
+  m.vocab = n.child("vocab").as_positive_int();
+  if (auto c = n.optional_child("norm"))
+    m.norm = parse_enum<NormKind>(*c, {{"rmsnorm", NormKind::rmsnorm}, {"layernorm", NormKind::layernorm}});
+  if (auto c = n.optional_child("tie_embeddings")) m.tie_embeddings = c->as_bool();
+  if (auto c = n.optional_child("bias")) m.bias = c->as_bool();
+  if (auto c = n.optional_child("published_params")) m.published_params = c->as_positive_double();
+
+  const YamlNode a = n.child("attention");
+  a.check_keys({{"kind", true, "mha | gqa"},
+                {"heads", true, "query heads"},
+                {"kv_heads", false, "key/value heads (gqa; default = heads)"},
+                {"head_dim", false, "per-head width (default hidden / heads)"}});
+  m.attention.kind = parse_enum<AttentionKind>(
+      a.child("kind"), {{"mha", AttentionKind::mha}, {"gqa", AttentionKind::gqa}, {"mla", AttentionKind::mla}});
+  if (m.attention.kind == AttentionKind::mla)
+    throw a.child("kind").error("multi-head latent attention (mla) is not modelled yet (issue 5)");
+  m.attention.heads = static_cast<int>(a.child("heads").as_positive_int());
+  m.attention.kv_heads = a.has("kv_heads") ? static_cast<int>(a.child("kv_heads").as_positive_int())
+                                           : m.attention.heads;
+  if (m.hidden % m.attention.heads != 0)
+    throw a.child("heads").error("heads (" + std::to_string(m.attention.heads) +
+                                 ") must divide hidden (" + std::to_string(m.hidden) + ")");
+  if (m.attention.heads % m.attention.kv_heads != 0)
+    throw a.child("kv_heads").error("kv_heads (" + std::to_string(m.attention.kv_heads) +
+                                    ") must divide heads (" + std::to_string(m.attention.heads) + ")");
+  if (m.attention.kind == AttentionKind::mha && m.attention.kv_heads != m.attention.heads)
+    throw a.child("kv_heads").error("mha has kv_heads == heads; use kind: gqa");
+  m.attention.head_dim = a.has("head_dim") ? static_cast<int>(a.child("head_dim").as_positive_int())
+                                           : static_cast<int>(m.hidden / m.attention.heads);
+
+  const YamlNode f = n.child("ffn");
+  f.check_keys({{"kind", true, "dense"},
+                {"intermediate", true, "FFN inner width"},
+                {"activation", true, "swiglu | gelu"}});
+  m.ffn.kind = f.child("kind").as_string();
+  if (m.ffn.kind == "moe")
+    throw f.child("kind").error("mixture-of-experts FFNs are not modelled yet (issue 5)");
+  if (m.ffn.kind != "dense") throw f.child("kind").error("unknown value '" + m.ffn.kind + "' (one of: dense)");
+  m.ffn.intermediate = f.child("intermediate").as_positive_int();
+  m.ffn.activation = parse_enum<Activation>(f.child("activation"),
+                                            {{"swiglu", Activation::swiglu}, {"gelu", Activation::gelu}});
+  return m;
+}
+
+GpuSpec load_gpu(const YamlNode& n) {
+  n.check_keys({{"name", true, "GPU id"},
+                {"title", true, "product name"},
+                {"sources", true, "key -> citation"},
+                {"peak_flops", true, "dense tensor-core peaks by dtype"},
+                {"hbm_capacity", true, "device memory"},
+                {"hbm_bandwidth", true, "device memory bandwidth"},
+                {"l2_cache", true, "L2 size"},
+                {"sms", true, "streaming multiprocessors"},
+                {"clock", true, "tensor clock implied by the peak"},
+                {"nvlink_bandwidth", true, "NVLink per direction"},
+                {"tdp", true, "board power"},
+                {"price", true, "price per GPU"},
+                {"achievable", true, "measured ceilings as fractions of peak"},
+                {"kernel_launch", true, "fixed time per kernel"}});
+  GpuSpec g;
+  g.name = n.child("name").as_string();
+  g.title = n.child("title").as_string();
+  g.sources = load_sources(n);
+  const YamlNode peaks = n.child("peak_flops");
+  for (const auto& [dtype, node] : peaks.entries()) {
+    static const std::vector<std::string> dtypes = {"fp64", "tf32", "bf16", "fp16", "fp8"};
+    if (std::find(dtypes.begin(), dtypes.end(), dtype) == dtypes.end())
+      throw node.error("unknown dtype '" + dtype + "' (one of: fp64 tf32 bf16 fp16 fp8)");
+    g.peak_flops_per_s[dtype] = sourced(peaks, dtype, Dimension::flops_per_second, g.sources);
+  }
+  if (!g.peak_flops_per_s.count("bf16")) throw peaks.error("missing required key 'bf16'");
+  g.hbm_bytes = sourced(n, "hbm_capacity", Dimension::bytes, g.sources);
+  g.hbm_bytes_per_s = sourced(n, "hbm_bandwidth", Dimension::bytes_per_second, g.sources);
+  g.l2_bytes = sourced(n, "l2_cache", Dimension::bytes, g.sources);
+  g.sms = static_cast<int>(sourced(n, "sms", Dimension::ratio, g.sources));
+  g.clock_hz = sourced(n, "clock", Dimension::hertz, g.sources);
+  g.nvlink_bytes_per_s = sourced(n, "nvlink_bandwidth", Dimension::bytes_per_second, g.sources);
+  g.tdp_watts = sourced(n, "tdp", Dimension::watts, g.sources);
+  g.price_usd = sourced(n, "price", Dimension::ratio, g.sources);
+  const YamlNode ach = n.child("achievable");
+  ach.check_keys({{"gemm_bf16", true, "largest measured BF16 GEMM throughput / BF16 peak"},
+                  {"gemm_fp8", true, "largest measured FP8 GEMM throughput / FP8 peak"},
+                  {"attention_fwd", true, "fused causal attention forward / BF16 peak"},
+                  {"attention_bwd", true, "fused causal attention backward / BF16 peak"},
+                  {"elementwise", true, "norm / activation kernels' bandwidth / HBM peak"},
+                  {"copy", true, "large copy bandwidth / HBM peak"}});
+  auto fraction = [&](const char* key) {
+    const double v = sourced(ach, key, Dimension::ratio, g.sources);
+    if (v > 1.0) throw ach.child(key).error("a fraction of peak cannot exceed 1");
+    return v;
+  };
+  g.achievable = {fraction("gemm_bf16"),     fraction("gemm_fp8"),    fraction("attention_fwd"),
+                  fraction("attention_bwd"), fraction("elementwise"), fraction("copy")};
+  g.kernel_launch_seconds = sourced(n, "kernel_launch", Dimension::seconds, g.sources);
+  return g;
+}
+
+NetworkSpec load_network(const YamlNode& n) {
+  n.check_keys({{"name", true, "network id"},
+                {"title", true, "human name"},
+                {"kind", true, "nvswitch | fat-tree"},
+                {"sources", true, "key -> citation"},
+                {"nic_bandwidth_per_gpu", false, "scale-out bandwidth per GPU per direction"},
+                {"nvlink_efficiency", true, "achievable fraction of NVLink line rate"},
+                {"nic_efficiency", false, "achievable fraction of NIC line rate"},
+                {"base_latency", true, "per collective (NCCL baseLat)"},
+                {"nvlink_step_latency", true, "per ring step over NVLink"},
+                {"net_step_latency", false, "per ring step across nodes (fat-tree)"},
+                {"comm_sms", true, "SMs a collective kernel occupies"}});
+  NetworkSpec w;
+  w.name = n.child("name").as_string();
+  w.title = n.child("title").as_string();
+  w.kind = n.child("kind").as_string();
+  if (w.kind != "nvswitch" && w.kind != "fat-tree")
+    throw n.child("kind").error("unknown value '" + w.kind + "' (one of: nvswitch fat-tree)");
+  w.sources = load_sources(n);
+  if (w.kind == "fat-tree") {
+    w.nic_bytes_per_s_per_gpu = sourced(n, "nic_bandwidth_per_gpu", Dimension::bytes_per_second, w.sources);
+    w.nic_efficiency = sourced(n, "nic_efficiency", Dimension::ratio, w.sources);
+  }
+  w.nvlink_efficiency = sourced(n, "nvlink_efficiency", Dimension::ratio, w.sources);
+  w.base_latency_seconds = sourced(n, "base_latency", Dimension::seconds, w.sources);
+  w.nvlink_step_latency_seconds = sourced(n, "nvlink_step_latency", Dimension::seconds, w.sources);
+  if (w.kind == "fat-tree")
+    w.net_step_latency_seconds = sourced(n, "net_step_latency", Dimension::seconds, w.sources);
+  w.comm_sms = static_cast<int>(sourced(n, "comm_sms", Dimension::ratio, w.sources));
+  return w;
+}
+
+Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) {
+  const std::string path = catalog.scenario_path(name_or_path);
+  const YamlNode n = YamlNode::load_file(path);
+  n.check_keys({{"name", true, "scenario id"},
+                {"title", true, "one line"},
+                {"description", false, "one paragraph"},
+                {"sources", false, "where the figures come from"},
+                {"model", true, "preset name or inline mapping"},
+                {"cluster", true, "gpu, nodes, gpus_per_node, network"},
+                {"parallelism", false, "layout (default: data parallel only)"},
+                {"training", true, "precision, seq_len, global_batch, tokens"},
+                {"cost", true, "gpu_hour_usd"},
+                {"claim", false, "published figure to compare with"}});
+  Scenario s;
+  s.file = path;
+  s.name = n.child("name").as_string();
+  s.title = n.child("title").as_string();
+  s.description = optional_string(n, "description");
+  s.sources = optional_list(n, "sources");
+  s.model = load_named(n.child("model"), catalog, "models", "model", load_model);
+
+  const YamlNode c = n.child("cluster");
+  c.check_keys({{"gpu", true, "preset name or inline mapping"},
+                {"nodes", true, "servers"},
+                {"gpus_per_node", true, "GPUs per server"},
+                {"network", true, "preset name or inline mapping"},
+                {"calibration", false, "kernel calibration profile"}});
+  s.cluster.gpu = load_named(c.child("gpu"), catalog, "hardware/gpus", "GPU", load_gpu);
+  s.cluster.nodes = static_cast<int>(c.child("nodes").as_positive_int());
+  s.cluster.gpus_per_node = static_cast<int>(c.child("gpus_per_node").as_positive_int());
+  s.cluster.network = load_named(c.child("network"), catalog, "hardware/networks", "network", load_network);
+  if (auto cal = c.optional_child("calibration"))
+    throw cal->error("calibration profiles are not available yet (issue 7); remove the key to use the roofline");
+  if (s.cluster.nodes > 1 && s.cluster.network.kind == "nvswitch")
+    throw c.child("network").error("an nvswitch network spans one node; " +
+                                   std::to_string(s.cluster.nodes) + " nodes need a fat-tree network");
+
+  if (auto p = n.optional_child("parallelism")) {
+    p->check_keys({{"tp", false, "tensor parallel"}, {"pp", false, "pipeline parallel"},
+                   {"ep", false, "expert parallel"}, {"cp", false, "context parallel"},
+                   {"zero", false, "ZeRO stage 0-3"}, {"schedule", false, "pipeline schedule"},
+                   {"virtual_stages", false, "interleaving"}, {"micro_batch", false, "sequences per micro-batch"},
+                   {"recompute", false, "none | selective | full"}});
+    auto get = [&](std::string_view k, int def) {
+      auto v = p->optional_child(k);
+      return v ? static_cast<int>(v->as_positive_int()) : def;
+    };
+    s.parallel.tp = get("tp", 1);
+    s.parallel.pp = get("pp", 1);
+    s.parallel.ep = get("ep", 1);
+    s.parallel.cp = get("cp", 1);
+    s.parallel.virtual_stages = get("virtual_stages", 1);
+    s.parallel.micro_batch = get("micro_batch", 1);
+    if (auto z = p->optional_child("zero")) {
+      const auto v = z->as_int();
+      if (v < 0 || v > 3) throw z->error("ZeRO stage is 0, 1, 2 or 3, got " + std::to_string(v));
+      s.parallel.zero = static_cast<int>(v);
+    }
+    if (auto v = p->optional_child("schedule")) s.parallel.schedule = v->as_string();
+    if (auto v = p->optional_child("recompute"))
+      s.parallel.recompute = parse_enum<Recompute>(
+          *v, {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}});
+  }
+
+  const YamlNode t = n.child("training");
+  t.check_keys({{"precision", true, "bf16 | fp8"},
+                {"optimizer", false, "adamw (default)"},
+                {"seq_len", true, "tokens per sequence"},
+                {"global_batch", false, "sequences per step"},
+                {"global_batch_tokens", false, "tokens per step"},
+                {"tokens", true, "training tokens in total"}});
+  s.training.precision = parse_enum<Precision>(t.child("precision"), {{"bf16", Precision::bf16}, {"fp8", Precision::fp8}});
+  if (auto o = t.optional_child("optimizer")) {
+    s.training.optimizer = o->as_string();
+    if (s.training.optimizer != "adamw") throw o->error("unknown value '" + s.training.optimizer + "' (one of: adamw)");
+  }
+  s.training.seq_len = t.child("seq_len").as_positive_int();
+  if (t.has("global_batch") == t.has("global_batch_tokens"))
+    throw t.error("give exactly one of 'global_batch' (sequences) or 'global_batch_tokens'");
+  if (auto b = t.optional_child("global_batch")) s.training.global_batch = b->as_positive_int();
+  if (auto b = t.optional_child("global_batch_tokens")) {
+    const auto tok = b->as_positive_int();
+    if (tok % s.training.seq_len != 0)
+      throw b->error("global_batch_tokens must be a multiple of seq_len (" + std::to_string(s.training.seq_len) + ")");
+    s.training.global_batch = tok / s.training.seq_len;
+  }
+  s.training.tokens = t.child("tokens").as_positive_double();
+
+  const YamlNode cost = n.child("cost");
+  cost.check_keys({{"gpu_hour_usd", true, "rental price per GPU-hour"}});
+  s.cost.gpu_hour_usd = cost.child("gpu_hour_usd").as_nonnegative_double();
+
+  if (auto cl = n.optional_child("claim")) {
+    cl->check_keys({{"gpu_hours", false, "claimed GPU-hours"},
+                    {"cost_usd", false, "claimed cost"},
+                    {"source", true, "where the claim was made"}});
+    ClaimSpec claim;
+    if (auto v = cl->optional_child("gpu_hours")) claim.gpu_hours = v->as_positive_double();
+    if (auto v = cl->optional_child("cost_usd")) claim.cost_usd = v->as_positive_double();
+    claim.source = cl->child("source").as_string();
+    s.claim = claim;
+  }
+  return s;
+}
+
+}  // namespace gpuhours
