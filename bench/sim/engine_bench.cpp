@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
     const int r = static_cast<int>(i % ranks);
     const long k = i / ranks;
     if (k % 4 == 3) {
-      const TaskId t = g.add_task(ms[r], Time::ns(1000 + rnd() % 5000), gpuhours::TaskKind::comm_dp, comm, 0.15f);
+      const TaskId t = g.add_task(ms[r], Time::ns(1000 + rnd() % 5000), gpuhours::TaskKind::comm_dp, comm, 0.15);
       last_comm[r] = t;
       has_comm[r] = true;
     } else {

@@ -12,6 +12,7 @@
 //    (1 - sum of running shares) of full speed, and their end is re-scheduled (DeepSeek-V3 §3.2.1:
 //    20 of 132 SMs reserved for communication). Without shares, a task's duration is its work.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <iosfwd>
 #include <map>
@@ -25,6 +26,39 @@ namespace gpuhours {
 using TaskId = std::uint32_t;
 using StreamId = std::uint32_t;
 
+/// A binary min-heap of events keyed by {time, insertion sequence}: the earliest event first,
+/// and of events at the same time the one pushed first (ns-3's {ts, uid}, SST's queue order).
+template <typename Payload>
+class EventQueue {
+ public:
+  struct Entry {
+    std::int64_t at;
+    std::uint64_t seq;
+    Payload payload;
+  };
+  void push(std::int64_t at, Payload p) {
+    heap_.push_back(Entry{at, seq_++, p});
+    std::push_heap(heap_.begin(), heap_.end(), later);
+  }
+  Entry pop() {
+    std::pop_heap(heap_.begin(), heap_.end(), later);
+    Entry e = heap_.back();
+    heap_.pop_back();
+    return e;
+  }
+  bool empty() const { return heap_.empty(); }
+  std::size_t size() const { return heap_.size(); }
+  void clear() { heap_.clear(); }
+  void reserve(std::size_t n) { heap_.reserve(n); }
+
+ private:
+  static bool later(const Entry& a, const Entry& b) {
+    return a.at != b.at ? a.at > b.at : a.seq > b.seq;
+  }
+  std::vector<Entry> heap_;
+  std::uint64_t seq_ = 0;
+};
+
 /// What a task does; used for the step breakdown and for the SM-share rule.
 enum class TaskKind : std::uint8_t { compute, optimizer, comm_tp, comm_ep, comm_pp, comm_dp };
 bool is_communication(TaskKind k);
@@ -36,7 +70,7 @@ class TaskGraph {
   StreamId add_stream(int rank, std::string name);
   /// Appends a task to the end of `stream`. `label` comes from intern().
   TaskId add_task(StreamId stream, Time work, TaskKind kind, std::uint32_t label,
-                  float sm_share = 0.0f);
+                  double sm_share = 0.0);
   /// `after` cannot start before `before` has ended.
   void add_dependency(TaskId before, TaskId after);
   /// Stores a task name once and returns its index.
@@ -62,7 +96,7 @@ class TaskGraph {
   std::vector<StreamId> stream_;
   std::vector<std::uint32_t> label_;
   std::vector<TaskKind> kind_;
-  std::vector<float> sm_share_;
+  std::vector<double> sm_share_;
   std::vector<TaskId> next_on_stream_;
   std::vector<std::uint32_t> dep_count_;  // explicit deps + 1 if a stream predecessor exists
   std::vector<std::pair<TaskId, TaskId>> edges_;
@@ -82,9 +116,7 @@ class Engine {
   const TaskGraph& graph() const { return graph_; }
 
  private:
-  struct Event {
-    std::int64_t at;
-    std::uint64_t seq;
+  struct Event {  // a stream's running task ends, unless the version is stale
     StreamId stream;
     std::uint32_t version;
   };
@@ -104,8 +136,7 @@ class Engine {
   void schedule_end(StreamId s);
 
   const TaskGraph& graph_;
-  std::vector<Event> heap_;
-  std::uint64_t seq_ = 0;
+  EventQueue<Event> queue_;
   std::uint64_t events_ = 0;
   std::int64_t now_ = 0;
   std::vector<std::uint32_t> pending_;

@@ -39,10 +39,10 @@ StreamId TaskGraph::add_stream(int rank, std::string name) {
 }
 
 TaskId TaskGraph::add_task(StreamId stream, Time work, TaskKind kind, std::uint32_t label,
-                           float sm_share) {
+                           double sm_share) {
   GPUHOURS_ASSERT(stream < stream_rank_.size(), "task on an unknown stream");
   GPUHOURS_ASSERT(work.count_ns() >= 0, "task work is non-negative");
-  GPUHOURS_ASSERT(sm_share >= 0.0f && sm_share < 1.0f, "an SM share is in [0, 1)");
+  GPUHOURS_ASSERT(sm_share >= 0.0 && sm_share < 1.0, "an SM share is in [0, 1)");
   GPUHOURS_ASSERT(label < labels_.size(), "label comes from intern()");
   GPUHOURS_ASSERT(work_.size() < kNone - 1, "too many tasks");
   const auto id = static_cast<TaskId>(work_.size());
@@ -73,27 +73,24 @@ std::uint32_t TaskGraph::intern(const std::string& label) {
 }
 
 std::size_t TaskGraph::bytes_per_task() const {
-  // Graph: work 8, stream 4, label 4, kind 1, share 4, next 4, deps 4; per edge 8 (+4 in CSR).
+  // Graph: work 8, stream 4, label 4, kind 1, share 8, next 4, deps 4; per edge 8 (+4 in CSR).
   // Engine: pending 4, CSR offset 4, start 8, end 8.
   const double edges = task_count() ? static_cast<double>(edges_.size()) / task_count() : 0.0;
-  return static_cast<std::size_t>(29 + 24 + edges * 12);
+  return static_cast<std::size_t>(33 + 24 + edges * 12);
 }
 
 Engine::Engine(const TaskGraph& graph) : graph_(graph) {}
 
 void Engine::push(std::int64_t at, StreamId s) {
   GPUHOURS_ASSERT(at >= now_, "an event cannot be scheduled in the past");
-  heap_.push_back(Event{at, seq_++, s, running_[s].version});
-  std::push_heap(heap_.begin(), heap_.end(), [](const Event& a, const Event& b) {
-    return a.at != b.at ? a.at > b.at : a.seq > b.seq;
-  });
+  queue_.push(at, Event{s, running_[s].version});
 }
 
 void Engine::schedule_end(StreamId s) {
   Running& r = running_[s];
   ++r.version;  // any earlier end event of this stream is now stale
   const double dt = r.remaining_ns / r.rate;
-  push(now_ + static_cast<std::int64_t>(std::ceil(dt - 1e-9)), s);
+  push(now_ + static_cast<std::int64_t>(std::ceil(dt - 1e-6)), s);
 }
 
 void Engine::rerate_rank(int rank) {
@@ -126,7 +123,7 @@ void Engine::start_task(TaskId t) {
   } else {
     schedule_end(s);
   }
-  if (comm && graph_.sm_share_[t] > 0.0f) {
+  if (comm && graph_.sm_share_[t] > 0.0) {
     rank_share_[rank] += graph_.sm_share_[t];
     rerate_rank(rank);
   }
@@ -141,8 +138,8 @@ void Engine::finish_task(StreamId s) {
   const TaskId t = r.task;
   r.busy = false;
   end_[t] = now_;
-  const float share = graph_.sm_share_[t];
-  if (share > 0.0f && is_communication(graph_.kind_[t])) {
+  const double share = graph_.sm_share_[t];
+  if (share > 0.0 && is_communication(graph_.kind_[t])) {
     const int rank = graph_.stream_rank_[s];
     rank_share_[rank] = std::max(0.0, rank_share_[rank] - share);
     rerate_rank(rank);
@@ -172,20 +169,16 @@ Time Engine::run() {
     std::vector<std::uint32_t> fill(succ_offset_.begin(), succ_offset_.end() - 1);
     for (const auto& e : graph_.edges_) succ_[fill[e.first]++] = e.second;
   }
-  heap_.clear();
-  heap_.reserve(graph_.stream_count() * 2 + 16);
+  queue_.clear();
+  queue_.reserve(graph_.stream_count() * 2 + 16);
   now_ = 0;
   for (TaskId t = 0; t < n; ++t)
     if (pending_[t] == 0) start_task(t);
-  const auto later = [](const Event& a, const Event& b) {
-    return a.at != b.at ? a.at > b.at : a.seq > b.seq;
-  };
-  while (!heap_.empty()) {
-    std::pop_heap(heap_.begin(), heap_.end(), later);
-    const Event ev = heap_.back();
-    heap_.pop_back();
+  while (!queue_.empty()) {
+    const auto [at, seq, ev] = queue_.pop();
+    (void)seq;
     if (!running_[ev.stream].busy || running_[ev.stream].version != ev.version) continue;
-    now_ = ev.at;
+    now_ = at;
     ++events_;
     finish_task(ev.stream);
   }

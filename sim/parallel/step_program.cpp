@@ -140,8 +140,8 @@ StepResult simulate_step(const Scenario& s, std::ostream* trace) {
   const KernelModel kernels(s.cluster.gpu);
   Builder b(kernels);
   const CollectiveGroup dp_group{r.dp, s.cluster.nodes > 1};
-  const float comm_share =
-      static_cast<float>(std::min(0.9, static_cast<double>(s.cluster.network.comm_sms) / s.cluster.gpu.sms));
+  const double comm_share =
+      std::min(0.9, static_cast<double>(s.cluster.network.comm_sms) / s.cluster.gpu.sms);
   const int zero = s.parallel.zero;
   const bool full_recompute = s.parallel.recompute == Recompute::full;
 

@@ -1,0 +1,137 @@
+// The command line end to end: the JSON contract, determinism, traces, presets, exit codes.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.hpp"
+
+using namespace gpuhours;
+using gpuhours::test::cli;
+
+TEST_CASE("run --json on the 1-GPU preset prints every contract field") {
+  const auto r = cli({"run", "scenarios/h100-1gpu-llama-1b.yaml", "--json"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["scenario"] == "h100-1gpu-llama-1b");
+  CHECK(j["gpus"] == 1);
+  for (const char* k : {"params_total", "params_active", "flops_per_token"}) CHECK(j["model"].contains(k));
+  for (const char* k : {"seconds", "tokens", "tokens_per_gpu_second", "model_flops_per_token", "mfu",
+                        "peak_memory_bytes", "breakdown_seconds"})
+    CHECK(j["step"].contains(k));
+  for (const char* k : {"compute", "exposed_communication", "bubble"})
+    CHECK(j["step"]["breakdown_seconds"].contains(k));
+  for (const char* k : {"gpu_hours", "wall_clock_days", "cost_usd", "energy_mwh"}) CHECK(j["run"].contains(k));
+  for (const char* k : {"gpu_hours", "ratio", "required_mfu"}) CHECK(j["claim"].contains(k));
+  CHECK(j["assumptions"].size() >= 2);
+  CHECK(j["model"]["params_total"] == 1104218112);
+  // The breakdown sums to the step time.
+  const auto& b = j["step"]["breakdown_seconds"];
+  const double sum = b["compute"].get<double>() + b["exposed_communication"].get<double>() +
+                     b["bubble"].get<double>() + b["optimizer"].get<double>();
+  CHECK(sum == doctest::Approx(j["step"]["seconds"].get<double>()).epsilon(1e-9));
+  // Run accounting: GPU-hours = tokens / tokens per step x step time x GPUs / 3600; cost = x $2.
+  const double steps = 22e9 / (2048.0 * 4);
+  const double gpu_hours = steps * j["step"]["seconds"].get<double>() / 3600.0;
+  CHECK(j["run"]["gpu_hours"].get<double>() == doctest::Approx(gpu_hours).epsilon(1e-12));
+  CHECK(j["run"]["cost_usd"].get<double>() == doctest::Approx(2.0 * gpu_hours).epsilon(1e-12));
+  CHECK(j["run"]["energy_mwh"].get<double>() == doctest::Approx(gpu_hours * 700.0 / 1e6).epsilon(1e-12));
+  // MFU = FLOPs/token x tokens/s/GPU / 989.4e12.
+  CHECK(j["step"]["mfu"].get<double>() ==
+        doctest::Approx(j["model"]["flops_per_token"].get<double>() *
+                        j["step"]["tokens_per_gpu_second"].get<double>() / 989.4e12));
+}
+
+TEST_CASE("a 1-GPU scenario written inline runs") {
+  const auto path = test::write_temp("inline.yaml", test::inline_scenario());
+  const auto r = cli({"run", path, "--json"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["scenario"] == "inline-tiny");
+  CHECK(j["step"]["seconds"].get<double>() > 0);
+  CHECK(j["claim"]["ratio"].is_null());
+}
+
+TEST_CASE("the same input gives byte-identical JSON") {
+  const auto a = cli({"run", "llama-3-8b-8gpu-dp", "--json"});
+  const auto b = cli({"run", "llama-3-8b-8gpu-dp", "--json"});
+  REQUIRE(a.code == 0);
+  CHECK(a.out == b.out);
+  CHECK(a.out.size() > 500);
+}
+
+TEST_CASE("data parallelism over 8 GPUs reduces gradients beside the backward pass") {
+  const auto r = cli({"run", "llama-3-8b-8gpu-dp", "--json"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["gpus"] == 8);
+  CHECK(j["step"]["dp"] == 8);
+  CHECK(j["step"]["micro_batches"] == 8);  // 64 sequences / (8 ranks x 1)
+  const auto& streams = j["step"]["streams"];
+  REQUIRE(streams.size() == 2);
+  const double comm_busy = streams[1]["busy_seconds"].get<double>();
+  const double exposed = j["step"]["breakdown_seconds"]["exposed_communication"].get<double>();
+  CHECK(comm_busy > 0);
+  CHECK(exposed < comm_busy);  // most of the reduce-scatter hides behind backward compute
+}
+
+TEST_CASE("--trace writes a Chrome trace of the step") {
+  const auto path = test::write_temp("trace.json", "");
+  const auto r = cli({"run", "h100-1gpu-llama-1b", "--trace", path});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  std::ifstream in(path);
+  const auto j = nlohmann::json::parse(in);
+  REQUIRE(j["traceEvents"].is_array());
+  CHECK(j["traceEvents"].size() > 100);
+}
+
+TEST_CASE("--csv prints a header and one row") {
+  const auto r = cli({"run", "h100-1gpu-llama-1b", "--csv"});
+  REQUIRE(r.code == 0);
+  CHECK(r.out.rfind("scenario,gpus,step_seconds", 0) == 0);
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 2);
+}
+
+TEST_CASE("list shows every preset with its title") {
+  const auto r = cli({"list"});
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("h100-1gpu-llama-1b") != std::string::npos);
+  CHECK(r.out.find("Llama 3 8B, 100B tokens") != std::string::npos);
+  CHECK(r.out.find("llama-3-70b") != std::string::npos);
+  CHECK(r.out.find("NVIDIA H800 SXM5 80GB") != std::string::npos);
+}
+
+TEST_CASE("every preset scenario runs") {
+  for (const char* name : {"h100-1gpu-llama-1b", "llama-3-8b-8gpu-dp"}) {
+    CAPTURE(name);
+    CHECK(cli({"run", name, "--json"}).code == 0);
+  }
+}
+
+TEST_CASE("a layout that does not fit in memory exits 2 and says what takes the memory") {
+  // Llama 3 70B on one GPU: 16 bytes/parameter alone is 1.1 TB.
+  const auto big = test::write_temp("oom70.yaml", R"(name: oom
+title: 70B on one GPU
+model: llama-3-70b
+cluster: {gpu: h100-sxm, nodes: 1, gpus_per_node: 1, network: nvswitch-node}
+training: {precision: bf16, seq_len: 8192, global_batch: 1, tokens: 1e9}
+cost: {gpu_hour_usd: 2}
+)");
+  const auto r = cli({"run", big});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("out of memory on stage 0") != std::string::npos);
+  CHECK(r.err.find("optimizer states") != std::string::npos);
+  CHECK(r.err.find("bytes) over") != std::string::npos);
+}
+
+TEST_CASE("a global batch that data parallelism cannot split exits 2") {
+  const auto path = test::write_temp("split.yaml", R"(name: split
+title: bad split
+model: ref-llama-1b
+cluster: {gpu: h100-sxm, nodes: 1, gpus_per_node: 8, network: nvswitch-node}
+training: {precision: bf16, seq_len: 2048, global_batch: 12, tokens: 1e9}
+cost: {gpu_hour_usd: 2}
+)");
+  const auto r = cli({"run", path});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("global_batch 12 is not a multiple of dp (8)") != std::string::npos);
+}

@@ -1,0 +1,136 @@
+// Engine semantics, each against a timeline derived by hand.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "gpuhours/engine.hpp"
+
+using namespace gpuhours;
+
+namespace {
+TaskId task(TaskGraph& g, StreamId s, std::int64_t ns, TaskKind k = TaskKind::compute, double share = 0) {
+  return g.add_task(s, Time::ns(ns), k, g.intern("t"), share);
+}
+}  // namespace
+
+TEST_CASE("tasks on one stream run in order, one at a time") {
+  TaskGraph g;
+  const StreamId s = g.add_stream(0, "compute");
+  const TaskId a = task(g, s, 10), b = task(g, s, 5), c = task(g, s, 7);
+  Engine e(g);
+  CHECK(e.run().count_ns() == 22);
+  CHECK(e.start(a).count_ns() == 0);
+  CHECK(e.start(b).count_ns() == 10);
+  CHECK(e.start(c).count_ns() == 15);
+  CHECK(e.end(c).count_ns() == 22);
+}
+
+TEST_CASE("the event queue pops by time, and ties by insertion order") {
+  EventQueue<int> q;
+  q.push(30, 1);
+  q.push(10, 2);
+  q.push(20, 3);
+  q.push(10, 4);  // same time as 2, pushed later
+  q.push(10, 5);
+  std::vector<int> order;
+  while (!q.empty()) order.push_back(q.pop().payload);
+  CHECK(order == std::vector<int>{2, 4, 5, 3, 1});
+}
+
+TEST_CASE("equal-time events are processed in scheduling order") {
+  // a (stream 0) and b (stream 1) both end at 4. c waits for both on stream 2; the engine must
+  // process a's end first (scheduled first), then b's, so c starts at 4 exactly once.
+  TaskGraph g;
+  const StreamId s0 = g.add_stream(0, "0"), s1 = g.add_stream(1, "1"), s2 = g.add_stream(2, "2");
+  const TaskId a = task(g, s0, 4), b = task(g, s1, 4), c = task(g, s2, 1);
+  g.add_dependency(a, c);
+  g.add_dependency(b, c);
+  Engine e(g);
+  CHECK(e.run().count_ns() == 5);
+  CHECK(e.start(c).count_ns() == 4);
+  CHECK(e.events_processed() == 3);
+}
+
+TEST_CASE("two streams of one GPU overlap") {
+  TaskGraph g;
+  const StreamId comp = g.add_stream(0, "compute"), comm = g.add_stream(0, "comm");
+  task(g, comp, 100);
+  task(g, comm, 60, TaskKind::comm_dp);
+  Engine e(g);
+  CHECK(e.run().count_ns() == 100);  // not 160
+}
+
+TEST_CASE("a cross-rank dependency delays the dependent rank") {
+  // rank 0: send [0, 30); rank 1: x [0, 10), then y waits for the send: y [30, 50).
+  TaskGraph g;
+  const StreamId r0 = g.add_stream(0, "pp"), r1 = g.add_stream(1, "compute");
+  const TaskId send = task(g, r0, 30, TaskKind::comm_pp);
+  task(g, r1, 10);
+  const TaskId y = task(g, r1, 20);
+  g.add_dependency(send, y);
+  Engine e(g);
+  CHECK(e.run().count_ns() == 50);
+  CHECK(e.start(y).count_ns() == 30);
+}
+
+TEST_CASE("a small DAG's makespan equals its critical path") {
+  // Diamond on three streams of rank 0:       A(3) -> B(4) -> D(2)
+  //                                            A(3) -> C(6) -> D(2)
+  // with C on its own stream and E(5) after B on B's stream.
+  // A [0,3); B [3,7); C [3,9); E [7,12); D waits B, C: [9,11). Makespan 12 (A-B-E).
+  TaskGraph g;
+  const StreamId s0 = g.add_stream(0, "s0"), s1 = g.add_stream(0, "s1"), s2 = g.add_stream(0, "s2");
+  const TaskId A = task(g, s0, 3), B = task(g, s1, 4), C = task(g, s2, 6);
+  const TaskId E = task(g, s1, 5), D = task(g, s0, 2);
+  g.add_dependency(A, B);
+  g.add_dependency(A, C);
+  g.add_dependency(B, D);
+  g.add_dependency(C, D);
+  Engine e(g);
+  CHECK(e.run().count_ns() == 12);
+  CHECK(e.start(D).count_ns() == 9);
+  CHECK(e.end(D).count_ns() == 11);
+  CHECK(e.start(E).count_ns() == 7);
+}
+
+TEST_CASE("communication kernels slow concurrent compute by their SM share") {
+  // Compute of 100 ns work; a comm task taking 20% of SMs runs [0, 50). During it compute
+  // progresses at 0.8: 40 ns of work by t = 50; the remaining 60 run at full speed: ends at 110.
+  TaskGraph g;
+  const StreamId comp = g.add_stream(0, "compute"), comm = g.add_stream(0, "comm");
+  const TaskId c = task(g, comp, 100);
+  task(g, comm, 50, TaskKind::comm_dp, 0.2);
+  Engine e(g);
+  CHECK(e.run().count_ns() == 110);
+  CHECK(e.end(c).count_ns() == 110);
+}
+
+TEST_CASE("the Chrome trace is valid trace-event JSON with one track per stream") {
+  TaskGraph g;
+  const StreamId comp = g.add_stream(0, "compute"), comm = g.add_stream(0, "dp-comm");
+  const TaskId a = g.add_task(comp, Time::ns(1500), TaskKind::compute, g.intern("qkv_proj"));
+  const TaskId b = g.add_task(comm, Time::ns(700), TaskKind::comm_dp, g.intern("all-reduce"));
+  g.add_dependency(a, b);
+  Engine e(g);
+  e.run();
+  std::ostringstream out;
+  write_chrome_trace(e, {"rank 0"}, out);
+  const auto j = nlohmann::json::parse(out.str());
+  REQUIRE(j.contains("traceEvents"));
+  int complete = 0, threads = 0;
+  for (const auto& ev : j["traceEvents"]) {
+    if (ev["ph"] == "X") {
+      ++complete;
+      CHECK(ev.contains("ts"));
+      CHECK(ev.contains("dur"));
+      if (ev["name"] == "all-reduce") {
+        CHECK(ev["ts"].get<double>() == doctest::Approx(1.5));
+        CHECK(ev["dur"].get<double>() == doctest::Approx(0.7));
+      }
+    }
+    if (ev["ph"] == "M" && ev["name"] == "thread_name") ++threads;
+  }
+  CHECK(complete == 2);
+  CHECK(threads == 2);
+}

@@ -1,0 +1,93 @@
+// Bad input: one test per error kind, each a one-line message naming file:line:column and the
+// field, and exit code 1.
+#include <doctest/doctest.h>
+
+#include "test_util.hpp"
+
+using namespace gpuhours;
+using gpuhours::test::cli;
+
+namespace {
+test::CliResult run_text(const std::string& name, const std::string& text) {
+  return cli({"run", test::write_temp(name, text)});
+}
+void check_one_line(const test::CliResult& r) {
+  CHECK(r.code == 1);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
+}  // namespace
+
+TEST_CASE("an unknown key names file:line:column and suggests the closest key") {
+  const auto r = run_text("typo.yaml", test::variant("  seq_len: 2048", "  seq_lenght: 2048"));
+  check_one_line(r);
+  CHECK(r.err.find("typo.yaml:13:3: unknown key 'seq_lenght'; did you mean 'seq_len'?") != std::string::npos);
+}
+
+TEST_CASE("a missing required field is named") {
+  const auto r = run_text("missing.yaml", test::variant("  tokens: 1e9\n", ""));
+  check_one_line(r);
+  CHECK(r.err.find("missing.yaml:") != std::string::npos);
+  CHECK(r.err.find("field 'training': missing required key 'tokens'") != std::string::npos);
+}
+
+TEST_CASE("a wrong type is named with the value it got") {
+  const auto r = run_text("type.yaml", test::variant("layers: 4", "layers: four"));
+  check_one_line(r);
+  CHECK(r.err.find("type.yaml:5:11: field 'model.layers': expected a number, got \"four\"") !=
+        std::string::npos);
+}
+
+TEST_CASE("zero and negative sizes are rejected") {
+  auto r = run_text("zero.yaml", test::variant("gpus_per_node: 1", "gpus_per_node: 0"));
+  check_one_line(r);
+  CHECK(r.err.find("field 'cluster.gpus_per_node': must be greater than zero, got 0") != std::string::npos);
+  r = run_text("neg.yaml", test::variant("hidden: 1024", "hidden: -1024"));
+  check_one_line(r);
+  CHECK(r.err.find("field 'model.hidden': must be greater than zero") != std::string::npos);
+  r = run_text("negprice.yaml", test::variant("gpu_hour_usd: 2.5", "gpu_hour_usd: -1"));
+  check_one_line(r);
+  CHECK(r.err.find("field 'cost.gpu_hour_usd': must not be negative") != std::string::npos);
+}
+
+TEST_CASE("heads that do not divide hidden are rejected") {
+  const auto r = run_text("heads.yaml", test::variant("heads: 16, kv_heads: 4", "heads: 12, kv_heads: 4"));
+  check_one_line(r);
+  CHECK(r.err.find("field 'model.attention.heads': heads (12) must divide hidden (1024)") != std::string::npos);
+}
+
+TEST_CASE("unknown preset names are rejected with a suggestion") {
+  auto r = run_text("gpu.yaml", test::variant("gpu: h100-sxm", "gpu: h100-sxn"));
+  check_one_line(r);
+  CHECK(r.err.find("field 'cluster.gpu': unknown GPU 'h100-sxn'; did you mean 'h100-sxm'?") != std::string::npos);
+  r = run_text("model.yaml", R"(name: x
+title: x
+model: llama-3-9b
+cluster: {gpu: h100-sxm, nodes: 1, gpus_per_node: 1, network: nvswitch-node}
+training: {precision: bf16, seq_len: 2048, global_batch: 1, tokens: 1e9}
+cost: {gpu_hour_usd: 2}
+)");
+  check_one_line(r);
+  CHECK(r.err.find("field 'model': unknown model 'llama-3-9b'; did you mean 'llama-3-8b'?") != std::string::npos);
+  r = cli({"run", "no-such-preset"});
+  check_one_line(r);
+  CHECK(r.err.find("unknown scenario preset 'no-such-preset'") != std::string::npos);
+}
+
+TEST_CASE("an unknown enum value lists the choices") {
+  const auto r = run_text("enum.yaml", test::variant("precision: bf16", "precision: fp4"));
+  check_one_line(r);
+  CHECK(r.err.find("field 'training.precision': unknown value 'fp4'") != std::string::npos);
+  CHECK(r.err.find("(one of: bf16 fp8)") != std::string::npos);
+}
+
+TEST_CASE("a YAML syntax error names the line") {
+  const auto r = run_text("syntax.yaml", "name: x\ntitle: [unclosed\n");
+  check_one_line(r);
+  CHECK(r.err.find("syntax.yaml:") != std::string::npos);
+  CHECK(r.err.find("YAML syntax error") != std::string::npos);
+}
+
+TEST_CASE("unknown command-line options exit 1") {
+  CHECK(cli({"run", "h100-1gpu-llama-1b", "--jsn"}).code == 1);
+  CHECK(cli({}).code == 1);
+}
