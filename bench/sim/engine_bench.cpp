@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   using gpuhours::Time;
   const long tasks = argc > 1 ? std::atol(argv[1]) : 10'000'000;
   const int ranks = 256;
+  const double share = argc > 2 ? std::atof(argv[2]) : 0.15;
   const auto t0 = std::chrono::steady_clock::now();
   gpuhours::TaskGraph g;
   const auto fwd = g.intern("compute"), comm = g.intern("all-reduce");
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
     const int r = static_cast<int>(i % ranks);
     const long k = i / ranks;
     if (k % 4 == 3) {
-      const TaskId t = g.add_task(ms[r], Time::ns(1000 + rnd() % 5000), gpuhours::TaskKind::comm_dp, comm, 0.15);
+      const TaskId t = g.add_task(ms[r], Time::ns(1000 + rnd() % 5000), gpuhours::TaskKind::comm_dp, comm, share);
       last_comm[r] = t;
       has_comm[r] = true;
     } else {

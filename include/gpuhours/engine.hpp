@@ -12,7 +12,6 @@
 //    (1 - sum of running shares) of full speed, and their end is re-scheduled (DeepSeek-V3 §3.2.1:
 //    20 of 132 SMs reserved for communication). Without shares, a task's duration is its work.
 #pragma once
-#include <algorithm>
 #include <cstdint>
 #include <iosfwd>
 #include <map>
@@ -26,37 +25,37 @@ namespace gpuhours {
 using TaskId = std::uint32_t;
 using StreamId = std::uint32_t;
 
-/// A binary min-heap of events keyed by {time, insertion sequence}: the earliest event first,
-/// and of events at the same time the one pushed first (ns-3's {ts, uid}, SST's queue order).
-template <typename Payload>
-class EventQueue {
+/// A min-heap over a fixed set of slots (one per stream), each holding at most one pending event,
+/// keyed by {time, sequence}. Re-scheduling a slot moves its entry in place and gives it a new
+/// sequence number, exactly as if the old event were cancelled and a new one pushed: no stale
+/// events pile up when rates change.
+class SlotQueue {
  public:
-  struct Entry {
-    std::int64_t at;
-    std::uint64_t seq;
-    Payload payload;
-  };
-  void push(std::int64_t at, Payload p) {
-    heap_.push_back(Entry{at, seq_++, p});
-    std::push_heap(heap_.begin(), heap_.end(), later);
-  }
-  Entry pop() {
-    std::pop_heap(heap_.begin(), heap_.end(), later);
-    Entry e = heap_.back();
-    heap_.pop_back();
-    return e;
-  }
+  explicit SlotQueue(std::size_t slots = 0) { resize(slots); }
+  void resize(std::size_t slots);
+  /// Schedules (or re-schedules) `slot` at `at`.
+  void set(std::uint32_t slot, std::int64_t at);
+  void erase(std::uint32_t slot);
   bool empty() const { return heap_.empty(); }
-  std::size_t size() const { return heap_.size(); }
-  void clear() { heap_.clear(); }
-  void reserve(std::size_t n) { heap_.reserve(n); }
+  std::uint32_t top_slot() const { return heap_.front(); }
+  std::int64_t top_time() const { return at_[heap_.front()]; }
+  bool scheduled(std::uint32_t slot) const { return pos_[slot] != kAbsent; }
 
  private:
-  static bool later(const Entry& a, const Entry& b) {
-    return a.at != b.at ? a.at > b.at : a.seq > b.seq;
+  static constexpr std::uint32_t kAbsent = 0xffffffffu;
+  bool before(std::uint32_t a, std::uint32_t b) const {
+    return at_[a] != at_[b] ? at_[a] < at_[b] : seq_[a] < seq_[b];
   }
-  std::vector<Entry> heap_;
-  std::uint64_t seq_ = 0;
+  void place(std::size_t i, std::uint32_t slot) {
+    heap_[i] = slot;
+    pos_[slot] = static_cast<std::uint32_t>(i);
+  }
+  void sift_up(std::size_t i);
+  void sift_down(std::size_t i);
+  std::vector<std::uint32_t> heap_, pos_;
+  std::vector<std::int64_t> at_;
+  std::vector<std::uint64_t> seq_;
+  std::uint64_t next_seq_ = 0;
 };
 
 /// What a task does; used for the step breakdown and for the SM-share rule.
@@ -116,19 +115,13 @@ class Engine {
   const TaskGraph& graph() const { return graph_; }
 
  private:
-  struct Event {  // a stream's running task ends, unless the version is stale
-    StreamId stream;
-    std::uint32_t version;
-  };
   struct Running {  // the task a stream is running now
     TaskId task = 0;
     bool busy = false;
     double remaining_ns = 0;  // work left at full speed
     double rate = 1.0;        // fraction of full speed
     std::int64_t since = 0;   // time `remaining_ns` was last updated
-    std::uint32_t version = 0;
   };
-  void push(std::int64_t at, StreamId s);
   void start_task(TaskId t);
   void finish_task(StreamId s);
   void release(TaskId t);
@@ -136,7 +129,7 @@ class Engine {
   void schedule_end(StreamId s);
 
   const TaskGraph& graph_;
-  EventQueue<Event> queue_;
+  SlotQueue queue_;  // one slot per stream: when its running task ends
   std::uint64_t events_ = 0;
   std::int64_t now_ = 0;
   std::vector<std::uint32_t> pending_;

@@ -81,16 +81,71 @@ std::size_t TaskGraph::bytes_per_task() const {
 
 Engine::Engine(const TaskGraph& graph) : graph_(graph) {}
 
-void Engine::push(std::int64_t at, StreamId s) {
-  GPUHOURS_ASSERT(at >= now_, "an event cannot be scheduled in the past");
-  queue_.push(at, Event{s, running_[s].version});
+void SlotQueue::resize(std::size_t slots) {
+  heap_.clear();
+  heap_.reserve(slots);
+  pos_.assign(slots, kAbsent);
+  at_.assign(slots, 0);
+  seq_.assign(slots, 0);
+}
+
+void SlotQueue::sift_up(std::size_t i) {
+  const std::uint32_t slot = heap_[i];
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 2;
+    if (!before(slot, heap_[parent])) break;
+    place(i, heap_[parent]);
+    i = parent;
+  }
+  place(i, slot);
+}
+
+void SlotQueue::sift_down(std::size_t i) {
+  const std::uint32_t slot = heap_[i];
+  const std::size_t n = heap_.size();
+  while (true) {
+    std::size_t child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && before(heap_[child + 1], heap_[child])) ++child;
+    if (!before(heap_[child], slot)) break;
+    place(i, heap_[child]);
+    i = child;
+  }
+  place(i, slot);
+}
+
+void SlotQueue::set(std::uint32_t slot, std::int64_t at) {
+  at_[slot] = at;
+  seq_[slot] = next_seq_++;
+  if (pos_[slot] == kAbsent) {
+    heap_.push_back(slot);
+    sift_up(heap_.size() - 1);
+    return;
+  }
+  // The new key is either earlier or later than the old one; one of the two sifts is a no-op.
+  const std::size_t i = pos_[slot];
+  sift_up(i);
+  sift_down(pos_[slot]);
+}
+
+void SlotQueue::erase(std::uint32_t slot) {
+  const std::uint32_t i = pos_[slot];
+  GPUHOURS_ASSERT(i != kAbsent, "erase of an unscheduled slot");
+  pos_[slot] = kAbsent;
+  const std::uint32_t last = heap_.back();
+  heap_.pop_back();
+  if (last == slot) return;
+  place(i, last);
+  sift_up(i);
+  sift_down(pos_[last]);
 }
 
 void Engine::schedule_end(StreamId s) {
-  Running& r = running_[s];
-  ++r.version;  // any earlier end event of this stream is now stale
+  const Running& r = running_[s];
   const double dt = r.remaining_ns / r.rate;
-  push(now_ + static_cast<std::int64_t>(std::ceil(dt - 1e-6)), s);
+  const std::int64_t at = now_ + static_cast<std::int64_t>(std::ceil(dt - 1e-6));
+  GPUHOURS_ASSERT(at >= now_, "an event cannot be scheduled in the past");
+  queue_.set(s, at);
 }
 
 void Engine::rerate_rank(int rank) {
@@ -117,12 +172,8 @@ void Engine::start_task(TaskId t) {
   const int rank = graph_.stream_rank_[s];
   const bool comm = is_communication(graph_.kind_[t]);
   r.rate = comm ? 1.0 : std::max(kMinComputeRate, 1.0 - rank_share_[rank]);
-  if (r.rate == 1.0) {
-    ++r.version;
-    push(now_ + graph_.work_[t], s);
-  } else {
-    schedule_end(s);
-  }
+  if (r.rate == 1.0) queue_.set(s, now_ + graph_.work_[t]);
+  else schedule_end(s);
   if (comm && graph_.sm_share_[t] > 0.0) {
     rank_share_[rank] += graph_.sm_share_[t];
     rerate_rank(rank);
@@ -169,18 +220,16 @@ Time Engine::run() {
     std::vector<std::uint32_t> fill(succ_offset_.begin(), succ_offset_.end() - 1);
     for (const auto& e : graph_.edges_) succ_[fill[e.first]++] = e.second;
   }
-  queue_.clear();
-  queue_.reserve(graph_.stream_count() * 2 + 16);
+  queue_.resize(graph_.stream_count());
   now_ = 0;
   for (TaskId t = 0; t < n; ++t)
     if (pending_[t] == 0) start_task(t);
   while (!queue_.empty()) {
-    const auto [at, seq, ev] = queue_.pop();
-    (void)seq;
-    if (!running_[ev.stream].busy || running_[ev.stream].version != ev.version) continue;
-    now_ = at;
+    const StreamId s = queue_.top_slot();
+    now_ = queue_.top_time();
+    queue_.erase(s);
     ++events_;
-    finish_task(ev.stream);
+    finish_task(s);
   }
   for (TaskId t = 0; t < n; ++t)
     GPUHOURS_ASSERT(end_[t] >= 0, "every task ran: the dependencies form no cycle");

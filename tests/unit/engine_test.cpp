@@ -27,15 +27,37 @@ TEST_CASE("tasks on one stream run in order, one at a time") {
 }
 
 TEST_CASE("the event queue pops by time, and ties by insertion order") {
-  EventQueue<int> q;
-  q.push(30, 1);
-  q.push(10, 2);
-  q.push(20, 3);
-  q.push(10, 4);  // same time as 2, pushed later
-  q.push(10, 5);
-  std::vector<int> order;
-  while (!q.empty()) order.push_back(q.pop().payload);
-  CHECK(order == std::vector<int>{2, 4, 5, 3, 1});
+  SlotQueue q(6);
+  q.set(1, 30);
+  q.set(2, 10);
+  q.set(3, 20);
+  q.set(4, 10);  // same time as slot 2, scheduled later
+  q.set(5, 10);
+  std::vector<std::uint32_t> order;
+  while (!q.empty()) {
+    order.push_back(q.top_slot());
+    q.erase(q.top_slot());
+  }
+  CHECK(order == std::vector<std::uint32_t>{2, 4, 5, 3, 1});
+}
+
+TEST_CASE("re-scheduling an event moves it and counts as a new insertion") {
+  SlotQueue q(4);
+  q.set(0, 10);
+  q.set(1, 10);
+  q.set(2, 5);
+  q.set(0, 10);  // re-scheduled at the same time: now after slot 1
+  q.set(2, 40);  // moved later
+  std::vector<std::uint32_t> order;
+  std::vector<std::int64_t> times;
+  while (!q.empty()) {
+    order.push_back(q.top_slot());
+    times.push_back(q.top_time());
+    q.erase(q.top_slot());
+  }
+  CHECK(order == std::vector<std::uint32_t>{1, 0, 2});
+  CHECK(times == std::vector<std::int64_t>{10, 10, 40});
+  CHECK_FALSE(q.scheduled(0));
 }
 
 TEST_CASE("equal-time events are processed in scheduling order") {
