@@ -70,6 +70,10 @@ class TaskGraph {
   /// Appends a task to the end of `stream`. `label` comes from intern().
   TaskId add_task(StreamId stream, Time work, TaskKind kind, std::uint32_t label,
                   double sm_share = 0.0);
+  /// Appends a communication task whose duration the network model decides: collective `op` of
+  /// the NetworkModel given to the Engine.
+  TaskId add_network_task(StreamId stream, std::uint32_t op, TaskKind kind, std::uint32_t label,
+                          double sm_share = 0.0);
   /// `after` cannot start before `before` has ended.
   void add_dependency(TaskId before, TaskId after);
   /// Stores a task name once and returns its index.
@@ -97,16 +101,20 @@ class TaskGraph {
   std::vector<TaskKind> kind_;
   std::vector<double> sm_share_;
   std::vector<TaskId> next_on_stream_;
+  std::vector<std::uint32_t> network_op_;  // collective of a network task, or kNoOp
   std::vector<std::uint32_t> dep_count_;  // explicit deps + 1 if a stream predecessor exists
   std::vector<std::pair<TaskId, TaskId>> edges_;
   std::vector<std::string> labels_;
   std::map<std::string, std::uint32_t> label_index_;
 };
 
-/// Runs a TaskGraph to completion and keeps each task's start and end.
+class NetworkModel;
+
+/// Runs a TaskGraph to completion and keeps each task's start and end. Network tasks are run by
+/// `network` (required when the graph has any).
 class Engine {
  public:
-  explicit Engine(const TaskGraph& graph);
+  explicit Engine(const TaskGraph& graph, NetworkModel* network = nullptr);
   /// Simulates every task; returns the time the last one ends. Asserts the graph is acyclic.
   Time run();
   Time start(TaskId t) const { return Time::ns(start_[t]); }
@@ -126,9 +134,12 @@ class Engine {
   void finish_task(StreamId s);
   void release(TaskId t);
   void rerate_rank(int rank);
+  void sync_network();
   void schedule_end(StreamId s);
 
   const TaskGraph& graph_;
+  NetworkModel* network_;
+  std::uint32_t network_slot_ = 0;
   SlotQueue queue_;  // one slot per stream: when its running task ends
   std::uint64_t events_ = 0;
   std::int64_t now_ = 0;

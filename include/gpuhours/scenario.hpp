@@ -68,13 +68,33 @@ struct GpuSpec {
 struct NetworkSpec {
   std::string name, title, kind;  // kind: nvswitch | fat-tree
   std::map<std::string, std::string> sources;
-  double nic_bytes_per_s_per_gpu = 0;   // scale-out bandwidth per GPU, per direction
-  double nvlink_efficiency = 1.0;       // achievable fraction of the GPU's NVLink line rate
-  double nic_efficiency = 1.0;          // achievable fraction of the NIC line rate
-  double base_latency_seconds = 0;         // per collective (NCCL baseLat)
-  double nvlink_step_latency_seconds = 0;  // per ring step over NVLink (NCCL hwLat)
-  double net_step_latency_seconds = 0;     // per ring step across the network
-  int comm_sms = 0;                     // SMs a communication kernel occupies
+  // fat-tree shape (topology.hpp)
+  int tiers = 0;                    // 1 (leaves only), 2 (leaf-spine) or 3 (leaf-aggregation-core)
+  int planes = 1;                   // 1, or gpus_per_node separate planes (one per NIC index)
+  bool rail_optimised = false;      // NIC k of consecutive nodes share the leaves of rail k
+  int leaf_down_ports = 0;          // NICs per leaf switch
+  double oversubscription = 1;      // leaf down : up bandwidth
+  int pod_gpus = 0;                 // tier 3: GPUs per pod
+  double pod_oversubscription = 1;  // tier 3: aggregation down : up bandwidth
+  double nic_bytes_per_s_per_gpu = 0;  // scale-out bandwidth per GPU, per direction
+  double pcie_bytes_per_s = 0;         // GPU <-> NIC, per direction
+  // achievable fractions of line rate (NCCL protocol overheads), measured
+  double nvlink_efficiency = 1.0;   // ring over NVLink
+  double nvls_efficiency = 1.0;     // NVLink SHARP all-reduce algorithm bandwidth / line rate
+  double nic_efficiency = 1.0;
+  double ep_nvlink_efficiency = 1.0;  // NVLink fraction DeepEP's dispatch/combine kernels reach
+  // NCCL latency model (tuning.cc): per collective, per ring step in a node, per inter-node step
+  double base_latency_seconds = 0;
+  double nvlink_step_latency_seconds = 0;
+  double net_step_latency_seconds = 0;
+  int comm_sms = 0;  // SMs a communication kernel occupies
+};
+
+/// A server: its GPUs, NVSwitch chips and NICs (hardware/nodes/*.yaml).
+struct NodeSpec {
+  std::string name, title, gpu;  // gpu: preset name
+  int gpus = 0, nvswitch_chips = 0, nics = 0;
+  double nic_bytes_per_s = 0, pcie_bytes_per_s = 0, system_power_watts = 0, price_usd = 0;
 };
 
 struct ClusterSpec {
@@ -145,6 +165,11 @@ Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog);
 ModelSpec load_model(const YamlNode& node);
 GpuSpec load_gpu(const YamlNode& node);
 NetworkSpec load_network(const YamlNode& node);
+NodeSpec load_node(const YamlNode& node);
+/// Loads a preset by name from `folder` ("hardware/gpus", ...), or throws an InputError that
+/// suggests the closest name.
+GpuSpec load_gpu_preset(const std::string& name, const Catalog& catalog);
+NetworkSpec load_network_preset(const std::string& name, const Catalog& catalog);
 
 const char* to_string(Precision p);
 const char* to_string(Recompute r);

@@ -6,7 +6,11 @@
 #include <fstream>
 #include <ostream>
 
+#include <nlohmann/json.hpp>
+
 #include "gpuhours/error.hpp"
+#include "gpuhours/network.hpp"
+#include "gpuhours/topology.hpp"
 #include "gpuhours/report.hpp"
 #include "gpuhours/yaml.hpp"
 
@@ -32,6 +36,64 @@ int cmd_run(const Catalog& catalog, const std::string& scenario, const std::stri
   return 0;
 }
 
+struct CollectiveArgs {
+  std::string gpu = "h100-sxm", network, op = "allreduce", bytes = "1GiB", algorithm = "auto";
+  int nodes = 1, gpus_per_node = 8, top_k = 8, max_nodes = 4;
+  bool json = false;
+};
+
+double parse_size(const std::string& text) {
+  std::string t = text;
+  if (!t.empty() && std::isdigit(static_cast<unsigned char>(t.back()))) t += " B";
+  try {
+    const double v = parse_quantity(t, Dimension::bytes);
+    if (v <= 0) throw std::invalid_argument("");
+    return v;
+  } catch (const std::invalid_argument&) {
+    throw InputError("--bytes: expected a size like 1GiB or 256MB, got \"" + text + "\"");
+  }
+}
+
+int cmd_collective(const Catalog& catalog, const CollectiveArgs& a, std::ostream& out) {
+  ClusterSpec c;
+  c.gpu = load_gpu_preset(a.gpu, catalog);
+  c.nodes = a.nodes;
+  c.gpus_per_node = a.gpus_per_node;
+  const std::string net_name = a.network.empty() ? (a.nodes > 1 ? "ib-ndr-rail-fat-tree" : "nvswitch-node") : a.network;
+  c.network = load_network_preset(net_name, catalog);
+  const double bytes = parse_size(a.bytes);
+  const CollectiveKind kind = parse_collective_kind(a.op);
+  const Algorithm algo = parse_algorithm(a.algorithm);
+  if (kind == CollectiveKind::point_to_point && c.gpus() < 2) throw InputError("sendrecv needs two GPUs");
+  const Topology topo = Topology::build(c);
+  const MoeRouting moe{a.top_k, a.max_nodes};
+  const CollectiveResult r = simulate_collective(kind, algo, bytes, topo, c, moe);
+  const bool moe_op = kind == CollectiveKind::dispatch || kind == CollectiveKind::combine;
+  if (a.json) {
+    nlohmann::ordered_json j = {{"op", to_string(kind)},         {"algorithm", to_string(r.algorithm)},
+                                {"gpu", c.gpu.name},             {"network", c.network.name},
+                                {"nodes", c.nodes},              {"gpus_per_node", c.gpus_per_node},
+                                {"bytes", bytes},                {"seconds", r.time.seconds()},
+                                {"algbw_bytes_per_s", r.algbw_bytes_per_s},
+                                {"busbw_bytes_per_s", r.busbw_bytes_per_s}};
+    if (moe_op) j["deepep_bandwidth_bytes_per_s"] = r.deepep_bandwidth_bytes_per_s;
+    out << j.dump(1) << "\n";
+    return 0;
+  }
+  out << fmt::format("{} of {} over {} x {} GPUs ({}, {} algorithm{})\n", to_string(kind), a.bytes, c.nodes,
+                     c.gpus_per_node, c.network.title, to_string(r.algorithm),
+                     moe_op ? fmt::format(", top-{} over at most {} nodes", a.top_k, a.max_nodes) : "");
+  out << fmt::format("  {:<10}{:>12.3f} us\n", "time", r.time.seconds() * 1e6);
+  out << fmt::format("  {:<10}{:>12.2f} GB/s   (bytes / time)\n", "algbw", r.algbw_bytes_per_s / 1e9);
+  if (moe_op)
+    out << fmt::format("  {:<10}{:>12.2f} GB/s   (DeepEP bottleneck: {} bytes / time)\n", "bottleneck",
+                       r.deepep_bandwidth_bytes_per_s / 1e9,
+                       c.nodes > 1 ? "RDMA, own node included," : "NVLink received");
+  else
+    out << fmt::format("  {:<10}{:>12.2f} GB/s   (nccl-tests bus bandwidth)\n", "busbw", r.busbw_bytes_per_s / 1e9);
+  return 0;
+}
+
 std::string title_of(const std::string& path) {
   try {
     const YamlNode n = YamlNode::load_file(path);
@@ -43,9 +105,10 @@ std::string title_of(const std::string& path) {
 }
 
 int cmd_list(const Catalog& catalog, std::ostream& out) {
-  const std::pair<const char*, const char*> folders[] = {{"scenarios", "Scenarios (gpuhours run NAME)"},
+  const std::pair<const char*, const char*> folders[5] = {{"scenarios", "Scenarios (gpuhours run NAME)"},
                                                          {"models", "Models"},
                                                          {"hardware/gpus", "GPUs"},
+                                                         {"hardware/nodes", "Nodes"},
                                                          {"hardware/networks", "Networks"}};
   for (const auto& [folder, heading] : folders) {
     out << heading << "\n";
@@ -71,7 +134,20 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   auto* json_flag = run->add_flag("--json", json, "print the JSON contract");
   run->add_flag("--csv", csv, "print one CSV row")->excludes(json_flag);
   run->add_option("--trace", trace_path, "write a Chrome trace (Perfetto) of the simulated step");
-  CLI::App* list = app.add_subcommand("list", "list preset scenarios, models, GPUs and networks");
+  CLI::App* list = app.add_subcommand("list", "list preset scenarios, models, GPUs, nodes and networks");
+
+  CollectiveArgs ca;
+  CLI::App* coll = app.add_subcommand("collective", "time one collective on an idle cluster (nccl-tests style)");
+  coll->add_option("--gpu", ca.gpu, "GPU preset")->capture_default_str();
+  coll->add_option("--nodes", ca.nodes, "nodes")->capture_default_str()->check(CLI::PositiveNumber);
+  coll->add_option("--gpus-per-node", ca.gpus_per_node, "GPUs per node")->capture_default_str()->check(CLI::PositiveNumber);
+  coll->add_option("--network", ca.network, "network preset (default: nvswitch-node for one node, else ib-ndr-rail-fat-tree)");
+  coll->add_option("--op", ca.op, "allreduce|allgather|reducescatter|alltoall|sendrecv|dispatch|combine")->capture_default_str();
+  coll->add_option("--bytes", ca.bytes, "buffer size per GPU (dispatch/combine: token bytes sent per GPU)")->capture_default_str();
+  coll->add_option("--algo", ca.algorithm, "auto|ring|tree|nvls")->capture_default_str();
+  coll->add_option("--topk", ca.top_k, "dispatch/combine: experts per token")->capture_default_str()->check(CLI::PositiveNumber);
+  coll->add_option("--max-nodes", ca.max_nodes, "dispatch/combine: nodes a token may reach")->capture_default_str()->check(CLI::PositiveNumber);
+  coll->add_flag("--json", ca.json, "print JSON");
 
   std::vector<std::string> argv_store = {"gpuhours"};
   argv_store.insert(argv_store.end(), args.begin(), args.end());
@@ -93,6 +169,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   try {
     if (*run) return cmd_run(catalog, scenario, json ? "json" : csv ? "csv" : "text", trace_path, out);
     if (*list) return cmd_list(catalog, out);
+    if (*coll) return cmd_collective(catalog, ca, out);
   } catch (const InputError& e) {
     err << "error: " << e.what() << "\n";
     return 1;

@@ -5,11 +5,13 @@
 #include <limits>
 
 #include "gpuhours/error.hpp"
+#include "gpuhours/network.hpp"
 
 namespace gpuhours {
 
 namespace {
 constexpr TaskId kNone = std::numeric_limits<TaskId>::max();
+constexpr std::uint32_t kNoOp = std::numeric_limits<std::uint32_t>::max();
 // Compute never runs slower than this fraction, whatever the communication kernels take.
 constexpr double kMinComputeRate = 0.05;
 }  // namespace
@@ -52,11 +54,20 @@ TaskId TaskGraph::add_task(StreamId stream, Time work, TaskKind kind, std::uint3
   kind_.push_back(kind);
   sm_share_.push_back(sm_share);
   next_on_stream_.push_back(kNone);
+  network_op_.push_back(kNoOp);
   const TaskId prev = stream_last_[stream];
   dep_count_.push_back(prev == kNone ? 0 : 1);
   if (prev != kNone) next_on_stream_[prev] = id;
   stream_last_[stream] = id;
   return id;
+}
+
+TaskId TaskGraph::add_network_task(StreamId stream, std::uint32_t op, TaskKind kind, std::uint32_t label,
+                                   double sm_share) {
+  GPUHOURS_ASSERT(is_communication(kind), "network tasks communicate");
+  const TaskId t = add_task(stream, Time::ns(0), kind, label, sm_share);
+  network_op_[t] = op;
+  return t;
 }
 
 void TaskGraph::add_dependency(TaskId before, TaskId after) {
@@ -73,13 +84,20 @@ std::uint32_t TaskGraph::intern(const std::string& label) {
 }
 
 std::size_t TaskGraph::bytes_per_task() const {
-  // Graph: work 8, stream 4, label 4, kind 1, share 8, next 4, deps 4; per edge 8 (+4 in CSR).
+  // Graph: work 8, stream 4, label 4, kind 1, share 8, next 4, deps 4, network op 4; per edge 8 (+4 in CSR).
   // Engine: pending 4, CSR offset 4, start 8, end 8.
   const double edges = task_count() ? static_cast<double>(edges_.size()) / task_count() : 0.0;
-  return static_cast<std::size_t>(33 + 24 + edges * 12);
+  return static_cast<std::size_t>(37 + 24 + edges * 12);
 }
 
-Engine::Engine(const TaskGraph& graph) : graph_(graph) {}
+Engine::Engine(const TaskGraph& graph, NetworkModel* network) : graph_(graph), network_(network) {}
+
+void Engine::sync_network() {
+  if (!network_) return;
+  const std::int64_t at = network_->next_event_ns();
+  if (at >= 0) queue_.set(network_slot_, std::max(at, now_));
+  else if (queue_.scheduled(network_slot_)) queue_.erase(network_slot_);
+}
 
 void SlotQueue::resize(std::size_t slots) {
   heap_.clear();
@@ -172,8 +190,15 @@ void Engine::start_task(TaskId t) {
   const int rank = graph_.stream_rank_[s];
   const bool comm = is_communication(graph_.kind_[t]);
   r.rate = comm ? 1.0 : std::max(kMinComputeRate, 1.0 - rank_share_[rank]);
-  if (r.rate == 1.0) queue_.set(s, now_ + graph_.work_[t]);
-  else schedule_end(s);
+  if (graph_.network_op_[t] != kNoOp) {
+    GPUHOURS_ASSERT(network_ != nullptr, "a graph with network tasks needs a network model");
+    network_->start(graph_.network_op_[t], t, now_);
+    sync_network();
+  } else if (r.rate == 1.0) {
+    queue_.set(s, now_ + graph_.work_[t]);
+  } else {
+    schedule_end(s);
+  }
   if (comm && graph_.sm_share_[t] > 0.0) {
     rank_share_[rank] += graph_.sm_share_[t];
     rerate_rank(rank);
@@ -220,16 +245,25 @@ Time Engine::run() {
     std::vector<std::uint32_t> fill(succ_offset_.begin(), succ_offset_.end() - 1);
     for (const auto& e : graph_.edges_) succ_[fill[e.first]++] = e.second;
   }
-  queue_.resize(graph_.stream_count());
+  network_slot_ = static_cast<std::uint32_t>(graph_.stream_count());
+  queue_.resize(graph_.stream_count() + 1);
   now_ = 0;
   for (TaskId t = 0; t < n; ++t)
     if (pending_[t] == 0) start_task(t);
+  std::vector<TaskId> finished;
   while (!queue_.empty()) {
-    const StreamId s = queue_.top_slot();
+    const std::uint32_t slot = queue_.top_slot();
     now_ = queue_.top_time();
-    queue_.erase(s);
+    queue_.erase(slot);
     ++events_;
-    finish_task(s);
+    if (slot != network_slot_) {
+      finish_task(slot);
+      continue;
+    }
+    finished.clear();
+    network_->advance(now_, finished);
+    for (TaskId t : finished) finish_task(graph_.stream_[t]);
+    sync_network();
   }
   for (TaskId t = 0; t < n; ++t)
     GPUHOURS_ASSERT(end_[t] >= 0, "every task ran: the dependencies form no cycle");

@@ -139,7 +139,6 @@ StepResult simulate_step(const Scenario& s, std::ostream* trace) {
   r.micro_batches = static_cast<int>(s.training.global_batch / (r.dp * s.parallel.micro_batch));
   const KernelModel kernels(s.cluster.gpu);
   Builder b(kernels);
-  const CollectiveGroup dp_group{r.dp, s.cluster.nodes > 1};
   const double comm_share =
       std::min(0.9, static_cast<double>(s.cluster.network.comm_sms) / s.cluster.gpu.sms);
   const int zero = s.parallel.zero;
@@ -151,7 +150,7 @@ StepResult simulate_step(const Scenario& s, std::ostream* trace) {
   auto flush_bucket = [&] {
     if (bucket_bytes <= 0 || r.dp == 1) return;
     const auto kind = zero >= 1 ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce;
-    const TaskId t = b.graph.add_task(b.dp, ring_collective_time(kind, bucket_bytes, dp_group, s.cluster),
+    const TaskId t = b.graph.add_task(b.dp, ring_collective_time(kind, bucket_bytes, r.dp, s.cluster.nodes, s.cluster),
                                       TaskKind::comm_dp, b.graph.intern(std::string("grad ") + to_string(kind)),
                                       comm_share);
     b.graph.add_dependency(bucket_after, t);
@@ -193,7 +192,7 @@ StepResult simulate_step(const Scenario& s, std::ostream* trace) {
   for (TaskId t : buckets) b.graph.add_dependency(t, opt);
   if (zero >= 1 && r.dp > 1) {
     const TaskId ag = b.graph.add_task(
-        b.dp, ring_collective_time(CollectiveKind::all_gather, 2.0 * params, dp_group, s.cluster),
+        b.dp, ring_collective_time(CollectiveKind::all_gather, 2.0 * params, r.dp, s.cluster.nodes, s.cluster),
         TaskKind::comm_dp, b.graph.intern("weights all-gather"), comm_share);
     b.graph.add_dependency(opt, ag);
   }

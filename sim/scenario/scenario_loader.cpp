@@ -1,5 +1,6 @@
 // Loads scenarios and the model / GPU / network files they name, validating every field.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "gpuhours/error.hpp"
@@ -235,9 +236,19 @@ NetworkSpec load_network(const YamlNode& n) {
                 {"title", true, "human name"},
                 {"kind", true, "nvswitch | fat-tree"},
                 {"sources", true, "key -> citation"},
-                {"nic_bandwidth_per_gpu", false, "scale-out bandwidth per GPU per direction"},
-                {"nvlink_efficiency", true, "achievable fraction of NVLink line rate"},
+                {"tiers", false, "fat-tree: 1, 2 or 3 switch layers"},
+                {"planes", false, "fat-tree: 1 (default) or one plane per NIC index"},
+                {"rail_optimised", false, "fat-tree: NIC k of nodes share rail-k leaves"},
+                {"leaf_down_ports", false, "fat-tree: NICs per leaf"},
+                {"oversubscription", false, "fat-tree: leaf down:up bandwidth"},
+                {"pod_gpus", false, "3 tiers: GPUs per pod"},
+                {"pod_oversubscription", false, "3 tiers: aggregation down:up bandwidth"},
+                {"nic_bandwidth_per_gpu", false, "fat-tree: scale-out bandwidth per GPU per direction"},
+                {"pcie_bandwidth", false, "fat-tree: GPU to NIC per direction"},
+                {"nvlink_efficiency", true, "achievable fraction of NVLink line rate (ring)"},
+                {"nvls_efficiency", true, "NVLS all-reduce algorithm bandwidth / NVLink line rate"},
                 {"nic_efficiency", false, "achievable fraction of NIC line rate"},
+                {"ep_nvlink_efficiency", true, "NVLink fraction of DeepEP dispatch/combine kernels"},
                 {"base_latency", true, "per collective (NCCL baseLat)"},
                 {"nvlink_step_latency", true, "per ring step over NVLink"},
                 {"net_step_latency", false, "per ring step across nodes (fat-tree)"},
@@ -249,17 +260,78 @@ NetworkSpec load_network(const YamlNode& n) {
   if (w.kind != "nvswitch" && w.kind != "fat-tree")
     throw n.child("kind").error("unknown value '" + w.kind + "' (one of: nvswitch fat-tree)");
   w.sources = load_sources(n);
+  auto fraction = [&](const char* key) {
+    const double v = sourced(n, key, Dimension::ratio, w.sources);
+    if (v > 1.0) throw n.child(key).error("an efficiency cannot exceed 1");
+    return v;
+  };
+  auto count = [&](const char* key) {
+    const double v = sourced(n, key, Dimension::ratio, w.sources);
+    if (v != std::floor(v)) throw n.child(key).error("expected a whole number");
+    return static_cast<int>(v);
+  };
   if (w.kind == "fat-tree") {
+    w.tiers = count("tiers");
+    if (w.tiers < 1 || w.tiers > 3) throw n.child("tiers").error("a fat tree has 1, 2 or 3 tiers");
+    w.planes = n.has("planes") ? count("planes") : 1;
+    w.rail_optimised = n.child("rail_optimised").as_bool();
+    if (w.planes > 1 && !w.rail_optimised)
+      throw n.child("planes").error("separate planes need rail_optimised: true (one plane per rail)");
+    w.leaf_down_ports = count("leaf_down_ports");
+    w.oversubscription = sourced(n, "oversubscription", Dimension::ratio, w.sources);
+    if (w.tiers == 3) {
+      w.pod_gpus = count("pod_gpus");
+      w.pod_oversubscription = sourced(n, "pod_oversubscription", Dimension::ratio, w.sources);
+    }
     w.nic_bytes_per_s_per_gpu = sourced(n, "nic_bandwidth_per_gpu", Dimension::bytes_per_second, w.sources);
-    w.nic_efficiency = sourced(n, "nic_efficiency", Dimension::ratio, w.sources);
+    w.pcie_bytes_per_s = sourced(n, "pcie_bandwidth", Dimension::bytes_per_second, w.sources);
+    w.nic_efficiency = fraction("nic_efficiency");
+    w.net_step_latency_seconds = sourced(n, "net_step_latency", Dimension::seconds, w.sources);
   }
-  w.nvlink_efficiency = sourced(n, "nvlink_efficiency", Dimension::ratio, w.sources);
+  w.nvlink_efficiency = fraction("nvlink_efficiency");
+  w.nvls_efficiency = fraction("nvls_efficiency");
+  w.ep_nvlink_efficiency = fraction("ep_nvlink_efficiency");
   w.base_latency_seconds = sourced(n, "base_latency", Dimension::seconds, w.sources);
   w.nvlink_step_latency_seconds = sourced(n, "nvlink_step_latency", Dimension::seconds, w.sources);
-  if (w.kind == "fat-tree")
-    w.net_step_latency_seconds = sourced(n, "net_step_latency", Dimension::seconds, w.sources);
-  w.comm_sms = static_cast<int>(sourced(n, "comm_sms", Dimension::ratio, w.sources));
+  w.comm_sms = count("comm_sms");
   return w;
+}
+
+NodeSpec load_node(const YamlNode& n) {
+  n.check_keys({{"name", true, "node id"},
+                {"title", true, "product name"},
+                {"sources", true, "key -> citation"},
+                {"gpu", true, "GPU preset"},
+                {"gpus", true, "GPUs per node"},
+                {"nvswitch_chips", true, "NVSwitch chips"},
+                {"nics", true, "compute NICs"},
+                {"nic_bandwidth", true, "per NIC"},
+                {"pcie_bandwidth", true, "GPU to NIC per direction"},
+                {"system_power", true, "server power at full load"},
+                {"price", true, "USD per server"}});
+  NodeSpec d;
+  const auto sources = load_sources(n);
+  d.name = n.child("name").as_string();
+  d.title = n.child("title").as_string();
+  d.gpu = n.child("gpu").as_string();
+  d.gpus = static_cast<int>(sourced(n, "gpus", Dimension::ratio, sources));
+  d.nvswitch_chips = static_cast<int>(sourced(n, "nvswitch_chips", Dimension::ratio, sources));
+  d.nics = static_cast<int>(sourced(n, "nics", Dimension::ratio, sources));
+  d.nic_bytes_per_s = sourced(n, "nic_bandwidth", Dimension::bytes_per_second, sources);
+  d.pcie_bytes_per_s = sourced(n, "pcie_bandwidth", Dimension::bytes_per_second, sources);
+  d.system_power_watts = sourced(n, "system_power", Dimension::watts, sources);
+  d.price_usd = sourced(n, "price", Dimension::ratio, sources);
+  return d;
+}
+
+GpuSpec load_gpu_preset(const std::string& name, const Catalog& catalog) {
+  return load_named(YamlNode::load_string("gpu: \"" + name + "\"", "--gpu").child("gpu"), catalog,
+                    "hardware/gpus", "GPU", load_gpu);
+}
+
+NetworkSpec load_network_preset(const std::string& name, const Catalog& catalog) {
+  return load_named(YamlNode::load_string("network: \"" + name + "\"", "--network").child("network"), catalog,
+                    "hardware/networks", "network", load_network);
 }
 
 Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) {

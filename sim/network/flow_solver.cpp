@@ -1,0 +1,154 @@
+#include <algorithm>
+#include <cmath>
+
+#include "gpuhours/error.hpp"
+#include "gpuhours/flow.hpp"
+
+namespace gpuhours {
+
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+}
+
+FlowSolver::FlowSolver(std::vector<double> cap)
+    : capacity_(std::move(cap)),
+      link_flows_(capacity_.size()),
+      link_mark_(capacity_.size(), 0),
+      link_left_(capacity_.size(), 0),
+      link_unfrozen_(capacity_.size(), 0) {
+  for (double c : capacity_) GPUHOURS_ASSERT(c > 0, "links have positive capacity");
+}
+
+FlowId FlowSolver::add_flow(const std::vector<std::uint32_t>& path, double bytes, double cap) {
+  GPUHOURS_ASSERT(bytes >= 0 && cap > 0, "a flow has bytes and a positive cap");
+  GPUHOURS_ASSERT(!path.empty() || std::isfinite(cap), "a flow crosses a link or has a cap");
+  const auto id = static_cast<FlowId>(flows_.size());
+  flows_.push_back(Flow{path, bytes, 0.0, cap, true});
+  flow_mark_.push_back(0);
+  for (auto l : path) {
+    GPUHOURS_ASSERT(l < capacity_.size(), "a flow crosses known links");
+    link_flows_[l].push_back(id);
+  }
+  dirty_.push_back(id);
+  active_ids_.push_back(id);
+  ++active_;
+  return id;
+}
+
+void FlowSolver::remove_flow(FlowId f) {
+  Flow& fl = flows_[f];
+  if (!fl.active) return;
+  fl.active = false;
+  fl.rate = 0;
+  --active_;
+  for (auto l : fl.path) dirty_links_.push_back(l);
+}
+
+void FlowSolver::advance(double seconds) {
+  if (seconds <= 0) return;
+  for (FlowId id : active_ids_) {
+    Flow& f = flows_[id];
+    if (f.active) f.remaining = std::max(0.0, f.remaining - f.rate * seconds);
+  }
+}
+
+void FlowSolver::solve() {
+  if (dirty_.empty() && dirty_links_.empty()) return;
+  ++solves_;
+  ++epoch_;
+  // Collect the component(s) touched by the changes: flows reachable through shared links.
+  std::vector<FlowId> comp;
+  std::vector<std::uint32_t> links;
+  std::vector<std::uint32_t> stack_links;
+  auto visit_link = [&](std::uint32_t l) {
+    if (link_mark_[l] == epoch_) return;
+    link_mark_[l] = epoch_;
+    links.push_back(l);
+    stack_links.push_back(l);
+  };
+  auto visit_flow = [&](FlowId f) {
+    if (flow_mark_[f] == epoch_ || !flows_[f].active) return;
+    flow_mark_[f] = epoch_;
+    comp.push_back(f);
+    for (auto l : flows_[f].path) visit_link(l);
+  };
+  for (FlowId f : dirty_) visit_flow(f);
+  for (auto l : dirty_links_) visit_link(l);
+  while (!stack_links.empty()) {
+    const auto l = stack_links.back();
+    stack_links.pop_back();
+    auto& lf = link_flows_[l];
+    // Compact finished flows out of the link's list as we pass.
+    lf.erase(std::remove_if(lf.begin(), lf.end(), [&](FlowId f) { return !flows_[f].active; }), lf.end());
+    for (FlowId f : lf) visit_flow(f);
+  }
+  dirty_.clear();
+  dirty_links_.clear();
+  std::sort(comp.begin(), comp.end());  // deterministic order
+  flows_solved_ += comp.size();
+  // Progressive filling on the component.
+  for (auto l : links) {
+    link_left_[l] = capacity_[l];
+    link_unfrozen_[l] = 0;
+  }
+  std::vector<FlowId> unfrozen;
+  for (FlowId f : comp) {
+    flows_[f].rate = 0;
+    unfrozen.push_back(f);
+    for (auto l : flows_[f].path) ++link_unfrozen_[l];
+  }
+  while (!unfrozen.empty()) {
+    double inc = kInf;
+    for (auto l : links)
+      if (link_unfrozen_[l] > 0) inc = std::min(inc, link_left_[l] / link_unfrozen_[l]);
+    for (FlowId f : unfrozen) inc = std::min(inc, flows_[f].cap - flows_[f].rate);
+    GPUHOURS_ASSERT(std::isfinite(inc), "every flow is bounded by a link or a cap");
+    for (auto l : links) link_left_[l] -= inc * link_unfrozen_[l];
+    std::vector<FlowId> still;
+    for (FlowId f : unfrozen) {
+      Flow& fl = flows_[f];
+      fl.rate += inc;
+      bool frozen = fl.rate >= fl.cap * (1 - 1e-12);
+      for (auto l : fl.path)
+        if (link_left_[l] <= capacity_[l] * 1e-12) frozen = true;
+      if (frozen) {
+        for (auto l : fl.path) --link_unfrozen_[l];
+      } else {
+        still.push_back(f);
+      }
+    }
+    GPUHOURS_ASSERT(still.size() < unfrozen.size(), "each filling round freezes a flow");
+    unfrozen.swap(still);
+  }
+}
+
+double FlowSolver::time_to_next_completion() {
+  solve();
+  double t = kInf;
+  for (FlowId id : active_ids_) {
+    const Flow& f = flows_[id];
+    if (f.active && f.rate > 0) t = std::min(t, f.remaining / f.rate);
+  }
+  return t;
+}
+
+std::vector<FlowId> FlowSolver::take_finished() {
+  std::vector<FlowId> done;
+  std::size_t kept = 0;
+  for (FlowId id : active_ids_) {
+    const Flow& f = flows_[id];
+    if (!f.active) continue;
+    if (f.remaining <= f.rate * 1e-9) done.push_back(id);
+    else active_ids_[kept++] = id;
+  }
+  active_ids_.resize(kept);
+  for (FlowId f : done) remove_flow(f);
+  return done;
+}
+
+double FlowSolver::rate(FlowId f) {
+  solve();
+  return flows_[f].rate;
+}
+
+}  // namespace gpuhours
