@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "gpuhours/error.hpp"
 #include "gpuhours/flow.hpp"
@@ -8,6 +9,10 @@ namespace gpuhours {
 
 namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
+// A flow whose remaining bytes take less than this at its current rate counts as finished: flows
+// ending within one quantum of each other finish in one event and one re-solve. The error this
+// allows is at most one quantum per flow.
+constexpr double kCompletionQuantumSeconds = 1e-6;
 }
 
 FlowSolver::FlowSolver(std::vector<double> cap)
@@ -86,39 +91,62 @@ void FlowSolver::solve() {
   dirty_links_.clear();
   std::sort(comp.begin(), comp.end());  // deterministic order
   flows_solved_ += comp.size();
-  // Progressive filling on the component.
+  // Progressive filling on the component, as water-filling in one pass: all unfrozen flows share
+  // one rising level; link l saturates at level (capacity - rates frozen on l) / unfrozen flows
+  // on l, a flow at its cap. The lowest pending saturation is the next event: its flows freeze
+  // at that level, which raises the saturation level of the other links they cross.
   for (auto l : links) {
     link_left_[l] = capacity_[l];
     link_unfrozen_[l] = 0;
   }
-  std::vector<FlowId> unfrozen;
   for (FlowId f : comp) {
-    flows_[f].rate = 0;
-    unfrozen.push_back(f);
+    flows_[f].rate = -1;  // unfrozen
     for (auto l : flows_[f].path) ++link_unfrozen_[l];
   }
-  while (!unfrozen.empty()) {
-    double inc = kInf;
-    for (auto l : links)
-      if (link_unfrozen_[l] > 0) inc = std::min(inc, link_left_[l] / link_unfrozen_[l]);
-    for (FlowId f : unfrozen) inc = std::min(inc, flows_[f].cap - flows_[f].rate);
-    GPUHOURS_ASSERT(std::isfinite(inc), "every flow is bounded by a link or a cap");
-    for (auto l : links) link_left_[l] -= inc * link_unfrozen_[l];
-    std::vector<FlowId> still;
-    for (FlowId f : unfrozen) {
-      Flow& fl = flows_[f];
-      fl.rate += inc;
-      bool frozen = fl.rate >= fl.cap * (1 - 1e-12);
-      for (auto l : fl.path)
-        if (link_left_[l] <= capacity_[l] * 1e-12) frozen = true;
-      if (frozen) {
-        for (auto l : fl.path) --link_unfrozen_[l];
-      } else {
-        still.push_back(f);
-      }
+  struct Entry {
+    double level;
+    std::uint32_t id;  // link id, or flow id for a cap
+    bool is_cap;
+    bool operator>(const Entry& o) const {
+      if (level != o.level) return level > o.level;
+      if (is_cap != o.is_cap) return is_cap > o.is_cap;
+      return id > o.id;
     }
-    GPUHOURS_ASSERT(still.size() < unfrozen.size(), "each filling round freezes a flow");
-    unfrozen.swap(still);
+  };
+  std::vector<Entry> heap;
+  auto push = [&](Entry e) {
+    heap.push_back(e);
+    std::push_heap(heap.begin(), heap.end(), std::greater<>());
+  };
+  auto key = [&](std::uint32_t l) { return link_left_[l] / link_unfrozen_[l]; };
+  for (auto l : links)
+    if (link_unfrozen_[l] > 0) push({key(l), l, false});
+  for (FlowId f : comp)
+    if (std::isfinite(flows_[f].cap)) push({flows_[f].cap, f, true});
+  std::size_t left = comp.size();
+  auto freeze = [&](FlowId f, double level) {
+    Flow& fl = flows_[f];
+    fl.rate = level;
+    --left;
+    for (auto l : fl.path) {
+      link_left_[l] = std::max(0.0, link_left_[l] - level);
+      if (--link_unfrozen_[l] > 0) push({key(l), l, false});
+    }
+  };
+  while (left > 0) {
+    GPUHOURS_ASSERT(!heap.empty(), "every flow is bounded by a link or a cap");
+    std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+    const Entry e = heap.back();
+    heap.pop_back();
+    if (e.is_cap) {
+      if (flows_[e.id].rate < 0) freeze(e.id, e.level);
+      continue;
+    }
+    const auto l = e.id;
+    if (link_unfrozen_[l] == 0 || key(l) != e.level) continue;  // stale entry
+    const double level = e.level;
+    for (FlowId f : link_flows_[l])
+      if (flows_[f].active && flows_[f].rate < 0) freeze(f, level);
   }
 }
 
@@ -138,7 +166,7 @@ std::vector<FlowId> FlowSolver::take_finished() {
   for (FlowId id : active_ids_) {
     const Flow& f = flows_[id];
     if (!f.active) continue;
-    if (f.remaining <= f.rate * 1e-9) done.push_back(id);
+    if (f.remaining <= f.rate * kCompletionQuantumSeconds) done.push_back(id);
     else active_ids_[kept++] = id;
   }
   active_ids_.resize(kept);

@@ -1,0 +1,200 @@
+// Collectives on topologies against closed forms and published measurements
+// (../shared/reference/hardware.yaml, collectives.*).
+#include <doctest/doctest.h>
+
+#include "gpuhours/error.hpp"
+#include "gpuhours/network.hpp"
+#include "gpuhours/topology.hpp"
+#include "gpuhours/yaml.hpp"
+#include "test_util.hpp"
+
+using namespace gpuhours;
+
+namespace {
+const Catalog& catalog() {
+  static const Catalog c(GPUHOURS_DATA_DIR);
+  return c;
+}
+ClusterSpec cluster(const std::string& gpu, int nodes, const std::string& network) {
+  ClusterSpec c;
+  c.gpu = load_gpu_preset(gpu, catalog());
+  c.nodes = nodes;
+  c.gpus_per_node = 8;
+  c.network = load_network_preset(network, catalog());
+  return c;
+}
+CollectiveResult run(CollectiveKind k, Algorithm a, double bytes, const ClusterSpec& c, MoeRouting moe = {}) {
+  const Topology t = Topology::build(c);
+  return simulate_collective(k, a, bytes, t, c, moe);
+}
+constexpr double GiB = 1073741824.0;
+double rel(double sim, double pub) { return std::abs(sim / pub - 1.0); }
+}  // namespace
+
+TEST_CASE("an uncontended ring all-reduce equals 2(n-1)/n S/B plus NCCL's latency terms") {
+  // One node: B = 450 GB/s * 0.822; latency = 8.4 us + 14 steps * 3.4 us.
+  const ClusterSpec one = cluster("h100-sxm", 1, "nvswitch-node");
+  const double B = 450e9 * 0.822;
+  const Time expected = Time::from_seconds_ceil(8.4e-6 + 14 * 3.4e-6) + Time::from_seconds_ceil(14.0 / 8 * GiB / B);
+  CHECK(ring_collective_time(CollectiveKind::all_reduce, GiB, 8, 1, one) == expected);
+  const Time sim = run(CollectiveKind::all_reduce, Algorithm::ring, GiB, one).time;
+  CHECK(std::abs(sim.count_ns() - expected.count_ns()) <= 2);
+  // 16 nodes on the rail-optimised fat tree: B = min(NVLink 369.9, 8 NICs x 47) GB/s;
+  // latency = 8.4 + (254 - 30) * 3.4 + 30 * 14 us.
+  const ClusterSpec many = cluster("h100-sxm", 16, "ib-ndr-rail-fat-tree");
+  const Time closed = ring_collective_time(CollectiveKind::all_reduce, GiB, 128, 16, many);
+  const Time by_hand = Time::from_seconds_ceil(8.4e-6 + 224 * 3.4e-6 + 30 * 14e-6) +
+                       Time::from_seconds_ceil(254.0 / 128 * GiB / std::min(B, 8 * 50e9 * 0.94));
+  CHECK(closed == by_hand);
+  const Time flows = run(CollectiveKind::all_reduce, Algorithm::ring, GiB, many).time;
+  CHECK(std::abs(flows.count_ns() - closed.count_ns()) <= 2);
+}
+
+TEST_CASE("8 GPUs on NVSwitch, 1 GiB all-reduce: bus bandwidth within 10% of nccl-tests") {
+  // Published: H100 NVLS 480 GB/s, ring 370 GB/s (nccl-tests #212); H800 215 GB/s (nccl #1374).
+  const auto h100 = run(CollectiveKind::all_reduce, Algorithm::automatic, GiB, cluster("h100-sxm", 1, "nvswitch-node"));
+  CHECK(h100.algorithm == Algorithm::nvls);
+  CHECK(rel(h100.busbw_bytes_per_s, 480e9) < 0.10);
+  const auto ring = run(CollectiveKind::all_reduce, Algorithm::ring, GiB, cluster("h100-sxm", 1, "nvswitch-node"));
+  CHECK(rel(ring.busbw_bytes_per_s, 370e9) < 0.10);
+  const auto h800 = run(CollectiveKind::all_reduce, Algorithm::automatic, GiB, cluster("h800-sxm", 1, "nvswitch-node"));
+  CHECK(rel(h800.busbw_bytes_per_s, 215e9) < 0.10);
+  MESSAGE("H100 NVLS ", h100.busbw_bytes_per_s / 1e9, " GB/s (480), ring ", ring.busbw_bytes_per_s / 1e9,
+          " (370); H800 ", h800.busbw_bytes_per_s / 1e9, " (215)");
+}
+
+TEST_CASE("multi-node all-reduce, 8 x 400G per node: bus bandwidth within 15% of published") {
+  // Published (8x H100, 8x 400G, NVLS off): 2 nodes ~330 GB/s, more than 2 nodes ~320 GB/s
+  // (nccl #1221); 8 x 46-48 GB/s per NIC bounds it near 370-385 (nccl-tests #290).
+  const auto two = run(CollectiveKind::all_reduce, Algorithm::automatic, GiB, cluster("h100-sxm", 2, "ib-ndr-rail-fat-tree"));
+  const auto sixteen = run(CollectiveKind::all_reduce, Algorithm::automatic, GiB, cluster("h100-sxm", 16, "ib-ndr-rail-fat-tree"));
+  CHECK(rel(two.busbw_bytes_per_s, 330e9) < 0.15);
+  CHECK(rel(sixteen.busbw_bytes_per_s, 320e9) < 0.15);
+  MESSAGE("2 nodes ", two.busbw_bytes_per_s / 1e9, " GB/s (330), 16 nodes ", sixteen.busbw_bytes_per_s / 1e9, " (320)");
+}
+
+TEST_CASE("DeepEP normal kernels on H800: bottleneck bandwidth within 15% of its table") {
+  // DeepEP README (docs/legacy.md, numbers after the Apr 2025 IBGDA update): intranode EP8
+  // dispatch 153 / combine 158 GB/s (NVLink); internode EP16/32/64 dispatch 43/58/51, combine
+  // 43/57/50 GB/s (RDMA). 4096 tokens x 7168 hidden, FP8 dispatch, BF16 combine, top-8, 4 nodes.
+  const double fp8 = 4096.0 * 7168 * (1 + 4.0 / 128), bf16 = 4096.0 * 7168 * 2;
+  struct Case {
+    int nodes;
+    double dispatch, combine;
+  };
+  for (const Case& c : {Case{1, 153e9, 158e9}, Case{2, 43e9, 43e9}, Case{4, 58e9, 57e9}, Case{8, 51e9, 50e9}}) {
+    CAPTURE(c.nodes);
+    const auto cl = cluster("h800-sxm", c.nodes, c.nodes > 1 ? "deepseek-multi-plane" : "nvswitch-node");
+    const auto d = run(CollectiveKind::dispatch, Algorithm::direct, fp8, cl);
+    const auto m = run(CollectiveKind::combine, Algorithm::direct, bf16, cl);
+    MESSAGE("EP", 8 * c.nodes, ": dispatch ", d.deepep_bandwidth_bytes_per_s / 1e9, " (", c.dispatch / 1e9,
+            "), combine ", m.deepep_bandwidth_bytes_per_s / 1e9, " (", c.combine / 1e9, ") GB/s");
+    CHECK(rel(d.deepep_bandwidth_bytes_per_s, c.dispatch) < 0.15);
+    CHECK(rel(m.deepep_bandwidth_bytes_per_s, c.combine) < 0.15);
+  }
+}
+
+TEST_CASE("two jobs crossing a 2:1 oversubscribed spine each get half the bandwidth") {
+  // 4 nodes of 1 GPU, 2 per leaf. Leaf uplink = 2 NICs / oversubscription. Job A: node 0 -> 2,
+  // job B: node 1 -> 3; both cross leaf 0's uplink. At 2:1 the uplink is one NIC's worth: each
+  // flow gets half a NIC; at 1:1 each gets a full NIC.
+  for (double over : {2.0, 1.0}) {
+    ClusterSpec c = cluster("h100-sxm", 4, "ib-ndr-rail-fat-tree");
+    c.gpus_per_node = 1;
+    c.network.leaf_down_ports = 2;
+    c.network.oversubscription = over;
+    const Topology t = Topology::build(c);
+    FlowSolver s(t.capacities());
+    const FlowId a = s.add_flow(t.route(0, 2), 1e9), b = s.add_flow(t.route(1, 3), 1e9);
+    const double nic = 50e9 * 0.94;
+    CHECK(s.rate(a) == doctest::Approx(nic / over));
+    CHECK(s.rate(b) == doctest::Approx(nic / over));
+  }
+}
+
+TEST_CASE("routing: rails stay on their plane; crossing planes goes through NVLink (PXN)") {
+  const ClusterSpec c = cluster("h800-sxm", 2, "deepseek-multi-plane");
+  const Topology t = Topology::build(c);
+  // GPU 3 of node 0 to GPU 3 of node 1: NIC, leaf, NIC (same leaf): 4 links.
+  CHECK(t.route(3, 11).size() == 4);
+  // GPU 3 to GPU 5 of node 1: planes 3 and 5 do not meet; two NVLink hops are added.
+  const auto p = t.route(3, 13);
+  CHECK(p.size() == 6);
+  // Same input, same path (deterministic ECMP).
+  CHECK(t.route(3, 13) == p);
+  // Inside a node: up to the NVSwitch and down.
+  CHECK(t.route(0, 7) == std::vector<LinkId>{t.gpu_to_switch(0), t.switch_to_gpu(7)});
+}
+
+TEST_CASE("a topology that cannot connect the GPUs is rejected") {
+  ClusterSpec c = cluster("h100-sxm", 4, "ib-ndr-rail-fat-tree");
+  c.network.tiers = 1;  // leaves only
+  c.network.leaf_down_ports = 2;
+  CHECK_THROWS_WITH_AS(Topology::build(c), doctest::Contains("cannot connect node 0 to node 2"), InputError);
+  c = cluster("h100-sxm", 2, "nvswitch-node");
+  CHECK_THROWS_AS(Topology::build(c), InputError);
+}
+
+TEST_CASE("gpuhours collective: output, JSON and bad input") {
+  auto r = test::cli({"collective", "--gpu", "h100-sxm", "--nodes", "1", "--gpus-per-node", "8", "--network",
+                      "nvswitch-node", "--op", "allreduce", "--bytes", "1GiB"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.out.find("busbw") != std::string::npos);
+  r = test::cli({"collective", "--op", "allgather", "--bytes", "256MB", "--json"});
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("\"algbw_bytes_per_s\"") != std::string::npos);
+  r = test::cli({"collective", "--gpu", "h100-sxn"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("unknown GPU 'h100-sxn'; did you mean 'h100-sxm'?") != std::string::npos);
+  r = test::cli({"collective", "--op", "allscatter"});
+  CHECK(r.code == 1);
+  r = test::cli({"collective", "--bytes", "lots"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("--bytes") != std::string::npos);
+}
+
+TEST_CASE("a zero-bandwidth link is rejected with its file and field") {
+  const std::string text = R"(name: broken
+title: broken
+kind: fat-tree
+sources: {x: "test"}
+tiers: {value: 2, source: x}
+rail_optimised: true
+leaf_down_ports: {value: 32, source: x}
+oversubscription: {value: 1, source: x}
+nic_bandwidth_per_gpu: {value: 0 Gb/s, source: x}
+pcie_bandwidth: {value: 64 GB/s, source: x}
+nic_efficiency: {value: 0.94, source: x}
+nvlink_efficiency: {value: 0.8, source: x}
+nvls_efficiency: {value: 0.6, source: x}
+ep_nvlink_efficiency: {value: 0.6, source: x}
+base_latency: {value: 8 us, source: x}
+nvlink_step_latency: {value: 3 us, source: x}
+net_step_latency: {value: 14 us, source: x}
+comm_sms: {value: 20, source: x}
+)";
+  CHECK_THROWS_WITH_AS(load_network(YamlNode::load_string(text, "broken.yaml")),
+                       doctest::Contains("broken.yaml:9:32: field 'nic_bandwidth_per_gpu.value': must be greater than zero"),
+                       InputError);
+}
+
+TEST_CASE("every catalogue file loads") {
+  for (const auto& name : catalog().names("hardware/gpus")) {
+    CAPTURE(name);
+    const GpuSpec g = load_gpu_preset(name, catalog());
+    CHECK(g.peak_flops_per_s.at("bf16") > 1e14);
+    CHECK(g.hbm_bytes > 1e10);
+  }
+  for (const auto& name : catalog().names("hardware/networks")) {
+    CAPTURE(name);
+    CHECK_NOTHROW(load_network_preset(name, catalog()));
+  }
+  for (const auto& name : catalog().names("hardware/nodes")) {
+    CAPTURE(name);
+    const NodeSpec n = load_node(YamlNode::load_file(catalog().preset_path("hardware/nodes", name)));
+    CHECK(n.gpus == 8);
+    CHECK_NOTHROW(load_gpu_preset(n.gpu, catalog()));
+  }
+  CHECK(catalog().names("hardware/gpus").size() >= 8);
+  CHECK(catalog().names("hardware/networks").size() >= 4);
+}
