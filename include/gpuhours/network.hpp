@@ -122,11 +122,20 @@ CollectiveResult simulate_collective(CollectiveKind kind, Algorithm algorithm, d
                                      const Topology& topo, const ClusterSpec& cluster,
                                      const MoeRouting& moe = {});
 
-/// Closed-form ring time (no contention): used by the step program until its collectives run on
-/// the flow model. Equal to the flow simulation of an uncontended ring (tested).
+/// Closed-form ring time (no contention) over `ranks` GPUs spread evenly on `nodes` nodes: used by
+/// the step program, whose collectives do not yet run on the flow model. Equal to the flow
+/// simulation of an uncontended ring (tested).
 Time ring_collective_time(CollectiveKind kind, double bytes, int ranks, int nodes,
                           const ClusterSpec& cluster);
-/// Per-GPU, per-direction bandwidth of the slowest link of a ring over `nodes` nodes.
-double ring_bandwidth_bytes_per_s(int nodes, const ClusterSpec& cluster);
+/// Per-GPU bandwidth of a ring's slowest link: NVLink inside a node; across nodes, each of the
+/// node's ranks in the group drives one ring through its own NIC.
+double ring_bandwidth_bytes_per_s(int ranks, int nodes, const ClusterSpec& cluster);
+/// Closed-form DeepEP dispatch / combine time for `bytes` of tokens per GPU over `ranks` GPUs on
+/// `nodes` nodes: the slower of the RDMA and the NVLink volume of the flow model above, plus
+/// latency; `imbalance` scales the busiest rank's volume. Equal to the flow simulation (tested).
+Time moe_exchange_time(double bytes, int ranks, int nodes, double imbalance, const ClusterSpec& cluster,
+                       const MoeRouting& moe);
+/// Point-to-point transfer (pipeline send/recv) inside a node or across nodes.
+Time p2p_time(double bytes, bool cross_node, const ClusterSpec& cluster);
 
 }  // namespace gpuhours

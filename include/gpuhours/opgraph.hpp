@@ -1,14 +1,25 @@
-// The operators of a transformer with their exact FLOPs and bytes, per micro-batch.
+// The operators of a transformer on one rank, with their exact FLOPs and bytes, per micro-batch.
 //
-// Conventions (all per micro-batch of T = b*s tokens, 2-byte BF16 activations unless stated):
-//  - GEMM [M x K] * [K x N]: 2*M*N*K FLOPs; bytes = (M*K + K*N + M*N) * element size.
+// Conventions (per micro-batch; T = b*s/cp tokens on the rank; BF16 activations unless stated):
+//  - GEMM [M x K] * [K x N]: 2*M*N*K FLOPs; bytes = (M*K + K*N) * operand size + M*N * 2.
 //    Backward = two GEMMs of the same FLOPs: input gradient [M x N]*[N x K] and weight gradient
-//    [K x M]*[M x N], so backward = 2x forward.
+//    [K x M]*[M x N], so backward = 2x forward. The weight gradient is the "W" pass that
+//    zero-bubble schedules defer.
 //  - Causal attention (FlashAttention): forward 2*b*a*s^2*(d_qk + d_v) * 1/2 (the causal half);
 //    backward 2.5x the forward FLOPs (5 matmuls instead of 2: Dao 2023, FlashAttention-2 §3.1).
 //    No s x s matrix is stored: it saves q, k, v, the output and the log-sum-exp.
 //  - Element-wise and normalisation ops move bytes: forward reads inputs and writes outputs;
 //    backward reads the output gradient and the saved inputs and writes the input gradients.
+//  - Tensor parallelism with sequence parallelism (Korthikanti et al. 2022): column-parallel
+//    GEMMs split N, row-parallel GEMMs split K, attention splits heads; norms and residuals run on
+//    T/tp tokens; each layer all-gathers its input before the attention and the FFN and
+//    reduce-scatters after them (backward: the reverse), T*h*2 bytes each.
+//  - Mixture of experts (DeepSeekMoE; DeepSeek-V3 §2.1): router GEMM, shared experts as a dense
+//    FFN, routed experts as a grouped GEMM over the experts on the rank; tokens are dispatched to
+//    and combined from the expert-parallel ranks. The busiest rank gets `imbalance` x the mean
+//    tokens.
+//  - FP8 (DeepSeek-V3 §3.3.1): linear layers' GEMMs in FP8; embedding, LM head, router,
+//    normalisation and attention stay in BF16/FP32.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -25,51 +36,84 @@ struct Kernel {
   OpKind kind = OpKind::memory;
   double flops = 0;
   double bytes = 0;
-  bool fp8 = false;   // GEMM runs in FP8 (precision fp8)
+  bool fp8 = false;  // GEMM runs in FP8
   bool backward = false;
-  std::int64_t m = 0, n = 0, k = 0;  // GEMM shape
+  std::int64_t m = 0, n = 0, k = 0;  // GEMM shape (per group for grouped GEMMs)
+  int groups = 1;                    // grouped GEMM: experts on the rank
 };
+
+/// Communication an op stands for (its forward; the backward is the dual).
+enum class OpComm { none, tp_all_gather, tp_reduce_scatter, ep_dispatch, ep_combine, cp_ring };
 
 struct Op {
   std::string name;
   Kernel forward;
-  std::vector<Kernel> backward;  // run in order
+  std::vector<Kernel> backward;  // input-gradient kernels first, then weight-gradient kernels
+  int weight_grad_kernels = 0;   // how many of the last backward kernels are weight gradients
   double saved_bytes = 0;        // activation bytes kept from forward to backward
-  std::int64_t params = 0;       // parameters this op owns
+  // Selective recomputation (DeepSeek-V3 §3.2.3: RMSNorm and MLA up-projections): `rerun` ops run
+  // their forward again before the backward, and every op keeps only `saved_selective` bytes
+  // (the consumers of a recomputed output drop it).
+  bool rerun_selective = false;
+  double saved_selective = 0;
+  std::int64_t params = 0;       // parameters this op owns on the rank
+  bool expert_params = false;    // routed-expert weights (sharded by expert parallelism)
+  OpComm comm = OpComm::none;
+  double comm_bytes = 0;         // per rank
 };
 
-/// The operators of one training micro-batch: embedding, one (repeated) layer, head and loss.
+/// How the model is cut onto one rank.
+struct RankShape {
+  int tp = 1, cp = 1, ep = 1;
+  std::int64_t seq_len = 0, micro_batch = 1;
+  Precision precision = Precision::bf16;
+  double expert_imbalance = 1.0;  // max / mean tokens per expert-parallel rank
+};
+
+/// The operators of one training micro-batch on one rank.
 struct OpGraph {
   std::vector<Op> embedding;
-  std::vector<Op> layer;  // identical for every layer of a dense model
-  int layers = 0;
-  std::vector<Op> head;
-  std::int64_t tokens = 0;  // tokens per micro-batch
+  std::vector<Op> dense_layer;  // a layer with a dense FFN
+  std::vector<Op> moe_layer;    // a layer with a mixture-of-experts FFN (MoE models)
+  std::vector<Op> head;         // final norm, LM head, loss
+  std::vector<Op> mtp;          // one multi-token-prediction module (projection, a layer, head, loss)
+  std::int64_t tokens = 0;      // tokens per micro-batch on the rank
+  const std::vector<Op>& layer(const ModelSpec& m, int index) const {
+    return m.is_moe_layer(index) ? moe_layer : dense_layer;
+  }
 };
 
-/// Builds the op graph of a dense transformer for micro-batch `micro_batch` x `seq_len`.
+OpGraph build_op_graph(const ModelSpec& model, const RankShape& shape);
+/// A single rank holding the whole model (no model parallelism).
 OpGraph build_op_graph(const ModelSpec& model, std::int64_t seq_len, std::int64_t micro_batch,
                        Precision precision);
 
 struct ParamCount {
-  std::int64_t embedding = 0;   // input token embedding
-  std::int64_t per_layer = 0;
-  std::int64_t lm_head = 0;     // 0 when tied to the embedding
+  std::int64_t embedding = 0;  // token (+ learned position) embedding
+  std::int64_t dense_layer = 0, moe_layer = 0;  // one layer of each kind
+  std::int64_t moe_layer_active = 0;            // a MoE layer's parameters one token uses
+  std::int64_t routed_experts_per_layer = 0;
+  std::int64_t lm_head = 0;  // 0 when tied to the embedding
   std::int64_t final_norm = 0;
-  std::int64_t total = 0;
-  /// Weights that take part in matrix multiplications per token: layers' linear weights + LM head
-  /// (the tied embedding counts once, as the LM head).
-  std::int64_t matmul = 0;
+  std::int64_t mtp = 0;      // all MTP modules (shared embedding and head not counted again)
+  std::int64_t total = 0;    // without MTP, as DeepSeek-V3 reports 671B
+  std::int64_t active = 0;   // per token, without MTP
+  /// Weights in matrix multiplications one token uses: layers' linear weights (active experts
+  /// only) + LM head (a tied embedding counts once, as the LM head).
+  std::int64_t matmul_active = 0;
+  /// Back-compatible name for dense models: the per-layer count of a dense layer.
+  std::int64_t per_layer = 0;
 };
 ParamCount count_params(const ModelSpec& model);
 
 /// Model FLOPs per token, the MFU convention of gpuhours (no recomputation counted):
-///   6 * N_matmul + 3 * L * a * s * (d_qk + d_v)
+///   6 * N_matmul_active + 3 * L * a * s * (d_qk + d_v)
 /// 6*N: forward 2 FLOPs per weight per token, backward 4 (Kaplan et al. 2020), over the weights
-/// that multiply activations (LM head included, embedding lookup excluded). Attention: a query at
-/// position i attends to i keys, s/2 on average (causal), so QK^T costs 2*(s/2)*d_qk and PV
-/// 2*(s/2)*d_v per head forward; x3 for training. For d_qk = d_v = d this is 6*L*s*a*d, half of
-/// PaLM's non-causal 12*L*H*Q*T.
+/// that multiply activations (LM head included, embedding lookup excluded, routed experts counted
+/// for the k a token uses). Attention: a query at position i attends to i keys, s/2 on average
+/// (causal), so QK^T costs 2*(s/2)*d_qk and PV 2*(s/2)*d_v per head forward; x3 for training.
+/// For d_qk = d_v = d this is 6*L*s*a*d, half of PaLM's non-causal 12*L*H*Q*T. MTP modules
+/// are not counted (DeepSeek-V3 reports 37B activated without them).
 double model_flops_per_token(const ModelSpec& model, std::int64_t seq_len);
 
 }  // namespace gpuhours

@@ -12,7 +12,7 @@ namespace gpuhours {
 class YamlNode;
 
 enum class AttentionKind { mha, gqa, mla };
-enum class Activation { swiglu, gelu };
+enum class Activation { swiglu, gelu, relu2 };
 enum class NormKind { rmsnorm, layernorm };
 enum class Precision { bf16, fp8 };
 enum class Recompute { none, selective, full };
@@ -22,12 +22,23 @@ struct AttentionSpec {
   int heads = 0;
   int kv_heads = 0;
   int head_dim = 0;
+  // Multi-head latent attention (DeepSeek-V2 §2.1): low-rank query and key/value compression,
+  // a decoupled RoPE key shared by the heads.
+  std::int64_t q_lora_rank = 0;  // 0: no query compression
+  std::int64_t kv_lora_rank = 0;
+  int qk_nope_head_dim = 0, qk_rope_head_dim = 0, v_head_dim = 0;
+  int qk_dim() const { return kind == AttentionKind::mla ? qk_nope_head_dim + qk_rope_head_dim : head_dim; }
+  int v_dim() const { return kind == AttentionKind::mla ? v_head_dim : head_dim; }
 };
 
 struct FfnSpec {
-  std::string kind = "dense";  // dense (moe arrives with issue 5)
-  std::int64_t intermediate = 0;
+  bool moe = false;
+  std::int64_t intermediate = 0;  // dense FFN width (dense models, and the dense layers of MoE)
   Activation activation = Activation::swiglu;
+  int dense_layers = 0;           // MoE: the first layers use the dense FFN
+  int experts = 0, experts_per_token = 0, shared_experts = 0;
+  std::int64_t expert_intermediate = 0;
+  int max_nodes_per_token = 0;    // node-limited routing; 0 = unlimited
 };
 
 struct ModelSpec {
@@ -40,8 +51,12 @@ struct ModelSpec {
   FfnSpec ffn;
   NormKind norm = NormKind::rmsnorm;
   bool tie_embeddings = false;
-  bool bias = false;  // biases on linear layers (GPT-style); Llama has none
-  std::optional<double> published_params;
+  bool bias = false;      // biases on all linear layers (GPT-style); Llama has none
+  bool qkv_bias = false;  // biases on q, k, v only (Qwen2)
+  std::int64_t position_embeddings = 0;  // learned absolute positions (GPT-3); 0 = RoPE
+  int mtp_depth = 0;      // DeepSeek-V3 multi-token prediction modules
+  std::optional<double> published_params, published_active_params;
+  bool is_moe_layer(int layer) const { return ffn.moe && layer >= ffn.dense_layers; }
 };
 
 struct GpuSpec {
@@ -112,11 +127,19 @@ struct ParallelSpec {
   int virtual_stages = 1;
   int micro_batch = 1;
   Recompute recompute = Recompute::none;
+  std::vector<int> layers_per_part;  // explicit uneven split over pipeline parts (optional)
+  double expert_imbalance = 1.0;     // busiest expert-parallel rank's tokens / mean
+};
+
+struct MemorySpec {
+  double comm_buffer_bytes = 1.0 * (1 << 30);  // NCCL channels + DeepEP buffers per GPU
+  double fragmentation = 0.05;                 // allocator allowance, fraction of the rest
 };
 
 struct TrainingSpec {
   Precision precision = Precision::bf16;
   std::string optimizer = "adamw";
+  bool bf16_moments = false;  // AdamW moments in BF16 (DeepSeek-V3 §3.3.3)
   std::int64_t seq_len = 0;
   std::int64_t global_batch = 0;  // sequences per step
   double tokens = 0;              // total training tokens
@@ -139,6 +162,7 @@ struct Scenario {
   ModelSpec model;
   ClusterSpec cluster;
   ParallelSpec parallel;
+  MemorySpec memory;
   TrainingSpec training;
   CostSpec cost;
   std::optional<ClaimSpec> claim;

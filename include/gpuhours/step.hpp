@@ -1,4 +1,5 @@
-// One training step: the memory plan, the per-rank task program and its event simulation.
+// One training step: placement of layers on pipeline ranks, the memory plan, the per-rank task
+// program and its event simulation.
 #pragma once
 #include <iosfwd>
 #include <map>
@@ -10,24 +11,27 @@
 
 namespace gpuhours {
 
-/// Memory one GPU holds at the peak of the step, by category (bytes).
-struct MemoryPlan {
-  double weights = 0, gradients = 0, optimizer = 0, activations = 0, transient = 0;
-  double total() const { return weights + gradients + optimizer + activations + transient; }
+/// What one pipeline rank holds: layer ranges per model part, parameters, and memory (bytes).
+struct StagePlan {
+  int rank = 0;
+  std::vector<int> parts;                  // model parts (pipeline positions) on this rank
+  int layers = 0;                          // transformer layers held (all parts)
+  bool embedding = false, head = false;    // first / last part
+  double params = 0, expert_params = 0;    // parameters on the GPU (after tp / ep sharding)
+  double weights = 0, gradients = 0, optimizer = 0, activations = 0, buffers = 0, fragmentation = 0;
+  int micro_batches_in_flight = 0;         // activation sets held at the peak
+  double total() const { return weights + gradients + optimizer + activations + buffers + fragmentation; }
 };
 
-/// Mixed-precision Adam (Rajbhandari et al. 2020, ZeRO §3.1): 2 bytes BF16 weights + 2 bytes
-/// gradients + 12 bytes FP32 master weights and moments per parameter; ZeRO stage 1 partitions
-/// the 12 over data-parallel ranks, stage 2 also the gradients, stage 3 also the weights.
-/// Activations: the bytes each op saves for backward, for one micro-batch in flight.
-/// Throws InfeasibleLayout when the total exceeds the GPU's memory.
-MemoryPlan plan_memory(const Scenario& s, const OpGraph& graph);
+/// Layer range [first, last) of each model part.
+std::vector<std::pair<int, int>> split_layers(const ModelSpec& m, int parts, const std::vector<int>& explicit_split);
 
 struct StepBreakdown {
   double compute = 0, optimizer = 0, exposed_communication = 0, bubble = 0;  // seconds
 };
 
 struct StreamUse {
+  int rank = 0;
   std::string name;
   double busy_seconds = 0;
   double utilisation = 0;
@@ -40,19 +44,22 @@ struct StepResult {
   double model_flops_per_token = 0;
   double mfu = 0;
   int dp = 1;
-  int micro_batches = 0;  // per data-parallel rank per step (gradient accumulation)
-  MemoryPlan memory;
-  StepBreakdown breakdown;
-  std::map<std::string, double> exposed_communication_by_kind;  // seconds
+  int micro_batches = 0;  // per data-parallel rank per step
+  std::vector<StagePlan> stages;
+  StagePlan peak;         // the stage with the most memory
+  StepBreakdown breakdown;                                      // mean over pipeline ranks
+  std::map<std::string, double> exposed_communication_by_kind;  // seconds, mean over ranks
   std::vector<StreamUse> streams;
   std::size_t tasks = 0;
+  std::map<std::string, double> comm_bytes_per_step;  // per GPU, by collective
   std::vector<std::string> assumptions;
 };
 
-/// Simulates one step of `s`. Writes a Chrome trace to `trace` when given.
-StepResult simulate_step(const Scenario& s, std::ostream* trace = nullptr);
-
 /// Checks the layout; throws InfeasibleLayout naming what does not divide.
 void check_layout(const Scenario& s);
+/// Memory per pipeline rank; throws InfeasibleLayout (out of memory) for the first stage over.
+std::vector<StagePlan> plan_memory(const Scenario& s);
+/// Simulates one step of `s`. Writes a Chrome trace to `trace` when given.
+StepResult simulate_step(const Scenario& s, std::ostream* trace = nullptr);
 
 }  // namespace gpuhours

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 
 #include "gpuhours/error.hpp"
 #include "gpuhours/opgraph.hpp"
@@ -7,20 +8,23 @@ namespace gpuhours {
 
 namespace {
 
-constexpr double kAct = 2.0;  // bytes per BF16 activation element
+constexpr double kAct = 2.0;                       // bytes per BF16 activation element
+constexpr double kFp8Token = 1.0 + 4.0 / 128;      // FP8 element + one FP32 scale per 128 (DeepSeek-V3 §3.3)
 
-Kernel gemm(std::int64_t m, std::int64_t n, std::int64_t k, bool fp8, bool backward = false) {
-  const double in_bytes = fp8 ? 1.0 : 2.0;  // FP8 operands are 1 byte; outputs stay BF16
+double d(std::int64_t v) { return static_cast<double>(v); }
+
+Kernel gemm(std::int64_t m, std::int64_t n, std::int64_t k, bool fp8, bool backward = false, int groups = 1) {
+  const double operand = fp8 ? 1.0 : 2.0;  // FP8 operands are 1 byte; outputs stay BF16
   Kernel g;
   g.kind = OpKind::gemm;
   g.m = m;
   g.n = n;
   g.k = k;
+  g.groups = groups;
   g.fp8 = fp8;
   g.backward = backward;
-  g.flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  g.bytes = (static_cast<double>(m) * k + static_cast<double>(k) * n) * in_bytes +
-            static_cast<double>(m) * n * kAct;
+  g.flops = 2.0 * d(m) * d(n) * d(k) * groups;
+  g.bytes = ((d(m) * d(k) + d(k) * d(n)) * operand + d(m) * d(n) * kAct) * groups;
   return g;
 }
 
@@ -32,146 +36,302 @@ Kernel memory_kernel(double bytes, bool backward = false) {
   return k;
 }
 
-// A linear layer y = x W, x: [T x in], W: [in x out].
-Op linear(std::string name, std::int64_t tokens, std::int64_t in, std::int64_t out, bool bias,
-          bool fp8) {
+// A linear layer y = x W, x: [T x in], W: [in x out] (per group for grouped experts).
+Op linear(std::string name, std::int64_t tokens, std::int64_t in, std::int64_t out, bool bias, bool fp8,
+          int groups = 1) {
   Op op;
   op.name = std::move(name);
-  op.forward = gemm(tokens, out, in, fp8);
-  op.backward = {gemm(tokens, in, out, fp8, true),   // dX = dY W^T
-                 gemm(in, out, tokens, fp8, true)};  // dW = X^T dY
-  op.saved_bytes = static_cast<double>(tokens) * in * kAct;
-  op.params = in * out + (bias ? out : 0);
+  op.forward = gemm(tokens, out, in, fp8, false, groups);
+  op.backward = {gemm(tokens, in, out, fp8, true, groups),   // dX = dY W^T
+                 gemm(in, out, tokens, fp8, true, groups)};  // dW = X^T dY
+  op.weight_grad_kernels = 1;
+  op.saved_bytes = d(tokens) * d(in) * (fp8 ? kFp8Token : kAct) * groups;  // FP8 activations cached in FP8
+  op.saved_selective = op.saved_bytes;
+  op.params = (in * out + (bias ? out : 0)) * groups;
   return op;
 }
 
 // Normalisation over width h: forward reads x, writes y; backward reads dy and x, writes dx.
 Op norm(std::string name, std::int64_t tokens, std::int64_t h, NormKind kind) {
-  const double th = static_cast<double>(tokens) * h * kAct;
+  const double th = d(tokens) * d(h) * kAct;
   Op op;
   op.name = std::move(name);
   op.forward = memory_kernel(2 * th);
   op.backward = {memory_kernel(3 * th, true)};
-  op.saved_bytes = th + static_cast<double>(tokens) * 4.0;  // input + FP32 statistics
+  op.saved_bytes = th + d(tokens) * 4.0;  // input + FP32 statistics
+  op.saved_selective = op.saved_bytes;    // the input is kept to recompute the output
+  op.rerun_selective = true;
   op.params = kind == NormKind::layernorm ? 2 * h : h;
   return op;
 }
 
-// Residual add: reads two tensors, writes one; its gradient is passed through without a kernel.
-Op residual(std::string name, std::int64_t tokens, std::int64_t h) {
+// Element-wise op reading `in` tensors and writing `out` of `elems` elements each.
+Op elementwise(std::string name, double elems, int in, int out, int bwd_in, int bwd_out, int saved) {
   Op op;
   op.name = std::move(name);
-  op.forward = memory_kernel(3.0 * tokens * h * kAct);
+  op.forward = memory_kernel(elems * kAct * (in + out));
+  if (bwd_in + bwd_out > 0) op.backward = {memory_kernel(elems * kAct * (bwd_in + bwd_out), true)};
+  op.saved_bytes = elems * kAct * saved;
+  op.saved_selective = op.saved_bytes;
   return op;
 }
+
+// Residual add: reads two tensors, writes one; its gradient passes through without a kernel.
+Op residual(std::string name, std::int64_t tokens, std::int64_t h) {
+  return elementwise(std::move(name), d(tokens) * d(h), 2, 1, 0, 0, 0);
+}
+
+Op comm(std::string name, OpComm kind, double bytes) {
+  Op op;
+  op.name = std::move(name);
+  op.comm = kind;
+  op.comm_bytes = bytes;
+  return op;
+}
+
+// Activation: SwiGLU silu(gate)*up reads 2, writes 1, backward reads dy, gate, up, writes 2;
+// GELU / squared ReLU read 1, write 1, backward reads dy and x, writes dx. Under FP8 training the
+// inputs are cached in FP8 (DeepSeek-V3 §3.3.3, "inputs of the SwiGLU operator in MoE").
+Op activation(Activation a, double elems, bool fp8) {
+  Op op = a == Activation::swiglu ? elementwise("swiglu", elems, 2, 1, 3, 2, 2)
+                                  : elementwise(a == Activation::gelu ? "gelu" : "relu2", elems, 1, 1, 2, 1, 1);
+  if (fp8) op.saved_bytes = op.saved_selective = op.saved_bytes / kAct * kFp8Token;
+  return op;
+}
+
+Op rerun(Op op) {
+  op.rerun_selective = true;
+  return op;
+}
+
+// The consumer of a recomputed output does not keep it under selective recomputation.
+Op input_recomputed(Op op) {
+  op.saved_selective = 0;
+  return op;
+}
+
+struct Builder {
+  const ModelSpec& m;
+  const RankShape& s;
+  std::int64_t T;   // tokens on the rank
+  std::int64_t Ts;  // tokens per rank in sequence-parallel regions (T / tp)
+  bool fp8;
+  bool bias;
+
+  // Under sequence parallelism a column-parallel GEMM keeps its input in the sharded form (T/tp
+  // tokens) and all-gathers it again for the backward (Korthikanti et al. 2022, §4.2.2).
+  Op sequence_sharded(Op op) const {
+    op.saved_bytes /= s.tp;
+    return op;
+  }
+
+  void attention(std::vector<Op>& L) const {
+    const AttentionSpec& at = m.attention;
+    const std::int64_t h = m.hidden;
+    const int a = at.heads / s.tp;
+    const int kv = at.kind == AttentionKind::gqa ? std::max(1, at.kv_heads / s.tp) : a;
+    const int dqk = at.qk_dim(), dv = at.v_dim();
+    L.push_back(norm("attn_norm", Ts, h, m.norm));
+    if (s.tp > 1) L.push_back(comm("attn all-gather (tp)", OpComm::tp_all_gather, d(T) * d(h) * kAct));
+    const bool qkvb = bias || m.qkv_bias;
+    if (at.kind == AttentionKind::mla) {
+      if (at.q_lora_rank > 0) {
+        L.push_back(input_recomputed(linear("q_down_proj", T, h, at.q_lora_rank, false, fp8)));
+        L.push_back(norm("q_norm", T, at.q_lora_rank, m.norm));
+        L.push_back(rerun(input_recomputed(linear("q_up_proj", T, at.q_lora_rank, std::int64_t{a} * dqk, false, fp8))));
+      } else {
+        L.push_back(rerun(input_recomputed(linear("q_proj", T, h, std::int64_t{a} * dqk, false, fp8))));
+      }
+      L.push_back(input_recomputed(linear("kv_down_proj", T, h, at.kv_lora_rank + at.qk_rope_head_dim, false, fp8)));
+      L.push_back(norm("kv_norm", T, at.kv_lora_rank, m.norm));
+      L.push_back(rerun(input_recomputed(
+          linear("kv_up_proj", T, at.kv_lora_rank, std::int64_t{a} * (at.qk_nope_head_dim + dv), false, fp8))));
+      // RoPE on the query's and the shared key's rotary parts (Su et al. 2021).
+      L.push_back(elementwise("rope", d(T) * (a + 1) * at.qk_rope_head_dim, 1, 1, 1, 1, 0));
+    } else {
+      L.push_back(input_recomputed(sequence_sharded(linear("qkv_proj", T, h, std::int64_t{a + 2 * kv} * dqk, qkvb, fp8))));
+      L.push_back(elementwise("rope", d(T) * (a + kv) * dqk, 1, 1, 1, 1, 0));
+    }
+    if (s.cp > 1)  // ring attention: every rank's keys and values visit the other cp-1 ranks
+      L.push_back(comm("kv ring (cp)", OpComm::cp_ring, d(T) * kv * (dqk + dv) * kAct * (s.cp - 1)));
+    {
+      Op attn;
+      attn.name = "attention";
+      attn.forward.kind = OpKind::attention;
+      const double fwd = 2.0 * s.micro_batch * a * d(s.seq_len) * d(s.seq_len) * (dqk + dv) * 0.5 / s.cp;
+      attn.forward.flops = fwd;
+      const double io = d(T) * (d(a) * (dqk + dv) + d(kv) * (dqk + dv)) * kAct;  // q, k, v, o
+      attn.forward.bytes = io + d(T) * a * 4.0;
+      Kernel bwd = attn.forward;
+      bwd.backward = true;
+      bwd.flops = 2.5 * fwd;
+      bwd.bytes = 2 * io + d(T) * a * 4.0;  // read q, k, v, o, do, lse; write dq, dk, dv
+      attn.backward = {bwd};
+      attn.saved_bytes = d(T) * (d(a) * dqk + d(kv) * (dqk + dv)) * kAct + d(T) * a * 4.0;  // q, k, v, lse
+      // MLA under selective recomputation: q, k, v come again from the re-run up-projections.
+      attn.saved_selective = at.kind == AttentionKind::mla ? d(T) * a * 4.0 : attn.saved_bytes;
+      L.push_back(attn);
+    }
+    L.push_back(linear("o_proj", T, std::int64_t{a} * dv, h, bias, fp8));
+    if (s.tp > 1) L.push_back(comm("attn reduce-scatter (tp)", OpComm::tp_reduce_scatter, d(T) * d(h) * kAct));
+    L.push_back(residual("attn_residual", Ts, h));
+  }
+
+  void dense_ffn(std::vector<Op>& L, std::int64_t width, const std::string& prefix) const {
+    const std::int64_t h = m.hidden, f = width / s.tp;
+    const bool glu = m.ffn.activation == Activation::swiglu;
+    L.push_back(input_recomputed(
+        sequence_sharded(linear(prefix + (glu ? "gate_up_proj" : "up_proj"), T, h, glu ? 2 * f : f, bias, fp8))));
+    L.push_back(activation(m.ffn.activation, d(T) * d(f), fp8));
+    L.push_back(linear(prefix + "down_proj", T, f, h, bias, fp8));
+  }
+
+  std::vector<Op> layer(bool moe) const {
+    std::vector<Op> L;
+    const std::int64_t h = m.hidden;
+    attention(L);
+    L.push_back(norm("ffn_norm", Ts, h, m.norm));
+    if (s.tp > 1) L.push_back(comm("ffn all-gather (tp)", OpComm::tp_all_gather, d(T) * d(h) * kAct));
+    if (!moe) {
+      dense_ffn(L, m.ffn.intermediate, "");
+    } else {
+      const FfnSpec& ff = m.ffn;
+      Op router = input_recomputed(linear("router", T, h, ff.experts, false, false));
+      router.weight_grad_kernels = 1;
+      L.push_back(router);
+      if (ff.shared_experts > 0) dense_ffn(L, std::int64_t{ff.shared_experts} * ff.expert_intermediate, "shared_");
+      L.push_back(comm("dispatch (ep)", OpComm::ep_dispatch, d(T) * d(h) * (fp8 ? kFp8Token : kAct)));
+      // Routed experts on this rank: experts / ep, receiving imbalance x the mean token count.
+      const int local = std::max(1, ff.experts / s.ep);
+      const double routed = d(T) * ff.experts_per_token * s.expert_imbalance;
+      const auto per_expert = static_cast<std::int64_t>(std::ceil(routed / local));
+      const std::int64_t ei = ff.expert_intermediate;
+      const bool glu = ff.activation == Activation::swiglu;
+      Op up = linear("experts_gate_up", per_expert, h, glu ? 2 * ei : ei, false, fp8, local);
+      up.expert_params = true;
+      L.push_back(up);
+      L.push_back(activation(ff.activation, d(per_expert) * local * d(ei), fp8));
+      Op down = linear("experts_down", per_expert, ei, h, false, fp8, local);
+      down.expert_params = true;
+      L.push_back(down);
+      L.push_back(comm("combine (ep)", OpComm::ep_combine, d(T) * d(h) * kAct));
+      // Weighted sum of the k expert outputs per token, done inside the combine; it keeps the FP32
+      // gate weights. Assumed: the expert outputs are not cached for the gate-weight gradient.
+      Op sum = elementwise("expert_weighted_sum", d(T) * d(h), ff.experts_per_token, 1, 1, ff.experts_per_token, 0);
+      sum.saved_bytes = sum.saved_selective = d(T) * ff.experts_per_token * 4.0;
+      L.push_back(sum);
+    }
+    if (s.tp > 1) L.push_back(comm("ffn reduce-scatter (tp)", OpComm::tp_reduce_scatter, d(T) * d(h) * kAct));
+    L.push_back(residual("ffn_residual", Ts, h));
+    return L;
+  }
+
+  std::vector<Op> head(const std::string& prefix, bool owns_weights) const {
+    std::vector<Op> H;
+    const std::int64_t h = m.hidden, V = m.vocab / s.tp;  // vocabulary-parallel head
+    Op fn = norm(prefix + "final_norm", Ts, h, m.norm);
+    if (!owns_weights) fn.params = 0;
+    H.push_back(fn);
+    Op lm = linear(prefix + "lm_head", T, h, V, false, false);
+    if (m.tie_embeddings || !owns_weights) lm.params = 0;  // counted with the embedding / main head
+    H.push_back(lm);
+    // Cross-entropy over FP32 log-probabilities: forward reads BF16 logits and writes FP32
+    // log-probs; backward reads them and writes BF16 logit gradients.
+    Op loss;
+    loss.name = prefix + "cross_entropy";
+    loss.forward = memory_kernel(d(T) * d(V) * (kAct + 4.0));
+    loss.backward = {memory_kernel(d(T) * d(V) * (4.0 + kAct), true)};
+    loss.saved_bytes = d(T) * d(V) * 4.0;
+    H.push_back(loss);
+    return H;
+  }
+};
 
 }  // namespace
 
 ParamCount count_params(const ModelSpec& m) {
-  const std::int64_t h = m.hidden, a = m.attention.heads, g = m.attention.kv_heads,
-                     d = m.attention.head_dim, f = m.ffn.intermediate;
-  const std::int64_t norm_params = m.norm == NormKind::layernorm ? 2 * h : h;
-  const std::int64_t qkv = h * (a + 2 * g) * d + (m.bias ? (a + 2 * g) * d : 0);
-  const std::int64_t out = a * d * h + (m.bias ? h : 0);
-  const std::int64_t ffn_in = m.ffn.activation == Activation::swiglu ? 2 * f : f;
-  const std::int64_t ffn = h * ffn_in + f * h + (m.bias ? ffn_in + h : 0);
+  // One rank holding everything: op params are the model's.
+  RankShape whole;
+  whole.seq_len = 1;
+  const OpGraph g = build_op_graph(m, whole);
+  auto sum = [](const std::vector<Op>& ops, bool experts_only = false) {
+    std::int64_t p = 0;
+    for (const Op& op : ops)
+      if (!experts_only || op.expert_params) p += op.params;
+    return p;
+  };
+  auto matmul = [](const std::vector<Op>& ops) {
+    std::int64_t p = 0;
+    for (const Op& op : ops)
+      if (op.forward.kind == OpKind::gemm && !op.expert_params) p += op.params;
+    return p;
+  };
   ParamCount p;
-  p.embedding = m.vocab * h;
-  p.per_layer = qkv + out + ffn + 2 * norm_params;
-  p.lm_head = m.tie_embeddings ? 0 : m.vocab * h;
-  p.final_norm = norm_params;
-  p.total = p.embedding + p.per_layer * m.layers + p.lm_head + p.final_norm;
-  p.matmul = (qkv + out + ffn) * m.layers + m.vocab * h;
+  p.embedding = sum(g.embedding);
+  p.dense_layer = sum(g.dense_layer);
+  p.per_layer = p.dense_layer;
+  const FfnSpec& ff = m.ffn;
+  const int dense = ff.moe ? ff.dense_layers : m.layers;
+  const int moe = m.layers - dense;
+  std::int64_t experts_active = 0;
+  if (ff.moe) {
+    p.moe_layer = sum(g.moe_layer);
+    p.routed_experts_per_layer = sum(g.moe_layer, true);
+    experts_active = p.routed_experts_per_layer / ff.experts * ff.experts_per_token;
+    p.moe_layer_active = p.moe_layer - p.routed_experts_per_layer + experts_active;
+  }
+  p.lm_head = m.tie_embeddings ? 0 : m.vocab * m.hidden;
+  p.final_norm = g.head.front().params;
+  p.mtp = sum(g.mtp) * m.mtp_depth;
+  p.total = p.embedding + dense * p.dense_layer + moe * p.moe_layer + p.lm_head + p.final_norm;
+  p.active = p.embedding + dense * p.dense_layer + moe * p.moe_layer_active + p.lm_head + p.final_norm;
+  p.matmul_active = dense * matmul(g.dense_layer) + moe * (matmul(g.moe_layer) + experts_active) + m.vocab * m.hidden;
   return p;
 }
 
 double model_flops_per_token(const ModelSpec& m, std::int64_t seq_len) {
-  const double d_qk = m.attention.head_dim, d_v = m.attention.head_dim;
-  return 6.0 * static_cast<double>(count_params(m).matmul) +
-         3.0 * m.layers * m.attention.heads * static_cast<double>(seq_len) * (d_qk + d_v);
+  const double dqk = m.attention.qk_dim(), dv = m.attention.v_dim();
+  return 6.0 * d(count_params(m).matmul_active) + 3.0 * m.layers * m.attention.heads * d(seq_len) * (dqk + dv);
 }
 
-OpGraph build_op_graph(const ModelSpec& m, std::int64_t seq_len, std::int64_t micro_batch,
-                       Precision precision) {
-  GPUHOURS_ASSERT(seq_len > 0 && micro_batch > 0, "positive micro-batch shape");
-  const bool fp8 = precision == Precision::fp8;
-  const std::int64_t T = seq_len * micro_batch;
-  const std::int64_t h = m.hidden, a = m.attention.heads, g = m.attention.kv_heads,
-                     d = m.attention.head_dim, f = m.ffn.intermediate, V = m.vocab;
-  const double t = static_cast<double>(T);
-  OpGraph graph;
-  graph.tokens = T;
-  graph.layers = m.layers;
-
-  // Embedding: gather T rows; backward scatter-adds T rows of gradient into FP32 storage.
+OpGraph build_op_graph(const ModelSpec& m, const RankShape& s) {
+  GPUHOURS_ASSERT(s.seq_len > 0 && s.micro_batch > 0 && s.tp > 0 && s.cp > 0 && s.ep > 0, "positive shape");
+  const std::int64_t T = s.seq_len * s.micro_batch / s.cp;
+  Builder b{m, s, T, std::max<std::int64_t>(1, T / s.tp), s.precision == Precision::fp8, m.bias};
+  OpGraph g;
+  g.tokens = T;
+  const std::int64_t h = m.hidden;
+  // Embedding: gather rows; backward scatter-adds rows of gradient into FP32 storage.
   Op emb;
   emb.name = "embedding";
-  emb.forward = memory_kernel(2.0 * t * h * kAct);
-  emb.backward = {memory_kernel(t * h * (kAct + 2 * 4.0), true)};
-  emb.params = V * h;
-  graph.embedding.push_back(emb);
+  emb.forward = memory_kernel(2.0 * d(b.Ts) * d(h) * kAct);
+  emb.backward = {memory_kernel(d(b.Ts) * d(h) * (kAct + 2 * 4.0), true)};
+  emb.params = m.vocab / s.tp * h + m.position_embeddings * h;
+  g.embedding.push_back(emb);
+  g.dense_layer = b.layer(false);
+  if (m.ffn.moe) g.moe_layer = b.layer(true);
+  g.head = b.head("", true);
+  if (m.mtp_depth > 0) {
+    // DeepSeek-V3 §2.2: RMSNorm the hidden state and the next token's embedding, project the
+    // concatenation [2h -> h], run one transformer layer, then the shared output head.
+    g.mtp.push_back(norm("mtp_norms", 2 * b.Ts, h, m.norm));
+    g.mtp.back().params *= 2;
+    g.mtp.push_back(linear("mtp_proj", T, 2 * h, h, false, b.fp8));
+    for (Op op : b.layer(m.ffn.moe)) {
+      op.name = "mtp " + op.name;
+      g.mtp.push_back(op);
+    }
+    for (Op op : b.head("mtp ", false)) g.mtp.push_back(op);
+  }
+  return g;
+}
 
-  auto& L = graph.layer;
-  L.push_back(norm("attn_norm", T, h, m.norm));
-  L.push_back(linear("qkv_proj", T, h, (a + 2 * g) * d, m.bias, fp8));
-  {  // rotary embedding on q and k: read and write both (Su et al. 2021)
-    const double qk = t * (a + g) * d * kAct;
-    Op rope;
-    rope.name = "rope";
-    rope.forward = memory_kernel(2 * qk);
-    rope.backward = {memory_kernel(2 * qk, true)};
-    L.push_back(rope);
-  }
-  {
-    Op attn;
-    attn.name = "attention";
-    attn.forward.kind = OpKind::attention;
-    const double fwd = 2.0 * micro_batch * a * static_cast<double>(seq_len) * seq_len * (2.0 * d) * 0.5;
-    attn.forward.flops = fwd;
-    const double qkvo = t * (2 * a + 2 * g) * d * kAct;
-    attn.forward.bytes = qkvo + t * a * 4.0;
-    Kernel bwd = attn.forward;
-    bwd.backward = true;
-    bwd.flops = 2.5 * fwd;
-    bwd.bytes = 2 * qkvo + t * a * 4.0;  // read q,k,v,o,do,lse; write dq,dk,dv
-    attn.backward = {bwd};
-    attn.saved_bytes = t * (a + 2 * g) * d * kAct + t * a * 4.0;  // q, k, v, lse (o: o_proj)
-    L.push_back(attn);
-  }
-  L.push_back(linear("o_proj", T, a * d, h, m.bias, fp8));
-  L.push_back(residual("attn_residual", T, h));
-  L.push_back(norm("ffn_norm", T, h, m.norm));
-  const bool swiglu = m.ffn.activation == Activation::swiglu;
-  L.push_back(linear(swiglu ? "gate_up_proj" : "up_proj", T, h, swiglu ? 2 * f : f, m.bias, fp8));
-  {
-    const double tf = t * f * kAct;
-    Op act;
-    act.name = swiglu ? "swiglu" : "gelu";
-    // SwiGLU: y = silu(gate) * up reads 2, writes 1; backward reads dy, gate, up, writes 2.
-    // GELU: reads 1, writes 1; backward reads dy and x, writes dx.
-    act.forward = memory_kernel(swiglu ? 3 * tf : 2 * tf);
-    act.backward = {memory_kernel(swiglu ? 5 * tf : 3 * tf, true)};
-    act.saved_bytes = swiglu ? 2 * tf : tf;
-    L.push_back(act);
-  }
-  L.push_back(linear("down_proj", T, f, h, m.bias, fp8));
-  L.push_back(residual("ffn_residual", T, h));
-
-  graph.head.push_back(norm("final_norm", T, h, m.norm));
-  Op lm = linear("lm_head", T, h, V, false, fp8);
-  if (m.tie_embeddings) lm.params = 0;  // counted with the embedding
-  graph.head.push_back(lm);
-  {
-    // Cross-entropy over FP32 log-probabilities: forward reads BF16 logits and writes FP32
-    // log-probs; backward reads them and writes BF16 logit gradients.
-    Op loss;
-    loss.name = "cross_entropy";
-    loss.forward = memory_kernel(t * V * (kAct + 4.0));
-    loss.backward = {memory_kernel(t * V * (4.0 + kAct), true)};
-    loss.saved_bytes = t * V * 4.0;
-    graph.head.push_back(loss);
-  }
-  return graph;
+OpGraph build_op_graph(const ModelSpec& m, std::int64_t seq_len, std::int64_t micro_batch, Precision precision) {
+  RankShape s;
+  s.seq_len = seq_len;
+  s.micro_batch = micro_batch;
+  s.precision = precision;
+  return build_op_graph(m, s);
 }
 
 }  // namespace gpuhours

@@ -164,7 +164,7 @@ CollectiveOp moe_exchange(CollectiveKind kind, double S, const std::vector<int>&
   const int G = static_cast<int>(groups.front().size());
   for (const auto& g : groups)
     if (static_cast<int>(g.size()) != G) throw InputError("dispatch/combine needs the same number of GPUs on every node");
-  const int m = std::min(moe.max_nodes, N);
+  const int m = moe.max_nodes > 0 ? std::min(moe.max_nodes, N) : N;
   const double experts_per_node = static_cast<double>(moe.top_k) / m;
   // Distinct GPUs of a node a token reaches when it uses k of the node's experts spread over G GPUs.
   const double gpus_hit = G * (1.0 - std::pow(1.0 - 1.0 / G, experts_per_node));
@@ -398,7 +398,7 @@ CollectiveResult simulate_collective(CollectiveKind kind, Algorithm algorithm, d
   best.busbw_bytes_per_s = best.algbw_bytes_per_s * bus_bandwidth_factor(kind, topo.gpus());
   if ((kind == CollectiveKind::dispatch || kind == CollectiveKind::combine) && seconds > 0) {
     const int N = cluster.nodes, G = cluster.gpus_per_node;
-    const int m = std::min(moe.max_nodes, N);
+    const int m = moe.max_nodes > 0 ? std::min(moe.max_nodes, N) : N;
     const double gpus_hit = G * (1.0 - std::pow(1.0 - 1.0 / G, static_cast<double>(moe.top_k) / m));
     const double counted = N > 1 ? bytes * m : bytes * gpus_hit;
     best.deepep_bandwidth_bytes_per_s = counted / seconds;
@@ -406,18 +406,41 @@ CollectiveResult simulate_collective(CollectiveKind kind, Algorithm algorithm, d
   return best;
 }
 
-double ring_bandwidth_bytes_per_s(int nodes, const ClusterSpec& c) {
+double ring_bandwidth_bytes_per_s(int ranks, int nodes, const ClusterSpec& c) {
   const double nvlink = c.gpu.nvlink_bytes_per_s * c.network.nvlink_efficiency;
   if (nodes <= 1) return nvlink;
-  // One ring per GPU of a node, each through its own NIC: a node boundary carries G NICs' worth.
-  return std::min(nvlink, c.gpus_per_node * c.network.nic_bytes_per_s_per_gpu * c.network.nic_efficiency);
+  const int per_node = std::max(1, ranks / nodes);
+  return std::min(nvlink, per_node * c.network.nic_bytes_per_s_per_gpu * c.network.nic_efficiency);
 }
 
 Time ring_collective_time(CollectiveKind kind, double bytes, int ranks, int nodes, const ClusterSpec& c) {
   GPUHOURS_ASSERT(ranks >= 1 && bytes >= 0, "a collective has ranks and bytes");
   if (ranks == 1) return Time::ns(0);
   return Time::from_seconds_ceil(ring_latency(kind, ranks, nodes, c.network)) +
-         Time::from_seconds_ceil(ring_factor(kind, ranks) * bytes / ring_bandwidth_bytes_per_s(nodes, c));
+         Time::from_seconds_ceil(ring_factor(kind, ranks) * bytes / ring_bandwidth_bytes_per_s(ranks, nodes, c));
+}
+
+Time moe_exchange_time(double bytes, int ranks, int nodes, double imbalance, const ClusterSpec& c,
+                       const MoeRouting& moe) {
+  if (ranks <= 1) return Time::ns(0);
+  const NetworkSpec& net = c.network;
+  const int N = std::max(1, nodes), G = ranks / N;
+  const int m = moe.max_nodes > 0 ? std::min(moe.max_nodes, N) : N;
+  const double gpus_hit = G * (1.0 - std::pow(1.0 - 1.0 / G, static_cast<double>(moe.top_k) / m));
+  const double to_node = bytes * m / N * imbalance;
+  const double rdma = to_node * (N - 1) / (net.nic_bytes_per_s_per_gpu * net.nic_efficiency);
+  // NVLink egress of a GPU: for each of the N nodes' tokens it sends or relays, (G-1) shares.
+  const double nvl = N * (G - 1) * to_node * gpus_hit / G / (c.gpu.nvlink_bytes_per_s * net.ep_nvlink_efficiency);
+  const double latency = net.base_latency_seconds + (N > 1 ? net.net_step_latency_seconds : net.nvlink_step_latency_seconds);
+  return Time::from_seconds_ceil(latency) + Time::from_seconds_ceil(std::max(N > 1 ? rdma : 0.0, nvl));
+}
+
+Time p2p_time(double bytes, bool cross_node, const ClusterSpec& c) {
+  const NetworkSpec& net = c.network;
+  const double bw = cross_node ? net.nic_bytes_per_s_per_gpu * net.nic_efficiency
+                               : c.gpu.nvlink_bytes_per_s * net.nvlink_efficiency;
+  const double latency = net.base_latency_seconds + (cross_node ? net.net_step_latency_seconds : net.nvlink_step_latency_seconds);
+  return Time::from_seconds_ceil(latency) + Time::from_seconds_ceil(bytes / bw);
 }
 
 }  // namespace gpuhours

@@ -1,8 +1,12 @@
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "gpuhours/error.hpp"
 #include "gpuhours/step.hpp"
+#include "placement.hpp"
 
 namespace gpuhours {
 
@@ -15,40 +19,168 @@ std::string gib(double bytes) {
 }
 }  // namespace
 
-MemoryPlan plan_memory(const Scenario& s, const OpGraph& graph) {
-  const double params = static_cast<double>(count_params(s.model).total);
-  const double dp = s.dp();
+std::vector<std::pair<int, int>> split_layers(const ModelSpec& m, int parts, const std::vector<int>& explicit_split) {
+  std::vector<int> n(parts, m.layers / parts);
+  if (!explicit_split.empty()) {
+    n = explicit_split;
+  } else {
+    // The remainder goes to the middle parts: the first and last also hold the embedding and
+    // the head (and MTP).
+    int rem = m.layers % parts;
+    for (int i = 1; i < parts - 1 && rem > 0; ++i, --rem) ++n[i];
+    for (int i = 0; rem > 0; i = parts - 1, --rem) ++n[i];
+  }
+  std::vector<std::pair<int, int>> out;
+  int first = 0;
+  for (int k : n) {
+    out.emplace_back(first, first + k);
+    first += k;
+  }
+  return out;
+}
+
+namespace detail {
+
+Layout make_layout(const Scenario& s) {
+  const ParallelSpec& p = s.parallel;
+  Layout l;
+  l.shape.tp = p.tp;
+  l.shape.cp = p.cp;
+  l.shape.ep = p.ep;
+  l.shape.seq_len = s.training.seq_len;
+  l.shape.micro_batch = p.micro_batch;
+  l.shape.precision = s.training.precision;
+  l.shape.expert_imbalance = p.expert_imbalance;
+  l.graph = build_op_graph(s.model, l.shape);
+  l.dp = s.dp();
+  l.micro_batches = static_cast<int>(s.training.global_batch / (std::int64_t{l.dp} * p.micro_batch));
+  l.schedule = make_schedule({parse_schedule(p.schedule), p.pp, l.micro_batches, p.virtual_stages});
+  const int parts = l.schedule.positions();
+  if (!p.layers_per_part.empty() && static_cast<int>(p.layers_per_part.size()) != parts)
+    throw InfeasibleLayout("layers_per_part has " + std::to_string(p.layers_per_part.size()) +
+                           " entries; the schedule cuts the model into " + std::to_string(parts) + " parts");
+  l.part_layers = split_layers(s.model, parts, p.layers_per_part);
+  l.edp = std::max(1, l.dp * p.tp * p.cp / p.ep);
+  return l;
+}
+
+std::vector<int> parts_of_rank(const Layout& l, int rank) {
+  std::set<int> parts;
+  for (const StageOp& op : l.schedule.ops[rank]) {
+    parts.insert(l.schedule.position(rank, op.chunk, op.microbatch));
+    if (op.pass == Pass::FB) parts.insert(l.schedule.position(rank, op.chunk2, op.microbatch2));
+  }
+  return {parts.begin(), parts.end()};
+}
+
+std::pair<double, double> part_params(const Scenario& s, const Layout& l, int part) {
+  double all = 0, experts = 0;
+  auto add = [&](const std::vector<Op>& ops) {
+    for (const Op& op : ops) {
+      all += static_cast<double>(op.params);
+      if (op.expert_params) experts += static_cast<double>(op.params);
+    }
+  };
+  const auto [first, last] = l.part_layers[part];
+  if (part == 0) add(l.graph.embedding);
+  for (int i = first; i < last; ++i) add(l.graph.layer(s.model, i));
+  if (part + 1 == static_cast<int>(l.part_layers.size())) {
+    add(l.graph.head);
+    for (int k = 0; k < s.model.mtp_depth; ++k) add(l.graph.mtp);
+  }
+  return {all, experts};
+}
+
+double part_activations(const Scenario& s, const Layout& l, int part) {
+  const Recompute rc = s.parallel.recompute;
+  auto saved = [&](const std::vector<Op>& ops) {
+    double b = 0;
+    for (const Op& op : ops) b += rc == Recompute::selective ? op.saved_selective : op.saved_bytes;
+    return b;
+  };
+  const auto [first, last] = l.part_layers[part];
+  double bytes = 0;
+  for (int i = first; i < last; ++i) {
+    // Full recomputation keeps only each layer's input (Korthikanti et al. 2022, §4.1).
+    bytes += rc == Recompute::full ? static_cast<double>(l.graph.tokens / s.parallel.tp) * s.model.hidden * 2.0
+                                   : saved(l.graph.layer(s.model, i));
+  }
+  if (part == 0) bytes += saved(l.graph.embedding);
+  if (part + 1 == static_cast<int>(l.part_layers.size())) {
+    bytes += saved(l.graph.head);
+    for (int k = 0; k < s.model.mtp_depth; ++k) bytes += saved(l.graph.mtp);
+  }
+  return bytes;
+}
+
+}  // namespace detail
+
+std::vector<StagePlan> plan_memory(const Scenario& s) {
+  const detail::Layout l = detail::make_layout(s);
   const int zero = s.parallel.zero;
-  MemoryPlan m;
-  m.weights = 2.0 * params / (zero >= 3 ? dp : 1.0);
-  m.gradients = 2.0 * params / (zero >= 2 ? dp : 1.0);
-  m.optimizer = 12.0 * params / (zero >= 1 ? dp : 1.0);
-  double per_layer = 0;
-  for (const Op& op : graph.layer) per_layer += op.saved_bytes;
-  if (s.parallel.recompute == Recompute::full)
-    per_layer = static_cast<double>(graph.tokens) * s.model.hidden * 2.0;  // layer input only
-  double other = 0;
-  for (const Op& op : graph.embedding) other += op.saved_bytes;
-  for (const Op& op : graph.head) other += op.saved_bytes;
-  m.activations = per_layer * graph.layers + other;
-  if (s.parallel.recompute == Recompute::full) {
-    // One layer's activations are rebuilt at a time during backward.
-    double layer = 0;
-    for (const Op& op : graph.layer) layer += op.saved_bytes;
-    m.transient = layer;
+  const double opt_bytes = s.training.bf16_moments ? 8.0 : 12.0;  // FP32 master + 2 moments
+  std::vector<StagePlan> out;
+  for (int r = 0; r < s.parallel.pp; ++r) {
+    StagePlan st;
+    st.rank = r;
+    st.parts = detail::parts_of_rank(l, r);
+    for (int part : st.parts) {
+      const auto [all, experts] = detail::part_params(s, l, part);
+      st.params += all;
+      st.expert_params += experts;
+      st.layers += l.part_layers[part].second - l.part_layers[part].first;
+      st.embedding = st.embedding || part == 0;
+      st.head = st.head || part + 1 == static_cast<int>(l.part_layers.size());
+    }
+    // Activations at the peak: walk the rank's schedule, adding a part's saved bytes at each
+    // forward and freeing them at its backward.
+    std::map<int, double> acts;
+    for (int part : st.parts) acts[part] = detail::part_activations(s, l, part);
+    double held = 0;
+    int count = 0;
+    for (const StageOp& op : l.schedule.ops[r]) {
+      auto take = [&](int mb, int chunk, int sign) {
+        held += sign * acts[l.schedule.position(r, chunk, mb)];
+        count += sign;
+        if (held > st.activations) {
+          st.activations = held;
+          st.micro_batches_in_flight = count;
+        }
+      };
+      if (op.pass == Pass::F || op.pass == Pass::FB) take(op.microbatch, op.chunk, +1);
+      if (op.pass == Pass::B) take(op.microbatch, op.chunk, -1);
+      if (op.pass == Pass::FB) take(op.microbatch2, op.chunk2, -1);
+    }
+    // Mixed-precision Adam (Rajbhandari et al. 2020, ZeRO §3.1): 2 bytes BF16 weights, 2 bytes
+    // gradients, 12 bytes FP32 master weights and moments (8 with BF16 moments); ZeRO stage 1
+    // shards the optimizer states over the data-parallel ranks holding the same weights, stage 2
+    // also the gradients, stage 3 also the weights. Routed experts are replicated over `edp` ranks.
+    const double dense = st.params - st.expert_params;
+    auto sharded = [&](double bytes_per_param, bool shard) {
+      return shard ? bytes_per_param * (dense / l.dp + st.expert_params / l.edp)
+                   : bytes_per_param * st.params;
+    };
+    st.weights = sharded(2.0, zero >= 3);
+    st.gradients = sharded(2.0, zero >= 2);
+    st.optimizer = sharded(opt_bytes, zero >= 1);
+    st.buffers = s.memory.comm_buffer_bytes;
+    st.fragmentation = s.memory.fragmentation * (st.weights + st.gradients + st.optimizer + st.activations);
+    out.push_back(st);
   }
   const double capacity = s.cluster.gpu.hbm_bytes;
-  if (m.total() > capacity) {
+  for (const StagePlan& st : out) {
+    if (st.total() <= capacity) continue;
     std::ostringstream msg;
-    msg << "out of memory on stage 0 (every GPU): needs " << gib(m.total()) << " of "
-        << gib(capacity) << ", " << gib(m.total() - capacity) << " (" << std::llround(m.total() - capacity)
-        << " bytes) over: weights " << gib(m.weights) << ", gradients " << gib(m.gradients)
-        << ", optimizer states " << gib(m.optimizer) << ", activations " << gib(m.activations)
-        << (m.transient > 0 ? ", recompute buffer " + gib(m.transient) : std::string{})
-        << "; try a smaller micro_batch, recompute: full, or a higher ZeRO stage";
+    msg << "out of memory on pipeline stage " << st.rank << " of " << s.parallel.pp << ": needs " << gib(st.total())
+        << " of " << gib(capacity) << ", " << gib(st.total() - capacity) << " ("
+        << std::llround(st.total() - capacity) << " bytes) over: weights " << gib(st.weights) << ", gradients "
+        << gib(st.gradients) << ", optimizer states " << gib(st.optimizer) << ", activations "
+        << gib(st.activations) << " (" << st.micro_batches_in_flight << " micro-batches in flight), buffers "
+        << gib(st.buffers) << ", fragmentation " << gib(st.fragmentation)
+        << "; try more pipeline or expert parallelism, a higher ZeRO stage, recompute, or a smaller micro_batch";
     throw InfeasibleLayout(msg.str());
   }
-  return m;
+  return out;
 }
 
 }  // namespace gpuhours

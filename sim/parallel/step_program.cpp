@@ -1,16 +1,24 @@
-// The step program of a data-parallel rank, and its simulation.
+// The step program of one training step, and its simulation.
 //
-// Rank symmetry: with data parallelism only, every rank runs the same tasks on its own batch
-// slice, so one representative rank is simulated; its collectives are timed for the whole
-// data-parallel group on the cluster (network.hpp).
+// Rank symmetry: the ranks of one pipeline stage do identical work on their own data (data,
+// tensor, context and expert parallel peers), so one representative rank per pipeline stage is
+// simulated; its collectives are timed for the whole group on the cluster (network.hpp, closed
+// forms equal to the uncontended flow simulation). Pipeline send/recv are cross-rank
+// dependencies between the simulated ranks.
 //
-// Streams of the rank: "compute" (forward, backward, optimizer, in order) and "dp-comm"
-// (gradient buckets). On the last micro-batch, a bucket's all-reduce (ZeRO-0) or reduce-scatter
-// (ZeRO-1/2) starts as soon as the backward of the layers it holds has ended, so it overlaps the
-// backward of earlier layers as PyTorch DDP and Megatron-LM do; the optimizer waits for every
-// bucket; with ZeRO-1/2 the updated weights are then all-gathered.
+// Each rank has five streams: compute, tp-comm, ep-comm, pp-comm and dp-comm. A pass (F, B, W)
+// of a model part is a chain of ops: compute kernels in order on the compute stream, and each
+// communication op a task on its stream that the chain waits for. DualPipe's F&B pairs
+// interleave a forward and a backward chain at their communication points, so one chain's
+// dispatch / combine runs while the other computes. On the last pass over a layer, its gradient
+// bucket is reduced on the dp stream beside the remaining backward (PyTorch DDP, Megatron-LM);
+// the optimizer waits for every bucket; with ZeRO-1/2 the updated weights are then all-gathered.
+// Communication kernels take their SMs from concurrent compute (engine.hpp).
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <map>
+#include <optional>
 #include <ostream>
 
 #include "gpuhours/engine.hpp"
@@ -18,6 +26,7 @@
 #include "gpuhours/kernels.hpp"
 #include "gpuhours/network.hpp"
 #include "gpuhours/step.hpp"
+#include "placement.hpp"
 
 namespace gpuhours {
 
@@ -26,38 +35,208 @@ namespace {
 // PyTorch DDP's default gradient bucket (bucket_cap_mb = 25, torch.nn.parallel.DDP docs).
 constexpr double kBucketBytes = 25.0 * 1024 * 1024;
 
-struct Builder {
-  TaskGraph graph;
-  StreamId compute = 0, dp = 0;
-  const KernelModel& kernels;
-  explicit Builder(const KernelModel& k) : kernels(k) {
-    compute = graph.add_stream(0, "compute");
-    dp = graph.add_stream(0, "dp-comm");
+enum Stream { kCompute, kTp, kEp, kPp, kDp, kStreams };
+const char* kStreamNames[kStreams] = {"compute", "tp-comm", "ep-comm", "pp-comm", "dp-comm"};
+
+struct Item {  // one step of a chain: a kernel, or a communication task
+  std::string label;
+  double grad_params = 0, grad_expert_params = 0;  // weight gradients complete after this item
+  bool is_comm = false;
+  Kernel kernel;
+  Stream stream = kCompute;
+  Time comm_time;
+  TaskKind kind = TaskKind::compute;
+};
+using Chain = std::vector<Item>;
+
+class ProgramBuilder {
+ public:
+  ProgramBuilder(const Scenario& s, const detail::Layout& l, const KernelModel& k) : s_(s), l_(l), kernels_(k) {
+    const int pp = s.parallel.pp;
+    streams_.resize(pp);
+    for (int r = 0; r < pp; ++r)
+      for (int st = 0; st < kStreams; ++st) streams_[r][st] = g_.add_stream(r, kStreamNames[st]);
+    const ClusterSpec& c = s.cluster;
+    const int G = c.gpus_per_node;
+    share_ = std::min(0.9, static_cast<double>(c.network.comm_sms) / c.gpu.sms);
+    auto span = [&](int ranks, int stride) {  // nodes a group of `ranks` spaced `stride` apart spans
+      const long long gpus = static_cast<long long>(ranks) * stride;
+      return static_cast<int>(std::clamp<long long>((gpus + G - 1) / G, 1, ranks));
+    };
+    tp_nodes_ = span(s.parallel.tp, 1);
+    ep_nodes_ = span(s.parallel.ep, 1);
+    dp_nodes_ = span(l.dp, s.parallel.tp * s.parallel.cp);
+    edp_nodes_ = span(l.edp, s.parallel.tp * s.parallel.cp * std::max(1, s.parallel.ep / (s.parallel.tp * s.parallel.cp)));
+    pp_cross_node_ = c.nodes > 1 && std::int64_t{s.parallel.tp} * s.parallel.cp * l.dp >= G;
+    moe_.top_k = s.model.ffn.experts_per_token;
+    moe_.max_nodes = s.model.ffn.max_nodes_per_token;
   }
-  TaskId kernel(const std::string& label, const Kernel& k) {
-    return graph.add_task(compute, kernels.time(k), TaskKind::compute, graph.intern(label));
+
+  TaskGraph& graph() { return g_; }
+  std::map<std::string, double>& comm_bytes() { return comm_bytes_; }
+
+  // Collective time of a communication op, forward or backward (the dual).
+  Item comm_item(const Op& op, bool backward) {
+    Item it;
+    it.is_comm = true;
+    it.label = op.name + (backward ? " (bwd)" : "");
+    const ClusterSpec& c = s_.cluster;
+    const ParallelSpec& p = s_.parallel;
+    switch (op.comm) {
+      case OpComm::tp_all_gather:
+      case OpComm::tp_reduce_scatter: {
+        const bool gather = (op.comm == OpComm::tp_all_gather) != backward;
+        it.stream = kTp;
+        it.kind = TaskKind::comm_tp;
+        it.comm_time = ring_collective_time(gather ? CollectiveKind::all_gather : CollectiveKind::reduce_scatter,
+                                            op.comm_bytes, p.tp, tp_nodes_, c);
+        comm_bytes_[gather ? "tp all-gather" : "tp reduce-scatter"] += op.comm_bytes * (p.tp - 1) / p.tp;
+        break;
+      }
+      case OpComm::ep_dispatch:
+      case OpComm::ep_combine: {
+        const bool dispatch = (op.comm == OpComm::ep_dispatch) != backward;
+        // The backward of a dispatch is a combine of BF16 gradients, and vice versa.
+        const double bytes = backward ? static_cast<double>(l_.graph.tokens) * s_.model.hidden * 2.0 : op.comm_bytes;
+        it.stream = kEp;
+        it.kind = TaskKind::comm_ep;
+        it.comm_time = moe_exchange_time(bytes, p.ep, ep_nodes_, p.expert_imbalance, c, moe_);
+        comm_bytes_[dispatch ? "ep dispatch" : "ep combine"] += bytes;
+        break;
+      }
+      case OpComm::cp_ring: {
+        it.stream = kTp;
+        it.kind = TaskKind::comm_tp;
+        const double bytes = op.comm_bytes * (backward ? 2.0 : 1.0);  // dK, dV travel back too
+        it.comm_time = p2p_time(bytes, std::int64_t{p.tp} * p.cp > c.gpus_per_node, c);
+        comm_bytes_["cp ring"] += bytes;
+        break;
+      }
+      case OpComm::none: GPUHOURS_ASSERT(false, "comm_item needs a communication op");
+    }
+    return it;
   }
-  // Forward of `op`; returns the last task.
-  TaskId forward(const std::string& prefix, const Op& op) {
-    return kernel(prefix + op.name, op.forward);
+
+  Item kernel_item(const std::string& label, const Kernel& k) {
+    Item it;
+    it.label = label;
+    it.kernel = k;
+    return it;
   }
-  TaskId backward(const std::string& prefix, const Op& op, TaskId last) {
-    for (std::size_t i = 0; i < op.backward.size(); ++i)
-      last = kernel(prefix + op.name + (op.backward.size() > 1 ? (i == 0 ? " dgrad" : " wgrad") : " bwd"),
-                    op.backward[i]);
-    return last;
+
+  // Forward chain of a list of ops.
+  void forward(const std::vector<Op>& ops, const std::string& prefix, Chain& out) {
+    for (const Op& op : ops) {
+      if (op.comm != OpComm::none) out.push_back(comm_item(op, false));
+      else out.push_back(kernel_item(prefix + op.name, op.forward));
+    }
   }
+
+  // Backward chain (reverse op order); `with_weights` false leaves weight gradients to W. The item
+  // after which an op's weight gradients are complete carries its parameter count.
+  void backward(const std::vector<Op>& ops, const std::string& prefix, bool with_weights, Chain& out) {
+    for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
+      const Op& op = *it;
+      if (op.comm != OpComm::none) {
+        out.push_back(comm_item(op, true));
+        continue;
+      }
+      const std::size_t n = op.backward.size();
+      const std::size_t input = n - static_cast<std::size_t>(op.weight_grad_kernels);
+      for (std::size_t i = 0; i < (with_weights ? n : input); ++i)
+        out.push_back(kernel_item(prefix + op.name + (i < input ? " dgrad" : " wgrad"), op.backward[i]));
+      if (with_weights && n > 0) mark(out.back(), op);
+    }
+  }
+
+  void weights(const std::vector<Op>& ops, const std::string& prefix, Chain& out) {
+    Op carry;  // parameters whose gradients the B pass computed (norms, embedding): reduced with W's
+    for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
+      const std::size_t n = it->backward.size();
+      if (it->weight_grad_kernels == 0) {
+        carry.params += it->params;
+        continue;
+      }
+      for (std::size_t i = n - static_cast<std::size_t>(it->weight_grad_kernels); i < n; ++i)
+        out.push_back(kernel_item(prefix + it->name + " wgrad", it->backward[i]));
+      mark(out.back(), *it);
+      mark(out.back(), carry);
+      carry.params = 0;
+    }
+    if (!out.empty()) mark(out.back(), carry);
+  }
+
+  static void mark(Item& it, const Op& op) {
+    it.grad_params += static_cast<double>(op.params);
+    if (op.expert_params) it.grad_expert_params += static_cast<double>(op.params);
+  }
+
+  // Emits a chain on `rank`; the first item waits for `after` (if any). Returns every item's task.
+  std::vector<TaskId> emit(int rank, const Chain& chain, std::optional<TaskId> after) {
+    std::vector<TaskId> tasks;
+    std::optional<TaskId> prev = after;
+    for (const Item& it : chain) tasks.push_back(*(prev = emit_item(rank, it, prev)));
+    GPUHOURS_ASSERT(!tasks.empty(), "a chain emits a task");
+    return tasks;
+  }
+
+  TaskId emit_item(int rank, const Item& it, std::optional<TaskId> prev) {
+    TaskId t;
+    if (it.is_comm) {
+      t = g_.add_task(streams_[rank][it.stream], it.comm_time, it.kind, g_.intern(it.label), share_);
+    } else {
+      t = g_.add_task(streams_[rank][kCompute], kernels_.time(it.kernel), TaskKind::compute, g_.intern(it.label));
+    }
+    if (prev && g_.task_stream(*prev) != g_.task_stream(t)) g_.add_dependency(*prev, t);
+    return t;
+  }
+
+  // Interleaves two chains at their communication points (DualPipe's F&B overlap). Returns
+  // every item's task of each chain.
+  std::pair<std::vector<TaskId>, std::vector<TaskId>> emit_pair(int rank, const Chain& a, std::optional<TaskId> after_a,
+                                                                const Chain& b, std::optional<TaskId> after_b) {
+    std::vector<TaskId> ta, tb;
+    std::optional<TaskId> pa = after_a, pb = after_b;
+    auto segment = [&](const Chain& c, std::vector<TaskId>& out, std::optional<TaskId>& prev) {
+      // Compute items up to and including the next communication item.
+      while (out.size() < c.size()) {
+        const Item& it = c[out.size()];
+        out.push_back(*(prev = emit_item(rank, it, prev)));
+        if (it.is_comm) break;
+      }
+    };
+    while (ta.size() < a.size() || tb.size() < b.size()) {
+      segment(a, ta, pa);
+      segment(b, tb, pb);
+    }
+    return {ta, tb};
+  }
+
+  TaskId add_task(int rank, Stream st, Time t, TaskKind kind, const std::string& label) {
+    return g_.add_task(streams_[rank][st], t, kind, g_.intern(label), kind == TaskKind::optimizer ? 0.0 : share_);
+  }
+
+  double share() const { return share_; }
+  int dp_nodes() const { return dp_nodes_; }
+  int edp_nodes() const { return edp_nodes_; }
+  bool pp_cross_node() const { return pp_cross_node_; }
+
+ private:
+  const Scenario& s_;
+  const detail::Layout& l_;
+  const KernelModel& kernels_;
+  TaskGraph g_;
+  std::vector<std::array<StreamId, kStreams>> streams_;
+  double share_ = 0;
+  int tp_nodes_ = 1, ep_nodes_ = 1, dp_nodes_ = 1, edp_nodes_ = 1;
+  bool pp_cross_node_ = false;
+  MoeRouting moe_;
+  std::map<std::string, double> comm_bytes_;
 };
 
-std::int64_t params_of(const std::vector<Op>& ops) {
-  std::int64_t p = 0;
-  for (const Op& op : ops) p += op.params;
-  return p;
-}
-
-// Splits [0, total) of compute time into compute / optimizer / exposed comm / idle by sweeping
-// the representative rank's task intervals.
-void fill_breakdown(const Engine& e, StepResult& r) {
+// Splits [0, makespan) of each rank into compute / optimizer / exposed comm / idle and averages
+// over ranks: each rank's four parts add up to the step time, so their means do too.
+void fill_breakdown(const Engine& e, int ranks, StepResult& r) {
   const TaskGraph& g = e.graph();
   struct Edge {
     std::int64_t at;
@@ -65,161 +244,331 @@ void fill_breakdown(const Engine& e, StepResult& r) {
     int cls;  // 0 compute, 1 optimizer, 2 communication
     TaskKind kind;
   };
-  std::vector<Edge> edges;
+  std::vector<std::vector<Edge>> edges(ranks);
   std::vector<double> busy(g.stream_count(), 0.0);
   for (TaskId t = 0; t < g.task_count(); ++t) {
     const std::int64_t a = e.start(t).count_ns(), b = e.end(t).count_ns();
-    busy[g.task_stream(t)] += static_cast<double>(b - a) * 1e-9;
+    const StreamId s = g.task_stream(t);
+    busy[s] += static_cast<double>(b - a) * 1e-9;
     if (b == a) continue;
     const TaskKind k = g.task_kind(t);
     const int cls = k == TaskKind::compute ? 0 : k == TaskKind::optimizer ? 1 : 2;
-    edges.push_back({a, +1, cls, k});
-    edges.push_back({b, -1, cls, k});
+    edges[g.stream_rank(s)].push_back({a, +1, cls, k});
+    edges[g.stream_rank(s)].push_back({b, -1, cls, k});
   }
-  std::sort(edges.begin(), edges.end(), [](const Edge& x, const Edge& y) {
-    return x.at != y.at ? x.at < y.at : x.delta < y.delta;
-  });
-  int active[3] = {0, 0, 0};
-  std::map<TaskKind, int> comm_active;
-  std::int64_t prev = 0;
   const std::int64_t end = static_cast<std::int64_t>(std::llround(r.seconds * 1e9));
-  auto account = [&](std::int64_t until) {
-    const double dt = static_cast<double>(until - prev) * 1e-9;
-    if (dt <= 0) return;
-    if (active[0] > 0) r.breakdown.compute += dt;
-    else if (active[1] > 0) r.breakdown.optimizer += dt;
-    else if (active[2] > 0) {
-      r.breakdown.exposed_communication += dt;
-      // Attribute exposed time to the first kind running (deterministic map order).
-      for (const auto& [kind, n] : comm_active)
-        if (n > 0) {
-          r.exposed_communication_by_kind[to_string(kind)] += dt;
-          break;
-        }
-    } else r.breakdown.bubble += dt;
-  };
-  for (const Edge& ed : edges) {
-    account(ed.at);
-    prev = ed.at;
-    active[ed.cls] += ed.delta;
-    if (ed.cls == 2) comm_active[ed.kind] += ed.delta;
+  for (int rank = 0; rank < ranks; ++rank) {
+    auto& ed = edges[rank];
+    std::sort(ed.begin(), ed.end(), [](const Edge& x, const Edge& y) {
+      return x.at != y.at ? x.at < y.at : x.delta < y.delta;
+    });
+    int active[3] = {0, 0, 0};
+    std::map<TaskKind, int> comm_active;
+    std::int64_t prev = 0;
+    auto account = [&](std::int64_t until) {
+      const double dt = static_cast<double>(until - prev) * 1e-9 / ranks;
+      if (dt <= 0) return;
+      if (active[0] > 0) r.breakdown.compute += dt;
+      else if (active[1] > 0) r.breakdown.optimizer += dt;
+      else if (active[2] > 0) {
+        r.breakdown.exposed_communication += dt;
+        for (const auto& [kind, n] : comm_active)
+          if (n > 0) {  // attribute to the first kind running (deterministic order)
+            r.exposed_communication_by_kind[to_string(kind)] += dt;
+            break;
+          }
+      } else {
+        r.breakdown.bubble += dt;
+      }
+    };
+    for (const Edge& x : ed) {
+      account(x.at);
+      prev = x.at;
+      active[x.cls] += x.delta;
+      if (x.cls == 2) comm_active[x.kind] += x.delta;
+    }
+    account(end);
   }
-  account(end);
   for (StreamId s = 0; s < g.stream_count(); ++s)
-    r.streams.push_back({g.stream_name(s), busy[s], r.seconds > 0 ? busy[s] / r.seconds : 0.0});
+    r.streams.push_back({g.stream_rank(s), g.stream_name(s), busy[s], r.seconds > 0 ? busy[s] / r.seconds : 0.0});
 }
 
 }  // namespace
 
 void check_layout(const Scenario& s) {
   const ParallelSpec& p = s.parallel;
+  const ModelSpec& m = s.model;
   const int gpus = s.cluster.gpus();
+  auto fail = [](const std::string& msg) { throw InfeasibleLayout(msg); };
   if (gpus % (p.tp * p.pp * p.cp) != 0)
-    throw InfeasibleLayout("tp*pp*cp = " + std::to_string(p.tp * p.pp * p.cp) + " does not divide the " +
-                           std::to_string(gpus) + " GPUs");
-  if (p.tp > 1 || p.pp > 1 || p.ep > 1 || p.cp > 1)
-    throw InfeasibleLayout("tensor, pipeline, expert and context parallelism are not simulated yet "
-                           "(issues 5 and 6); this build runs data-parallel layouts (tp = pp = ep = cp = 1)");
-  if (p.zero == 3)
-    throw InfeasibleLayout("ZeRO stage 3 is not simulated yet (issue 5); use zero 0, 1 or 2");
-  const std::int64_t per_step = static_cast<std::int64_t>(s.dp()) * p.micro_batch;
+    fail("tp*pp*cp = " + std::to_string(p.tp * p.pp * p.cp) + " does not divide the " + std::to_string(gpus) + " GPUs");
+  const int dp = s.dp();
+  if (p.tp > s.cluster.gpus_per_node) fail("tp " + std::to_string(p.tp) + " exceeds the GPUs of a node (" +
+                                            std::to_string(s.cluster.gpus_per_node) + "): tensor parallelism stays on NVLink");
+  if (m.attention.heads % p.tp != 0) fail("tp " + std::to_string(p.tp) + " does not divide the " +
+                                          std::to_string(m.attention.heads) + " attention heads");
+  const int chunks = p.schedule == "interleaved-1f1b" ? p.virtual_stages : (p.schedule.starts_with("dualpipe") ? 2 : 1);
+  if (p.pp * chunks > m.layers) fail("pp " + std::to_string(p.pp) + (chunks > 1 ? " x " + std::to_string(chunks) + " chunks" : "") +
+                                     " exceeds the " + std::to_string(m.layers) + " layers");
+  if (p.ep > 1) {
+    if (!m.ffn.moe) fail("ep " + std::to_string(p.ep) + " needs a mixture-of-experts model");
+    if (m.ffn.experts % p.ep != 0) fail("ep " + std::to_string(p.ep) + " does not divide the " +
+                                        std::to_string(m.ffn.experts) + " experts");
+    if ((dp * p.tp * p.cp) % p.ep != 0) fail("ep " + std::to_string(p.ep) + " does not divide dp*tp*cp = " +
+                                             std::to_string(dp * p.tp * p.cp));
+  }
+  if (p.zero == 3) fail("ZeRO stage 3 is not simulated yet; use zero 0, 1 or 2");
+  if (s.training.seq_len % p.cp != 0) fail("cp " + std::to_string(p.cp) + " does not divide seq_len");
+  const std::int64_t per_step = std::int64_t{dp} * p.micro_batch;
   if (s.training.global_batch % per_step != 0)
-    throw InfeasibleLayout("global_batch " + std::to_string(s.training.global_batch) +
-                           " is not a multiple of dp (" + std::to_string(s.dp()) + ") x micro_batch (" +
-                           std::to_string(p.micro_batch) + ")");
+    fail("global_batch " + std::to_string(s.training.global_batch) + " is not a multiple of dp (" + std::to_string(dp) +
+         ") x micro_batch (" + std::to_string(p.micro_batch) + ")");
 }
 
 StepResult simulate_step(const Scenario& s, std::ostream* trace) {
   check_layout(s);
-  const OpGraph graph = build_op_graph(s.model, s.training.seq_len, s.parallel.micro_batch,
-                                       s.training.precision);
+  const detail::Layout l = detail::make_layout(s);
   StepResult r;
-  r.memory = plan_memory(s, graph);
-  r.dp = s.dp();
-  r.micro_batches = static_cast<int>(s.training.global_batch / (r.dp * s.parallel.micro_batch));
+  r.stages = plan_memory(s);
+  r.peak = *std::max_element(r.stages.begin(), r.stages.end(),
+                             [](const StagePlan& a, const StagePlan& b) { return a.total() < b.total(); });
+  r.dp = l.dp;
+  r.micro_batches = l.micro_batches;
   const KernelModel kernels(s.cluster.gpu);
-  Builder b(kernels);
-  const double comm_share =
-      std::min(0.9, static_cast<double>(s.cluster.network.comm_sms) / s.cluster.gpu.sms);
-  const int zero = s.parallel.zero;
-  const bool full_recompute = s.parallel.recompute == Recompute::full;
+  ProgramBuilder b(s, l, kernels);
+  const int pp = s.parallel.pp;
+  const int parts = static_cast<int>(l.part_layers.size());
+  const Recompute rc = s.parallel.recompute;
+  const Schedule& sched = l.schedule;
 
-  std::vector<TaskId> buckets;
-  double bucket_bytes = 0;
-  TaskId bucket_after = 0;
-  auto flush_bucket = [&] {
-    if (bucket_bytes <= 0 || r.dp == 1) return;
-    const auto kind = zero >= 1 ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce;
-    const TaskId t = b.graph.add_task(b.dp, ring_collective_time(kind, bucket_bytes, r.dp, s.cluster.nodes, s.cluster),
-                                      TaskKind::comm_dp, b.graph.intern(std::string("grad ") + to_string(kind)),
-                                      comm_share);
-    b.graph.add_dependency(bucket_after, t);
-    buckets.push_back(t);
-    bucket_bytes = 0;
-  };
-  auto add_grads = [&](std::int64_t params, TaskId after) {
-    bucket_bytes += 2.0 * static_cast<double>(params);
-    bucket_after = after;
-    if (bucket_bytes >= kBucketBytes) flush_bucket();
-  };
-
-  for (int mb = 0; mb < r.micro_batches; ++mb) {
-    const bool last_mb = mb + 1 == r.micro_batches;
+  // Chains of a part, by pass.
+  auto forward_chain = [&](int part, int mb) {
+    Chain c;
     const std::string p = "mb" + std::to_string(mb) + " ";
-    for (const Op& op : graph.embedding) b.forward(p, op);
-    for (int l = 0; l < graph.layers; ++l)
-      for (const Op& op : graph.layer) b.forward(p + "L" + std::to_string(l) + " ", op);
-    for (const Op& op : graph.head) b.forward(p, op);
-    TaskId last = 0;
-    for (auto it = graph.head.rbegin(); it != graph.head.rend(); ++it) last = b.backward(p, *it, last);
-    if (last_mb) add_grads(params_of(graph.head), last);
-    for (int l = graph.layers - 1; l >= 0; --l) {
-      const std::string pl = p + "L" + std::to_string(l) + " ";
-      if (full_recompute)
-        for (const Op& op : graph.layer) b.forward(pl + "recompute ", op);
-      for (auto it = graph.layer.rbegin(); it != graph.layer.rend(); ++it) last = b.backward(pl, *it, last);
-      if (last_mb) add_grads(params_of(graph.layer), last);
+    if (part == 0) b.forward(l.graph.embedding, p, c);
+    for (int i = l.part_layers[part].first; i < l.part_layers[part].second; ++i)
+      b.forward(l.graph.layer(s.model, i), p + "L" + std::to_string(i) + " ", c);
+    if (part + 1 == parts) {
+      b.forward(l.graph.head, p, c);
+      for (int k = 0; k < s.model.mtp_depth; ++k) b.forward(l.graph.mtp, p, c);
     }
-    for (const Op& op : graph.embedding) last = b.backward(p, op, last);
-    if (last_mb) {
-      add_grads(params_of(graph.embedding), last);
-      flush_bucket();
+    return c;
+  };
+  auto backward_chain = [&](int part, int mb, bool with_weights) {
+    Chain c;
+    const std::string p = "mb" + std::to_string(mb) + " ";
+    if (part + 1 == parts) {
+      for (int k = 0; k < s.model.mtp_depth; ++k) b.backward(l.graph.mtp, p, with_weights, c);
+      b.backward(l.graph.head, p, with_weights, c);
     }
-  }
-  const double params = static_cast<double>(count_params(s.model).total);
-  const TaskId opt = b.graph.add_task(b.compute, kernels.optimizer_time(zero >= 1 ? params / r.dp : params),
-                                      TaskKind::optimizer, b.graph.intern("optimizer step (AdamW)"));
-  for (TaskId t : buckets) b.graph.add_dependency(t, opt);
-  if (zero >= 1 && r.dp > 1) {
-    const TaskId ag = b.graph.add_task(
-        b.dp, ring_collective_time(CollectiveKind::all_gather, 2.0 * params, r.dp, s.cluster.nodes, s.cluster),
-        TaskKind::comm_dp, b.graph.intern("weights all-gather"), comm_share);
-    b.graph.add_dependency(opt, ag);
+    for (int i = l.part_layers[part].second - 1; i >= l.part_layers[part].first; --i) {
+      const auto& ops = l.graph.layer(s.model, i);
+      const std::string pl = p + "L" + std::to_string(i) + " ";
+      if (rc == Recompute::full) b.forward(ops, pl + "recompute ", c);
+      if (rc == Recompute::selective) {
+        std::vector<Op> cheap;
+        for (const Op& op : ops)
+          if (op.rerun_selective) cheap.push_back(op);
+        b.forward(cheap, pl + "recompute ", c);
+      }
+      b.backward(ops, pl, with_weights, c);
+    }
+    if (part == 0) b.backward(l.graph.embedding, p, with_weights, c);
+    return c;
+  };
+  auto weight_chain = [&](int part, int mb) {
+    Chain c;
+    const std::string p = "mb" + std::to_string(mb) + " ";
+    if (part + 1 == parts) {
+      for (int k = 0; k < s.model.mtp_depth; ++k) b.weights(l.graph.mtp, p, c);
+      b.weights(l.graph.head, p, c);
+    }
+    for (int i = l.part_layers[part].second - 1; i >= l.part_layers[part].first; --i)
+      b.weights(l.graph.layer(s.model, i), p + "L" + std::to_string(i) + " ", c);
+    if (part == 0) b.weights(l.graph.embedding, p, c);
+    return c;
+  };
+
+  // Pipeline transfers: activations (forward) and their gradients (backward) of one micro-batch.
+  const double boundary_bytes = static_cast<double>(l.graph.tokens / s.parallel.tp) * s.model.hidden * 2.0;
+  const Time boundary_time = p2p_time(boundary_bytes, b.pp_cross_node(), s.cluster);
+  std::map<std::pair<int, int>, TaskId> sent_f, sent_b, done_f;  // (micro-batch, part)
+  auto send = [&](int rank, TaskId after, const std::string& what) {
+    const TaskId t = b.add_task(rank, kPp, boundary_time, TaskKind::comm_pp, what);
+    b.graph().add_dependency(after, t);
+    b.comm_bytes()["pp send/recv"] += boundary_bytes;
+    return t;
+  };
+  auto f_entry = [&](int part, int mb) -> std::optional<TaskId> {
+    if (part == 0) return std::nullopt;
+    return sent_f.at({mb, part - 1});
+  };
+  auto b_entry = [&](int part, int mb) -> std::optional<TaskId> {
+    if (part + 1 == parts) return done_f.at({mb, part});
+    return sent_b.at({mb, part + 1});
+  };
+  auto finish_f = [&](int rank, int part, int mb, TaskId last) {
+    done_f[{mb, part}] = last;
+    if (part + 1 < parts) sent_f[{mb, part}] = send(rank, last, "send activations mb" + std::to_string(mb));
+  };
+  auto finish_b = [&](int rank, int part, int mb, TaskId last) {
+    if (part > 0) sent_b[{mb, part}] = send(rank, last, "send gradients mb" + std::to_string(mb));
+  };
+
+  // Gradient buckets: a part's gradients are final after the last pass that computes weight
+  // gradients for it (a full B, a W, or the backward half of an F&B).
+  std::map<std::pair<int, int>, int> passes_left;  // (rank, part) -> passes still to run
+  for (int rank = 0; rank < pp; ++rank)
+    for (const StageOp& op : sched.ops[rank]) {
+      auto count = [&](int mb, int chunk) { ++passes_left[{rank, sched.position(rank, chunk, mb)}]; };
+      if (op.pass == Pass::W || (op.pass == Pass::B && op.full_backward)) count(op.microbatch, op.chunk);
+      if (op.pass == Pass::FB) count(op.microbatch2, op.chunk2);
+    }
+  std::vector<std::vector<TaskId>> buckets(pp);
+  const bool zero_shard = s.parallel.zero >= 1;
+  const auto grad_kind = zero_shard ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce;
+  auto flush = [&](int rank, double dense, double experts, TaskId after) {
+    for (const auto& [params, ranks, nodes, what] :
+         {std::tuple{dense, l.dp, b.dp_nodes(), "grads"}, std::tuple{experts, l.edp, b.edp_nodes(), "expert grads"}}) {
+      if (params <= 0 || ranks <= 1) continue;
+      const double bytes = 2.0 * params;  // BF16 gradients
+      const TaskId task = b.add_task(rank, kDp, ring_collective_time(grad_kind, bytes, ranks, nodes, s.cluster),
+                                     TaskKind::comm_dp, std::string(what) + (zero_shard ? " reduce-scatter" : " all-reduce"));
+      b.graph().add_dependency(after, task);
+      buckets[rank].push_back(task);
+      b.comm_bytes()[zero_shard ? "dp reduce-scatter" : "dp all-reduce"] += bytes * (ranks - 1) / ranks;
+    }
+  };
+  // On the last pass that computes a part's weight gradients, reduce them in buckets as soon as
+  // each bucket is full.
+  auto reduce_grads = [&](int rank, int part, const Chain& chain, const std::vector<TaskId>& tasks) {
+    if (--passes_left[{rank, part}] > 0) return;
+    double dense = 0, experts = 0;
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+      dense += chain[i].grad_params - chain[i].grad_expert_params;
+      experts += chain[i].grad_expert_params;
+      if (2.0 * (dense + experts) >= kBucketBytes) {
+        flush(rank, dense, experts, tasks[i]);
+        dense = experts = 0;
+      }
+    }
+    flush(rank, dense, experts, tasks.back());
+  };
+
+  // Walk the schedules in a global order that respects every cross-rank dependency: repeatedly
+  // emit each rank's next op whose inputs have been emitted.
+  std::vector<std::size_t> next(pp, 0);
+  std::size_t remaining = 0;
+  for (int rank = 0; rank < pp; ++rank) remaining += sched.ops[rank].size();
+  auto ready = [&](int rank, const StageOp& op) {
+    auto f_ok = [&](int mb, int chunk) {
+      const int part = sched.position(rank, chunk, mb);
+      return part == 0 || sent_f.count({mb, part - 1});
+    };
+    auto b_ok = [&](int mb, int chunk) {
+      const int part = sched.position(rank, chunk, mb);
+      return part + 1 == parts ? done_f.count({mb, part}) > 0 : sent_b.count({mb, part + 1}) > 0;
+    };
+    switch (op.pass) {
+      case Pass::F: return f_ok(op.microbatch, op.chunk);
+      case Pass::B: return b_ok(op.microbatch, op.chunk);
+      case Pass::W: return true;
+      case Pass::FB: return f_ok(op.microbatch, op.chunk) && b_ok(op.microbatch2, op.chunk2);
+    }
+    return false;
+  };
+  while (remaining > 0) {
+    bool progressed = false;
+    for (int rank = 0; rank < pp; ++rank) {
+      while (next[rank] < sched.ops[rank].size() && ready(rank, sched.ops[rank][next[rank]])) {
+        const StageOp& op = sched.ops[rank][next[rank]++];
+        --remaining;
+        progressed = true;
+        const int part = sched.position(rank, op.chunk, op.microbatch);
+        switch (op.pass) {
+          case Pass::F:
+            finish_f(rank, part, op.microbatch, b.emit(rank, forward_chain(part, op.microbatch), f_entry(part, op.microbatch)).back());
+            break;
+          case Pass::B: {
+            const Chain chain = backward_chain(part, op.microbatch, op.full_backward);
+            const auto tasks = b.emit(rank, chain, b_entry(part, op.microbatch));
+            finish_b(rank, part, op.microbatch, tasks.back());
+            if (op.full_backward) reduce_grads(rank, part, chain, tasks);
+            break;
+          }
+          case Pass::W: {
+            const Chain chain = weight_chain(part, op.microbatch);
+            if (chain.empty()) {
+              --passes_left[{rank, part}];
+              break;
+            }
+            reduce_grads(rank, part, chain, b.emit(rank, chain, std::nullopt));
+            break;
+          }
+          case Pass::FB: {
+            const int bpart = sched.position(rank, op.chunk2, op.microbatch2);
+            const Chain bchain = backward_chain(bpart, op.microbatch2, true);
+            const auto [tf, tb] = b.emit_pair(rank, forward_chain(part, op.microbatch), f_entry(part, op.microbatch),
+                                              bchain, b_entry(bpart, op.microbatch2));
+            finish_f(rank, part, op.microbatch, tf.back());
+            finish_b(rank, bpart, op.microbatch2, tb.back());
+            reduce_grads(rank, bpart, bchain, tb);
+            break;
+          }
+        }
+      }
+    }
+    GPUHOURS_ASSERT(progressed, "the schedules' dependencies form no cycle");
   }
 
-  Engine engine(b.graph);
+  // Optimizer: after every bucket of the rank; ZeRO-1/2 all-gathers the updated weights.
+  const double moment_bytes = s.training.bf16_moments ? 26.0 : 30.0;
+  for (int rank = 0; rank < pp; ++rank) {
+    const StagePlan& st = r.stages[rank];
+    const double dense = st.params - st.expert_params;
+    const double local = zero_shard ? dense / l.dp + st.expert_params / l.edp : st.params;
+    const Time t = Time::from_seconds_ceil(s.cluster.gpu.kernel_launch_seconds +
+                                           moment_bytes * local / (s.cluster.gpu.hbm_bytes_per_s * s.cluster.gpu.achievable.copy));
+    const TaskId opt = b.add_task(rank, kCompute, t, TaskKind::optimizer, "optimizer step (AdamW)");
+    for (TaskId bt : buckets[rank]) b.graph().add_dependency(bt, opt);
+    if (zero_shard && l.dp > 1) {
+      const Time ag = ring_collective_time(CollectiveKind::all_gather, 2.0 * dense, l.dp, b.dp_nodes(), s.cluster);
+      const TaskId t2 = b.add_task(rank, kDp, ag, TaskKind::comm_dp, "weights all-gather");
+      b.graph().add_dependency(opt, t2);
+      b.comm_bytes()["dp all-gather"] += 2.0 * dense * (l.dp - 1) / l.dp;
+    }
+  }
+
+  Engine engine(b.graph());
   const Time makespan = engine.run();
   r.seconds = makespan.seconds();
-  r.tasks = b.graph.task_count();
+  r.tasks = b.graph().task_count();
   r.tokens = s.training.global_batch * s.training.seq_len;
   r.tokens_per_gpu_second = static_cast<double>(r.tokens) / (r.seconds * s.cluster.gpus());
   r.model_flops_per_token = model_flops_per_token(s.model, s.training.seq_len);
   const char* dtype = s.training.precision == Precision::fp8 ? "fp8" : "bf16";
   r.mfu = r.model_flops_per_token * r.tokens_per_gpu_second / s.cluster.gpu.peak_flops_per_s.at(dtype);
-  fill_breakdown(engine, r);
+  fill_breakdown(engine, pp, r);
+  for (const auto& [k, v] : b.comm_bytes()) r.comm_bytes_per_step[k] = v / pp;  // mean over pipeline ranks
   r.assumptions = kernels.assumptions();
-  if (r.dp > 1) {
-    r.assumptions.push_back("rank symmetry: the " + std::to_string(r.dp) +
-                            " data-parallel ranks do identical work; one is simulated");
-    r.assumptions.push_back("gradient collectives: NCCL ring in closed form over " +
-                            std::string(s.cluster.nodes > 1 ? "the NICs" : "NVLink") +
-                            ", 25 MiB buckets, each taking " + std::to_string(s.cluster.network.comm_sms) +
-                            " SMs while it runs");
+  r.assumptions.push_back("rank symmetry: one rank per pipeline stage is simulated (" + std::to_string(pp) +
+                          " of " + std::to_string(s.cluster.gpus()) + " GPUs); its data-, tensor-, context- and "
+                          "expert-parallel peers do identical work");
+  r.assumptions.push_back("collectives: NCCL ring / DeepEP closed forms on an uncontended network (no contention "
+                          "between concurrent collectives in the step yet); communication kernels take " +
+                          std::to_string(s.cluster.network.comm_sms) + " SMs from concurrent compute");
+  r.assumptions.push_back("schedule " + std::string(to_string(sched.spec.kind)) + ", " + std::to_string(l.micro_batches) +
+                          " micro-batches of " + std::to_string(s.parallel.micro_batch) + " per data-parallel rank");
+  r.assumptions.push_back("memory: " + std::to_string(s.memory.comm_buffer_bytes / (1 << 30)).substr(0, 4) +
+                          " GiB of communication buffers and a " + std::to_string(s.memory.fragmentation * 100).substr(0, 4) +
+                          "% fragmentation allowance per GPU (assumed)");
+  r.assumptions.push_back("MFU convention: 6 x active matmul weights (LM head included) + causal attention "
+                          "3*L*a*s*(d_qk+d_v) FLOPs per token, against the dense " + std::string(dtype) + " peak");
+  if (trace) {
+    std::vector<std::string> names;
+    for (int rank = 0; rank < pp; ++rank) names.push_back("pipeline rank " + std::to_string(rank));
+    write_chrome_trace(engine, names, *trace);
   }
-  r.assumptions.push_back("MFU convention: 6 x matmul weights (LM head included) + causal attention "
-                          "3*L*a*s*(d_qk+d_v) FLOPs per token, against the dense " +
-                          std::string(dtype) + " peak");
-  if (trace) write_chrome_trace(engine, {"rank 0 (representative data-parallel rank)"}, *trace);
   return r;
 }
 

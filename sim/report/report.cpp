@@ -46,20 +46,21 @@ void write_json(const Report& r, std::ostream& out) {
   j["gpu"] = s.cluster.gpu.name;
   j["model"] = {{"name", s.model.name},
                 {"params_total", params.total},
-                {"params_active", params.total},
+                {"params_active", params.active},
+                {"params_mtp", params.mtp},
                 {"flops_per_token", st.model_flops_per_token}};
   nlohmann::ordered_json by_kind = nlohmann::ordered_json::object();
   for (const auto& [k, v] : st.exposed_communication_by_kind) by_kind[k] = v;
   nlohmann::ordered_json streams = nlohmann::ordered_json::array();
   for (const auto& su : st.streams)
-    streams.push_back({{"rank", 0}, {"stream", su.name}, {"busy_seconds", su.busy_seconds},
+    streams.push_back({{"rank", su.rank}, {"stream", su.name}, {"busy_seconds", su.busy_seconds},
                        {"utilisation", su.utilisation}});
   j["step"] = {{"seconds", st.seconds},
                {"tokens", st.tokens},
                {"tokens_per_gpu_second", st.tokens_per_gpu_second},
                {"model_flops_per_token", st.model_flops_per_token},
                {"mfu", st.mfu},
-               {"peak_memory_bytes", static_cast<std::int64_t>(st.memory.total())},
+               {"peak_memory_bytes", static_cast<std::int64_t>(st.peak.total())},
                {"breakdown_seconds",
                 {{"compute", st.breakdown.compute},
                  {"exposed_communication", st.breakdown.exposed_communication},
@@ -67,11 +68,14 @@ void write_json(const Report& r, std::ostream& out) {
                  {"optimizer", st.breakdown.optimizer}}},
                {"exposed_communication_seconds_by_kind", by_kind},
                {"memory_bytes",
-                {{"weights", static_cast<std::int64_t>(st.memory.weights)},
-                 {"gradients", static_cast<std::int64_t>(st.memory.gradients)},
-                 {"optimizer", static_cast<std::int64_t>(st.memory.optimizer)},
-                 {"activations", static_cast<std::int64_t>(st.memory.activations)},
-                 {"transient", static_cast<std::int64_t>(st.memory.transient)}}},
+                {{"stage", st.peak.rank},
+                 {"weights", static_cast<std::int64_t>(st.peak.weights)},
+                 {"gradients", static_cast<std::int64_t>(st.peak.gradients)},
+                 {"optimizer", static_cast<std::int64_t>(st.peak.optimizer)},
+                 {"activations", static_cast<std::int64_t>(st.peak.activations)},
+                 {"buffers", static_cast<std::int64_t>(st.peak.buffers)},
+                 {"fragmentation", static_cast<std::int64_t>(st.peak.fragmentation)}}},
+               {"communication_bytes_per_gpu", st.comm_bytes_per_step},
                {"dp", st.dp},
                {"micro_batches", st.micro_batches},
                {"streams", streams},
@@ -102,7 +106,7 @@ void write_csv(const Report& r, std::ostream& out) {
          "cost_usd,energy_mwh\n";
   out << fmt::format("{},{},{:.9g},{:.9g},{:.6f},{:.0f},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g}\n",
                      r.scenario.name, r.scenario.cluster.gpus(), st.seconds, st.tokens_per_gpu_second,
-                     st.mfu, st.memory.total(), st.breakdown.compute,
+                     st.mfu, st.peak.total(), st.breakdown.compute,
                      st.breakdown.exposed_communication, st.breakdown.bubble, st.breakdown.optimizer,
                      r.run.gpu_hours, r.run.wall_clock_days, r.run.cost_usd, r.run.energy_mwh);
 }
@@ -129,7 +133,7 @@ void write_terminal(const Report& r, std::ostream& out) {
   out << fmt::format("  {:<34}{:>14.4f} s\n", "  idle (bubble)", st.breakdown.bubble);
   out << fmt::format("  {:<34}{:>14.1f} tokens/s\n", "throughput per GPU", st.tokens_per_gpu_second);
   out << fmt::format("  {:<34}{:>14.1f} %\n", "MFU", 100.0 * st.mfu);
-  out << fmt::format("  {:<34}{:>14.2f} GiB of {:.0f} GiB\n", "peak memory per GPU", st.memory.total() / gib,
+  out << fmt::format("  {:<34}{:>14.2f} GiB of {:.0f} GiB\n", "peak memory per GPU", st.peak.total() / gib,
                      s.cluster.gpu.hbm_bytes / gib);
   out << "Run\n";
   out << fmt::format("  {:<34}{:>14} \n", "steps", grouped(r.run.steps));

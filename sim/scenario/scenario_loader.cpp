@@ -126,8 +126,12 @@ ModelSpec load_model(const YamlNode& n) {
                 {"ffn", true, "feed-forward block"},
                 {"norm", false, "rmsnorm (default) | layernorm"},
                 {"tie_embeddings", false, "input embedding shared with the LM head (default false)"},
-                {"bias", false, "linear layers carry biases (default false)"},
-                {"published_params", false, "parameter count the source states"}});
+                {"bias", false, "all linear layers carry biases (default false)"},
+                {"qkv_bias", false, "q, k, v projections carry biases (default false)"},
+                {"position_embeddings", false, "learned absolute positions (default none: RoPE)"},
+                {"mtp_depth", false, "multi-token prediction modules (default 0)"},
+                {"published_params", false, "total parameter count the source states"},
+                {"published_active_params", false, "activated parameters per token the source states"}});
   ModelSpec m;
   m.name = n.child("name").as_string();
   m.title = n.has("title") ? n.child("title").as_string() : m.name;
@@ -139,42 +143,90 @@ ModelSpec load_model(const YamlNode& n) {
     m.norm = parse_enum<NormKind>(*c, {{"rmsnorm", NormKind::rmsnorm}, {"layernorm", NormKind::layernorm}});
   if (auto c = n.optional_child("tie_embeddings")) m.tie_embeddings = c->as_bool();
   if (auto c = n.optional_child("bias")) m.bias = c->as_bool();
+  if (auto c = n.optional_child("qkv_bias")) m.qkv_bias = c->as_bool();
+  if (auto c = n.optional_child("position_embeddings")) m.position_embeddings = c->as_positive_int();
+  if (auto c = n.optional_child("mtp_depth")) {
+    m.mtp_depth = static_cast<int>(c->as_int());
+    if (m.mtp_depth < 0) throw c->error("must not be negative");
+  }
   if (auto c = n.optional_child("published_params")) m.published_params = c->as_positive_double();
+  if (auto c = n.optional_child("published_active_params")) m.published_active_params = c->as_positive_double();
 
   const YamlNode a = n.child("attention");
-  a.check_keys({{"kind", true, "mha | gqa"},
+  a.check_keys({{"kind", true, "mha | gqa | mla"},
                 {"heads", true, "query heads"},
                 {"kv_heads", false, "key/value heads (gqa; default = heads)"},
-                {"head_dim", false, "per-head width (default hidden / heads)"}});
-  m.attention.kind = parse_enum<AttentionKind>(
+                {"head_dim", false, "per-head width (default hidden / heads)"},
+                {"q_lora_rank", false, "mla: query compression rank (0: none)"},
+                {"kv_lora_rank", false, "mla: key/value compression rank"},
+                {"qk_nope_head_dim", false, "mla: per-head query/key width without RoPE"},
+                {"qk_rope_head_dim", false, "mla: decoupled RoPE width"},
+                {"v_head_dim", false, "mla: per-head value width"}});
+  AttentionSpec& at = m.attention;
+  at.kind = parse_enum<AttentionKind>(
       a.child("kind"), {{"mha", AttentionKind::mha}, {"gqa", AttentionKind::gqa}, {"mla", AttentionKind::mla}});
-  if (m.attention.kind == AttentionKind::mla)
-    throw a.child("kind").error("multi-head latent attention (mla) is not modelled yet (issue 5)");
-  m.attention.heads = static_cast<int>(a.child("heads").as_positive_int());
-  m.attention.kv_heads = a.has("kv_heads") ? static_cast<int>(a.child("kv_heads").as_positive_int())
-                                           : m.attention.heads;
-  if (m.hidden % m.attention.heads != 0)
-    throw a.child("heads").error("heads (" + std::to_string(m.attention.heads) +
-                                 ") must divide hidden (" + std::to_string(m.hidden) + ")");
-  if (m.attention.heads % m.attention.kv_heads != 0)
-    throw a.child("kv_heads").error("kv_heads (" + std::to_string(m.attention.kv_heads) +
-                                    ") must divide heads (" + std::to_string(m.attention.heads) + ")");
-  if (m.attention.kind == AttentionKind::mha && m.attention.kv_heads != m.attention.heads)
-    throw a.child("kv_heads").error("mha has kv_heads == heads; use kind: gqa");
-  m.attention.head_dim = a.has("head_dim") ? static_cast<int>(a.child("head_dim").as_positive_int())
-                                           : static_cast<int>(m.hidden / m.attention.heads);
+  at.heads = static_cast<int>(a.child("heads").as_positive_int());
+  if (at.kind == AttentionKind::mla) {
+    for (const char* k : {"kv_heads", "head_dim"})
+      if (a.has(k)) throw a.child(k).error("not used by mla; give kv_lora_rank and the head dims");
+    at.kv_heads = at.heads;
+    at.q_lora_rank = a.has("q_lora_rank") ? a.child("q_lora_rank").as_int() : 0;
+    if (at.q_lora_rank < 0) throw a.child("q_lora_rank").error("must not be negative");
+    at.kv_lora_rank = a.child("kv_lora_rank").as_positive_int();
+    at.qk_nope_head_dim = static_cast<int>(a.child("qk_nope_head_dim").as_positive_int());
+    at.qk_rope_head_dim = static_cast<int>(a.child("qk_rope_head_dim").as_positive_int());
+    at.v_head_dim = static_cast<int>(a.child("v_head_dim").as_positive_int());
+    at.head_dim = at.qk_nope_head_dim;
+  } else {
+    for (const char* k : {"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"})
+      if (a.has(k)) throw a.child(k).error("only used by kind: mla");
+    at.kv_heads = a.has("kv_heads") ? static_cast<int>(a.child("kv_heads").as_positive_int()) : at.heads;
+    if (!a.has("head_dim") && m.hidden % at.heads != 0)
+      throw a.child("heads").error("heads (" + std::to_string(at.heads) + ") must divide hidden (" +
+                                   std::to_string(m.hidden) + ")");
+    if (at.heads % at.kv_heads != 0)
+      throw a.child("kv_heads").error("kv_heads (" + std::to_string(at.kv_heads) + ") must divide heads (" +
+                                      std::to_string(at.heads) + ")");
+    if (at.kind == AttentionKind::mha && at.kv_heads != at.heads)
+      throw a.child("kv_heads").error("mha has kv_heads == heads; use kind: gqa");
+    at.head_dim = a.has("head_dim") ? static_cast<int>(a.child("head_dim").as_positive_int())
+                                    : static_cast<int>(m.hidden / at.heads);
+  }
 
   const YamlNode f = n.child("ffn");
-  f.check_keys({{"kind", true, "dense"},
-                {"intermediate", true, "FFN inner width"},
-                {"activation", true, "swiglu | gelu"}});
-  m.ffn.kind = f.child("kind").as_string();
-  if (m.ffn.kind == "moe")
-    throw f.child("kind").error("mixture-of-experts FFNs are not modelled yet (issue 5)");
-  if (m.ffn.kind != "dense") throw f.child("kind").error("unknown value '" + m.ffn.kind + "' (one of: dense)");
-  m.ffn.intermediate = f.child("intermediate").as_positive_int();
-  m.ffn.activation = parse_enum<Activation>(f.child("activation"),
-                                            {{"swiglu", Activation::swiglu}, {"gelu", Activation::gelu}});
+  f.check_keys({{"kind", true, "dense | moe"},
+                {"intermediate", false, "dense FFN width"},
+                {"activation", true, "swiglu | gelu | relu2"},
+                {"dense_layers", false, "moe: leading layers with a dense FFN (default 0)"},
+                {"experts", false, "moe: routed experts"},
+                {"experts_per_token", false, "moe: routed experts per token"},
+                {"shared_experts", false, "moe: always-active experts (default 0)"},
+                {"expert_intermediate", false, "moe: expert FFN width"},
+                {"max_nodes_per_token", false, "moe: node-limited routing (default unlimited)"}});
+  FfnSpec& ff = m.ffn;
+  ff.moe = parse_enum<bool>(f.child("kind"), {{"dense", false}, {"moe", true}});
+  ff.activation = parse_enum<Activation>(
+      f.child("activation"), {{"swiglu", Activation::swiglu}, {"gelu", Activation::gelu}, {"relu2", Activation::relu2}});
+  if (!ff.moe) {
+    for (const char* k : {"dense_layers", "experts", "experts_per_token", "shared_experts", "expert_intermediate",
+                          "max_nodes_per_token"})
+      if (f.has(k)) throw f.child(k).error("only used by kind: moe");
+    ff.intermediate = f.child("intermediate").as_positive_int();
+  } else {
+    ff.dense_layers = f.has("dense_layers") ? static_cast<int>(f.child("dense_layers").as_int()) : 0;
+    if (ff.dense_layers < 0 || ff.dense_layers > m.layers)
+      throw f.child("dense_layers").error("must be between 0 and layers (" + std::to_string(m.layers) + ")");
+    if (ff.dense_layers > 0) ff.intermediate = f.child("intermediate").as_positive_int();
+    ff.experts = static_cast<int>(f.child("experts").as_positive_int());
+    ff.experts_per_token = static_cast<int>(f.child("experts_per_token").as_positive_int());
+    if (ff.experts_per_token > ff.experts)
+      throw f.child("experts_per_token").error("cannot exceed experts (" + std::to_string(ff.experts) + ")");
+    ff.shared_experts = f.has("shared_experts") ? static_cast<int>(f.child("shared_experts").as_int()) : 0;
+    if (ff.shared_experts < 0) throw f.child("shared_experts").error("must not be negative");
+    ff.expert_intermediate = f.child("expert_intermediate").as_positive_int();
+    if (f.has("max_nodes_per_token"))
+      ff.max_nodes_per_token = static_cast<int>(f.child("max_nodes_per_token").as_positive_int());
+  }
   return m;
 }
 
@@ -344,6 +396,7 @@ Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) 
                 {"model", true, "preset name or inline mapping"},
                 {"cluster", true, "gpu, nodes, gpus_per_node, network"},
                 {"parallelism", false, "layout (default: data parallel only)"},
+                {"memory", false, "communication buffers and fragmentation allowance"},
                 {"training", true, "precision, seq_len, global_batch, tokens"},
                 {"cost", true, "gpu_hour_usd"},
                 {"claim", false, "published figure to compare with"}});
@@ -376,7 +429,9 @@ Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) 
                    {"ep", false, "expert parallel"}, {"cp", false, "context parallel"},
                    {"zero", false, "ZeRO stage 0-3"}, {"schedule", false, "pipeline schedule"},
                    {"virtual_stages", false, "interleaving"}, {"micro_batch", false, "sequences per micro-batch"},
-                   {"recompute", false, "none | selective | full"}});
+                   {"recompute", false, "none | selective | full"},
+                   {"layers_per_part", false, "explicit layers of each pipeline part (uneven split)"},
+                   {"expert_imbalance", false, "busiest expert-parallel rank's tokens / mean (default 1)"}});
     auto get = [&](std::string_view k, int def) {
       auto v = p->optional_child(k);
       return v ? static_cast<int>(v->as_positive_int()) : def;
@@ -393,14 +448,38 @@ Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) 
       s.parallel.zero = static_cast<int>(v);
     }
     if (auto v = p->optional_child("schedule")) s.parallel.schedule = v->as_string();
+    if (auto v = p->optional_child("layers_per_part")) {
+      int sum = 0;
+      for (const auto& item : v->items()) {
+        s.parallel.layers_per_part.push_back(static_cast<int>(item.as_int()));
+        if (s.parallel.layers_per_part.back() < 0) throw item.error("must not be negative");
+        sum += s.parallel.layers_per_part.back();
+      }
+      if (sum != s.model.layers)
+        throw v->error("adds up to " + std::to_string(sum) + " layers; the model has " + std::to_string(s.model.layers));
+    }
+    if (auto v = p->optional_child("expert_imbalance")) {
+      s.parallel.expert_imbalance = v->as_double();
+      if (s.parallel.expert_imbalance < 1.0) throw v->error("max / mean tokens is at least 1");
+    }
     if (auto v = p->optional_child("recompute"))
       s.parallel.recompute = parse_enum<Recompute>(
           *v, {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}});
   }
 
+  if (auto mem = n.optional_child("memory")) {
+    mem->check_keys({{"comm_buffers", false, "bytes per GPU for NCCL / DeepEP buffers (default 1 GiB)"},
+                     {"fragmentation", false, "allocator allowance, fraction (default 0.05)"}});
+    if (auto v = mem->optional_child("comm_buffers")) s.memory.comm_buffer_bytes = v->as_quantity(Dimension::bytes);
+    if (auto v = mem->optional_child("fragmentation")) {
+      s.memory.fragmentation = v->as_nonnegative_double();
+      if (s.memory.fragmentation >= 1) throw v->error("a fraction below 1");
+    }
+  }
   const YamlNode t = n.child("training");
   t.check_keys({{"precision", true, "bf16 | fp8"},
                 {"optimizer", false, "adamw (default)"},
+                {"optimizer_moments", false, "fp32 (default) | bf16 (DeepSeek-V3)"},
                 {"seq_len", true, "tokens per sequence"},
                 {"global_batch", false, "sequences per step"},
                 {"global_batch_tokens", false, "tokens per step"},
@@ -410,6 +489,8 @@ Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) 
     s.training.optimizer = o->as_string();
     if (s.training.optimizer != "adamw") throw o->error("unknown value '" + s.training.optimizer + "' (one of: adamw)");
   }
+  if (auto o = t.optional_child("optimizer_moments"))
+    s.training.bf16_moments = parse_enum<bool>(*o, {{"fp32", false}, {"bf16", true}});
   s.training.seq_len = t.child("seq_len").as_positive_int();
   if (t.has("global_batch") == t.has("global_batch_tokens"))
     throw t.error("give exactly one of 'global_batch' (sequences) or 'global_batch_tokens'");

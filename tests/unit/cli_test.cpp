@@ -67,8 +67,9 @@ TEST_CASE("data parallelism over 8 GPUs reduces gradients beside the backward pa
   CHECK(j["step"]["dp"] == 8);
   CHECK(j["step"]["micro_batches"] == 8);  // 64 sequences / (8 ranks x 1)
   const auto& streams = j["step"]["streams"];
-  REQUIRE(streams.size() == 2);
-  const double comm_busy = streams[1]["busy_seconds"].get<double>();
+  REQUIRE(streams.size() == 5);
+  CHECK(streams[4]["stream"] == "dp-comm");
+  const double comm_busy = streams[4]["busy_seconds"].get<double>();
   const double exposed = j["step"]["breakdown_seconds"]["exposed_communication"].get<double>();
   CHECK(comm_busy > 0);
   CHECK(exposed < comm_busy);  // most of the reduce-scatter hides behind backward compute
@@ -118,7 +119,7 @@ cost: {gpu_hour_usd: 2}
 )");
   const auto r = cli({"run", big});
   CHECK(r.code == 2);
-  CHECK(r.err.find("out of memory on stage 0") != std::string::npos);
+  CHECK(r.err.find("out of memory on pipeline stage 0 of 1") != std::string::npos);
   CHECK(r.err.find("optimizer states") != std::string::npos);
   CHECK(r.err.find("bytes) over") != std::string::npos);
 }

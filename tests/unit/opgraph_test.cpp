@@ -34,7 +34,7 @@ TEST_CASE("model FLOPs per token equal 6 N_matmul plus the causal attention term
   // attention = 3 * 32 * 32 * 8192 * 256 = 6,442,450,944.
   const ModelSpec m = preset("llama-3-8b");
   const double expected = 6.0 * 7504658432.0 + 6442450944.0;
-  CHECK(count_params(m).matmul == 7504658432LL);
+  CHECK(count_params(m).matmul_active == 7504658432LL);
   CHECK(model_flops_per_token(m, 8192) == doctest::Approx(expected).epsilon(1e-12));
 }
 
@@ -55,7 +55,7 @@ TEST_CASE("the op graph's FLOPs add up to the model FLOPs per token") {
       }
     }
   };
-  add(g.layer, g.layers);
+  add(g.dense_layer, m.layers);
   add(g.head, 1);
   add(g.embedding, 1);
   CHECK(gemm_bwd == doctest::Approx(2 * gemm_fwd));
@@ -75,6 +75,6 @@ TEST_CASE("saved activations of a Llama layer match the hand count") {
   const double expected = 2 * (2 * T * h + 4 * T) + 2 * T * h + 2 * T * (a + 2 * kv) * d + 4 * T * a +
                           2 * T * a * d + 2 * T * h + 4 * T * f + 2 * T * f;
   double saved = 0;
-  for (const Op& op : g.layer) saved += op.saved_bytes;
+  for (const Op& op : g.dense_layer) saved += op.saved_bytes;
   CHECK(saved == doctest::Approx(expected));
 }

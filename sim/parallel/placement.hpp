@@ -1,0 +1,30 @@
+// Internal: the layout of a scenario on ranks, shared by the memory plan and the step program.
+#pragma once
+#include <vector>
+
+#include "gpuhours/opgraph.hpp"
+#include "gpuhours/schedule.hpp"
+#include "gpuhours/scenario.hpp"
+
+namespace gpuhours::detail {
+
+/// Everything derived from the scenario's layout: the per-rank op graph, the schedule, and which
+/// model parts (layer ranges) each pipeline rank holds.
+struct Layout {
+  RankShape shape;
+  OpGraph graph;
+  Schedule schedule;
+  int dp = 1, micro_batches = 1;
+  std::vector<std::pair<int, int>> part_layers;  // [first, last) layers of each part
+  int edp = 1;  // ranks sharing one routed expert's weights (expert data parallelism)
+};
+
+Layout make_layout(const Scenario& s);
+/// The parts pipeline rank `rank` holds (a DualPipe rank holds both directions' parts).
+std::vector<int> parts_of_rank(const Layout& l, int rank);
+/// Parameters of a part on one GPU: (all, routed-expert only).
+std::pair<double, double> part_params(const Scenario& s, const Layout& l, int part);
+/// Activation bytes one micro-batch leaves saved in a part.
+double part_activations(const Scenario& s, const Layout& l, int part);
+
+}  // namespace gpuhours::detail

@@ -1,0 +1,84 @@
+// Placement and memory: published layouts fit, impossible ones fail clearly, and communication
+// volumes per step equal hand-derived values.
+#include <doctest/doctest.h>
+
+#include "gpuhours/error.hpp"
+#include "gpuhours/step.hpp"
+#include "test_util.hpp"
+
+using namespace gpuhours;
+
+namespace {
+Scenario preset(const std::string& name) { return load_scenario(name, Catalog(GPUHOURS_DATA_DIR)); }
+}  // namespace
+
+TEST_CASE("DeepSeek-V3's published layout fits in 80 GB; PP1 does not, and says why") {
+  Scenario s = preset("deepseek-v3-claim");
+  const auto stages = plan_memory(s);
+  REQUIRE(stages.size() == 16);
+  for (const StagePlan& st : stages) {
+    CAPTURE(st.rank);
+    CHECK(st.total() < s.cluster.gpu.hbm_bytes);
+  }
+  s.parallel.pp = 1;
+  s.parallel.schedule = "1f1b";
+  try {
+    plan_memory(s);
+    FAIL("PP1 should not fit");
+  } catch (const InfeasibleLayout& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find("out of memory on pipeline stage 0 of 1") != std::string::npos);
+    CHECK(msg.find("weights") != std::string::npos);
+    CHECK(msg.find("bytes) over") != std::string::npos);
+  }
+}
+
+TEST_CASE("inconsistent layouts exit 2 with the reason") {
+  struct Case {
+    std::string change, expect;
+  };
+  const std::string base = R"(name: bad
+title: bad layout
+model: deepseek-v3
+cluster: {gpu: h800-sxm, nodes: 256, gpus_per_node: 8, network: deepseek-multi-plane}
+parallelism: {pp: 16, ep: 64, zero: 1, schedule: dualpipe}
+training: {precision: fp8, seq_len: 4096, global_batch: 15360, tokens: 1e12}
+cost: {gpu_hour_usd: 2}
+)";
+  const Case cases[] = {
+      {"pp: 16, ep: 64", "pp: 12, ep: 64"},         // tp*pp*cp must divide the GPUs
+      {"ep: 64", "ep: 48"},                         // ep must divide the experts
+      {"pp: 16, ep: 64", "pp: 64, ep: 64"},         // pp x 2 chunks > 61 layers
+      {"global_batch: 15360", "global_batch: 15361"},  // micro-batches must divide the batch
+  };
+  const char* reasons[] = {"does not divide the 2048 GPUs", "does not divide the 256 experts", "exceeds the 61 layers",
+                           "is not a multiple of dp"};
+  for (int i = 0; i < 4; ++i) {
+    std::string text = base;
+    text.replace(text.find(cases[i].change), cases[i].change.size(), cases[i].expect);
+    const auto r = test::cli({"run", test::write_temp("layout" + std::to_string(i) + ".yaml", text)});
+    CAPTURE(i);
+    CHECK(r.code == 2);
+    CHECK(r.err.find(reasons[i]) != std::string::npos);
+  }
+}
+
+TEST_CASE("EP64 dispatch/combine and ZeRO gradient volumes per step equal hand-derived values") {
+  // DeepSeek-V3, 120 micro-batches of 4,096 tokens per data-parallel rank, 58 MoE layers + 1 in
+  // the MTP module, each crossed forward and backward. Per GPU (mean over the 16 pipeline ranks):
+  // dispatch = FP8 tokens forward (7168 * (1 + 4/128) bytes) + BF16 gradients backward (the
+  // combine's backward); combine = BF16 forward + BF16 backward.
+  const Scenario s = preset("deepseek-v3-claim");
+  const StepResult r = simulate_step(s);
+  const double crossings = 59.0 * 120 / 16;
+  const double T = 4096, h = 7168;
+  CHECK(r.comm_bytes_per_step.at("ep dispatch") == doctest::Approx(crossings * T * h * (1 + 4.0 / 128 + 2)));
+  CHECK(r.comm_bytes_per_step.at("ep combine") == doctest::Approx(crossings * T * h * 4));
+  // ZeRO-2 over 8 data-parallel GPUs: each reduce-scatters 2 bytes of gradient per parameter and
+  // all-gathers 2 bytes of weights, each (n-1)/n of the buffer.
+  const Scenario dp = preset("llama-3-8b-8gpu-dp");
+  const StepResult rd = simulate_step(dp);
+  const double P = static_cast<double>(count_params(dp.model).total);
+  CHECK(rd.comm_bytes_per_step.at("dp reduce-scatter") == doctest::Approx(2 * P * 7 / 8));
+  CHECK(rd.comm_bytes_per_step.at("dp all-gather") == doctest::Approx(2 * P * 7 / 8));
+}
