@@ -23,8 +23,11 @@ struct StagePlan {
   double total() const { return weights + gradients + optimizer + activations + buffers + fragmentation; }
 };
 
-/// Layer range [first, last) of each model part.
-std::vector<std::pair<int, int>> split_layers(const ModelSpec& m, int parts, const std::vector<int>& explicit_split);
+/// Contiguous split of layers into `parts` parts (each at least one layer) that minimises the
+/// largest part's cost; the first part also carries `first_extra` (embedding), the last
+/// `last_extra` (head, MTP). Returns each part's [first, last) layers.
+std::vector<std::pair<int, int>> balanced_split(const std::vector<double>& layer_cost, double first_extra,
+                                                double last_extra, int parts);
 
 struct StepBreakdown {
   double compute = 0, optimizer = 0, exposed_communication = 0, bubble = 0;  // seconds

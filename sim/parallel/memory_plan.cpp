@@ -1,10 +1,12 @@
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
 
 #include "gpuhours/error.hpp"
+#include "gpuhours/kernels.hpp"
 #include "gpuhours/step.hpp"
 #include "placement.hpp"
 
@@ -19,22 +21,33 @@ std::string gib(double bytes) {
 }
 }  // namespace
 
-std::vector<std::pair<int, int>> split_layers(const ModelSpec& m, int parts, const std::vector<int>& explicit_split) {
-  std::vector<int> n(parts, m.layers / parts);
-  if (!explicit_split.empty()) {
-    n = explicit_split;
-  } else {
-    // The remainder goes to the middle parts: the first and last also hold the embedding and
-    // the head (and MTP).
-    int rem = m.layers % parts;
-    for (int i = 1; i < parts - 1 && rem > 0; ++i, --rem) ++n[i];
-    for (int i = 0; rem > 0; i = parts - 1, --rem) ++n[i];
-  }
-  std::vector<std::pair<int, int>> out;
-  int first = 0;
-  for (int k : n) {
-    out.emplace_back(first, first + k);
-    first += k;
+std::vector<std::pair<int, int>> balanced_split(const std::vector<double>& cost, double first_extra,
+                                                double last_extra, int parts) {
+  const int n = static_cast<int>(cost.size());
+  GPUHOURS_ASSERT(parts >= 1 && parts <= n, "between 1 and `layers` parts");
+  std::vector<double> prefix(n + 1, 0.0);
+  for (int i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + cost[i];
+  auto part_cost = [&](int part, int a, int b) {
+    return prefix[b] - prefix[a] + (part == 0 ? first_extra : 0.0) + (part == parts - 1 ? last_extra : 0.0);
+  };
+  // best[k][i]: least largest cost of splitting layers [0, i) into parts 0..k-1.
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<std::vector<double>> best(parts + 1, std::vector<double>(n + 1, inf));
+  std::vector<std::vector<int>> cut(parts + 1, std::vector<int>(n + 1, 0));
+  best[0][0] = 0;
+  for (int k = 1; k <= parts; ++k)
+    for (int i = k; i <= n - (parts - k); ++i)
+      for (int j = k - 1; j < i; ++j) {
+        const double v = std::max(best[k - 1][j], part_cost(k - 1, j, i));
+        if (v < best[k][i]) {  // strict: ties keep the earliest cut, deterministically
+          best[k][i] = v;
+          cut[k][i] = j;
+        }
+      }
+  std::vector<std::pair<int, int>> out(parts);
+  for (int k = parts, i = n; k >= 1; --k) {
+    out[k - 1] = {cut[k][i], i};
+    i = cut[k][i];
   }
   return out;
 }
@@ -59,7 +72,29 @@ Layout make_layout(const Scenario& s) {
   if (!p.layers_per_part.empty() && static_cast<int>(p.layers_per_part.size()) != parts)
     throw InfeasibleLayout("layers_per_part has " + std::to_string(p.layers_per_part.size()) +
                            " entries; the schedule cuts the model into " + std::to_string(parts) + " parts");
-  l.part_layers = split_layers(s.model, parts, p.layers_per_part);
+  if (!p.layers_per_part.empty()) {
+    int first = 0;
+    for (int k : p.layers_per_part) {
+      l.part_layers.emplace_back(first, first + k);
+      first += k;
+    }
+  } else {
+    // Balance the parts by their kernel time (forward + backward) on this GPU.
+    const KernelModel kernels(s.cluster.gpu);
+    auto cost = [&](const std::vector<Op>& ops) {
+      double t = 0;
+      for (const Op& op : ops) {
+        if (op.comm != OpComm::none) continue;
+        t += kernels.time(op.forward).seconds();
+        for (const Kernel& k : op.backward) t += kernels.time(k).seconds();
+      }
+      return t;
+    };
+    std::vector<double> layer_cost;
+    for (int i = 0; i < s.model.layers; ++i) layer_cost.push_back(cost(l.graph.layer(s.model, i)));
+    const double tail = cost(l.graph.head) + s.model.mtp_depth * cost(l.graph.mtp);
+    l.part_layers = balanced_split(layer_cost, cost(l.graph.embedding), tail, parts);
+  }
   l.edp = std::max(1, l.dp * p.tp * p.cp / p.ep);
   return l;
 }
