@@ -8,6 +8,9 @@
 //  - Causal attention (FlashAttention): forward 2*b*a*s^2*(d_qk + d_v) * 1/2 (the causal half);
 //    backward 2.5x the forward FLOPs (5 matmuls instead of 2: Dao 2023, FlashAttention-2 §3.1).
 //    No s x s matrix is stored: it saves q, k, v, the output and the log-sum-exp.
+//    Unfused attention (Megatron-LM before FlashAttention): batched GEMMs QK^T and PV over the
+//    full s x s scores (4*b*a*s^2*d forward, twice that backward), and a fused scale-mask-softmax
+//    and a dropout kernel that each read and write the b*a*s^2 scores (FP16), plus a 1-byte mask.
 //  - Element-wise and normalisation ops move bytes: forward reads inputs and writes outputs;
 //    backward reads the output gradient and the saved inputs and writes the input gradients.
 //  - Tensor parallelism with sequence parallelism (Korthikanti et al. 2022): column-parallel
@@ -43,7 +46,7 @@ struct Kernel {
 };
 
 /// Communication an op stands for (its forward; the backward is the dual).
-enum class OpComm { none, tp_all_gather, tp_reduce_scatter, ep_dispatch, ep_combine, cp_ring };
+enum class OpComm { none, tp_all_gather, tp_reduce_scatter, tp_all_reduce, ep_dispatch, ep_combine, cp_ring };
 
 struct Op {
   std::string name;
@@ -68,6 +71,9 @@ struct RankShape {
   std::int64_t seq_len = 0, micro_batch = 1;
   Precision precision = Precision::bf16;
   double expert_imbalance = 1.0;  // max / mean tokens per expert-parallel rank
+  bool flash_attention = true;    // false: unfused QK^T, softmax, dropout, PV (pre-2022 Megatron)
+  bool sequence_parallel = true;  // with tp > 1; false: all-reduce per block, norms on all T tokens
+  bool dropout = false;           // hidden dropout after attention and MLP (reads, writes, 1-byte mask)
 };
 
 /// The operators of one training micro-batch on one rank.

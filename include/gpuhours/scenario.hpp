@@ -129,6 +129,7 @@ struct ParallelSpec {
   Recompute recompute = Recompute::none;
   std::vector<int> layers_per_part;  // explicit uneven split over pipeline parts (optional)
   double expert_imbalance = 1.0;     // busiest expert-parallel rank's tokens / mean
+  bool sequence_parallel = true;     // with tp > 1 (Korthikanti et al. 2022)
 };
 
 struct MemorySpec {
@@ -140,6 +141,8 @@ struct TrainingSpec {
   Precision precision = Precision::bf16;
   std::string optimizer = "adamw";
   bool bf16_moments = false;  // AdamW moments in BF16 (DeepSeek-V3 §3.3.3)
+  bool flash_attention = true;  // false: unfused attention kernels (pre-2022 frameworks)
+  bool dropout = false;         // hidden dropout after attention and MLP
   std::int64_t seq_len = 0;
   std::int64_t global_batch = 0;  // sequences per step
   double tokens = 0;              // total training tokens

@@ -121,7 +121,53 @@ struct Builder {
   // Under sequence parallelism a column-parallel GEMM keeps its input in the sharded form (T/tp
   // tokens) and all-gathers it again for the backward (Korthikanti et al. 2022, §4.2.2).
   Op sequence_sharded(Op op) const {
-    op.saved_bytes /= s.tp;
+    if (s.sequence_parallel) op.saved_bytes /= s.tp;
+    return op;
+  }
+
+  // Tensor parallelism around a block (attention or FFN): with sequence parallelism an
+  // all-gather before and a reduce-scatter after; without it (Megatron-LM 2019-2021) one
+  // all-reduce after the block forward (its conjugate, an all-reduce of the input gradient,
+  // runs at the block entry in backward).
+  void block_entry(std::vector<Op>& L, const std::string& name) const {
+    if (s.tp <= 1) return;
+    if (s.sequence_parallel) L.push_back(comm(name + " all-gather (tp)", OpComm::tp_all_gather, d(T) * d(m.hidden) * kAct));
+    else L.push_back(comm(name + " input grad all-reduce (tp)", OpComm::tp_all_reduce, 0));  // backward only
+  }
+  void block_exit(std::vector<Op>& L, const std::string& name) const {
+    if (s.dropout) L.push_back(elementwise(name + "_dropout", d(Ts) * d(m.hidden), 1, 1, 1, 1, 0));
+    if (s.tp <= 1) return;
+    if (s.sequence_parallel) L.push_back(comm(name + " reduce-scatter (tp)", OpComm::tp_reduce_scatter, d(T) * d(m.hidden) * kAct));
+    else L.push_back(comm(name + " all-reduce (tp)", OpComm::tp_all_reduce, d(T) * d(m.hidden) * kAct));
+  }
+
+  // Unfused attention as one op of several kernels (see opgraph.hpp).
+  Op unfused_attention(int a, int kv, int dqk, int dv) const {
+    const std::int64_t S = s.seq_len, b = s.micro_batch;
+    const double scores = d(b) * a * d(S) * d(S) / s.cp;  // elements of the score matrix on the rank
+    const std::int64_t bh = b * a;                          // batched GEMMs, one per (sequence, head)
+    Op op;
+    op.name = "attention (unfused)";
+    const std::int64_t rows = S / s.cp;
+    Kernel qk = gemm(rows, S, dqk, false, false, static_cast<int>(bh));
+    Kernel pv = gemm(rows, dv, S, false, false, static_cast<int>(bh));
+    // Forward: QK^T, softmax (read + write scores), dropout (read, write, mask), PV; the op's
+    // forward kernel is their sum (one roofline each, added).
+    op.forward.kind = OpKind::gemm;
+    op.forward.flops = qk.flops + pv.flops;
+    op.forward.bytes = qk.bytes + pv.bytes + scores * (2 + 2) + scores * (2 + 2 + 1);
+    op.forward.m = rows;
+    op.forward.n = S;
+    op.forward.k = dqk;
+    op.forward.groups = static_cast<int>(bh);
+    Kernel back = op.forward;
+    back.backward = true;
+    back.flops = 2 * op.forward.flops;  // two GEMMs per forward GEMM
+    back.bytes = 2 * (qk.bytes + pv.bytes) + scores * (2 + 1 + 2) + scores * (2 + 2 + 2);  // dropout, softmax bwd
+    op.backward = {back};
+    // Korthikanti et al. 2022 §4.1: q, k (4sbh), softmax output, dropout mask and output (5as^2b), v.
+    op.saved_bytes = op.saved_selective = d(T) * (d(a) * dqk + d(kv) * (dqk + dv)) * kAct + 5 * scores;
+    (void)kv;
     return op;
   }
 
@@ -132,7 +178,7 @@ struct Builder {
     const int kv = at.kind == AttentionKind::gqa ? std::max(1, at.kv_heads / s.tp) : a;
     const int dqk = at.qk_dim(), dv = at.v_dim();
     L.push_back(norm("attn_norm", Ts, h, m.norm));
-    if (s.tp > 1) L.push_back(comm("attn all-gather (tp)", OpComm::tp_all_gather, d(T) * d(h) * kAct));
+    block_entry(L, "attn");
     const bool qkvb = bias || m.qkv_bias;
     if (at.kind == AttentionKind::mla) {
       if (at.q_lora_rank > 0) {
@@ -154,7 +200,9 @@ struct Builder {
     }
     if (s.cp > 1)  // ring attention: every rank's keys and values visit the other cp-1 ranks
       L.push_back(comm("kv ring (cp)", OpComm::cp_ring, d(T) * kv * (dqk + dv) * kAct * (s.cp - 1)));
-    {
+    if (!s.flash_attention) {
+      L.push_back(unfused_attention(a, kv, dqk, dv));
+    } else {
       Op attn;
       attn.name = "attention";
       attn.forward.kind = OpKind::attention;
@@ -173,7 +221,7 @@ struct Builder {
       L.push_back(attn);
     }
     L.push_back(linear("o_proj", T, std::int64_t{a} * dv, h, bias, fp8));
-    if (s.tp > 1) L.push_back(comm("attn reduce-scatter (tp)", OpComm::tp_reduce_scatter, d(T) * d(h) * kAct));
+    block_exit(L, "attn");
     L.push_back(residual("attn_residual", Ts, h));
   }
 
@@ -191,7 +239,7 @@ struct Builder {
     const std::int64_t h = m.hidden;
     attention(L);
     L.push_back(norm("ffn_norm", Ts, h, m.norm));
-    if (s.tp > 1) L.push_back(comm("ffn all-gather (tp)", OpComm::tp_all_gather, d(T) * d(h) * kAct));
+    block_entry(L, "ffn");
     if (!moe) {
       dense_ffn(L, m.ffn.intermediate, "");
     } else {
@@ -221,7 +269,7 @@ struct Builder {
       sum.saved_bytes = sum.saved_selective = d(T) * ff.experts_per_token * 4.0;
       L.push_back(sum);
     }
-    if (s.tp > 1) L.push_back(comm("ffn reduce-scatter (tp)", OpComm::tp_reduce_scatter, d(T) * d(h) * kAct));
+    block_exit(L, "ffn");
     L.push_back(residual("ffn_residual", Ts, h));
     return L;
   }
@@ -297,7 +345,7 @@ double model_flops_per_token(const ModelSpec& m, std::int64_t seq_len) {
 OpGraph build_op_graph(const ModelSpec& m, const RankShape& s) {
   GPUHOURS_ASSERT(s.seq_len > 0 && s.micro_batch > 0 && s.tp > 0 && s.cp > 0 && s.ep > 0, "positive shape");
   const std::int64_t T = s.seq_len * s.micro_batch / s.cp;
-  Builder b{m, s, T, std::max<std::int64_t>(1, T / s.tp), s.precision == Precision::fp8, m.bias};
+  Builder b{m, s, T, s.sequence_parallel ? std::max<std::int64_t>(1, T / s.tp) : T, s.precision == Precision::fp8, m.bias};
   OpGraph g;
   g.tokens = T;
   const std::int64_t h = m.hidden;

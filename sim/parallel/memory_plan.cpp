@@ -64,6 +64,9 @@ Layout make_layout(const Scenario& s) {
   l.shape.micro_batch = p.micro_batch;
   l.shape.precision = s.training.precision;
   l.shape.expert_imbalance = p.expert_imbalance;
+  l.shape.flash_attention = s.training.flash_attention;
+  l.shape.sequence_parallel = s.parallel.sequence_parallel;
+  l.shape.dropout = s.training.dropout;
   l.graph = build_op_graph(s.model, l.shape);
   l.dp = s.dp();
   l.micro_batches = static_cast<int>(s.training.global_batch / (std::int64_t{l.dp} * p.micro_batch));
@@ -137,7 +140,8 @@ double part_activations(const Scenario& s, const Layout& l, int part) {
   double bytes = 0;
   for (int i = first; i < last; ++i) {
     // Full recomputation keeps only each layer's input (Korthikanti et al. 2022, §4.1).
-    bytes += rc == Recompute::full ? static_cast<double>(l.graph.tokens / s.parallel.tp) * s.model.hidden * 2.0
+    const std::int64_t sp = s.parallel.sequence_parallel ? s.parallel.tp : 1;
+    bytes += rc == Recompute::full ? static_cast<double>(l.graph.tokens / sp) * s.model.hidden * 2.0
                                    : saved(l.graph.layer(s.model, i));
   }
   if (part == 0) bytes += saved(l.graph.embedding);

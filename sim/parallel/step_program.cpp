@@ -41,6 +41,7 @@ const char* kStreamNames[kStreams] = {"compute", "tp-comm", "ep-comm", "pp-comm"
 struct Item {  // one step of a chain: a kernel, or a communication task
   std::string label;
   double grad_params = 0, grad_expert_params = 0;  // weight gradients complete after this item
+  bool skip = false;  // a communication op with nothing to send in this direction
   bool is_comm = false;
   Kernel kernel;
   Stream stream = kCompute;
@@ -93,6 +94,17 @@ class ProgramBuilder {
         comm_bytes_[gather ? "tp all-gather" : "tp reduce-scatter"] += op.comm_bytes * (p.tp - 1) / p.tp;
         break;
       }
+      case OpComm::tp_all_reduce: {
+        // The exit all-reduce runs in forward; the entry one (no forward bytes) in backward.
+        const double block_bytes = static_cast<double>(l_.graph.tokens) * s_.model.hidden * 2.0;
+        const double bytes = backward ? (op.comm_bytes > 0 ? 0.0 : block_bytes) : op.comm_bytes;
+        it.stream = kTp;
+        it.kind = TaskKind::comm_tp;
+        it.comm_time = ring_collective_time(CollectiveKind::all_reduce, bytes, p.tp, tp_nodes_, c);
+        it.skip = bytes <= 0;
+        comm_bytes_["tp all-reduce"] += bytes * 2 * (p.tp - 1) / p.tp;
+        break;
+      }
       case OpComm::ep_dispatch:
       case OpComm::ep_combine: {
         const bool dispatch = (op.comm == OpComm::ep_dispatch) != backward;
@@ -127,8 +139,8 @@ class ProgramBuilder {
   // Forward chain of a list of ops.
   void forward(const std::vector<Op>& ops, const std::string& prefix, Chain& out) {
     for (const Op& op : ops) {
-      if (op.comm != OpComm::none) out.push_back(comm_item(op, false));
-      else out.push_back(kernel_item(prefix + op.name, op.forward));
+      if (op.comm == OpComm::none) out.push_back(kernel_item(prefix + op.name, op.forward));
+      else if (Item it = comm_item(op, false); !it.skip) out.push_back(it);
     }
   }
 
@@ -138,7 +150,7 @@ class ProgramBuilder {
     for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
       const Op& op = *it;
       if (op.comm != OpComm::none) {
-        out.push_back(comm_item(op, true));
+        if (Item it = comm_item(op, true); !it.skip) out.push_back(it);
         continue;
       }
       const std::size_t n = op.backward.size();
@@ -390,6 +402,8 @@ StepResult simulate_step(const Scenario& s, std::ostream* trace) {
   };
 
   // Pipeline transfers: activations (forward) and their gradients (backward) of one micro-batch.
+  // With sequence parallelism each TP rank sends its T/tp slice (Megatron's scatter-gather
+  // optimisation sends 1/tp of the replicated activations too, Narayanan et al. 2021 §4.1).
   const double boundary_bytes = static_cast<double>(l.graph.tokens / s.parallel.tp) * s.model.hidden * 2.0;
   const Time boundary_time = p2p_time(boundary_bytes, b.pp_cross_node(), s.cluster);
   std::map<std::pair<int, int>, TaskId> sent_f, sent_b, done_f;  // (micro-batch, part)

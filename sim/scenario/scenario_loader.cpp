@@ -431,7 +431,8 @@ Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) 
                    {"virtual_stages", false, "interleaving"}, {"micro_batch", false, "sequences per micro-batch"},
                    {"recompute", false, "none | selective | full"},
                    {"layers_per_part", false, "explicit layers of each pipeline part (uneven split)"},
-                   {"expert_imbalance", false, "busiest expert-parallel rank's tokens / mean (default 1)"}});
+                   {"expert_imbalance", false, "busiest expert-parallel rank's tokens / mean (default 1)"},
+                   {"sequence_parallel", false, "with tp > 1 (default true)"}});
     auto get = [&](std::string_view k, int def) {
       auto v = p->optional_child(k);
       return v ? static_cast<int>(v->as_positive_int()) : def;
@@ -458,6 +459,7 @@ Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) 
       if (sum != s.model.layers)
         throw v->error("adds up to " + std::to_string(sum) + " layers; the model has " + std::to_string(s.model.layers));
     }
+    if (auto v = p->optional_child("sequence_parallel")) s.parallel.sequence_parallel = v->as_bool();
     if (auto v = p->optional_child("expert_imbalance")) {
       s.parallel.expert_imbalance = v->as_double();
       if (s.parallel.expert_imbalance < 1.0) throw v->error("max / mean tokens is at least 1");
@@ -480,6 +482,8 @@ Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) 
   t.check_keys({{"precision", true, "bf16 | fp8"},
                 {"optimizer", false, "adamw (default)"},
                 {"optimizer_moments", false, "fp32 (default) | bf16 (DeepSeek-V3)"},
+                {"attention_kernel", false, "flash (default) | unfused (frameworks before FlashAttention)"},
+                {"dropout", false, "hidden dropout after attention and MLP (default false)"},
                 {"seq_len", true, "tokens per sequence"},
                 {"global_batch", false, "sequences per step"},
                 {"global_batch_tokens", false, "tokens per step"},
@@ -489,6 +493,9 @@ Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) 
     s.training.optimizer = o->as_string();
     if (s.training.optimizer != "adamw") throw o->error("unknown value '" + s.training.optimizer + "' (one of: adamw)");
   }
+  if (auto v = t.optional_child("dropout")) s.training.dropout = v->as_bool();
+  if (auto a = t.optional_child("attention_kernel"))
+    s.training.flash_attention = parse_enum<bool>(*a, {{"flash", true}, {"unfused", false}});
   if (auto o = t.optional_child("optimizer_moments"))
     s.training.bf16_moments = parse_enum<bool>(*o, {{"fp32", false}, {"bf16", true}});
   s.training.seq_len = t.child("seq_len").as_positive_int();
