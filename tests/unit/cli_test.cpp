@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "test_util.hpp"
 
@@ -135,4 +136,41 @@ cost: {gpu_hour_usd: 2}
   const auto r = cli({"run", path});
   CHECK(r.code == 2);
   CHECK(r.err.find("global_batch 12 is not a multiple of dp (8)") != std::string::npos);
+}
+
+TEST_CASE("DeepSeek-V3 claim: JSON has tokens/s/GPU and MFU; the trace has a track per stream per rank") {
+  auto r = cli({"run", "deepseek-v3-claim", "--json"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["gpus"] == 2048);
+  CHECK(j["step"]["tokens_per_gpu_second"].get<double>() > 0);
+  CHECK(j["step"]["mfu"].get<double>() > 0.05);
+  CHECK(j["step"]["mfu"].get<double>() < 0.6);
+  CHECK(j["claim"]["gpu_hours"].get<double>() == 2.664e6);
+  CHECK(j["claim"]["ratio"].get<double>() == doctest::Approx(2.664e6 / j["run"]["gpu_hours"].get<double>()));
+  const auto& b = j["step"]["breakdown_seconds"];
+  CHECK(b["compute"].get<double>() + b["exposed_communication"].get<double>() + b["bubble"].get<double>() +
+            b["optimizer"].get<double>() ==
+        doctest::Approx(j["step"]["seconds"].get<double>()).epsilon(1e-9));
+  // A smaller batch (32 micro-batches per pipeline) keeps the trace small.
+  std::ifstream in(std::string(GPUHOURS_DATA_DIR) + "/scenarios/deepseek-v3-claim.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string yaml = text.str();
+  yaml.replace(yaml.find("global_batch: 15360"), 19, "global_batch: 4096");
+  const auto path = test::write_temp("dsv3-small.yaml", yaml);
+  const auto trace = test::write_temp("dsv3-trace.json", "");
+  r = cli({"run", path, "--trace", trace});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  std::ifstream tin(trace);
+  const auto t = nlohmann::json::parse(tin);
+  std::set<std::pair<int, int>> tracks;
+  std::set<int> processes;
+  for (const auto& ev : t["traceEvents"]) {
+    if (ev["ph"] == "M" && ev["name"] == "thread_name") tracks.insert({ev["pid"].get<int>(), ev["tid"].get<int>()});
+    if (ev["ph"] == "M" && ev["name"] == "process_name") processes.insert(ev["pid"].get<int>());
+    if (ev["ph"] == "X") REQUIRE(ev["dur"].get<double>() >= 0);
+  }
+  CHECK(processes.size() == 16);
+  CHECK(tracks.size() == 16 * 5);
 }

@@ -1,0 +1,52 @@
+// Whole-step simulation speed and memory: the DeepSeek-V3 claim step (2,048 H800) and the Llama 3
+// 405B step (16,384 H100), then Llama 3 405B's step from 256 to 16,384 GPUs (data parallelism
+// grows; one rank per pipeline stage is simulated, so the cost follows the micro-batch count).
+// Targets: each preset step < 2 s on one core and < 2 GiB.
+//   build/bench_step
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "gpuhours/step.hpp"
+
+using namespace gpuhours;
+
+namespace {
+long peak_rss_kib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  return -1;
+}
+double timed(const Scenario& s, StepResult& r) {
+  const auto t0 = std::chrono::steady_clock::now();
+  r = simulate_step(s);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+int main() {
+  const Catalog catalog(GPUHOURS_DATA_DIR);
+  for (const char* name : {"deepseek-v3-claim", "llama-3-405b"}) {
+    const Scenario s = load_scenario(name, catalog);
+    StepResult r;
+    const double t = timed(s, r);
+    std::fflush(stdout);
+    std::printf("%-20s %6d GPUs: %.3f s to simulate, %zu tasks, peak RSS %.0f MiB; step %.3f s, MFU %.1f%%\n", name,
+                s.cluster.gpus(), t, r.tasks, peak_rss_kib() / 1024.0, r.seconds, 100 * r.mfu);
+  }
+  std::printf("\nLlama 3 405B, TP8 PP16, 16M-token batches, full recomputation, growing data parallelism:\n");
+  for (int gpus : {256, 1024, 4096, 16384}) {
+    Scenario s = load_scenario("llama-3-405b", catalog);
+    s.cluster.nodes = gpus / 8;
+    s.parallel.recompute = Recompute::full;
+    StepResult r;
+    const double t = timed(s, r);
+    std::printf("  %6d GPUs: dp %4d, %4d micro-batches per pipeline: %.3f s to simulate, %zu tasks; step %.2f s\n", gpus,
+                r.dp, r.micro_batches, t, r.tasks, r.seconds);
+  }
+  return 0;
+}
