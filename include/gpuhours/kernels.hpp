@@ -1,8 +1,23 @@
-// Kernel timing. Until calibration profiles arrive (issue 7) the model is a roofline with
-// measured ceilings: time = launch + max(FLOPs / (peak * ceiling), bytes / (HBM * ceiling)),
-// where each ceiling is the fraction of the datasheet peak a real kernel of that class reached on
-// the GPU (hardware/gpus/*.yaml cites the measurement).
+// Kernel timing, from a calibration profile of measured kernel times where one applies, else a
+// roofline with measured ceilings.
+//
+// Calibration profile (hardware/calibration/*.yaml, DESIGN.md "Kernel timing"): GEMM times over
+// shapes (BF16, FP8), grouped GEMMs, fused causal attention forward/backward, memory bandwidths,
+// each with the machine it was measured on. A kernel's time is its FLOPs divided by an achieved
+// throughput interpolated in log space between the measured shapes nearest to it (inverse
+// distance weighting, exact at measured shapes). Outside the measured range (any dimension more
+// than a factor 2 beyond it) the throughput comes from a curve fitted to the whole table with
+// Eigen: ln(throughput) = c0 + c1 ln M + c2 ln N + c3 ln K (small M, N or K lose efficiency to
+// wave quantisation and tile edges), capped at the best measured throughput; the report says so.
+//
+// Roofline (no profile): time = launch + max(FLOPs / (peak * ceiling), bytes / (HBM * ceiling)),
+// each ceiling the fraction of the datasheet peak a real kernel of that class reached
+// (hardware/gpus/*.yaml cites the measurement).
 #pragma once
+#include <array>
+#include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,19 +27,56 @@
 
 namespace gpuhours {
 
+class YamlNode;
+
+/// Achieved throughput over measured shapes, interpolated in log space (see above).
+class ThroughputTable {
+ public:
+  /// `shape` is the features (e.g. {M, N, K}), `throughput` what was achieved at it.
+  void add(std::vector<double> shape, double throughput);
+  bool empty() const { return points_.empty(); }
+  /// Fits the fallback curve; call after the last add().
+  void fit();
+  /// Interpolated (inside the range) or fitted (outside) throughput; sets `fitted` when outside.
+  double at(const std::vector<double>& shape, bool* fitted = nullptr) const;
+  std::size_t size() const { return points_.size(); }
+
+ private:
+  struct Point {
+    std::vector<double> log_shape;
+    double throughput;
+  };
+  std::vector<Point> points_;
+  std::vector<double> lo_, hi_, coef_;
+  double best_ = 0;
+};
+
+struct CalibrationProfile {
+  std::string name, gpu, derived_from, file;
+  std::map<std::string, std::string> provenance;
+  ThroughputTable gemm_bf16, gemm_fp8;  // FLOP/s over (M, N, K)
+  ThroughputTable grouped_bf16;          // FLOP/s over (groups, M per group, N, K)
+  ThroughputTable attention_fwd, attention_bwd;  // FLOP/s over (batch*heads, seq, d_qk + d_v)
+  double copy_bytes_per_s = 0, elementwise_bytes_per_s = 0;
+  double sustained_gemm_bf16_flops_per_s = 0;
+};
+
+/// Loads and validates a profile; a missing, malformed or truncated table is an InputError.
+CalibrationProfile load_calibration(const YamlNode& node);
+
 class KernelModel {
  public:
-  explicit KernelModel(const GpuSpec& gpu);
+  explicit KernelModel(const GpuSpec& gpu, const CalibrationProfile* profile = nullptr);
   /// Time of one kernel on one GPU running alone.
   Time time(const Kernel& k) const;
-  /// AdamW update of `params` parameters: FP32 master weights, gradients and two moments are
-  /// read, weights and moments written, and the BF16 copy written: 4*4 + 3*4 + 2 = 30 bytes each.
-  Time optimizer_time(double params) const;
-  /// What the model assumed, for the report.
+  /// What the model assumed, for the report (profile and environment, or roofline; how many
+  /// kernel shapes fell outside the measured range).
   std::vector<std::string> assumptions() const;
 
  private:
   const GpuSpec& gpu_;
+  const CalibrationProfile* profile_;
+  mutable std::set<std::string> outside_;  // kernel classes timed by the fitted fallback
 };
 
 }  // namespace gpuhours

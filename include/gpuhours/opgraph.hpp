@@ -41,7 +41,8 @@ struct Kernel {
   double bytes = 0;
   bool fp8 = false;  // GEMM runs in FP8
   bool backward = false;
-  std::int64_t m = 0, n = 0, k = 0;  // GEMM shape (per group for grouped GEMMs)
+  std::int64_t m = 0, n = 0, k = 0;  // GEMM shape (per group for grouped GEMMs); attention:
+                                     // batch*heads, sequence, d_qk + d_v
   int groups = 1;                    // grouped GEMM: experts on the rank
 };
 

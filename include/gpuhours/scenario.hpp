@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -112,8 +113,11 @@ struct NodeSpec {
   double nic_bytes_per_s = 0, pcie_bytes_per_s = 0, system_power_watts = 0, price_usd = 0;
 };
 
+struct CalibrationProfile;
+
 struct ClusterSpec {
   GpuSpec gpu;
+  std::shared_ptr<const CalibrationProfile> calibration;  // measured kernel times, or none (roofline)
   int nodes = 1;
   int gpus_per_node = 1;
   NetworkSpec network;

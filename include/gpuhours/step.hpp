@@ -58,6 +58,9 @@ struct StepResult {
   std::vector<std::string> assumptions;
 };
 
+/// The op graph of one rank of the scenario's layout.
+OpGraph scenario_op_graph(const Scenario& s);
+
 /// Checks the layout; throws InfeasibleLayout naming what does not divide.
 void check_layout(const Scenario& s);
 /// Memory per pipeline rank; throws InfeasibleLayout (out of memory) for the first stage over.

@@ -208,6 +208,9 @@ struct Builder {
       attn.forward.kind = OpKind::attention;
       const double fwd = 2.0 * s.micro_batch * a * d(s.seq_len) * d(s.seq_len) * (dqk + dv) * 0.5 / s.cp;
       attn.forward.flops = fwd;
+      attn.forward.m = s.micro_batch * a;
+      attn.forward.n = s.seq_len;
+      attn.forward.k = dqk + dv;
       const double io = d(T) * (d(a) * (dqk + dv) + d(kv) * (dqk + dv)) * kAct;  // q, k, v, o
       attn.forward.bytes = io + d(T) * a * 4.0;
       Kernel bwd = attn.forward;

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <map>
+#include <tuple>
 #include <ostream>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +14,7 @@
 #include "gpuhours/network.hpp"
 #include "gpuhours/topology.hpp"
 #include "gpuhours/report.hpp"
+#include "gpuhours/step.hpp"
 #include "gpuhours/yaml.hpp"
 
 namespace gpuhours {
@@ -94,6 +97,28 @@ int cmd_collective(const Catalog& catalog, const CollectiveArgs& a, std::ostream
   return 0;
 }
 
+// Unique GEMM shapes of one rank's step (forward, input- and weight-gradient), for `gpuhours bench`.
+int cmd_shapes(const Catalog& catalog, const std::string& scenario, std::ostream& out) {
+  const Scenario s = load_scenario(scenario, catalog);
+  const OpGraph g = scenario_op_graph(s);
+  std::map<std::tuple<std::string, int, std::int64_t, std::int64_t, std::int64_t>, std::string> shapes;
+  auto add = [&](const Kernel& k, const std::string& name) {
+    if (k.kind != OpKind::gemm || k.m <= 0) return;
+    shapes.try_emplace({k.fp8 ? "fp8" : "bf16", k.groups, k.m, k.n, k.k}, name);
+  };
+  for (const auto* ops : {&g.embedding, &g.dense_layer, &g.moe_layer, &g.head, &g.mtp})
+    for (const Op& op : *ops) {
+      add(op.forward, op.name);
+      for (std::size_t i = 0; i < op.backward.size(); ++i) add(op.backward[i], op.name + (i == 0 ? " dgrad" : " wgrad"));
+    }
+  out << "# dtype groups M N K op   (C[MxN] = A[MxK] B[KxN]; groups > 1: grouped GEMM)\n";
+  for (const auto& [key, name] : shapes) {
+    const auto& [dtype, groups, m, n, k] = key;
+    out << dtype << " " << groups << " " << m << " " << n << " " << k << " " << name << "\n";
+  }
+  return 0;
+}
+
 std::string title_of(const std::string& path) {
   try {
     const YamlNode n = YamlNode::load_file(path);
@@ -136,6 +161,10 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   run->add_option("--trace", trace_path, "write a Chrome trace (Perfetto) of the simulated step");
   CLI::App* list = app.add_subcommand("list", "list preset scenarios, models, GPUs, nodes and networks");
 
+  std::string shapes_scenario;
+  CLI::App* shapes = app.add_subcommand("shapes", "list the GEMM shapes of a scenario's step (input to the kernel benchmark)");
+  shapes->add_option("scenario", shapes_scenario, "scenario file or preset name")->required();
+
   CollectiveArgs ca;
   CLI::App* coll = app.add_subcommand("collective", "time one collective on an idle cluster (nccl-tests style)");
   coll->add_option("--gpu", ca.gpu, "GPU preset")->capture_default_str();
@@ -170,6 +199,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (*run) return cmd_run(catalog, scenario, json ? "json" : csv ? "csv" : "text", trace_path, out);
     if (*list) return cmd_list(catalog, out);
     if (*coll) return cmd_collective(catalog, ca, out);
+    if (*shapes) return cmd_shapes(catalog, shapes_scenario, out);
   } catch (const InputError& e) {
     err << "error: " << e.what() << "\n";
     return 1;

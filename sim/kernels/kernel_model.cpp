@@ -1,36 +1,187 @@
+#include <Eigen/Dense>
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
+#include "gpuhours/error.hpp"
 #include "gpuhours/kernels.hpp"
+#include "gpuhours/yaml.hpp"
 
 namespace gpuhours {
 
-KernelModel::KernelModel(const GpuSpec& gpu) : gpu_(gpu) {}
+namespace {
+constexpr double kRangeSlack = 0.6931471805599453;  // ln 2: a factor 2 beyond the measured range
+}
+
+void ThroughputTable::add(std::vector<double> shape, double throughput) {
+  GPUHOURS_ASSERT(throughput > 0, "a measured throughput is positive");
+  for (double& x : shape) {
+    GPUHOURS_ASSERT(x > 0, "shape features are positive");
+    x = std::log(x);
+  }
+  points_.push_back({std::move(shape), throughput});
+}
+
+void ThroughputTable::fit() {
+  if (points_.empty()) return;
+  const std::size_t dims = points_.front().log_shape.size();
+  lo_.assign(dims, std::numeric_limits<double>::infinity());
+  hi_.assign(dims, -std::numeric_limits<double>::infinity());
+  best_ = 0;
+  for (const Point& p : points_) {
+    best_ = std::max(best_, p.throughput);
+    for (std::size_t d = 0; d < dims; ++d) {
+      lo_[d] = std::min(lo_[d], p.log_shape[d]);
+      hi_[d] = std::max(hi_[d], p.log_shape[d]);
+    }
+  }
+  // Least squares: ln(throughput) = c0 + sum c_d ln(x_d); dimensions that never vary get 0.
+  Eigen::MatrixXd A(points_.size(), dims + 1);
+  Eigen::VectorXd y(points_.size());
+  for (std::size_t i = 0; i < points_.size(); ++i) {
+    A(i, 0) = 1.0;
+    for (std::size_t d = 0; d < dims; ++d) A(i, d + 1) = hi_[d] > lo_[d] ? points_[i].log_shape[d] : 0.0;
+    y(i) = std::log(points_[i].throughput);
+  }
+  const Eigen::VectorXd c = A.completeOrthogonalDecomposition().solve(y);
+  coef_.assign(c.data(), c.data() + c.size());
+}
+
+double ThroughputTable::at(const std::vector<double>& shape, bool* fitted) const {
+  GPUHOURS_ASSERT(!points_.empty() && !coef_.empty(), "a fitted table");
+  std::vector<double> x(shape.size());
+  bool inside = true;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    x[d] = std::log(std::max(shape[d], 1e-30));
+    if (x[d] < lo_[d] - kRangeSlack || x[d] > hi_[d] + kRangeSlack) inside = false;
+  }
+  if (fitted) *fitted = !inside;
+  if (!inside) {
+    double ln = coef_[0];
+    for (std::size_t d = 0; d < x.size(); ++d) ln += coef_[d + 1] * (hi_[d] > lo_[d] ? x[d] : 0.0);
+    return std::min(best_, std::exp(ln));
+  }
+  // Inverse distance weighting (power 4) over all points: the nearest dominate; exact at a point.
+  double num = 0, den = 0;
+  for (const Point& p : points_) {
+    double d2 = 0;
+    for (std::size_t d = 0; d < x.size(); ++d) d2 += (x[d] - p.log_shape[d]) * (x[d] - p.log_shape[d]);
+    if (d2 < 1e-18) return p.throughput;
+    const double w = 1.0 / (d2 * d2);
+    num += w * p.throughput;
+    den += w;
+  }
+  return num / den;
+}
+
+CalibrationProfile load_calibration(const YamlNode& n) {
+  n.check_keys({{"name", true, "profile id"},
+                {"gpu", true, "GPU preset the profile describes"},
+                {"derived_from", true, "none, or the measured profile this one is derived from"},
+                {"provenance", true, "where and how it was measured"},
+                {"gemm_bf16", true, "[M, N, K, seconds] rows"},
+                {"gemm_fp8", true, "[M, N, K, seconds] rows"},
+                {"grouped_gemm_bf16", true, "[groups, M, N, K, seconds] rows"},
+                {"attention", true, "[batch, heads, seq, d_qk, d_v, fwd s, fwd+bwd s] rows"},
+                {"memory", true, "copy and elementwise bandwidth"},
+                {"sustained", false, "sustained throughput under the power cap"},
+                {"differences", false, "derived profiles: what differs from the measured machine"}});
+  CalibrationProfile p;
+  p.file = n.file();
+  p.name = n.child("name").as_string();
+  p.gpu = n.child("gpu").as_string();
+  p.derived_from = n.child("derived_from").as_string();
+  for (const auto& [k, v] : n.child("provenance").entries()) p.provenance[k] = v.as_string();
+  auto rows = [&](const char* key, std::size_t arity) {
+    const YamlNode t = n.child(key);
+    std::vector<std::vector<double>> out;
+    for (const YamlNode& row : t.items()) {
+      if (!row.is_sequence() || row.raw().size() != arity)
+        throw row.error("expected a row of " + std::to_string(arity) + " numbers");
+      std::vector<double> v;
+      for (const YamlNode& x : row.items()) v.push_back(x.as_positive_double());
+      out.push_back(std::move(v));
+    }
+    if (out.empty()) throw t.error("the table is empty");
+    return out;
+  };
+  for (const auto& r : rows("gemm_bf16", 4)) p.gemm_bf16.add({r[0], r[1], r[2]}, 2 * r[0] * r[1] * r[2] / r[3]);
+  for (const auto& r : rows("gemm_fp8", 4)) p.gemm_fp8.add({r[0], r[1], r[2]}, 2 * r[0] * r[1] * r[2] / r[3]);
+  for (const auto& r : rows("grouped_gemm_bf16", 5))
+    p.grouped_bf16.add({r[0], r[1], r[2], r[3]}, 2 * r[0] * r[1] * r[2] * r[3] / r[4]);
+  for (const auto& r : rows("attention", 7)) {
+    // Causal forward FLOPs 2*B*H*S^2*(d_qk + d_v)/2; backward 2.5x (same convention as the op graph).
+    const double fwd = 2 * r[0] * r[1] * r[2] * r[2] * (r[3] + r[4]) * 0.5;
+    if (r[6] <= r[5]) throw n.child("attention").error("forward+backward time must exceed the forward time");
+    p.attention_fwd.add({r[0] * r[1], r[2], r[3] + r[4]}, fwd / r[5]);
+    p.attention_bwd.add({r[0] * r[1], r[2], r[3] + r[4]}, 2.5 * fwd / (r[6] - r[5]));
+  }
+  const YamlNode mem = n.child("memory");
+  mem.check_keys({{"copy", true, "bytes/s"}, {"elementwise", true, "bytes/s"}});
+  p.copy_bytes_per_s = mem.child("copy").as_positive_double();
+  p.elementwise_bytes_per_s = mem.child("elementwise").as_positive_double();
+  if (auto sus = n.optional_child("sustained")) {
+    sus->check_keys({{"gemm_bf16_flops_per_s", true, "FLOP/s"}});
+    p.sustained_gemm_bf16_flops_per_s = sus->child("gemm_bf16_flops_per_s").as_positive_double();
+  }
+  for (ThroughputTable* t : {&p.gemm_bf16, &p.gemm_fp8, &p.grouped_bf16, &p.attention_fwd, &p.attention_bwd}) t->fit();
+  return p;
+}
+
+KernelModel::KernelModel(const GpuSpec& gpu, const CalibrationProfile* profile) : gpu_(gpu), profile_(profile) {}
 
 Time KernelModel::time(const Kernel& k) const {
+  if (profile_) {
+    bool fitted = false;
+    double seconds = 0;
+    const double m = static_cast<double>(k.m), n = static_cast<double>(k.n), kk = static_cast<double>(k.k);
+    if (k.kind == OpKind::gemm && m > 0 && n > 0 && kk > 0) {
+      double rate;
+      if (k.groups > 1 && !k.fp8) rate = profile_->grouped_bf16.at({static_cast<double>(k.groups), m, n, kk}, &fitted);
+      else rate = (k.fp8 ? profile_->gemm_fp8 : profile_->gemm_bf16).at({m, n, kk}, &fitted);
+      seconds = std::max(k.flops / rate, k.bytes / profile_->copy_bytes_per_s);
+      if (fitted) outside_.insert(k.fp8 ? "FP8 GEMM" : "BF16 GEMM");
+      return Time::from_seconds_ceil(seconds);
+    }
+    if (k.kind == OpKind::attention && m > 0) {
+      const ThroughputTable& t = k.backward ? profile_->attention_bwd : profile_->attention_fwd;
+      const double rate = t.at({m, n, kk}, &fitted);
+      if (fitted) outside_.insert("attention");
+      return Time::from_seconds_ceil(std::max(k.flops / rate, k.bytes / profile_->copy_bytes_per_s));
+    }
+    if (k.kind == OpKind::memory) {
+      return Time::from_seconds_ceil(gpu_.kernel_launch_seconds + k.bytes / profile_->elementwise_bytes_per_s);
+    }
+    // GEMMs without a shape (unfused attention): the roofline below.
+  }
   double peak = 0;
   if (k.kind == OpKind::gemm) {
     const auto it = gpu_.peak_flops_per_s.find(k.fp8 ? "fp8" : "bf16");
     peak = (it != gpu_.peak_flops_per_s.end() ? it->second : gpu_.peak_flops_per_s.at("bf16")) *
            (k.fp8 ? gpu_.achievable.gemm_fp8 : gpu_.achievable.gemm_bf16);
   } else if (k.kind == OpKind::attention) {
-    peak = gpu_.peak_flops_per_s.at("bf16") *
-           (k.backward ? gpu_.achievable.attention_bwd : gpu_.achievable.attention_fwd);
+    peak = gpu_.peak_flops_per_s.at("bf16") * (k.backward ? gpu_.achievable.attention_bwd : gpu_.achievable.attention_fwd);
   }
-  const double hbm = gpu_.hbm_bytes_per_s *
-                     (k.kind == OpKind::memory ? gpu_.achievable.elementwise : gpu_.achievable.copy);
+  const double hbm = gpu_.hbm_bytes_per_s * (k.kind == OpKind::memory ? gpu_.achievable.elementwise : gpu_.achievable.copy);
   const double compute_s = peak > 0 ? k.flops / peak : 0.0;
   const double memory_s = k.bytes / hbm;
   return Time::from_seconds_ceil(gpu_.kernel_launch_seconds + std::max(compute_s, memory_s));
 }
 
-Time KernelModel::optimizer_time(double params) const {
-  return Time::from_seconds_ceil(gpu_.kernel_launch_seconds +
-                                 30.0 * params / (gpu_.hbm_bytes_per_s * gpu_.achievable.copy));
-}
-
 std::vector<std::string> KernelModel::assumptions() const {
-  return {"kernel times: roofline from " + gpu_.name +
-          " catalogue peaks with measured per-class ceilings (no calibration profile yet)"};
+  if (!profile_)
+    return {"kernel times: roofline from " + gpu_.name +
+            " catalogue peaks with measured per-class ceilings (no calibration profile)"};
+  auto get = [&](const char* k) {
+    const auto it = profile_->provenance.find(k);
+    return it == profile_->provenance.end() ? std::string("?") : it->second;
+  };
+  std::string a = "kernel times: calibration profile " + profile_->name + " (measured on " + get("device") + ", driver " +
+                  get("driver") + ", CUDA " + get("cuda") + ", " + get("date") + ")";
+  if (profile_->derived_from != "none") a += ", derived from " + profile_->derived_from + " for " + profile_->gpu;
+  std::vector<std::string> out = {a};
+  for (const auto& c : outside_) out.push_back(c + " shapes outside the profile's range: fitted efficiency curve");
+  return out;
 }
 
 }  // namespace gpuhours

@@ -54,9 +54,26 @@ std::vector<std::pair<int, int>> balanced_split(const std::vector<double>& cost,
 
 namespace detail {
 
+RankShape rank_shape(const Scenario& s) {
+  const ParallelSpec& p = s.parallel;
+  RankShape r;
+  r.tp = p.tp;
+  r.cp = p.cp;
+  r.ep = p.ep;
+  r.seq_len = s.training.seq_len;
+  r.micro_batch = p.micro_batch;
+  r.precision = s.training.precision;
+  r.expert_imbalance = p.expert_imbalance;
+  r.flash_attention = s.training.flash_attention;
+  r.sequence_parallel = p.sequence_parallel;
+  r.dropout = s.training.dropout;
+  return r;
+}
+
 Layout make_layout(const Scenario& s) {
   const ParallelSpec& p = s.parallel;
   Layout l;
+  l.shape = rank_shape(s);
   l.shape.tp = p.tp;
   l.shape.cp = p.cp;
   l.shape.ep = p.ep;
@@ -83,7 +100,7 @@ Layout make_layout(const Scenario& s) {
     }
   } else {
     // Balance the parts by their kernel time (forward + backward) on this GPU.
-    const KernelModel kernels(s.cluster.gpu);
+    const KernelModel kernels(s.cluster.gpu, s.cluster.calibration.get());
     auto cost = [&](const std::vector<Op>& ops) {
       double t = 0;
       for (const Op& op : ops) {
@@ -153,6 +170,8 @@ double part_activations(const Scenario& s, const Layout& l, int part) {
 }
 
 }  // namespace detail
+
+OpGraph scenario_op_graph(const Scenario& s) { return build_op_graph(s.model, detail::rank_shape(s)); }
 
 std::vector<StagePlan> plan_memory(const Scenario& s) {
   const detail::Layout l = detail::make_layout(s);

@@ -346,7 +346,7 @@ StepResult simulate_step(const Scenario& s, std::ostream* trace) {
                              [](const StagePlan& a, const StagePlan& b) { return a.total() < b.total(); });
   r.dp = l.dp;
   r.micro_batches = l.micro_batches;
-  const KernelModel kernels(s.cluster.gpu);
+  const KernelModel kernels(s.cluster.gpu, s.cluster.calibration.get());
   ProgramBuilder b(s, l, kernels);
   const int pp = s.parallel.pp;
   const int parts = static_cast<int>(l.part_layers.size());

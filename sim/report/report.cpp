@@ -1,5 +1,7 @@
 #include "gpuhours/report.hpp"
 
+#include "gpuhours/kernels.hpp"
+
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -91,6 +93,17 @@ void write_json(const Report& r, std::ostream& out) {
                 {"cost_usd", optional_number(r.claim.cost_usd)},
                 {"source", r.claim.source.empty() ? nlohmann::ordered_json(nullptr)
                                                   : nlohmann::ordered_json(r.claim.source)}};
+  if (const auto& cal = s.cluster.calibration) {
+    auto prov = [&](const char* k) {
+      const auto it = cal->provenance.find(k);
+      return it == cal->provenance.end() ? std::string() : it->second;
+    };
+    j["calibration"] = {{"profile", cal->name}, {"gpu", cal->gpu}, {"derived_from", cal->derived_from},
+                        {"measured_on", prov("device")}, {"driver", prov("driver")}, {"cuda", prov("cuda")},
+                        {"libraries", prov("libraries")}, {"date", prov("date")}};
+  } else {
+    j["calibration"] = nullptr;
+  }
   j["assumptions"] = st.assumptions;
   j["assumptions"].push_back("energy: every GPU at its board power (" +
                              fmt::format("{:.0f} W", s.cluster.gpu.tdp_watts) +

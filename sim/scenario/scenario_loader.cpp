@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "gpuhours/error.hpp"
+#include "gpuhours/kernels.hpp"
 #include "gpuhours/scenario.hpp"
 #include "gpuhours/yaml.hpp"
 
@@ -418,8 +419,13 @@ Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) 
   s.cluster.nodes = static_cast<int>(c.child("nodes").as_positive_int());
   s.cluster.gpus_per_node = static_cast<int>(c.child("gpus_per_node").as_positive_int());
   s.cluster.network = load_named(c.child("network"), catalog, "hardware/networks", "network", load_network);
-  if (auto cal = c.optional_child("calibration"))
-    throw cal->error("calibration profiles are not available yet (issue 7); remove the key to use the roofline");
+  if (auto cal = c.optional_child("calibration")) {
+    auto profile = std::make_shared<CalibrationProfile>(
+        load_named(*cal, catalog, "hardware/calibration", "calibration profile", load_calibration));
+    if (profile->gpu != s.cluster.gpu.name)
+      throw cal->error("profile '" + profile->name + "' describes " + profile->gpu + ", not " + s.cluster.gpu.name);
+    s.cluster.calibration = std::move(profile);
+  }
   if (s.cluster.nodes > 1 && s.cluster.network.kind == "nvswitch")
     throw c.child("network").error("an nvswitch network spans one node; " +
                                    std::to_string(s.cluster.nodes) + " nodes need a fat-tree network");
