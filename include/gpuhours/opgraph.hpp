@@ -75,6 +75,10 @@ struct RankShape {
   bool flash_attention = true;    // false: unfused QK^T, softmax, dropout, PV (pre-2022 Megatron)
   bool sequence_parallel = true;  // with tp > 1; false: all-reduce per block, norms on all T tokens
   bool dropout = false;           // hidden dropout after attention and MLP (reads, writes, 1-byte mask)
+  /// PyTorch autocast over FP32 parameters: the residual stream, norms and embedding stay FP32;
+  /// every linear casts its FP32 weight (and an FP32 input) to BF16 in forward and its gradients
+  /// back to FP32 in backward (6 bytes moved per element each way).
+  bool autocast = false;
 };
 
 /// The operators of one training micro-batch on one rank.

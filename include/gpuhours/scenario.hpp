@@ -147,6 +147,7 @@ struct TrainingSpec {
   bool bf16_moments = false;  // AdamW moments in BF16 (DeepSeek-V3 §3.3.3)
   bool flash_attention = true;  // false: unfused attention kernels (pre-2022 frameworks)
   bool dropout = false;         // hidden dropout after attention and MLP
+  bool autocast = false;        // mixed precision: PyTorch autocast over FP32 parameters
   std::int64_t seq_len = 0;
   std::int64_t global_batch = 0;  // sequences per step
   double tokens = 0;              // total training tokens

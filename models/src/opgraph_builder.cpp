@@ -298,6 +298,36 @@ struct Builder {
   }
 };
 
+// Autocast over FP32 parameters (RankShape::autocast): FP32 norms, residuals and embedding move
+// twice the bytes; before each linear a cast kernel converts its weight (and its input, when an
+// FP32 op produced it) to BF16, and its backward converts the gradients back.
+void apply_autocast(std::vector<Op>& ops) {
+  std::vector<Op> out;
+  bool fp32_stream = true;  // the embedding / residual stream feeds the first op
+  for (Op op : ops) {
+    const bool fp32_op = op.comm == OpComm::none && op.forward.kind == OpKind::memory &&
+                         (op.name.find("norm") != std::string::npos || op.name.find("residual") != std::string::npos ||
+                          op.name == "embedding");
+    if (op.comm == OpComm::none && op.forward.kind == OpKind::gemm && op.params > 0) {
+      const double input = fp32_stream ? d(op.forward.m) * d(op.forward.k) * op.forward.groups : 0.0;
+      Op cast;
+      cast.name = op.name + " cast (autocast)";
+      cast.forward = memory_kernel(6.0 * (d(op.params) + input));
+      cast.backward = {memory_kernel(6.0 * (d(op.params) + input), true)};
+      out.push_back(cast);
+    }
+    if (fp32_op) {
+      op.forward.bytes *= 2;
+      for (Kernel& k : op.backward) k.bytes *= 2;
+      op.saved_bytes *= 2;
+      op.saved_selective *= 2;
+    }
+    if (op.comm == OpComm::none) fp32_stream = fp32_op;
+    out.push_back(std::move(op));
+  }
+  ops = std::move(out);
+}
+
 }  // namespace
 
 ParamCount count_params(const ModelSpec& m) {
@@ -362,6 +392,8 @@ OpGraph build_op_graph(const ModelSpec& m, const RankShape& s) {
   g.dense_layer = b.layer(false);
   if (m.ffn.moe) g.moe_layer = b.layer(true);
   g.head = b.head("", true);
+  if (s.autocast)
+    for (auto* ops : {&g.embedding, &g.dense_layer, &g.moe_layer, &g.head}) apply_autocast(*ops);
   if (m.mtp_depth > 0) {
     // DeepSeek-V3 §2.2: RMSNorm the hidden state and the next token's embedding, project the
     // concatenation [2h -> h], run one transformer layer, then the shared output head.

@@ -67,6 +67,7 @@ RankShape rank_shape(const Scenario& s) {
   r.flash_attention = s.training.flash_attention;
   r.sequence_parallel = p.sequence_parallel;
   r.dropout = s.training.dropout;
+  r.autocast = s.training.autocast;
   return r;
 }
 
@@ -74,16 +75,6 @@ Layout make_layout(const Scenario& s) {
   const ParallelSpec& p = s.parallel;
   Layout l;
   l.shape = rank_shape(s);
-  l.shape.tp = p.tp;
-  l.shape.cp = p.cp;
-  l.shape.ep = p.ep;
-  l.shape.seq_len = s.training.seq_len;
-  l.shape.micro_batch = p.micro_batch;
-  l.shape.precision = s.training.precision;
-  l.shape.expert_imbalance = p.expert_imbalance;
-  l.shape.flash_attention = s.training.flash_attention;
-  l.shape.sequence_parallel = s.parallel.sequence_parallel;
-  l.shape.dropout = s.training.dropout;
   l.graph = build_op_graph(s.model, l.shape);
   l.dp = s.dp();
   l.micro_batches = static_cast<int>(s.training.global_batch / (std::int64_t{l.dp} * p.micro_batch));

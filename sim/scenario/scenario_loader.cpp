@@ -490,6 +490,7 @@ Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) 
                 {"optimizer_moments", false, "fp32 (default) | bf16 (DeepSeek-V3)"},
                 {"attention_kernel", false, "flash (default) | unfused (frameworks before FlashAttention)"},
                 {"dropout", false, "hidden dropout after attention and MLP (default false)"},
+                {"mixed_precision", false, "master-weights (default: BF16 weights, FP32 master in the optimizer) | autocast (PyTorch AMP over FP32 parameters)"},
                 {"seq_len", true, "tokens per sequence"},
                 {"global_batch", false, "sequences per step"},
                 {"global_batch_tokens", false, "tokens per step"},
@@ -500,6 +501,8 @@ Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) 
     if (s.training.optimizer != "adamw") throw o->error("unknown value '" + s.training.optimizer + "' (one of: adamw)");
   }
   if (auto v = t.optional_child("dropout")) s.training.dropout = v->as_bool();
+  if (auto v = t.optional_child("mixed_precision"))
+    s.training.autocast = parse_enum<bool>(*v, {{"master-weights", false}, {"autocast", true}});
   if (auto a = t.optional_child("attention_kernel"))
     s.training.flash_attention = parse_enum<bool>(*a, {{"flash", true}, {"unfused", false}});
   if (auto o = t.optional_child("optimizer_moments"))

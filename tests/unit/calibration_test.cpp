@@ -1,0 +1,176 @@
+// Calibration profiles: loading, interpolation, the fitted fallback, bad files, and the
+// simulated single-GPU steps against measured ones.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <algorithm>
+#include <array>
+#include <fstream>
+#include <map>
+#include <tuple>
+#include <nlohmann/json.hpp>
+
+#include "gpuhours/error.hpp"
+#include "gpuhours/kernels.hpp"
+#include "gpuhours/step.hpp"
+#include "gpuhours/yaml.hpp"
+#include "test_util.hpp"
+
+using namespace gpuhours;
+
+namespace {
+const std::string kRoot = GPUHOURS_DATA_DIR;
+CalibrationProfile h100_profile() {
+  return load_calibration(YamlNode::load_file(kRoot + "/hardware/calibration/h100-sxm-2026-11.yaml"));
+}
+}  // namespace
+
+TEST_CASE("calibration: interpolation is exact at measured shapes and monotone between them") {
+  ThroughputTable t;
+  t.add({1024, 1024, 1024}, 100e12);
+  t.add({4096, 4096, 4096}, 600e12);
+  t.add({1024, 4096, 4096}, 300e12);
+  t.fit();
+  bool fitted = true;
+  CHECK(t.at({4096, 4096, 4096}, &fitted) == 600e12);
+  CHECK_FALSE(fitted);
+  const double mid = t.at({2048, 2048, 2048}, &fitted);
+  CHECK_FALSE(fitted);
+  CHECK(mid > 100e12);
+  CHECK(mid < 600e12);
+  // Far outside (64x beyond the largest K): the fitted curve, capped at the best measurement.
+  const double far = t.at({4096, 4096, 262144}, &fitted);
+  CHECK(fitted);
+  CHECK(far <= 600e12);
+  CHECK(far > 0);
+}
+
+TEST_CASE("calibration: the fitted fallback follows the table's trend") {
+  // Throughput that grows as M^0.5 exactly: the log-linear fit recovers it outside the range.
+  ThroughputTable t;
+  for (double m : {64.0, 128.0, 256.0, 512.0, 1024.0}) t.add({m, 4096, 4096}, 1e12 * std::sqrt(m));
+  t.fit();
+  bool fitted = false;
+  CHECK(t.at({16, 4096, 4096}, &fitted) == doctest::Approx(4e12).epsilon(1e-6));
+  CHECK(fitted);
+  // Above the range it is capped at the best measured throughput.
+  CHECK(t.at({65536, 4096, 4096}, &fitted) == doctest::Approx(1e12 * 32));
+}
+
+TEST_CASE("calibration: shipped H100 profile agrees with the reference measurements within 10%") {
+  // tests/data/h100-kernels-2026-11.json is ../shared/reference/h100-kernels-2026-11.json; per shape
+  // the profile keeps the mean over the measured layouts (NN, NT, TN).
+  std::ifstream in(kRoot + "/tests/data/h100-kernels-2026-11.json");
+  const auto ref = nlohmann::json::parse(in);
+  std::map<std::tuple<bool, long long, long long, long long>, std::vector<double>> shapes;
+  for (const auto& [section, rows] : ref["sections"].items()) {
+    if (section.rfind("gemm_", 0) != 0) continue;
+    const bool fp8 = section.rfind("gemm_fp8", 0) == 0;
+    for (const auto& r : rows) shapes[{fp8, r["M"].get<long long>(), r["N"].get<long long>(), r["K"].get<long long>()}].push_back(r["s"]);
+  }
+  const CalibrationProfile p = h100_profile();
+  const GpuSpec gpu = load_gpu_preset("h100-sxm", Catalog(kRoot));
+  const KernelModel km(gpu, &p);
+  std::printf("\n%-5s %6s %7s %7s %12s %12s %7s\n", "dtype", "M", "N", "K", "reference us", "profile us", "diff");
+  for (const auto& [key, times] : shapes) {
+    const auto& [fp8, m, n, k] = key;
+    double mean = 0;
+    for (double t : times) mean += t / static_cast<double>(times.size());
+    Kernel kern;
+    kern.kind = OpKind::gemm;
+    kern.fp8 = fp8;
+    kern.m = m;
+    kern.n = n;
+    kern.k = k;
+    kern.flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+    const double sim = km.time(kern).seconds();
+    std::printf("%-5s %6lld %7lld %7lld %12.1f %12.1f %+6.1f%%\n", fp8 ? "fp8" : "bf16", m, n, k, mean * 1e6, sim * 1e6,
+                100 * (sim / mean - 1));
+    CHECK(std::abs(sim / mean - 1) < 0.10);
+  }
+  CHECK(shapes.size() > 60);
+  CHECK(p.provenance.at("device") == "NVIDIA H100 80GB HBM3");
+}
+
+TEST_CASE("calibration: leave-one-out interpolation error over the BF16 GEMM table") {
+  // Each measured shape predicted from all the others: how well the table predicts shapes it has
+  // not seen (the case for any model shape not measured).
+  const YamlNode prof = YamlNode::load_file(kRoot + "/hardware/calibration/h100-sxm-2026-11.yaml");
+  std::vector<std::array<double, 4>> rows;
+  for (const YamlNode& r : prof.child("gemm_bf16").items())
+    rows.push_back({r.items()[0].as_double(), r.items()[1].as_double(), r.items()[2].as_double(), r.items()[3].as_double()});
+  std::vector<double> errors;
+  for (std::size_t leave = 0; leave < rows.size(); ++leave) {
+    ThroughputTable t;
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      if (i != leave) t.add({rows[i][0], rows[i][1], rows[i][2]}, 2 * rows[i][0] * rows[i][1] * rows[i][2] / rows[i][3]);
+    t.fit();
+    const auto& r = rows[leave];
+    const double predicted = 2 * r[0] * r[1] * r[2] / t.at({r[0], r[1], r[2]});
+    errors.push_back(std::abs(predicted / r[3] - 1));
+  }
+  std::sort(errors.begin(), errors.end());
+  const double median = errors[errors.size() / 2], p90 = errors[errors.size() * 9 / 10];
+  MESSAGE("leave-one-out over ", errors.size(), " shapes: median error ", 100 * median, "%, 90th percentile ", 100 * p90, "%");
+  CHECK(median < 0.10);
+  CHECK(p90 < 0.30);
+}
+
+TEST_CASE("calibration: a corrupt or truncated profile is a clear error") {
+  std::ifstream in(kRoot + "/hardware/calibration/h100-sxm-2026-11.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string full = text.str();
+  // Truncated in the middle of the BF16 table: later tables are missing.
+  CHECK_THROWS_WITH_AS(load_calibration(YamlNode::load_string(full.substr(0, full.find("gemm_fp8:")), "cut.yaml")),
+                       doctest::Contains("missing required key 'gemm_fp8'"), InputError);
+  // A row of the wrong length, and a negative time.
+  std::string bad = full;
+  bad.replace(bad.find("- [64, 4096, 7168,"), 18, "- [64, 4096,");
+  CHECK_THROWS_WITH_AS(load_calibration(YamlNode::load_string(bad, "row.yaml")),
+                       doctest::Contains("expected a row of 4 numbers"), InputError);
+  bad = full;
+  bad.replace(bad.find("- [64, 4096, 7168, "), 19, "- [64, 4096, 7168, -");
+  CHECK_THROWS_WITH_AS(load_calibration(YamlNode::load_string(bad, "neg.yaml")), doctest::Contains("greater than zero"),
+                       InputError);
+  CHECK_THROWS_AS(load_calibration(YamlNode::load_string("name: [unclosed", "broken.yaml")), InputError);
+  // A profile for another GPU is refused by the scenario.
+  const auto r = test::cli({"run", test::write_temp("wronggpu.yaml", test::variant("network: nvswitch-node}",
+                                                                                  "network: nvswitch-node, calibration: h800-sxm-2026-11-derived}"))});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("describes h800-sxm, not h100-sxm") != std::string::npos);
+}
+
+TEST_CASE("calibration: gpuhours run reports the profile and where it was measured") {
+  const auto r = test::cli({"run", "h100-1gpu-llama-1b", "--json"});
+  REQUIRE(r.code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["calibration"]["profile"] == "h100-sxm-2026-11");
+  CHECK(j["calibration"]["measured_on"] == "NVIDIA H100 80GB HBM3");
+  CHECK(j["assumptions"][0].get<std::string>().find("calibration profile h100-sxm-2026-11") != std::string::npos);
+  const auto roof = test::cli({"run", test::write_temp("roof.yaml", test::inline_scenario()), "--json"});
+  CHECK(nlohmann::json::parse(roof.out)["calibration"].is_null());
+}
+
+TEST_CASE("validation: simulated 1-GPU training steps within 15% of the measured H100 steps") {
+  // tests/data/h100-reference-steps-2026-11.json: bench/reference_step.py on one H100 SXM
+  // (PyTorch 2.11, BF16 autocast over FP32 parameters, fused AdamW, flash SDPA, eager).
+  std::ifstream in(kRoot + "/tests/data/h100-reference-steps-2026-11.json");
+  const auto measured = nlohmann::json::parse(in);
+  const Catalog catalog(kRoot);
+  int rows = 0;
+  std::printf("\n%-18s %12s %12s %8s %12s %12s\n", "config", "measured s", "simulated s", "error", "measured GiB",
+              "planned GiB");
+  for (const auto& r : measured["results"]) {
+    const std::string name = r["config"]["name"];
+    const Scenario s = load_scenario(kRoot + "/tests/reference_steps/" + name + ".yaml", catalog);
+    const StepResult sim = simulate_step(s);
+    const double m = r["step_median_s"].get<double>();
+    const double err = sim.seconds / m - 1;
+    std::printf("%-18s %12.4f %12.4f %+7.1f%% %12.2f %12.2f\n", name.c_str(), m, sim.seconds, 100 * err,
+                r["max_memory_allocated_bytes"].get<double>() / (1 << 30), sim.peak.total() / (1 << 30));
+    CHECK(std::abs(err) < 0.15);
+    ++rows;
+  }
+  CHECK(rows == 4);
+}
