@@ -18,5 +18,8 @@ struct Report {
 void write_json(const Report& r, std::ostream& out);
 void write_csv(const Report& r, std::ostream& out);
 void write_terminal(const Report& r, std::ostream& out);
+/// Per pipeline stage: layers, parameters, forward FLOPs per token, memory by category; and the
+/// communication volume per GPU and step by collective (`gpuhours run --explain`).
+void write_explain(const Report& r, std::ostream& out);
 
 }  // namespace gpuhours

@@ -18,6 +18,7 @@ struct StagePlan {
   int layers = 0;                          // transformer layers held (all parts)
   bool embedding = false, head = false;    // first / last part
   double params = 0, expert_params = 0;    // parameters on the GPU (after tp / ep sharding)
+  double forward_flops_per_token = 0;      // the GPU's forward FLOPs per token of its micro-batch
   double weights = 0, gradients = 0, optimizer = 0, activations = 0, buffers = 0, fragmentation = 0;
   int micro_batches_in_flight = 0;         // activation sets held at the peak
   double total() const { return weights + gradients + optimizer + activations + buffers + fragmentation; }

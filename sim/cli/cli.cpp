@@ -22,7 +22,7 @@ namespace gpuhours {
 namespace {
 
 int cmd_run(const Catalog& catalog, const std::string& scenario, const std::string& format,
-            const std::string& trace_path, std::ostream& out) {
+            const std::string& trace_path, bool explain, std::ostream& out) {
   const Scenario s = load_scenario(scenario, catalog);
   std::ofstream trace;
   if (!trace_path.empty()) {
@@ -36,6 +36,7 @@ int cmd_run(const Catalog& catalog, const std::string& scenario, const std::stri
   if (format == "json") write_json(report, out);
   else if (format == "csv") write_csv(report, out);
   else write_terminal(report, out);
+  if (explain) write_explain(report, out);
   return 0;
 }
 
@@ -159,6 +160,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   auto* json_flag = run->add_flag("--json", json, "print the JSON contract");
   run->add_flag("--csv", csv, "print one CSV row")->excludes(json_flag);
   run->add_option("--trace", trace_path, "write a Chrome trace (Perfetto) of the simulated step");
+  bool explain = false;
+  run->add_flag("--explain", explain, "per stage: layers, parameters, FLOPs per token, memory; communication per collective");
   CLI::App* list = app.add_subcommand("list", "list preset scenarios, models, GPUs, nodes and networks");
 
   std::string shapes_scenario;
@@ -196,7 +199,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   }
   const Catalog catalog(root);
   try {
-    if (*run) return cmd_run(catalog, scenario, json ? "json" : csv ? "csv" : "text", trace_path, out);
+    if (*run) return cmd_run(catalog, scenario, json ? "json" : csv ? "csv" : "text", trace_path, explain && !json && !csv, out);
     if (*list) return cmd_list(catalog, out);
     if (*coll) return cmd_collective(catalog, ca, out);
     if (*shapes) return cmd_shapes(catalog, shapes_scenario, out);

@@ -137,6 +137,20 @@ std::pair<double, double> part_params(const Scenario& s, const Layout& l, int pa
   return {all, experts};
 }
 
+double part_forward_flops(const Scenario& s, const Layout& l, int part) {
+  double f = 0;
+  auto add = [&](const std::vector<Op>& ops) {
+    for (const Op& op : ops) f += op.forward.flops;
+  };
+  const auto [first, last] = l.part_layers[part];
+  for (int i = first; i < last; ++i) add(l.graph.layer(s.model, i));
+  if (part + 1 == static_cast<int>(l.part_layers.size())) {
+    add(l.graph.head);
+    for (int k = 0; k < s.model.mtp_depth; ++k) add(l.graph.mtp);
+  }
+  return f;
+}
+
 double part_activations(const Scenario& s, const Layout& l, int part) {
   const Recompute rc = s.parallel.recompute;
   auto saved = [&](const std::vector<Op>& ops) {
@@ -177,6 +191,7 @@ std::vector<StagePlan> plan_memory(const Scenario& s) {
       const auto [all, experts] = detail::part_params(s, l, part);
       st.params += all;
       st.expert_params += experts;
+      st.forward_flops_per_token += detail::part_forward_flops(s, l, part) / static_cast<double>(l.graph.tokens);
       st.layers += l.part_layers[part].second - l.part_layers[part].first;
       st.embedding = st.embedding || part == 0;
       st.head = st.head || part + 1 == static_cast<int>(l.part_layers.size());

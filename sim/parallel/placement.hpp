@@ -24,6 +24,8 @@ Layout make_layout(const Scenario& s);
 std::vector<int> parts_of_rank(const Layout& l, int rank);
 /// Parameters of a part on one GPU: (all, routed-expert only).
 std::pair<double, double> part_params(const Scenario& s, const Layout& l, int part);
+/// Forward FLOPs of one micro-batch through a part on one GPU.
+double part_forward_flops(const Scenario& s, const Layout& l, int part);
 /// Activation bytes one micro-batch leaves saved in a part.
 double part_activations(const Scenario& s, const Layout& l, int part);
 

@@ -545,11 +545,16 @@ StepResult simulate_step(const Scenario& s, std::ostream* trace) {
                                            moment_bytes * local / (s.cluster.gpu.hbm_bytes_per_s * s.cluster.gpu.achievable.copy));
     const TaskId opt = b.add_task(rank, kCompute, t, TaskKind::optimizer, "optimizer step (AdamW)");
     for (TaskId bt : buckets[rank]) b.graph().add_dependency(bt, opt);
-    if (zero_shard && l.dp > 1) {
-      const Time ag = ring_collective_time(CollectiveKind::all_gather, 2.0 * dense, l.dp, b.dp_nodes(), s.cluster);
-      const TaskId t2 = b.add_task(rank, kDp, ag, TaskKind::comm_dp, "weights all-gather");
-      b.graph().add_dependency(opt, t2);
-      b.comm_bytes()["dp all-gather"] += 2.0 * dense * (l.dp - 1) / l.dp;
+    if (zero_shard) {
+      for (const auto& [params, ranks, nodes, what] :
+           {std::tuple{dense, l.dp, b.dp_nodes(), "weights all-gather"},
+            std::tuple{st.expert_params, l.edp, b.edp_nodes(), "expert weights all-gather"}}) {
+        if (params <= 0 || ranks <= 1) continue;
+        const Time ag = ring_collective_time(CollectiveKind::all_gather, 2.0 * params, ranks, nodes, s.cluster);
+        const TaskId t2 = b.add_task(rank, kDp, ag, TaskKind::comm_dp, what);
+        b.graph().add_dependency(opt, t2);
+        b.comm_bytes()["dp all-gather"] += 2.0 * params * (ranks - 1) / ranks;
+      }
     }
   }
 

@@ -1,6 +1,7 @@
 #include "gpuhours/report.hpp"
 
 #include "gpuhours/kernels.hpp"
+#include "gpuhours/step.hpp"
 
 #include <fmt/format.h>
 
@@ -163,6 +164,31 @@ void write_terminal(const Report& r, std::ostream& out) {
   }
   out << "Assumptions\n";
   for (const auto& a : st.assumptions) out << "  - " << a << "\n";
+}
+
+}  // namespace gpuhours
+
+namespace gpuhours {
+
+void write_explain(const Report& r, std::ostream& out) {
+  const auto& st = r.step;
+  const double gib = 1024.0 * 1024 * 1024;
+  out << "\nPer pipeline stage (one GPU of each stage; parameters after tensor / expert sharding)\n";
+  out << fmt::format("  {:>5} {:>6} {:>8} {:>11} {:>9} {:>9} {:>9} {:>11} {:>8} {:>9} {:>9}\n", "stage", "layers",
+                     "params", "GFLOP/tok", "weights", "grads", "optim", "activations", "in-fl.", "other", "total");
+  for (const StagePlan& p : st.stages) {
+    const double flops = p.forward_flops_per_token;
+    out << fmt::format("  {:>5} {:>6} {:>7.2f}B {:>11.2f} {:>7.2f}Gi {:>7.2f}Gi {:>7.2f}Gi {:>9.2f}Gi {:>8} {:>7.2f}Gi {:>7.2f}Gi\n",
+                       p.rank, p.layers, p.params / 1e9, flops / 1e9, p.weights / gib, p.gradients / gib,
+                       p.optimizer / gib, p.activations / gib, p.micro_batches_in_flight,
+                       (p.buffers + p.fragmentation) / gib, p.total() / gib);
+  }
+  out << "\nCommunication per GPU and step (mean over pipeline stages)\n";
+  for (const auto& [kind, bytes] : st.comm_bytes_per_step)
+    out << fmt::format("  {:<24}{:>12.2f} GB\n", kind, bytes / 1e9);
+  out << "\nParameters of the model: " << fmt::format("{:.2f}B total, {:.2f}B active per token", count_params(r.scenario.model).total / 1e9,
+                                                       count_params(r.scenario.model).active / 1e9)
+      << "\n";
 }
 
 }  // namespace gpuhours

@@ -174,3 +174,17 @@ TEST_CASE("DeepSeek-V3 claim: JSON has tokens/s/GPU and MFU; the trace has a tra
   CHECK(processes.size() == 16);
   CHECK(tracks.size() == 16 * 5);
 }
+
+TEST_CASE("run --explain prints every stage and the communication per collective") {
+  const auto r = cli({"run", "deepseek-v3-claim", "--explain"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.out.find("Per pipeline stage") != std::string::npos);
+  CHECK(r.out.find("ep dispatch") != std::string::npos);
+  CHECK(r.out.find("dp reduce-scatter") != std::string::npos);
+  CHECK(r.out.find("pp send/recv") != std::string::npos);
+  // 16 stage rows: each starts with the stage number then the layer count.
+  int rows = 0;
+  for (int stage = 0; stage < 16; ++stage)
+    rows += r.out.find("\n  " + std::string(stage < 10 ? "    " : "   ") + std::to_string(stage) + " ") != std::string::npos;
+  CHECK(rows == 16);
+}
