@@ -29,7 +29,8 @@ class FlowSolver {
   void advance(double seconds);
   /// Seconds until the next active flow completes (re-solving rates first if needed); +inf if none.
   double time_to_next_completion();
-  /// Removes and returns the flows whose bytes are all sent (within one nanosecond of their rate).
+  /// Removes and returns the flows whose bytes are all sent, or would be within the completion
+  /// quantum (max of 1 us and 1% of the network's current busy period; see flow_solver.cpp).
   std::vector<FlowId> take_finished();
   double rate(FlowId f);
   double remaining_bytes(FlowId f) const { return flows_[f].remaining; }
@@ -52,6 +53,7 @@ class FlowSolver {
   std::vector<FlowId> dirty_;                    // flows added, or neighbours of flows removed
   std::vector<std::uint32_t> dirty_links_;
   std::size_t active_ = 0;
+  double busy_seconds_ = 0;  // time flows have been active without a pause (completion quantum)
   std::uint64_t solves_ = 0, flows_solved_ = 0;
   // scratch
   std::vector<std::uint32_t> link_mark_, flow_mark_;

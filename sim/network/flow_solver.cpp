@@ -9,10 +9,12 @@ namespace gpuhours {
 
 namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
-// A flow whose remaining bytes take less than this at its current rate counts as finished: flows
-// ending within one quantum of each other finish in one event and one re-solve. The error this
-// allows is at most one quantum per flow.
+// A flow whose remaining bytes take less than the completion quantum at its current rate counts as
+// finished, so that flows ending close together finish in one event and one re-solve: the
+// quantum is 1 us, or 1% of the time the network has been busy without a pause, if longer. A
+// flow ends at most that early: under 1% of the collective's time.
 constexpr double kCompletionQuantumSeconds = 1e-6;
+constexpr double kCompletionQuantumFraction = 0.01;
 }
 
 FlowSolver::FlowSolver(std::vector<double> cap)
@@ -51,6 +53,7 @@ void FlowSolver::remove_flow(FlowId f) {
 
 void FlowSolver::advance(double seconds) {
   if (seconds <= 0) return;
+  busy_seconds_ = active_ > 0 ? busy_seconds_ + seconds : 0.0;
   for (FlowId id : active_ids_) {
     Flow& f = flows_[id];
     if (f.active) f.remaining = std::max(0.0, f.remaining - f.rate * seconds);
@@ -124,13 +127,16 @@ void FlowSolver::solve() {
   for (FlowId f : comp)
     if (std::isfinite(flows_[f].cap)) push({flows_[f].cap, f, true});
   std::size_t left = comp.size();
+  // Freezing a flow at the current level never lowers another link's saturation level (the level
+  // is at most that link's fair share), so links are re-keyed lazily: a popped entry whose level
+  // has risen goes back into the heap with its new level.
   auto freeze = [&](FlowId f, double level) {
     Flow& fl = flows_[f];
     fl.rate = level;
     --left;
     for (auto l : fl.path) {
       link_left_[l] = std::max(0.0, link_left_[l] - level);
-      if (--link_unfrozen_[l] > 0) push({key(l), l, false});
+      --link_unfrozen_[l];
     }
   };
   while (left > 0) {
@@ -143,8 +149,12 @@ void FlowSolver::solve() {
       continue;
     }
     const auto l = e.id;
-    if (link_unfrozen_[l] == 0 || key(l) != e.level) continue;  // stale entry
-    const double level = e.level;
+    if (link_unfrozen_[l] == 0) continue;
+    const double level = key(l);
+    if (level > e.level * (1 + 1e-12)) {  // its level rose since it was pushed
+      push({level, l, false});
+      continue;
+    }
     for (FlowId f : link_flows_[l])
       if (flows_[f].active && flows_[f].rate < 0) freeze(f, level);
   }
@@ -162,15 +172,17 @@ double FlowSolver::time_to_next_completion() {
 
 std::vector<FlowId> FlowSolver::take_finished() {
   std::vector<FlowId> done;
+  const double quantum = std::max(kCompletionQuantumSeconds, kCompletionQuantumFraction * busy_seconds_);
   std::size_t kept = 0;
   for (FlowId id : active_ids_) {
     const Flow& f = flows_[id];
     if (!f.active) continue;
-    if (f.remaining <= f.rate * kCompletionQuantumSeconds) done.push_back(id);
+    if (f.remaining <= f.rate * quantum) done.push_back(id);
     else active_ids_[kept++] = id;
   }
   active_ids_.resize(kept);
   for (FlowId f : done) remove_flow(f);
+  if (active_ == 0) busy_seconds_ = 0;
   return done;
 }
 
