@@ -141,6 +141,23 @@ struct MemorySpec {
   double fragmentation = 0.05;                 // allocator allowance, fraction of the rest
 };
 
+/// The batch grows linearly from `from` sequences to the phase's global batch over `tokens`.
+struct BatchRamp {
+  std::int64_t from = 0;
+  double tokens = 0;
+  int points = 4;  // batch sizes simulated along the ramp, each for tokens / points
+};
+
+/// A training phase after the main one (context extension, fine-tuning), simulated with its own
+/// shape and layout, or a phase whose GPU-hours are taken as reported.
+struct PhaseSpec {
+  std::string name, source;
+  std::int64_t seq_len = 0, global_batch = 0;
+  double tokens = 0;
+  ParallelSpec parallel;
+  std::optional<double> reported_gpu_hours;
+};
+
 struct TrainingSpec {
   Precision precision = Precision::bf16;
   std::string optimizer = "adamw";
@@ -150,7 +167,9 @@ struct TrainingSpec {
   bool autocast = false;        // mixed precision: PyTorch autocast over FP32 parameters
   std::int64_t seq_len = 0;
   std::int64_t global_batch = 0;  // sequences per step
-  double tokens = 0;              // total training tokens
+  double tokens = 0;              // training tokens of the main phase
+  std::optional<BatchRamp> batch_ramp;
+  std::vector<PhaseSpec> phases;
 };
 
 struct CostSpec {

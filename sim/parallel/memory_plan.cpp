@@ -78,7 +78,11 @@ Layout make_layout(const Scenario& s) {
   l.graph = build_op_graph(s.model, l.shape);
   l.dp = s.dp();
   l.micro_batches = static_cast<int>(s.training.global_batch / (std::int64_t{l.dp} * p.micro_batch));
-  l.schedule = make_schedule({parse_schedule(p.schedule), p.pp, l.micro_batches, p.virtual_stages});
+  try {
+    l.schedule = make_schedule({parse_schedule(p.schedule), p.pp, l.micro_batches, p.virtual_stages});
+  } catch (const InputError& e) {
+    throw InfeasibleLayout(e.what());  // the schedule cannot take this layout's micro-batches
+  }
   const int parts = l.schedule.positions();
   if (!p.layers_per_part.empty() && static_cast<int>(p.layers_per_part.size()) != parts)
     throw InfeasibleLayout("layers_per_part has " + std::to_string(p.layers_per_part.size()) +

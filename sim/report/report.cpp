@@ -83,7 +83,14 @@ void write_json(const Report& r, std::ostream& out) {
                {"micro_batches", st.micro_batches},
                {"streams", streams},
                {"simulated_tasks", st.tasks}};
-  j["run"] = {{"steps", r.run.steps},
+  nlohmann::ordered_json phases = nlohmann::ordered_json::array();
+  for (const PhaseResult& p : r.run.phases)
+    phases.push_back({{"name", p.name}, {"simulated", p.simulated}, {"tokens", p.tokens}, {"seq_len", p.seq_len},
+                      {"global_batch", p.global_batch}, {"steps", p.steps}, {"step_seconds", p.step_seconds},
+                      {"mfu", p.mfu}, {"gpu_hours", p.gpu_hours}, {"wall_clock_days", p.wall_clock_days},
+                      {"note", p.note}});
+  j["run"] = {{"phases", phases},
+              {"steps", r.run.steps},
               {"gpu_hours", r.run.gpu_hours},
               {"wall_clock_days", r.run.wall_clock_days},
               {"cost_usd", r.run.cost_usd},
@@ -131,9 +138,11 @@ void write_terminal(const Report& r, std::ostream& out) {
   const double gib = 1024.0 * 1024 * 1024;
   out << s.title << "\n\n";
   out << fmt::format(
-      "Training {} on {} x {} for {} tokens takes about {} GPU-hours ({:.1f} days of wall-clock "
+      "Training {} on {} x {} for {} tokens{} takes about {} GPU-hours ({:.1f} days of wall-clock "
       "time), about ${} at ${:.2f} per GPU-hour.\n",
       s.model.title, s.cluster.gpus(), s.cluster.gpu.title, human(s.training.tokens),
+      s.training.phases.empty() ? std::string() : fmt::format(" and {} later phase{}", s.training.phases.size(),
+                                                               s.training.phases.size() > 1 ? "s" : ""),
       grouped(r.run.gpu_hours), r.run.wall_clock_days, grouped(r.run.cost_usd), s.cost.gpu_hour_usd);
   out << fmt::format(
       "Each step of {} tokens takes {:.3f} s, with the GPUs doing useful model arithmetic {:.1f}% of "
@@ -150,6 +159,13 @@ void write_terminal(const Report& r, std::ostream& out) {
   out << fmt::format("  {:<34}{:>14.2f} GiB of {:.0f} GiB\n", "peak memory per GPU", st.peak.total() / gib,
                      s.cluster.gpu.hbm_bytes / gib);
   out << "Run\n";
+  if (r.run.phases.size() > 1) {
+    for (const PhaseResult& p : r.run.phases)
+      out << fmt::format("  {:<34}{:>14} GPU-hours{}\n", "phase " + p.name, grouped(p.gpu_hours),
+                         p.simulated ? fmt::format("  ({} steps of {:.2f} s, seq {}, batch {})", grouped(p.steps),
+                                                   p.step_seconds, p.seq_len, p.global_batch)
+                                     : "  (" + p.note + ")");
+  }
   out << fmt::format("  {:<34}{:>14} \n", "steps", grouped(r.run.steps));
   out << fmt::format("  {:<34}{:>14} GPU-hours\n", "compute", grouped(r.run.gpu_hours));
   out << fmt::format("  {:<34}{:>14.2f} days\n", "wall clock", r.run.wall_clock_days);

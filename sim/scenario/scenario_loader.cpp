@@ -387,6 +387,84 @@ NetworkSpec load_network_preset(const std::string& name, const Catalog& catalog)
                     "hardware/networks", "network", load_network);
 }
 
+namespace {
+
+// Overrides the keys `p` gives in `out` (a scenario's layout, or a phase's changes to it).
+void parse_parallel(const YamlNode& p, const ModelSpec& model, ParallelSpec& out) {
+  p.check_keys({{"tp", false, "tensor parallel"}, {"pp", false, "pipeline parallel"},
+                {"ep", false, "expert parallel"}, {"cp", false, "context parallel"},
+                {"zero", false, "ZeRO stage 0-3"}, {"schedule", false, "pipeline schedule"},
+                {"virtual_stages", false, "interleaving"}, {"micro_batch", false, "sequences per micro-batch"},
+                {"recompute", false, "none | selective | full"},
+                {"layers_per_part", false, "explicit layers of each pipeline part (uneven split)"},
+                {"expert_imbalance", false, "busiest expert-parallel rank's tokens / mean (default 1)"},
+                {"sequence_parallel", false, "with tp > 1 (default true)"}});
+  auto get = [&](std::string_view k, int& v) {
+    if (auto c = p.optional_child(k)) v = static_cast<int>(c->as_positive_int());
+  };
+  get("tp", out.tp);
+  get("pp", out.pp);
+  get("ep", out.ep);
+  get("cp", out.cp);
+  get("virtual_stages", out.virtual_stages);
+  get("micro_batch", out.micro_batch);
+  if (auto z = p.optional_child("zero")) {
+    const auto v = z->as_int();
+    if (v < 0 || v > 3) throw z->error("ZeRO stage is 0, 1, 2 or 3, got " + std::to_string(v));
+    out.zero = static_cast<int>(v);
+  }
+  if (auto v = p.optional_child("schedule")) out.schedule = v->as_string();
+  if (auto v = p.optional_child("layers_per_part")) {
+    out.layers_per_part.clear();
+    int sum = 0;
+    for (const auto& item : v->items()) {
+      out.layers_per_part.push_back(static_cast<int>(item.as_int()));
+      if (out.layers_per_part.back() < 0) throw item.error("must not be negative");
+      sum += out.layers_per_part.back();
+    }
+    if (sum != model.layers)
+      throw v->error("adds up to " + std::to_string(sum) + " layers; the model has " + std::to_string(model.layers));
+  }
+  if (auto v = p.optional_child("sequence_parallel")) out.sequence_parallel = v->as_bool();
+  if (auto v = p.optional_child("expert_imbalance")) {
+    out.expert_imbalance = v->as_double();
+    if (out.expert_imbalance < 1.0) throw v->error("max / mean tokens is at least 1");
+  }
+  if (auto v = p.optional_child("recompute"))
+    out.recompute = parse_enum<Recompute>(
+        *v, {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}});
+}
+
+// A later training phase: its own sequence length, batch and length, optionally its own layout.
+PhaseSpec parse_phase(const YamlNode& n, const Scenario& s) {
+  n.check_keys({{"name", true, "phase name"},
+                {"tokens", false, "tokens of the phase"},
+                {"steps", false, "optimizer steps of the phase"},
+                {"seq_len", false, "tokens per sequence (default: the main phase's)"},
+                {"global_batch", false, "sequences per step (default: the main phase's)"},
+                {"parallelism", false, "changes to the layout for this phase"},
+                {"reported_gpu_hours", false, "taken as reported instead of simulated"},
+                {"source", false, "where the phase's figures come from"}});
+  PhaseSpec ph;
+  ph.name = n.child("name").as_string();
+  ph.source = optional_string(n, "source");
+  ph.seq_len = n.has("seq_len") ? n.child("seq_len").as_positive_int() : s.training.seq_len;
+  ph.global_batch = n.has("global_batch") ? n.child("global_batch").as_positive_int() : s.training.global_batch;
+  ph.parallel = s.parallel;
+  if (auto p = n.optional_child("parallelism")) parse_parallel(*p, s.model, ph.parallel);
+  if (auto r = n.optional_child("reported_gpu_hours")) {
+    ph.reported_gpu_hours = r->as_positive_double();
+    if (n.has("tokens") || n.has("steps")) throw n.error("a reported phase takes its GPU-hours only, not tokens or steps");
+    return ph;
+  }
+  if (n.has("tokens") == n.has("steps")) throw n.error("give exactly one of 'tokens' or 'steps'");
+  ph.tokens = n.has("tokens") ? n.child("tokens").as_positive_double()
+                              : n.child("steps").as_positive_double() * static_cast<double>(ph.global_batch * ph.seq_len);
+  return ph;
+}
+
+}  // namespace
+
 Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) {
   const std::string path = catalog.scenario_path(name_or_path);
   const YamlNode n = YamlNode::load_file(path);
@@ -430,50 +508,7 @@ Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) 
     throw c.child("network").error("an nvswitch network spans one node; " +
                                    std::to_string(s.cluster.nodes) + " nodes need a fat-tree network");
 
-  if (auto p = n.optional_child("parallelism")) {
-    p->check_keys({{"tp", false, "tensor parallel"}, {"pp", false, "pipeline parallel"},
-                   {"ep", false, "expert parallel"}, {"cp", false, "context parallel"},
-                   {"zero", false, "ZeRO stage 0-3"}, {"schedule", false, "pipeline schedule"},
-                   {"virtual_stages", false, "interleaving"}, {"micro_batch", false, "sequences per micro-batch"},
-                   {"recompute", false, "none | selective | full"},
-                   {"layers_per_part", false, "explicit layers of each pipeline part (uneven split)"},
-                   {"expert_imbalance", false, "busiest expert-parallel rank's tokens / mean (default 1)"},
-                   {"sequence_parallel", false, "with tp > 1 (default true)"}});
-    auto get = [&](std::string_view k, int def) {
-      auto v = p->optional_child(k);
-      return v ? static_cast<int>(v->as_positive_int()) : def;
-    };
-    s.parallel.tp = get("tp", 1);
-    s.parallel.pp = get("pp", 1);
-    s.parallel.ep = get("ep", 1);
-    s.parallel.cp = get("cp", 1);
-    s.parallel.virtual_stages = get("virtual_stages", 1);
-    s.parallel.micro_batch = get("micro_batch", 1);
-    if (auto z = p->optional_child("zero")) {
-      const auto v = z->as_int();
-      if (v < 0 || v > 3) throw z->error("ZeRO stage is 0, 1, 2 or 3, got " + std::to_string(v));
-      s.parallel.zero = static_cast<int>(v);
-    }
-    if (auto v = p->optional_child("schedule")) s.parallel.schedule = v->as_string();
-    if (auto v = p->optional_child("layers_per_part")) {
-      int sum = 0;
-      for (const auto& item : v->items()) {
-        s.parallel.layers_per_part.push_back(static_cast<int>(item.as_int()));
-        if (s.parallel.layers_per_part.back() < 0) throw item.error("must not be negative");
-        sum += s.parallel.layers_per_part.back();
-      }
-      if (sum != s.model.layers)
-        throw v->error("adds up to " + std::to_string(sum) + " layers; the model has " + std::to_string(s.model.layers));
-    }
-    if (auto v = p->optional_child("sequence_parallel")) s.parallel.sequence_parallel = v->as_bool();
-    if (auto v = p->optional_child("expert_imbalance")) {
-      s.parallel.expert_imbalance = v->as_double();
-      if (s.parallel.expert_imbalance < 1.0) throw v->error("max / mean tokens is at least 1");
-    }
-    if (auto v = p->optional_child("recompute"))
-      s.parallel.recompute = parse_enum<Recompute>(
-          *v, {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}});
-  }
+  if (auto p = n.optional_child("parallelism")) parse_parallel(*p, s.model, s.parallel);
 
   if (auto mem = n.optional_child("memory")) {
     mem->check_keys({{"comm_buffers", false, "bytes per GPU for NCCL / DeepEP buffers (default 1 GiB)"},
@@ -494,7 +529,9 @@ Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) 
                 {"seq_len", true, "tokens per sequence"},
                 {"global_batch", false, "sequences per step"},
                 {"global_batch_tokens", false, "tokens per step"},
-                {"tokens", true, "training tokens in total"}});
+                {"tokens", true, "training tokens of the main phase"},
+                {"batch_ramp", false, "{from: sequences, tokens: T, points: N}: batch grown linearly over the first T tokens"},
+                {"phases", false, "later phases (context extension, fine-tuning, reported figures)"}});
   s.training.precision = parse_enum<Precision>(t.child("precision"), {{"bf16", Precision::bf16}, {"fp8", Precision::fp8}});
   if (auto o = t.optional_child("optimizer")) {
     s.training.optimizer = o->as_string();
@@ -518,6 +555,21 @@ Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) 
     s.training.global_batch = tok / s.training.seq_len;
   }
   s.training.tokens = t.child("tokens").as_positive_double();
+  if (auto r = t.optional_child("batch_ramp")) {
+    r->check_keys({{"from", true, "sequences per step at the start"},
+                   {"tokens", true, "tokens over which the batch grows to global_batch"},
+                   {"points", false, "batch sizes simulated along the ramp (default 4)"}});
+    BatchRamp ramp;
+    ramp.from = r->child("from").as_positive_int();
+    ramp.tokens = r->child("tokens").as_positive_double();
+    if (auto p = r->optional_child("points")) ramp.points = static_cast<int>(p->as_positive_int());
+    if (ramp.from >= s.training.global_batch) throw r->child("from").error("must be below global_batch");
+    if (ramp.tokens > s.training.tokens) throw r->child("tokens").error("exceeds the phase's tokens");
+    s.training.batch_ramp = ramp;
+  }
+
+  if (auto ph = t.optional_child("phases"))
+    for (const YamlNode& item : ph->items()) s.training.phases.push_back(parse_phase(item, s));
 
   const YamlNode cost = n.child("cost");
   cost.check_keys({{"gpu_hour_usd", true, "rental price per GPU-hour"}});

@@ -146,8 +146,8 @@ TEST_CASE("DeepSeek-V3 claim: JSON has tokens/s/GPU and MFU; the trace has a tra
   CHECK(j["step"]["tokens_per_gpu_second"].get<double>() > 0);
   CHECK(j["step"]["mfu"].get<double>() > 0.05);
   CHECK(j["step"]["mfu"].get<double>() < 0.6);
-  CHECK(j["claim"]["gpu_hours"].get<double>() == 2.664e6);
-  CHECK(j["claim"]["ratio"].get<double>() == doctest::Approx(2.664e6 / j["run"]["gpu_hours"].get<double>()));
+  CHECK(j["claim"]["gpu_hours"].get<double>() == 2.788e6);
+  CHECK(j["claim"]["ratio"].get<double>() == doctest::Approx(2.788e6 / j["run"]["gpu_hours"].get<double>()));
   const auto& b = j["step"]["breakdown_seconds"];
   CHECK(b["compute"].get<double>() + b["exposed_communication"].get<double>() + b["bubble"].get<double>() +
             b["optimizer"].get<double>() ==
@@ -187,4 +187,29 @@ TEST_CASE("run --explain prints every stage and the communication per collective
   for (int stage = 0; stage < 16; ++stage)
     rows += r.out.find("\n  " + std::string(stage < 10 ? "    " : "   ") + std::to_string(stage) + " ") != std::string::npos;
   CHECK(rows == 16);
+}
+
+TEST_CASE("the run section has a per-phase breakdown; rental cost is GPU-hours x price exactly") {
+  const auto r = cli({"run", "deepseek-v3-claim", "--json"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& phases = j["run"]["phases"];
+  // 4 batch-ramp points, the main phase, two context-extension stages, reported post-training.
+  REQUIRE(phases.size() == 8);
+  CHECK(phases[4]["name"] == "main");
+  CHECK(phases[5]["name"] == "context-32k");
+  CHECK(phases[5]["seq_len"] == 32768);
+  CHECK(phases[5]["steps"].get<double>() == doctest::Approx(1000));
+  CHECK(phases[7]["simulated"] == false);
+  CHECK(phases[7]["gpu_hours"].get<double>() == 5000);
+  double sum = 0, tokens = 0;
+  for (const auto& p : phases) {
+    sum += p["gpu_hours"].get<double>();
+    if (p["name"].get<std::string>().rfind("ramp", 0) == 0 || p["name"] == "main") tokens += p["tokens"].get<double>();
+  }
+  CHECK(sum == doctest::Approx(j["run"]["gpu_hours"].get<double>()).epsilon(1e-12));
+  CHECK(tokens == doctest::Approx(14.8e12));
+  CHECK(j["run"]["cost_usd"].get<double>() == 2.0 * j["run"]["gpu_hours"].get<double>());
+  // A phase's step time follows its shape: the 32K stage's steps are longer than the main ones.
+  CHECK(phases[5]["step_seconds"].get<double>() > phases[4]["step_seconds"].get<double>());
 }
