@@ -66,7 +66,8 @@ CalibrationProfile load_calibration(const YamlNode& node);
 
 class KernelModel {
  public:
-  explicit KernelModel(const GpuSpec& gpu, const CalibrationProfile* profile = nullptr);
+  /// `time_scale` multiplies every kernel time (uncertainty analysis; 1 = as modelled).
+  explicit KernelModel(const GpuSpec& gpu, const CalibrationProfile* profile = nullptr, double time_scale = 1.0);
   /// Time of one kernel on one GPU running alone.
   Time time(const Kernel& k) const;
   /// What the model assumed, for the report (profile and environment, or roofline; how many
@@ -74,8 +75,10 @@ class KernelModel {
   std::vector<std::string> assumptions() const;
 
  private:
+  double unscaled_seconds(const Kernel& k) const;
   const GpuSpec& gpu_;
   const CalibrationProfile* profile_;
+  double scale_ = 1.0;
   mutable std::set<std::string> outside_;  // kernel classes timed by the fitted fallback
 };
 

@@ -1,6 +1,7 @@
 // Whole-run accounting: the simulated step scaled to the run's tokens, priced and compared with
 // the scenario's claim.
 #pragma once
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,13 +21,37 @@ struct PhaseResult {
   std::string note;
 };
 
+/// Interruptions and checkpoints over the simulated phases (first-order model, Young 1974 / Daly
+/// 2006): with checkpoint write time d, cluster mean time between interruptions M and restart R,
+/// the optimal interval is tau = sqrt(2 d M); wall = useful * (1 + d/tau) / (1 - (tau/2 + d + R)/M),
+/// the lost work per interruption being on average half an interval plus the restore (d) and the
+/// restart (R). Goodput = useful / wall.
+struct ReliabilityResult {
+  bool enabled = false;
+  double checkpoint_bytes = 0, checkpoint_seconds = 0, interval_seconds = 0;
+  double mtbi_hours = 0, interruptions = 0, goodput = 1.0;
+  double checkpoint_gpu_hours = 0, lost_gpu_hours = 0;  // overheads inside gpu_hours
+};
+
+struct CostResult {
+  double rental_usd = 0;                       // gpu_hours x the scenario's price
+  std::map<std::string, double> rental_presets_usd;
+  double owned_usd_per_gpu_hour = 0;           // amortised hardware + interconnect + capital + energy
+  double owned_usd = 0, owned_energy_usd = 0;
+  double programme_gpu_hours = 0, programme_usd = 0;  // whole programme at the scenario's price
+};
+
 struct RunResult {
   std::vector<PhaseResult> phases;  // main phase (split along a batch ramp), then later phases
   double steps = 0;            // optimizer steps of the simulated phases (fractional last step kept)
-  double gpu_hours = 0;        // sum over phases: steps * step seconds * GPUs / 3600
-  double wall_clock_days = 0;  // sum over phases: steps * step seconds / 86400
+  double useful_gpu_hours = 0; // sum over phases of steps * step seconds * GPUs / 3600
+  double gpu_hours = 0;        // useful / goodput for simulated phases, + reported phases
+  double wall_clock_days = 0;
   double cost_usd = 0;         // gpu_hours * gpu_hour_usd
-  double energy_mwh = 0;       // gpu_hours * TDP (every GPU at board power; no PUE yet)
+  double energy_mwh = 0;       // gpu_hours * TDP * avg power fraction * server factor * PUE
+  double co2_tonnes = 0;       // energy * grid intensity, when given
+  ReliabilityResult reliability;
+  CostResult costs;
 };
 
 struct ClaimResult {
@@ -40,6 +65,28 @@ struct ClaimResult {
 /// Scales `step` (the main phase at its final batch) to the run: the batch ramp and each later
 /// phase are simulated with their own shape and layout (InfeasibleLayout names the phase).
 RunResult account_run(const Scenario& s, const StepResult& step);
+/// Interruptions and checkpoints for `useful_gpu_hours` of simulated training (see above).
+ReliabilityResult reliability(const Scenario& s, double useful_gpu_hours);
+/// Costs of a run under each model (rental, presets, owned cluster, programme).
+CostResult price(const Scenario& s, const RunResult& run, double kw_per_gpu);
+
 ClaimResult check_claim(const Scenario& s, const StepResult& step, const RunResult& run);
+
+}  // namespace gpuhours
+
+namespace gpuhours {
+
+/// One bar of the tornado: the run's GPU-hours and cost with one uncertain input at each end of
+/// its stated range, all else as in the scenario.
+struct SensitivityRow {
+  std::string input, low, high;
+  double gpu_hours_low = 0, gpu_hours_high = 0, cost_low = 0, cost_high = 0;
+};
+
+/// Moves each uncertain input over its range: kernel times +-15% (calibration spread), achievable
+/// network bandwidth +-15% (nccl-tests spread), expert load imbalance 1.0-1.3 (MoE), interruption
+/// rate x0.5-x2 (Llama 3 vs Meta RSC reports), rental price over the presets. Rows are sorted by
+/// swing in GPU-hours (price: by cost).
+std::vector<SensitivityRow> sensitivity(const Scenario& s);
 
 }  // namespace gpuhours

@@ -172,8 +172,47 @@ struct TrainingSpec {
   std::vector<PhaseSpec> phases;
 };
 
+/// Owned-cluster cost (Epoch AI's amortised-capex method) and facility energy.
+struct OwnedCostSpec {
+  double amortisation_per_year = 0, server_overhead = 0, interconnect_fraction = 0, cost_of_capital_per_year = 0;
+  double avg_power_fraction = 0, server_power_factor = 0, pue = 0, electricity_usd_per_kwh = 0;
+  double gpu_price_usd = 0;  // default: the GPU catalogue's price
+};
+
+/// A lab's whole fleet (capex view), e.g. SemiAnalysis' estimate of DeepSeek's ~50k Hopper GPUs.
+struct FleetSpec {
+  double gpus = 0, capex_usd = 0;
+  std::string source;
+};
+
+/// The final run is one item of a programme: ablations, failed runs, experiments.
+struct ProgrammeSpec {
+  double multiplier = 1;  // whole programme / final run, applied to the run's GPU-hours
+  std::vector<std::pair<std::string, double>> extra_gpu_hours;
+  std::string source;
+};
+
 struct CostSpec {
-  double gpu_hour_usd = 0;
+  double gpu_hour_usd = 0;                      // the scenario's rental price
+  std::map<std::string, double> rental_presets;  // name -> USD per GPU-hour (hardware/costs.yaml)
+  OwnedCostSpec owned;
+  std::optional<double> carbon_t_per_mwh;
+  std::optional<FleetSpec> fleet;
+  std::optional<ProgrammeSpec> programme;
+};
+
+/// Interruptions, checkpoints and restarts (run accounting).
+struct ReliabilitySpec {
+  bool enabled = true;
+  double interruptions_per_gpu_hour = 0;
+  double checkpoint_write_bytes_per_s_per_node = 0;
+  double restart_seconds = 0;
+};
+
+/// Multipliers the sensitivity analysis and the Monte Carlo move (1 = as modelled).
+struct UncertaintySpec {
+  double kernel_time_scale = 1.0;        // every kernel's time
+  double network_bandwidth_scale = 1.0;  // every achievable link bandwidth
 };
 
 struct ClaimSpec {
@@ -192,6 +231,8 @@ struct Scenario {
   MemorySpec memory;
   TrainingSpec training;
   CostSpec cost;
+  ReliabilitySpec reliability;
+  UncertaintySpec uncertainty;
   std::optional<ClaimSpec> claim;
   int dp() const { return cluster.gpus() / (parallel.tp * parallel.pp * parallel.cp); }
 };

@@ -21,8 +21,19 @@ namespace gpuhours {
 
 namespace {
 
+void write_sensitivity(const Scenario& s, const RunResult& base, std::ostream& out) {
+  out << "\nSensitivity: GPU-hours and cost with each uncertain input at the ends of its range\n";
+  out << fmt::format("  {:<24}{:>10}{:>10}{:>16}{:>16}{:>16}{:>16}\n", "input", "low", "high", "GPU-h (low)",
+                     "GPU-h (high)", "USD (low)", "USD (high)");
+  for (const SensitivityRow& r : sensitivity(s))
+    out << fmt::format("  {:<24}{:>10}{:>10}{:>+15.1f}%{:>+15.1f}%{:>+15.1f}%{:>+15.1f}%\n", r.input, r.low.substr(0, 9),
+                       r.high.substr(0, 9), 100 * (r.gpu_hours_low / base.gpu_hours - 1),
+                       100 * (r.gpu_hours_high / base.gpu_hours - 1), 100 * (r.cost_low / base.cost_usd - 1),
+                       100 * (r.cost_high / base.cost_usd - 1));
+}
+
 int cmd_run(const Catalog& catalog, const std::string& scenario, const std::string& format,
-            const std::string& trace_path, bool explain, std::ostream& out) {
+            const std::string& trace_path, bool explain, bool sens, std::ostream& out) {
   const Scenario s = load_scenario(scenario, catalog);
   std::ofstream trace;
   if (!trace_path.empty()) {
@@ -37,6 +48,7 @@ int cmd_run(const Catalog& catalog, const std::string& scenario, const std::stri
   else if (format == "csv") write_csv(report, out);
   else write_terminal(report, out);
   if (explain) write_explain(report, out);
+  if (sens) write_sensitivity(s, run, out);
   return 0;
 }
 
@@ -160,7 +172,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   auto* json_flag = run->add_flag("--json", json, "print the JSON contract");
   run->add_flag("--csv", csv, "print one CSV row")->excludes(json_flag);
   run->add_option("--trace", trace_path, "write a Chrome trace (Perfetto) of the simulated step");
-  bool explain = false;
+  bool explain = false, sens = false;
+  run->add_flag("--sensitivity", sens, "tornado table: GPU-hours and cost as each uncertain input moves over its range");
   run->add_flag("--explain", explain, "per stage: layers, parameters, FLOPs per token, memory; communication per collective");
   CLI::App* list = app.add_subcommand("list", "list preset scenarios, models, GPUs, nodes and networks");
 
@@ -199,7 +212,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   }
   const Catalog catalog(root);
   try {
-    if (*run) return cmd_run(catalog, scenario, json ? "json" : csv ? "csv" : "text", trace_path, explain && !json && !csv, out);
+    if (*run) return cmd_run(catalog, scenario, json ? "json" : csv ? "csv" : "text", trace_path, explain && !json && !csv, sens && !json && !csv, out);
     if (*list) return cmd_list(catalog, out);
     if (*coll) return cmd_collective(catalog, ca, out);
     if (*shapes) return cmd_shapes(catalog, shapes_scenario, out);

@@ -128,9 +128,12 @@ CalibrationProfile load_calibration(const YamlNode& n) {
   return p;
 }
 
-KernelModel::KernelModel(const GpuSpec& gpu, const CalibrationProfile* profile) : gpu_(gpu), profile_(profile) {}
+KernelModel::KernelModel(const GpuSpec& gpu, const CalibrationProfile* profile, double time_scale)
+    : gpu_(gpu), profile_(profile), scale_(time_scale) {}
 
-Time KernelModel::time(const Kernel& k) const {
+Time KernelModel::time(const Kernel& k) const { return Time::from_seconds_ceil(unscaled_seconds(k) * scale_); }
+
+double KernelModel::unscaled_seconds(const Kernel& k) const {
   if (profile_) {
     bool fitted = false;
     double seconds = 0;
@@ -141,16 +144,16 @@ Time KernelModel::time(const Kernel& k) const {
       else rate = (k.fp8 ? profile_->gemm_fp8 : profile_->gemm_bf16).at({m, n, kk}, &fitted);
       seconds = std::max(k.flops / rate, k.bytes / profile_->copy_bytes_per_s);
       if (fitted) outside_.insert(k.fp8 ? "FP8 GEMM" : "BF16 GEMM");
-      return Time::from_seconds_ceil(seconds);
+      return seconds;
     }
     if (k.kind == OpKind::attention && m > 0) {
       const ThroughputTable& t = k.backward ? profile_->attention_bwd : profile_->attention_fwd;
       const double rate = t.at({m, n, kk}, &fitted);
       if (fitted) outside_.insert("attention");
-      return Time::from_seconds_ceil(std::max(k.flops / rate, k.bytes / profile_->copy_bytes_per_s));
+      return std::max(k.flops / rate, k.bytes / profile_->copy_bytes_per_s);
     }
     if (k.kind == OpKind::memory) {
-      return Time::from_seconds_ceil(gpu_.kernel_launch_seconds + k.bytes / profile_->elementwise_bytes_per_s);
+      return gpu_.kernel_launch_seconds + k.bytes / profile_->elementwise_bytes_per_s;
     }
     // GEMMs without a shape (unfused attention): the roofline below.
   }
@@ -165,7 +168,7 @@ Time KernelModel::time(const Kernel& k) const {
   const double hbm = gpu_.hbm_bytes_per_s * (k.kind == OpKind::memory ? gpu_.achievable.elementwise : gpu_.achievable.copy);
   const double compute_s = peak > 0 ? k.flops / peak : 0.0;
   const double memory_s = k.bytes / hbm;
-  return Time::from_seconds_ceil(gpu_.kernel_launch_seconds + std::max(compute_s, memory_s));
+  return gpu_.kernel_launch_seconds + std::max(compute_s, memory_s);
 }
 
 std::vector<std::string> KernelModel::assumptions() const {

@@ -337,7 +337,13 @@ void check_layout(const Scenario& s) {
          ") x micro_batch (" + std::to_string(p.micro_batch) + ")");
 }
 
-StepResult simulate_step(const Scenario& s, std::ostream* trace) {
+StepResult simulate_step(const Scenario& input, std::ostream* trace) {
+  Scenario s = input;
+  if (s.uncertainty.network_bandwidth_scale != 1.0) {
+    NetworkSpec& n = s.cluster.network;
+    for (double* e : {&n.nvlink_efficiency, &n.nvls_efficiency, &n.nic_efficiency, &n.ep_nvlink_efficiency})
+      *e *= s.uncertainty.network_bandwidth_scale;
+  }
   check_layout(s);
   const detail::Layout l = detail::make_layout(s);
   StepResult r;
@@ -346,7 +352,7 @@ StepResult simulate_step(const Scenario& s, std::ostream* trace) {
                              [](const StagePlan& a, const StagePlan& b) { return a.total() < b.total(); });
   r.dp = l.dp;
   r.micro_batches = l.micro_batches;
-  const KernelModel kernels(s.cluster.gpu, s.cluster.calibration.get());
+  const KernelModel kernels(s.cluster.gpu, s.cluster.calibration.get(), s.uncertainty.kernel_time_scale);
   ProgramBuilder b(s, l, kernels);
   const int pp = s.parallel.pp;
   const int parts = static_cast<int>(l.part_layers.size());

@@ -89,12 +89,37 @@ void write_json(const Report& r, std::ostream& out) {
                       {"global_batch", p.global_batch}, {"steps", p.steps}, {"step_seconds", p.step_seconds},
                       {"mfu", p.mfu}, {"gpu_hours", p.gpu_hours}, {"wall_clock_days", p.wall_clock_days},
                       {"note", p.note}});
+  const ReliabilityResult& rel = r.run.reliability;
+  const CostResult& c = r.run.costs;
+  nlohmann::ordered_json presets = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : c.rental_presets_usd) presets[k] = v;
   j["run"] = {{"phases", phases},
               {"steps", r.run.steps},
               {"gpu_hours", r.run.gpu_hours},
+              {"useful_gpu_hours", r.run.useful_gpu_hours},
+              {"goodput", rel.goodput},
               {"wall_clock_days", r.run.wall_clock_days},
               {"cost_usd", r.run.cost_usd},
-              {"energy_mwh", r.run.energy_mwh}};
+              {"energy_mwh", r.run.energy_mwh},
+              {"co2_tonnes", s.cost.carbon_t_per_mwh ? nlohmann::ordered_json(r.run.co2_tonnes) : nlohmann::ordered_json(nullptr)},
+              {"reliability",
+               {{"enabled", rel.enabled},
+                {"checkpoint_bytes", rel.checkpoint_bytes},
+                {"checkpoint_seconds", rel.checkpoint_seconds},
+                {"checkpoint_interval_seconds", rel.interval_seconds},
+                {"mtbi_hours", rel.mtbi_hours},
+                {"interruptions", rel.interruptions},
+                {"checkpoint_gpu_hours", rel.checkpoint_gpu_hours},
+                {"lost_gpu_hours", rel.lost_gpu_hours}}},
+              {"costs",
+               {{"rental_usd", c.rental_usd},
+                {"rental_presets_usd", presets},
+                {"owned_usd_per_gpu_hour", c.owned_usd_per_gpu_hour},
+                {"owned_usd", c.owned_usd},
+                {"owned_energy_usd", c.owned_energy_usd},
+                {"programme_gpu_hours", c.programme_gpu_hours},
+                {"programme_usd", c.programme_usd},
+                {"fleet_capex_usd", s.cost.fleet ? nlohmann::ordered_json(s.cost.fleet->capex_usd) : nlohmann::ordered_json(nullptr)}}}};
   j["claim"] = {{"gpu_hours", optional_number(r.claim.gpu_hours)},
                 {"ratio", optional_number(r.claim.ratio)},
                 {"required_mfu", optional_number(r.claim.required_mfu)},
@@ -113,9 +138,14 @@ void write_json(const Report& r, std::ostream& out) {
     j["calibration"] = nullptr;
   }
   j["assumptions"] = st.assumptions;
-  j["assumptions"].push_back("energy: every GPU at its board power (" +
-                             fmt::format("{:.0f} W", s.cluster.gpu.tdp_watts) +
-                             ") for the whole run; no host, network or cooling overhead");
+  const OwnedCostSpec& o = s.cost.owned;
+  j["assumptions"].push_back(fmt::format(
+      "energy: {:.0f} W TDP x {:.2f} average power x {:.2f} server overhead x PUE {:.2f} per GPU (Epoch AI's method)",
+      s.cluster.gpu.tdp_watts, o.avg_power_fraction, o.server_power_factor, o.pue));
+  if (rel.enabled)
+    j["assumptions"].push_back(fmt::format(
+        "reliability: {:.3g} interruptions per GPU-hour (Llama 3 default unless overridden), checkpoints at the "
+        "Young/Daly interval, {:.0f} s restart", s.reliability.interruptions_per_gpu_hour, s.reliability.restart_seconds));
   j["sources"] = s.sources;
   out << j.dump(1) << "\n";
 }
@@ -167,10 +197,29 @@ void write_terminal(const Report& r, std::ostream& out) {
                                      : "  (" + p.note + ")");
   }
   out << fmt::format("  {:<34}{:>14} \n", "steps", grouped(r.run.steps));
-  out << fmt::format("  {:<34}{:>14} GPU-hours\n", "compute", grouped(r.run.gpu_hours));
+  const ReliabilityResult& rel = r.run.reliability;
+  const CostResult& c = r.run.costs;
+  out << fmt::format("  {:<34}{:>14} GPU-hours\n", "useful training", grouped(r.run.useful_gpu_hours));
+  if (rel.enabled) {
+    out << fmt::format("  {:<34}{:>14.1f} %  ({:.0f} interruptions, one per {:.1f} h; checkpoint every {:.0f} s)\n",
+                       "goodput", 100 * rel.goodput, rel.interruptions, rel.mtbi_hours, rel.interval_seconds);
+  }
+  out << fmt::format("  {:<34}{:>14} GPU-hours\n", "compute, with interruptions", grouped(r.run.gpu_hours));
   out << fmt::format("  {:<34}{:>14.2f} days\n", "wall clock", r.run.wall_clock_days);
-  out << fmt::format("  {:<34}{:>14} USD\n", "cost (rental)", grouped(r.run.cost_usd));
-  out << fmt::format("  {:<34}{:>14.1f} MWh\n", "energy (GPUs at board power)", r.run.energy_mwh);
+  out << fmt::format("  {:<34}{:>14} USD  (at ${:.2f} per GPU-hour)\n", "cost (rental)", grouped(r.run.cost_usd),
+                     s.cost.gpu_hour_usd);
+  for (const auto& [name, usd] : c.rental_presets_usd)
+    out << fmt::format("  {:<34}{:>14} USD  (at ${:.2f})\n", "  rental: " + name, grouped(usd), s.cost.rental_presets.at(name));
+  out << fmt::format("  {:<34}{:>14} USD  (${:.2f} per GPU-hour, energy included)\n", "cost (owned cluster)",
+                     grouped(c.owned_usd), c.owned_usd_per_gpu_hour);
+  if (s.cost.programme)
+    out << fmt::format("  {:<34}{:>14} GPU-hours, {} USD\n", "whole programme", grouped(c.programme_gpu_hours),
+                       grouped(c.programme_usd));
+  if (s.cost.fleet)
+    out << fmt::format("  {:<34}{:>14} USD  ({} GPUs; {})\n", "fleet capex", grouped(s.cost.fleet->capex_usd),
+                       grouped(s.cost.fleet->gpus), s.cost.fleet->source);
+  out << fmt::format("  {:<34}{:>14.1f} MWh\n", "energy (facility)", r.run.energy_mwh);
+  if (s.cost.carbon_t_per_mwh) out << fmt::format("  {:<34}{:>14.1f} t CO2\n", "emissions", r.run.co2_tonnes);
   if (r.claim.gpu_hours) {
     out << "Claim\n";
     out << fmt::format("  {:<34}{:>14} GPU-hours\n", "claimed", grouped(*r.claim.gpu_hours));

@@ -8,6 +8,9 @@
 
 namespace gpuhours {
 
+ReliabilityResult reliability(const Scenario& s, double useful_gpu_hours);
+CostResult price(const Scenario& s, const RunResult& run, double kw_per_gpu);
+
 namespace {
 
 PhaseResult simulated_phase(const Scenario& s, const std::string& name, double tokens, const StepResult& step) {
@@ -86,14 +89,74 @@ RunResult account_run(const Scenario& s, const StepResult& step) {
     r.phases.push_back(simulated_phase(at, ph.name, ph.tokens, step_of(at, ph.name)));
     r.phases.back().note = ph.source;
   }
+  double simulated_hours = 0, reported_hours = 0;
   for (const PhaseResult& p : r.phases) {
     r.steps += p.steps;
-    r.gpu_hours += p.gpu_hours;
-    r.wall_clock_days += p.wall_clock_days;
+    (p.simulated ? simulated_hours : reported_hours) += p.gpu_hours;
   }
+  r.useful_gpu_hours = simulated_hours + reported_hours;
+  r.reliability = reliability(s, simulated_hours);
+  const double scaled = simulated_hours / r.reliability.goodput;
+  r.gpu_hours = scaled + reported_hours;
+  r.reliability.checkpoint_gpu_hours = simulated_hours * r.reliability.checkpoint_seconds /
+                                       std::max(r.reliability.interval_seconds, 1e-30);
+  if (!r.reliability.enabled) r.reliability.checkpoint_gpu_hours = 0;
+  r.reliability.lost_gpu_hours = scaled - simulated_hours - r.reliability.checkpoint_gpu_hours;
+  r.wall_clock_days = r.gpu_hours / s.cluster.gpus() / 24.0;
   r.cost_usd = r.gpu_hours * s.cost.gpu_hour_usd;
-  r.energy_mwh = r.gpu_hours * s.cluster.gpu.tdp_watts / 1e6;
+  const OwnedCostSpec& o = s.cost.owned;
+  // Facility energy (Epoch AI): GPU TDP x average power fraction x server overhead x PUE.
+  const double kw_per_gpu = s.cluster.gpu.tdp_watts / 1000.0 * o.avg_power_fraction * o.server_power_factor * o.pue;
+  r.energy_mwh = r.gpu_hours * kw_per_gpu / 1000.0;
+  if (s.cost.carbon_t_per_mwh) r.co2_tonnes = r.energy_mwh * *s.cost.carbon_t_per_mwh;
+  r.costs = price(s, r, kw_per_gpu);
   return r;
+}
+
+ReliabilityResult reliability(const Scenario& s, double useful_gpu_hours) {
+  ReliabilityResult r;
+  const ReliabilitySpec& spec = s.reliability;
+  if (!spec.enabled || spec.interruptions_per_gpu_hour <= 0 || useful_gpu_hours <= 0) return r;
+  r.enabled = true;
+  // Checkpoint: BF16 weights + FP32 master weights and moments (MTP included).
+  const ParamCount p = count_params(s.model);
+  r.checkpoint_bytes = static_cast<double>(p.total + p.mtp) * (2.0 + (s.training.bf16_moments ? 8.0 : 12.0));
+  r.checkpoint_seconds = r.checkpoint_bytes / (s.cluster.nodes * spec.checkpoint_write_bytes_per_s_per_node);
+  const double mtbi = 3600.0 / (spec.interruptions_per_gpu_hour * s.cluster.gpus());
+  r.mtbi_hours = mtbi / 3600.0;
+  r.interval_seconds = std::sqrt(2.0 * r.checkpoint_seconds * mtbi);  // Young 1974
+  const double lost = r.interval_seconds / 2 + r.checkpoint_seconds + spec.restart_seconds;
+  if (lost >= mtbi)
+    throw InfeasibleLayout("interruptions every " + std::to_string(r.mtbi_hours) +
+                           " h are too frequent to make progress with this checkpoint and restart time");
+  const double wall_per_useful = (1.0 + r.checkpoint_seconds / r.interval_seconds) / (1.0 - lost / mtbi);
+  r.goodput = 1.0 / wall_per_useful;
+  r.interruptions = useful_gpu_hours * wall_per_useful * spec.interruptions_per_gpu_hour;
+  return r;
+}
+
+CostResult price(const Scenario& s, const RunResult& run, double kw_per_gpu) {
+  CostResult c;
+  c.rental_usd = run.gpu_hours * s.cost.gpu_hour_usd;
+  for (const auto& [name, usd] : s.cost.rental_presets) c.rental_presets_usd[name] = run.gpu_hours * usd;
+  // Owned cluster (Epoch AI, cost_analysis_standalone.py): server value = GPU price x server
+  // overhead, amortised at 0.322 of its value a year over 8,766 hours; the interconnect is
+  // interconnect_fraction of the cluster's cost; plus cost of capital and energy at the facility.
+  const OwnedCostSpec& o = s.cost.owned;
+  const double server = o.gpu_price_usd * o.server_overhead;
+  const double hardware = server * (o.amortisation_per_year + o.cost_of_capital_per_year) / 8766.0;
+  const double interconnect = hardware * o.interconnect_fraction / (1.0 - o.interconnect_fraction);
+  const double energy = kw_per_gpu * o.electricity_usd_per_kwh;
+  c.owned_usd_per_gpu_hour = hardware + interconnect + energy;
+  c.owned_usd = run.gpu_hours * c.owned_usd_per_gpu_hour;
+  c.owned_energy_usd = run.gpu_hours * energy;
+  c.programme_gpu_hours = run.gpu_hours;
+  if (s.cost.programme) {
+    c.programme_gpu_hours = run.gpu_hours * s.cost.programme->multiplier;
+    for (const auto& [name, hours] : s.cost.programme->extra_gpu_hours) c.programme_gpu_hours += hours;
+  }
+  c.programme_usd = c.programme_gpu_hours * s.cost.gpu_hour_usd;
+  return c;
 }
 
 ClaimResult check_claim(const Scenario& s, const StepResult& step, const RunResult& run) {

@@ -463,6 +463,90 @@ PhaseSpec parse_phase(const YamlNode& n, const Scenario& s) {
   return ph;
 }
 
+// Defaults from hardware/costs.yaml, then the scenario's `cost:` and `reliability:` overrides.
+void load_costs(const YamlNode& n, const Catalog& catalog, Scenario& s) {
+  const YamlNode defaults = YamlNode::load_file(catalog.root() + "/hardware/costs.yaml");
+  defaults.check_keys({{"sources", true, ""}, {"rental_usd_per_gpu_hour", true, ""}, {"owned", true, ""}, {"reliability", true, ""}});
+  const auto sources = load_sources(defaults);
+  for (const auto& [name, node] : defaults.child("rental_usd_per_gpu_hour").entries())
+    s.cost.rental_presets[name] = sourced(defaults.child("rental_usd_per_gpu_hour"), name, Dimension::ratio, sources);
+  OwnedCostSpec& o = s.cost.owned;
+  const std::vector<std::pair<const char*, double*>> owned_keys = {
+      {"amortisation_per_year", &o.amortisation_per_year}, {"server_overhead", &o.server_overhead},
+      {"interconnect_fraction", &o.interconnect_fraction}, {"cost_of_capital_per_year", &o.cost_of_capital_per_year},
+      {"avg_power_fraction", &o.avg_power_fraction},       {"server_power_factor", &o.server_power_factor},
+      {"pue", &o.pue},                                     {"electricity_usd_per_kwh", &o.electricity_usd_per_kwh}};
+  const YamlNode dn = defaults.child("owned");
+  for (const auto& [key, dst] : owned_keys) {
+    const YamlNode v = dn.child(key);
+    *dst = v.child("value").as_nonnegative_double();
+    for (const auto& src : v.child("source").as_string_list())
+      if (!sources.count(src)) throw v.error("unknown source '" + src + "'");
+  }
+  const YamlNode dr = defaults.child("reliability");
+  s.reliability.interruptions_per_gpu_hour = sourced(dr, "interruptions_per_gpu_hour", Dimension::ratio, sources);
+  s.reliability.checkpoint_write_bytes_per_s_per_node =
+      sourced(dr, "checkpoint_write_bytes_per_s_per_node", Dimension::bytes_per_second, sources);
+  s.reliability.restart_seconds = sourced(dr, "restart_seconds", Dimension::ratio, sources);
+  o.gpu_price_usd = s.cluster.gpu.price_usd;
+
+  const YamlNode cost = n.child("cost");
+  cost.check_keys({{"gpu_hour_usd", true, "rental price per GPU-hour"},
+                   {"owned", false, "owned-cluster cost overrides (hardware/costs.yaml owned)"},
+                   {"carbon_t_per_mwh", false, "grid carbon intensity, tonnes CO2 per MWh"},
+                   {"fleet", false, "{gpus, capex_usd, source}: the lab's whole fleet"},
+                   {"programme", false, "{multiplier, items: [{name, gpu_hours}], source}: beyond the final run"}});
+  s.cost.gpu_hour_usd = cost.child("gpu_hour_usd").as_nonnegative_double();
+  if (auto ov = cost.optional_child("owned")) {
+    std::vector<KeySpec> keys = {{"gpu_price_usd", false, "price per GPU"}};
+    for (const auto& [key, dst] : owned_keys) keys.push_back({key, false, ""});
+    ov->check_keys(keys);
+    for (const auto& [key, dst] : owned_keys)
+      if (auto v = ov->optional_child(key)) *dst = v->as_nonnegative_double();
+    if (auto v = ov->optional_child("gpu_price_usd")) o.gpu_price_usd = v->as_positive_double();
+    if (auto v = ov->optional_child("pue"); v && o.pue < 1.0) throw v->error("a PUE is at least 1, got " + v->as_string());
+    if (auto v = ov->optional_child("avg_power_fraction"); v && o.avg_power_fraction > 1.0)
+      throw v->error("a fraction of TDP is at most 1");
+  }
+  if (auto c = cost.optional_child("carbon_t_per_mwh")) s.cost.carbon_t_per_mwh = c->as_nonnegative_double();
+  if (auto f = cost.optional_child("fleet")) {
+    f->check_keys({{"gpus", true, "GPUs"}, {"capex_usd", true, "capital cost"}, {"source", true, "citation"}});
+    s.cost.fleet = FleetSpec{f->child("gpus").as_positive_double(), f->child("capex_usd").as_positive_double(),
+                             f->child("source").as_string()};
+  }
+  if (auto pg = cost.optional_child("programme")) {
+    pg->check_keys({{"multiplier", false, "whole programme / final run (default 1)"},
+                    {"items", false, "[{name, gpu_hours}] added to the final run"},
+                    {"source", true, "citation or reasoning"}});
+    ProgrammeSpec prog;
+    prog.source = pg->child("source").as_string();
+    if (auto m = pg->optional_child("multiplier")) {
+      prog.multiplier = m->as_positive_double();
+      if (prog.multiplier < 1) throw m->error("the whole programme is at least the final run (multiplier >= 1)");
+    }
+    if (auto items = pg->optional_child("items"))
+      for (const YamlNode& it : items->items()) {
+        it.check_keys({{"name", true, ""}, {"gpu_hours", true, ""}});
+        prog.extra_gpu_hours.emplace_back(it.child("name").as_string(), it.child("gpu_hours").as_positive_double());
+      }
+    s.cost.programme = prog;
+  }
+  if (auto rel = n.optional_child("reliability")) {
+    rel->check_keys({{"enabled", false, "count interruptions and checkpoints (default true)"},
+                     {"interruptions_per_gpu_hour", false, "unexpected interruptions per GPU-hour"},
+                     {"checkpoint_write_per_node", false, "storage write bandwidth per node, e.g. \"10 GiB/s\""},
+                     {"restart_seconds", false, "time to detect, restart and reload after an interruption"}});
+    if (auto v = rel->optional_child("enabled")) s.reliability.enabled = v->as_bool();
+    if (auto v = rel->optional_child("interruptions_per_gpu_hour")) {
+      s.reliability.interruptions_per_gpu_hour = v->as_double();
+      if (s.reliability.interruptions_per_gpu_hour < 0) throw v->error("a failure rate cannot be negative");
+    }
+    if (auto v = rel->optional_child("checkpoint_write_per_node"))
+      s.reliability.checkpoint_write_bytes_per_s_per_node = v->as_quantity(Dimension::bytes_per_second);
+    if (auto v = rel->optional_child("restart_seconds")) s.reliability.restart_seconds = v->as_nonnegative_double();
+  }
+}
+
 }  // namespace
 
 Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) {
@@ -478,7 +562,8 @@ Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) 
                 {"memory", false, "communication buffers and fragmentation allowance"},
                 {"training", true, "precision, seq_len, global_batch, tokens"},
                 {"cost", true, "gpu_hour_usd"},
-                {"claim", false, "published figure to compare with"}});
+                {"claim", false, "published figure to compare with"},
+                {"reliability", false, "interruptions, checkpoints, restarts (defaults: hardware/costs.yaml)"}});
   Scenario s;
   s.file = path;
   s.name = n.child("name").as_string();
@@ -571,10 +656,7 @@ Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) 
   if (auto ph = t.optional_child("phases"))
     for (const YamlNode& item : ph->items()) s.training.phases.push_back(parse_phase(item, s));
 
-  const YamlNode cost = n.child("cost");
-  cost.check_keys({{"gpu_hour_usd", true, "rental price per GPU-hour"}});
-  s.cost.gpu_hour_usd = cost.child("gpu_hour_usd").as_nonnegative_double();
-
+  load_costs(n, catalog, s);
   if (auto cl = n.optional_child("claim")) {
     cl->check_keys({{"gpu_hours", false, "claimed GPU-hours"},
                     {"cost_usd", false, "claimed cost"},

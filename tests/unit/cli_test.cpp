@@ -30,12 +30,16 @@ TEST_CASE("run --json on the 1-GPU preset prints every contract field") {
   const double sum = b["compute"].get<double>() + b["exposed_communication"].get<double>() +
                      b["bubble"].get<double>() + b["optimizer"].get<double>();
   CHECK(sum == doctest::Approx(j["step"]["seconds"].get<double>()).epsilon(1e-9));
-  // Run accounting: GPU-hours = tokens / tokens per step x step time x GPUs / 3600; cost = x $2.
+  // Run accounting: useful GPU-hours = tokens / tokens per step x step time x GPUs / 3600; with
+  // interruptions, divided by the goodput; cost = x $2 exactly.
   const double steps = 22e9 / (2048.0 * 4);
-  const double gpu_hours = steps * j["step"]["seconds"].get<double>() / 3600.0;
-  CHECK(j["run"]["gpu_hours"].get<double>() == doctest::Approx(gpu_hours).epsilon(1e-12));
-  CHECK(j["run"]["cost_usd"].get<double>() == doctest::Approx(2.0 * gpu_hours).epsilon(1e-12));
-  CHECK(j["run"]["energy_mwh"].get<double>() == doctest::Approx(gpu_hours * 700.0 / 1e6).epsilon(1e-12));
+  const double useful = steps * j["step"]["seconds"].get<double>() / 3600.0;
+  CHECK(j["run"]["useful_gpu_hours"].get<double>() == doctest::Approx(useful).epsilon(1e-12));
+  const double gpu_hours = j["run"]["gpu_hours"].get<double>();
+  CHECK(gpu_hours == doctest::Approx(useful / j["run"]["goodput"].get<double>()).epsilon(1e-12));
+  CHECK(j["run"]["cost_usd"].get<double>() == 2.0 * gpu_hours);
+  // Energy by hand: 700 W x 0.75 average power x 1.82 server overhead x PUE 1.25, in MWh.
+  CHECK(j["run"]["energy_mwh"].get<double>() == doctest::Approx(gpu_hours * 0.7 * 0.75 * 1.82 * 1.25 / 1000).epsilon(1e-12));
   // MFU = FLOPs/token x tokens/s/GPU / 989.4e12.
   CHECK(j["step"]["mfu"].get<double>() ==
         doctest::Approx(j["model"]["flops_per_token"].get<double>() *
@@ -207,7 +211,7 @@ TEST_CASE("the run section has a per-phase breakdown; rental cost is GPU-hours x
     sum += p["gpu_hours"].get<double>();
     if (p["name"].get<std::string>().rfind("ramp", 0) == 0 || p["name"] == "main") tokens += p["tokens"].get<double>();
   }
-  CHECK(sum == doctest::Approx(j["run"]["gpu_hours"].get<double>()).epsilon(1e-12));
+  CHECK(sum == doctest::Approx(j["run"]["useful_gpu_hours"].get<double>()).epsilon(1e-12));
   CHECK(tokens == doctest::Approx(14.8e12));
   CHECK(j["run"]["cost_usd"].get<double>() == 2.0 * j["run"]["gpu_hours"].get<double>());
   // A phase's step time follows its shape: the 32K stage's steps are longer than the main ones.

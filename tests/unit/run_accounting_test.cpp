@@ -1,0 +1,113 @@
+// Whole-run accounting: reliability (Young/Daly), costs, energy, programme, sensitivity, and bad
+// values.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "gpuhours/run.hpp"
+#include "test_util.hpp"
+
+using namespace gpuhours;
+
+namespace {
+Scenario preset(const std::string& name) { return load_scenario(name, Catalog(GPUHOURS_DATA_DIR)); }
+}  // namespace
+
+TEST_CASE("run: the Young/Daly interval and the expected lost work match the closed form") {
+  Scenario s = preset("llama-3-8b-8gpu-dp");
+  s.reliability.interruptions_per_gpu_hour = 1e-3;
+  s.reliability.checkpoint_write_bytes_per_s_per_node = 1e9;
+  s.reliability.restart_seconds = 300;
+  const double P = static_cast<double>(count_params(s.model).total);
+  const double d = P * 14 / 1e9;            // BF16 weights + FP32 master and moments, one node at 1 GB/s
+  const double M = 3600.0 / (1e-3 * 8);     // cluster mean time between interruptions: 450,000 s
+  const double tau = std::sqrt(2 * d * M);  // Young 1974
+  const double lost = tau / 2 + d + 300;    // per interruption: half an interval, restore, restart
+  const double goodput = 1 / ((1 + d / tau) / (1 - lost / M));
+  const ReliabilityResult r = reliability(s, 1000.0);
+  CHECK(r.checkpoint_seconds == doctest::Approx(d));
+  CHECK(r.interval_seconds == doctest::Approx(tau));
+  CHECK(r.mtbi_hours == doctest::Approx(125.0));
+  CHECK(r.goodput == doctest::Approx(goodput));
+  CHECK(r.interruptions == doctest::Approx(1000.0 / goodput * 1e-3));
+}
+
+TEST_CASE("run: goodput falls as the GPU count grows at a fixed per-GPU failure rate") {
+  Scenario s = preset("llama-3-405b");
+  double previous = 1.0;
+  for (int nodes : {128, 512, 2048, 8192}) {
+    s.cluster.nodes = nodes;
+    const ReliabilityResult r = reliability(s, 1e6);
+    CAPTURE(nodes);
+    CHECK(r.goodput < previous);
+    previous = r.goodput;
+  }
+  CHECK(previous > 0.5);
+}
+
+TEST_CASE("run: owned-cluster cost per GPU-hour follows Epoch AI's method by hand") {
+  const Scenario s = preset("h100-1gpu-llama-1b");
+  RunResult run;
+  run.gpu_hours = 1000;
+  const double kw = 0.7 * 0.75 * 1.82 * 1.25;
+  const CostResult c = price(s, run, kw);
+  // $31,905 x 1.64 server overhead x 0.322 / 8,766 h; interconnect 19% of the cluster; energy at $0.0826/kWh.
+  const double hw = 31905 * 1.64 * 0.322 / 8766;
+  const double expected = hw + hw * 0.19 / 0.81 + kw * 0.0826;
+  CHECK(c.owned_usd_per_gpu_hour == doctest::Approx(expected));
+  CHECK(c.owned_usd == doctest::Approx(1000 * expected));
+  CHECK(c.rental_usd == 2000);
+  CHECK(c.rental_presets_usd.at("hyperscaler-on-demand") == doctest::Approx(6880));
+}
+
+TEST_CASE("run: the whole programme next to the final run") {
+  Scenario s = preset("h100-1gpu-llama-1b");
+  s.cost.programme = ProgrammeSpec{3.0, {{"ablations", 500.0}}, "test"};
+  RunResult run;
+  run.gpu_hours = 1000;
+  const CostResult c = price(s, run, 1.0);
+  CHECK(c.programme_gpu_hours == 3500);
+  CHECK(c.programme_usd == 7000);
+}
+
+TEST_CASE("run: sensitivity moves GPU-hours the way each input pushes") {
+  const Scenario s = preset("llama-3-8b-8gpu-dp");
+  const RunResult base = account_run(s, simulate_step(s));
+  const auto rows = sensitivity(s);
+  bool kernel = false, price = false;
+  for (const auto& r : rows) {
+    if (r.input == "kernel time") {
+      kernel = true;
+      CHECK(r.gpu_hours_high > base.gpu_hours);
+      CHECK(r.gpu_hours_low < base.gpu_hours);
+      CHECK(r.gpu_hours_high / base.gpu_hours < 1.16);
+    }
+    if (r.input == "rental price") {
+      price = true;
+      CHECK(r.gpu_hours_low == base.gpu_hours);
+      CHECK(r.cost_high > r.cost_low);
+    }
+  }
+  CHECK(kernel);
+  CHECK(price);
+}
+
+TEST_CASE("run: bad values are rejected with their field") {
+  struct Case {
+    std::string from, to, expect;
+  };
+  const Case cases[] = {
+      {"cost: {gpu_hour_usd: 2.5}", "cost: {gpu_hour_usd: -2}", "field 'cost.gpu_hour_usd': must not be negative"},
+      {"cost: {gpu_hour_usd: 2.5}", "cost: {gpu_hour_usd: 2.5, owned: {pue: 0.9}}", "a PUE is at least 1"},
+      {"cost: {gpu_hour_usd: 2.5}", "cost: {gpu_hour_usd: 2.5}\nreliability: {interruptions_per_gpu_hour: -1}",
+       "a failure rate cannot be negative"},
+      {"  tokens: 1e9", "  tokens: 1e9\n  phases:\n    - {name: sft, tokens: 0}", "field 'training.phases[0].tokens': must be greater than zero"},
+  };
+  int i = 0;
+  for (const Case& c : cases) {
+    CAPTURE(c.to);
+    const auto r = test::cli({"run", test::write_temp("badrun" + std::to_string(i++) + ".yaml", test::variant(c.from, c.to))});
+    CHECK(r.code == 1);
+    CHECK(r.err.find(c.expect) != std::string::npos);
+  }
+}
