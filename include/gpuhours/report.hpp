@@ -2,6 +2,8 @@
 #pragma once
 #include <iosfwd>
 
+#include <nlohmann/json.hpp>
+
 #include "gpuhours/run.hpp"
 #include "gpuhours/scenario.hpp"
 #include "gpuhours/step.hpp"
@@ -15,6 +17,11 @@ struct Report {
   const ClaimResult& claim;
 };
 
+/// 2788000 -> "2,788,000" (rounded to a whole number).
+std::string grouped(double v);
+
+/// The JSON contract as a value (callers may extend it), and written.
+nlohmann::ordered_json report_json(const Report& r);
 void write_json(const Report& r, std::ostream& out);
 void write_csv(const Report& r, std::ostream& out);
 void write_terminal(const Report& r, std::ostream& out);

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gpuhours/check.hpp"
 #include "gpuhours/error.hpp"
 #include "gpuhours/network.hpp"
 #include "gpuhours/topology.hpp"
@@ -132,6 +133,54 @@ int cmd_shapes(const Catalog& catalog, const std::string& scenario, std::ostream
   return 0;
 }
 
+int cmd_check(const Catalog& catalog, const std::string& scenario, bool json, const std::string& html,
+              std::uint64_t seed, int samples, std::ostream& out) {
+  const Scenario s = load_scenario(scenario, catalog);
+  const CheckResult c = check_scenario(s, catalog, seed, samples);
+  const Report report{s, c.step, c.run, c.claim};
+  if (!html.empty()) {
+    std::ofstream f(html);
+    if (!f) throw InputError(html + ": cannot write the HTML report");
+    write_html(s, c, f);
+  }
+  if (json) {
+    nlohmann::ordered_json j = report_json(report);
+    j["claim"]["range"] = {{"p10", c.gpu_hours.p10}, {"p50", c.gpu_hours.p50}, {"p90", c.gpu_hours.p90}};
+    j["claim"]["cost_range_usd"] = {{"p10", c.cost_usd.p10}, {"p50", c.cost_usd.p50}, {"p90", c.cost_usd.p90}};
+    j["claim"]["required_tokens_per_gpu_second"] = c.required_tokens_per_gpu_second;
+    j["claim"]["best_published_mfu"] = c.best_published_mfu;
+    j["claim"]["best_published"] = c.best_published_what;
+    j["claim"]["verdict"] = c.verdict;
+    j["claim"]["reasons"] = c.reasons;
+    j["claim"]["monte_carlo"] = {{"samples", c.samples}, {"seed", c.seed}};
+    out << j.dump(1) << "\n";
+    return 0;
+  }
+  out << c.verdict << "\n";
+  for (const auto& r : c.reasons) out << "  " << r << "\n";
+  out << "\n";
+  write_terminal(report, out);
+  out << fmt::format("\nSimulated range ({} samples, seed {}): GPU-hours P10 {:.0f}, P50 {:.0f}, P90 {:.0f}; cost P10 ${:.0f}, "
+                     "P50 ${:.0f}, P90 ${:.0f}\n",
+                     c.samples, c.seed, c.gpu_hours.p10, c.gpu_hours.p50, c.gpu_hours.p90, c.cost_usd.p10, c.cost_usd.p50,
+                     c.cost_usd.p90);
+  return 0;
+}
+
+int cmd_compare(const Catalog& catalog, const std::vector<std::string>& names, std::ostream& out) {
+  out << fmt::format("{:<28}{:>7}{:>14}{:>9}{:>14}{:>14}{:>7}{:>10}\n", "scenario", "GPUs", "GPU-hours", "days",
+                     "rental USD", "owned USD", "MFU", "MWh");
+  for (const auto& name : names) {
+    const Scenario s = load_scenario(name, catalog);
+    const StepResult step = simulate_step(s);
+    const RunResult run = account_run(s, step);
+    out << fmt::format("{:<28}{:>7}{:>14.0f}{:>9.1f}{:>14.0f}{:>14.0f}{:>6.1f}%{:>10.0f}\n", s.name.substr(0, 27),
+                       s.cluster.gpus(), run.gpu_hours, run.wall_clock_days, run.costs.rental_usd, run.costs.owned_usd,
+                       100 * step.mfu, run.energy_mwh);
+  }
+  return 0;
+}
+
 std::string title_of(const std::string& path) {
   try {
     const YamlNode n = YamlNode::load_file(path);
@@ -177,6 +226,20 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   run->add_flag("--explain", explain, "per stage: layers, parameters, FLOPs per token, memory; communication per collective");
   CLI::App* list = app.add_subcommand("list", "list preset scenarios, models, GPUs, nodes and networks");
 
+  std::string check_scenario_name, html_path;
+  bool check_json = false;
+  std::uint64_t seed = 20250101;
+  int samples = 10000;
+  CLI::App* check = app.add_subcommand("check", "check the scenario's claim: simulated range, ratio, verdict, what must be true");
+  check->add_option("scenario", check_scenario_name, "scenario file or preset name")->required();
+  check->add_flag("--json", check_json, "print the JSON contract with the claim's range and verdict");
+  check->add_option("--html", html_path, "write a self-contained HTML report");
+  check->add_option("--seed", seed, "Monte Carlo seed")->capture_default_str();
+  check->add_option("--samples", samples, "Monte Carlo samples")->capture_default_str()->check(CLI::Range(100, 10000000));
+  std::vector<std::string> compare_names;
+  CLI::App* compare = app.add_subcommand("compare", "one table across scenarios");
+  compare->add_option("scenarios", compare_names, "scenario files or preset names")->required();
+
   std::string shapes_scenario;
   CLI::App* shapes = app.add_subcommand("shapes", "list the GEMM shapes of a scenario's step (input to the kernel benchmark)");
   shapes->add_option("scenario", shapes_scenario, "scenario file or preset name")->required();
@@ -216,6 +279,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (*list) return cmd_list(catalog, out);
     if (*coll) return cmd_collective(catalog, ca, out);
     if (*shapes) return cmd_shapes(catalog, shapes_scenario, out);
+    if (*check) return cmd_check(catalog, check_scenario_name, check_json, html_path, seed, samples, out);
+    if (*compare) return cmd_compare(catalog, compare_names, out);
   } catch (const InputError& e) {
     err << "error: " << e.what() << "\n";
     return 1;

@@ -16,6 +16,8 @@ nlohmann::ordered_json optional_number(const std::optional<double>& v) {
   return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
 }
 
+}  // namespace
+
 // A number in plain words with a thousands separator: 2788000 -> "2,788,000".
 std::string grouped(double v) {
   std::string digits = fmt::format("{:.0f}", v);
@@ -29,6 +31,8 @@ std::string grouped(double v) {
   return neg ? "-" + out : out;
 }
 
+namespace {
+
 std::string human(double v) {
   if (v >= 1e12) return fmt::format("{:.2f} trillion", v / 1e12);
   if (v >= 1e9) return fmt::format("{:.2f} billion", v / 1e9);
@@ -38,7 +42,7 @@ std::string human(double v) {
 
 }  // namespace
 
-void write_json(const Report& r, std::ostream& out) {
+nlohmann::ordered_json report_json(const Report& r) {
   const auto& s = r.scenario;
   const auto& st = r.step;
   const ParamCount params = count_params(s.model);
@@ -147,8 +151,10 @@ void write_json(const Report& r, std::ostream& out) {
         "reliability: {:.3g} interruptions per GPU-hour (Llama 3 default unless overridden), checkpoints at the "
         "Young/Daly interval, {:.0f} s restart", s.reliability.interruptions_per_gpu_hour, s.reliability.restart_seconds));
   j["sources"] = s.sources;
-  out << j.dump(1) << "\n";
+  return j;
 }
+
+void write_json(const Report& r, std::ostream& out) { out << report_json(r).dump(1) << "\n"; }
 
 void write_csv(const Report& r, std::ostream& out) {
   const auto& st = r.step;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "gpuhours/scenario.hpp"
 #include "test_util.hpp"
 
 using namespace gpuhours;
@@ -106,10 +107,17 @@ TEST_CASE("list shows every preset with its title") {
   CHECK(r.out.find("NVIDIA H800 SXM5 80GB") != std::string::npos);
 }
 
-TEST_CASE("every preset scenario runs") {
-  for (const char* name : {"h100-1gpu-llama-1b", "llama-3-8b-8gpu-dp"}) {
+TEST_CASE("every preset scenario runs and is listed with its title") {
+  const Catalog catalog(GPUHOURS_DATA_DIR);
+  const auto names = catalog.names("scenarios");
+  CHECK(names.size() >= 4);
+  const auto list = cli({"list"});
+  for (const auto& name : names) {
     CAPTURE(name);
-    CHECK(cli({"run", name, "--json"}).code == 0);
+    const auto r = cli({"run", name, "--json"});
+    CHECK_MESSAGE(r.code == 0, r.err);
+    CHECK(list.out.find(name) != std::string::npos);
+    CHECK(list.out.find(nlohmann::json::parse(r.out)["title"].get<std::string>()) != std::string::npos);
   }
 }
 

@@ -1,0 +1,46 @@
+// Claim checks: the simulated range of a claimed quantity, the ratio claim / simulated, a verdict
+// in plain words, and what must be true for the claim to hold.
+//
+// Range: a Monte Carlo over the documented uncertain inputs (kernel time, network bandwidth,
+// expert load imbalance, interruption rate, rental price), each uniform over its range
+// (run.hpp, sensitivity()), seeded and reproducible. Each sample is priced by a separable
+// surrogate of the simulator: GPU-hours = base x prod_i f_i(u_i), with f_i linear between the
+// simulated low, base and high ends of input i (interactions between inputs are neglected).
+#pragma once
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "gpuhours/run.hpp"
+
+namespace gpuhours {
+
+struct Percentiles {
+  double p10 = 0, p50 = 0, p90 = 0;
+};
+
+struct CheckResult {
+  StepResult step;
+  RunResult run;
+  ClaimResult claim;
+  std::vector<SensitivityRow> inputs;
+  std::uint64_t seed = 0;
+  int samples = 0;
+  Percentiles gpu_hours, cost_usd;
+  std::string verdict;               // one line
+  std::vector<std::string> reasons;  // plain sentences
+  double required_tokens_per_gpu_second = 0;
+  double best_published_mfu = 0;
+  std::string best_published_what;
+};
+
+/// Checks the scenario's claim (GPU-hours; cost when only a cost is claimed). Throws InputError
+/// when the scenario has no claim.
+CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint64_t seed, int samples);
+
+/// One self-contained HTML page: verdict and reasons, claim vs simulated range, step breakdown,
+/// GPU-hours by phase, cost by cost model, assumptions and sources (inline SVG, no network).
+void write_html(const Scenario& s, const CheckResult& c, std::ostream& out);
+
+}  // namespace gpuhours

@@ -1,0 +1,126 @@
+#include "gpuhours/check.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "gpuhours/error.hpp"
+#include "gpuhours/yaml.hpp"
+
+namespace gpuhours {
+
+namespace {
+
+double percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const auto i = static_cast<std::size_t>(pos);
+  const double frac = pos - static_cast<double>(i);
+  return i + 1 < v.size() ? v[i] * (1 - frac) + v[i + 1] * frac : v[i];
+}
+
+// The best published MFU for this GPU generation and precision (hardware/published-mfu.yaml).
+std::pair<double, std::string> best_published(const Scenario& s, const Catalog& catalog) {
+  const YamlNode doc = YamlNode::load_file(catalog.root() + "/hardware/published-mfu.yaml");
+  std::string family;
+  for (const auto& [fam, gpus] : doc.child("families").entries())
+    for (const auto& g : gpus.as_string_list())
+      if (g == s.cluster.gpu.name) family = fam;
+  double best = 0;
+  std::string what;
+  const std::string precision = to_string(s.training.precision);
+  for (const YamlNode& b : doc.child("best").items()) {
+    if (b.child("family").as_string() != family || b.child("precision").as_string() != precision) continue;
+    const double mfu = b.child("mfu").as_positive_double();
+    if (mfu > best) {
+      best = mfu;
+      what = b.child("what").as_string() + " (" + b.child("source").as_string() + ")";
+    }
+  }
+  return {best, what};
+}
+
+}  // namespace
+
+CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint64_t seed, int samples) {
+  if (!s.claim || !s.claim->gpu_hours)
+    throw InputError(s.file + ": the scenario has no claim.gpu_hours to check");
+  CheckResult c;
+  c.seed = seed;
+  c.samples = samples;
+  c.step = simulate_step(s);
+  c.run = account_run(s, c.step);
+  c.claim = check_claim(s, c.step, c.run);
+  c.inputs = sensitivity(s);
+  // Monte Carlo on the separable surrogate.
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::vector<double> hours, cost;
+  double price_lo = s.cost.gpu_hour_usd, price_hi = s.cost.gpu_hour_usd;
+  for (int i = 0; i < samples; ++i) {
+    double h = c.run.gpu_hours;
+    double price = s.cost.gpu_hour_usd;
+    for (const SensitivityRow& r : c.inputs) {
+      const double x = u(rng);
+      if (r.input == "rental price") {
+        price_lo = r.cost_low / r.gpu_hours_low;
+        price_hi = r.cost_high / r.gpu_hours_high;
+        price = price_lo + (price_hi - price_lo) * (x + 1) / 2;
+        continue;
+      }
+      const double end = x < 0 ? r.gpu_hours_low : r.gpu_hours_high;
+      h *= 1 + std::abs(x) * (end / c.run.gpu_hours - 1);
+    }
+    hours.push_back(h);
+    cost.push_back(h * price);
+  }
+  c.gpu_hours = {percentile(hours, 0.1), percentile(hours, 0.5), percentile(hours, 0.9)};
+  c.cost_usd = {percentile(cost, 0.1), percentile(cost, 0.5), percentile(cost, 0.9)};
+
+  const double claimed = *s.claim->gpu_hours;
+  c.claim.ratio = claimed / c.gpu_hours.p50;
+  c.claim.required_mfu = c.step.mfu * c.gpu_hours.p50 / claimed;
+  c.required_tokens_per_gpu_second = c.step.tokens_per_gpu_second * c.gpu_hours.p50 / claimed;
+  std::tie(c.best_published_mfu, c.best_published_what) = best_published(s, catalog);
+
+  const auto M = [](double v) { return fmt::format("{:.3f}M", v / 1e6); };
+  const std::string range = fmt::format("{}-{} GPU-hours (P10-P90, median {})", M(c.gpu_hours.p10), M(c.gpu_hours.p90),
+                                        M(c.gpu_hours.p50));
+  if (claimed < c.gpu_hours.p10) {
+    const bool beyond = c.best_published_mfu > 0 && *c.claim.required_mfu > c.best_published_mfu;
+    c.verdict = beyond ? "Implausible as stated: the claim needs more efficiency than any published run on this hardware."
+                       : "Ambitious: the claim is below the simulated range but within the best published efficiency.";
+    c.reasons.push_back(fmt::format("The claim ({}) is below the simulated range of {}.", M(claimed), range));
+  } else if (claimed > c.gpu_hours.p90) {
+    c.verdict = "Plausible: the claim is above what the simulation needs.";
+    c.reasons.push_back(fmt::format(
+        "The claim ({}) is {:.0f}% above the simulated median ({}); the difference leaves room for what the model "
+        "leaves out (evaluation, stragglers, data loading, restarts beyond the failure model, a less tuned "
+        "implementation).", M(claimed), 100 * (c.claim.ratio.value() - 1), range));
+  } else {
+    c.verdict = "Consistent: the claim lies inside the simulated range.";
+    c.reasons.push_back(fmt::format("The claim ({}) lies inside the simulated range of {}.", M(claimed), range));
+  }
+  c.reasons.push_back(fmt::format(
+      "For the claim to hold, the cluster must sustain {:.0f} tokens/s per GPU, an MFU of {:.1f}% against the "
+      "{} peak (simulated: {:.1f}%).", c.required_tokens_per_gpu_second, 100 * *c.claim.required_mfu,
+      to_string(s.training.precision), 100 * c.step.mfu));
+  if (c.best_published_mfu > 0)
+    c.reasons.push_back(fmt::format("The best published MFU for this hardware and precision is {:.1f}%: {}.",
+                                    100 * c.best_published_mfu, c.best_published_what));
+  const SensitivityRow* top = nullptr;
+  for (const auto& r : c.inputs)
+    if (r.input != "rental price") {
+      top = &r;
+      break;
+    }
+  if (top)
+    c.reasons.push_back(fmt::format("The most uncertain input is {} ({} to {} moves GPU-hours by {:+.0f}% to {:+.0f}%).",
+                                    top->input, top->low, top->high, 100 * (top->gpu_hours_low / c.run.gpu_hours - 1),
+                                    100 * (top->gpu_hours_high / c.run.gpu_hours - 1)));
+  return c;
+}
+
+}  // namespace gpuhours

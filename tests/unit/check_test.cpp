@@ -1,0 +1,51 @@
+// gpuhours check and compare: the claim's simulated range, reproducibility, verdicts.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.hpp"
+
+using namespace gpuhours;
+using gpuhours::test::cli;
+
+TEST_CASE("check deepseek-v3-claim --json: claim, ratio, required MFU and the P10/P50/P90 range") {
+  const auto r = cli({"check", "deepseek-v3-claim", "--json", "--samples", "2000"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& c = j["claim"];
+  CHECK(c["gpu_hours"].get<double>() == 2.788e6);
+  const double p10 = c["range"]["p10"], p50 = c["range"]["p50"], p90 = c["range"]["p90"];
+  CHECK(p10 < p50);
+  CHECK(p50 < p90);
+  CHECK(c["ratio"].get<double>() == doctest::Approx(2.788e6 / p50));
+  // The MFU the claim requires scales the simulated one by simulated / claimed GPU-hours.
+  CHECK(c["required_mfu"].get<double>() == doctest::Approx(j["step"]["mfu"].get<double>() * p50 / 2.788e6));
+  CHECK(c["verdict"].get<std::string>().size() > 10);
+  CHECK(c["reasons"].size() >= 3);
+  CHECK(c["best_published_mfu"].get<double>() > 0);
+}
+
+TEST_CASE("check: the same seed gives identical output; another seed moves the range a little") {
+  const auto a = cli({"check", "llama-3-405b", "--json", "--seed", "7"});
+  const auto b = cli({"check", "llama-3-405b", "--json", "--seed", "7"});
+  const auto c = cli({"check", "llama-3-405b", "--json", "--seed", "8"});
+  REQUIRE_MESSAGE(a.code == 0, a.err);
+  CHECK(a.out == b.out);
+  CHECK(a.out != c.out);
+  const auto ja = nlohmann::json::parse(a.out), jc = nlohmann::json::parse(c.out);
+  CHECK(ja["claim"]["range"]["p50"].get<double>() == doctest::Approx(jc["claim"]["range"]["p50"].get<double>()).epsilon(0.02));
+}
+
+TEST_CASE("check: a scenario without a claim is bad input") {
+  const auto r = cli({"check", "h100-1gpu-llama-1b"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("no claim.gpu_hours") != std::string::npos);
+}
+
+TEST_CASE("compare: one row per scenario") {
+  const auto r = cli({"compare", "h100-1gpu-llama-1b", "llama-3-8b-8gpu-dp"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.out.find("h100-1gpu-llama-1b") != std::string::npos);
+  CHECK(r.out.find("llama-3-8b-8gpu-dp") != std::string::npos);
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 3);
+}
