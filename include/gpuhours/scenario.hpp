@@ -254,6 +254,8 @@ class Catalog {
 };
 
 Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog);
+/// A scenario given as a mapping (e.g. inside a validation case).
+Scenario load_scenario(const YamlNode& node, const Catalog& catalog);
 ModelSpec load_model(const YamlNode& node);
 GpuSpec load_gpu(const YamlNode& node);
 NetworkSpec load_network(const YamlNode& node);

@@ -12,6 +12,7 @@
 
 #include "gpuhours/check.hpp"
 #include "gpuhours/error.hpp"
+#include "gpuhours/validation.hpp"
 #include "gpuhours/network.hpp"
 #include "gpuhours/topology.hpp"
 #include "gpuhours/report.hpp"
@@ -181,6 +182,31 @@ int cmd_compare(const Catalog& catalog, const std::vector<std::string>& names, s
   return 0;
 }
 
+int cmd_validate(const Catalog& catalog, bool json, std::ostream& out) {
+  const ValidationReport rep = run_validation(catalog, catalog.root() + "/tests/validation");
+  if (json) {
+    nlohmann::ordered_json j;
+    j["cases"] = nlohmann::ordered_json::array();
+    for (const auto& c : rep.cases)
+      j["cases"].push_back({{"id", c.id}, {"hardware", c.hardware}, {"metric", c.metric}, {"reported", c.reported},
+                            {"simulated", c.simulated}, {"error", c.error()}, {"source", c.source}});
+    j["mape_by_hardware"] = rep.mape_by_hardware;
+    j["mape"] = rep.mape;
+    j["worst_abs_error"] = rep.worst;
+    j["passed"] = rep.passed();
+    out << j.dump(1) << "\n";
+  } else {
+    out << fmt::format("{:<30}{:>9}{:>24}{:>13}{:>13}{:>9}\n", "case", "hardware", "figure", "reported", "simulated", "error");
+    for (const auto& c : rep.cases)
+      out << fmt::format("{:<30}{:>9}{:>24}{:>13.4g}{:>13.4g}{:>+8.1f}%\n", c.id.substr(0, 29), c.hardware, c.metric,
+                         c.reported, c.simulated, 100 * c.error());
+    for (const auto& [hw, m] : rep.mape_by_hardware) out << fmt::format("MAPE {:<8}{:>6.1f}%\n", hw, 100 * m);
+    out << fmt::format("MAPE {:.1f}% over {} cases, worst {:.1f}% (limits: 15% mean, 30% any case): {}\n", 100 * rep.mape,
+                       rep.cases.size(), 100 * rep.worst, rep.passed() ? "PASS" : "FAIL");
+  }
+  return rep.passed() ? 0 : 3;
+}
+
 std::string title_of(const std::string& path) {
   try {
     const YamlNode n = YamlNode::load_file(path);
@@ -240,6 +266,10 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   CLI::App* compare = app.add_subcommand("compare", "one table across scenarios");
   compare->add_option("scenarios", compare_names, "scenario files or preset names")->required();
 
+  bool validate_json = false;
+  CLI::App* validate = app.add_subcommand("validate", "simulate the published and measured runs of tests/validation; exit 0 within the limits");
+  validate->add_flag("--json", validate_json, "print JSON");
+
   std::string shapes_scenario;
   CLI::App* shapes = app.add_subcommand("shapes", "list the GEMM shapes of a scenario's step (input to the kernel benchmark)");
   shapes->add_option("scenario", shapes_scenario, "scenario file or preset name")->required();
@@ -281,6 +311,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (*shapes) return cmd_shapes(catalog, shapes_scenario, out);
     if (*check) return cmd_check(catalog, check_scenario_name, check_json, html_path, seed, samples, out);
     if (*compare) return cmd_compare(catalog, compare_names, out);
+    if (*validate) return cmd_validate(catalog, validate_json, out);
   } catch (const InputError& e) {
     err << "error: " << e.what() << "\n";
     return 1;

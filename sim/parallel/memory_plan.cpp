@@ -225,7 +225,7 @@ std::vector<StagePlan> plan_memory(const Scenario& s) {
     // also the gradients, stage 3 also the weights. Routed experts are replicated over `edp` ranks.
     const double dense = st.params - st.expert_params;
     auto sharded = [&](double bytes_per_param, bool shard) {
-      return shard ? bytes_per_param * (dense / l.dp + st.expert_params / l.edp)
+      return shard ? bytes_per_param * (dense / l.dense_dp() + st.expert_params / l.edp)
                    : bytes_per_param * st.params;
     };
     st.weights = sharded(2.0, zero >= 3);

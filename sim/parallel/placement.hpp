@@ -17,6 +17,9 @@ struct Layout {
   int dp = 1, micro_batches = 1;
   std::vector<std::pair<int, int>> part_layers;  // [first, last) layers of each part
   int edp = 1;  // ranks sharing one routed expert's weights (expert data parallelism)
+  // Ranks sharing the dense weights: data x context parallel (Megatron-LM reduces gradients and
+  // shards the distributed optimizer over this group).
+  int dense_dp() const { return dp * shape.cp; }
 };
 
 Layout make_layout(const Scenario& s);

@@ -66,7 +66,7 @@ class ProgramBuilder {
     };
     tp_nodes_ = span(s.parallel.tp, 1);
     ep_nodes_ = span(s.parallel.ep, 1);
-    dp_nodes_ = span(l.dp, s.parallel.tp * s.parallel.cp);
+    dp_nodes_ = span(l.dense_dp(), s.parallel.tp);
     edp_nodes_ = span(l.edp, s.parallel.tp * s.parallel.cp * std::max(1, s.parallel.ep / (s.parallel.tp * s.parallel.cp)));
     pp_cross_node_ = c.nodes > 1 && std::int64_t{s.parallel.tp} * s.parallel.cp * l.dp >= G;
     moe_.top_k = s.model.ffn.experts_per_token;
@@ -449,7 +449,7 @@ StepResult simulate_step(const Scenario& input, std::ostream* trace) {
   const auto grad_kind = zero_shard ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce;
   auto flush = [&](int rank, double dense, double experts, TaskId after) {
     for (const auto& [params, ranks, nodes, what] :
-         {std::tuple{dense, l.dp, b.dp_nodes(), "grads"}, std::tuple{experts, l.edp, b.edp_nodes(), "expert grads"}}) {
+         {std::tuple{dense, l.dense_dp(), b.dp_nodes(), "grads"}, std::tuple{experts, l.edp, b.edp_nodes(), "expert grads"}}) {
       if (params <= 0 || ranks <= 1) continue;
       const double bytes = 2.0 * params;  // BF16 gradients
       const TaskId task = b.add_task(rank, kDp, ring_collective_time(grad_kind, bytes, ranks, nodes, s.cluster),
@@ -546,14 +546,14 @@ StepResult simulate_step(const Scenario& input, std::ostream* trace) {
   for (int rank = 0; rank < pp; ++rank) {
     const StagePlan& st = r.stages[rank];
     const double dense = st.params - st.expert_params;
-    const double local = zero_shard ? dense / l.dp + st.expert_params / l.edp : st.params;
+    const double local = zero_shard ? dense / l.dense_dp() + st.expert_params / l.edp : st.params;
     const Time t = Time::from_seconds_ceil(s.cluster.gpu.kernel_launch_seconds +
                                            moment_bytes * local / (s.cluster.gpu.hbm_bytes_per_s * s.cluster.gpu.achievable.copy));
     const TaskId opt = b.add_task(rank, kCompute, t, TaskKind::optimizer, "optimizer step (AdamW)");
     for (TaskId bt : buckets[rank]) b.graph().add_dependency(bt, opt);
     if (zero_shard) {
       for (const auto& [params, ranks, nodes, what] :
-           {std::tuple{dense, l.dp, b.dp_nodes(), "weights all-gather"},
+           {std::tuple{dense, l.dense_dp(), b.dp_nodes(), "weights all-gather"},
             std::tuple{st.expert_params, l.edp, b.edp_nodes(), "expert weights all-gather"}}) {
         if (params <= 0 || ranks <= 1) continue;
         const Time ag = ring_collective_time(CollectiveKind::all_gather, 2.0 * params, ranks, nodes, s.cluster);

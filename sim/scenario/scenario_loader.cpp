@@ -551,7 +551,11 @@ void load_costs(const YamlNode& n, const Catalog& catalog, Scenario& s) {
 
 Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) {
   const std::string path = catalog.scenario_path(name_or_path);
-  const YamlNode n = YamlNode::load_file(path);
+  return load_scenario(YamlNode::load_file(path), catalog);
+}
+
+Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
+  const std::string path = n.file();
   n.check_keys({{"name", true, "scenario id"},
                 {"title", true, "one line"},
                 {"description", false, "one paragraph"},

@@ -18,10 +18,16 @@ TEST_CASE("every zoo model's parameter count is within 1% of its published total
   const Catalog catalog(GPUHOURS_DATA_DIR);
   const auto names = catalog.names("models");
   CHECK(names.size() >= 14);
+  int published = 0;
+  for (const auto& name : names) published += zoo(name).published_params.has_value();
+  CHECK(published >= 14);
   for (const auto& name : names) {
     CAPTURE(name);
     const ModelSpec m = zoo(name);
-    REQUIRE(m.published_params.has_value());
+    if (!m.published_params) {  // hypothetical models (e.g. dense-671b) have no published count
+      CHECK(m.sources.size() >= 1);
+      continue;
+    }
     const ParamCount p = count_params(m);
     MESSAGE(name, ": ", p.total / 1e9, "B counted, ", *m.published_params / 1e9, "B published");
     // Llama 2 70B's "70B" rounds 68.98B (1.5% above the exact count of the released weights).

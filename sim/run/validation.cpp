@@ -1,0 +1,61 @@
+#include "gpuhours/validation.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "gpuhours/error.hpp"
+#include "gpuhours/run.hpp"
+#include "gpuhours/yaml.hpp"
+
+namespace gpuhours {
+
+ValidationReport run_validation(const Catalog& catalog, const std::string& folder) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(folder))
+    if (e.path().extension() == ".yaml") files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  if (files.empty()) throw InputError(folder + ": no validation files (*.yaml)");
+  ValidationReport rep;
+  for (const auto& file : files) {
+    const YamlNode doc = YamlNode::load_file(file);
+    doc.check_keys({{"hardware", true, "A100 | H100 | H800 | mixed"}, {"source", true, ""}, {"cases", true, ""}});
+    for (const YamlNode& c : doc.child("cases").items()) {
+      c.check_keys({{"id", true, ""}, {"hardware", false, "when the file says mixed"}, {"source", false, ""},
+                    {"scenario", false, "inline scenario"}, {"scenario_file", false, "path from the repository root"},
+                    {"published", true, "{tokens_per_gpu_second | step_seconds | gpu_hours: value}"}});
+      ValidationCase v;
+      v.id = c.child("id").as_string();
+      v.hardware = c.has("hardware") ? c.child("hardware").as_string() : doc.child("hardware").as_string();
+      v.source = c.has("source") ? c.child("source").as_string() : doc.child("source").as_string();
+      if (c.has("scenario") == c.has("scenario_file")) throw c.error("give exactly one of 'scenario' or 'scenario_file'");
+      const Scenario s = c.has("scenario") ? load_scenario(c.child("scenario"), catalog)
+                                           : load_scenario(catalog.root() + "/" + c.child("scenario_file").as_string(), catalog);
+      const auto entries = c.child("published").entries();
+      if (entries.size() != 1) throw c.child("published").error("give one published figure");
+      v.metric = entries.front().first;
+      v.reported = entries.front().second.as_positive_double();
+      const StepResult step = simulate_step(s);
+      if (v.metric == "tokens_per_gpu_second") v.simulated = step.tokens_per_gpu_second;
+      else if (v.metric == "step_seconds") v.simulated = step.seconds;
+      else if (v.metric == "gpu_hours") v.simulated = account_run(s, step).gpu_hours;
+      else throw c.child("published").error("unknown figure '" + v.metric + "' (tokens_per_gpu_second, step_seconds, gpu_hours)");
+      rep.cases.push_back(v);
+    }
+  }
+  std::map<std::string, std::pair<double, int>> sums;
+  double total = 0;
+  for (const auto& v : rep.cases) {
+    const double e = std::abs(v.error());
+    sums[v.hardware].first += e;
+    ++sums[v.hardware].second;
+    total += e;
+    rep.worst = std::max(rep.worst, e);
+  }
+  for (const auto& [hw, s] : sums) rep.mape_by_hardware[hw] = s.first / s.second;
+  rep.mape = total / static_cast<double>(rep.cases.size());
+  return rep;
+}
+
+}  // namespace gpuhours
