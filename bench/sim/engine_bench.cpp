@@ -9,17 +9,9 @@
 #include <fstream>
 #include <string>
 
+#include "bench_util.hpp"
 #include "gpuhours/engine.hpp"
 
-namespace {
-long peak_rss_kib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
-  return -1;
-}
-}  // namespace
 
 int main(int argc, char** argv) {
   using gpuhours::TaskId;
@@ -70,6 +62,6 @@ int main(int argc, char** argv) {
   std::printf("simulation            %.3f s\n", run_s);
   std::printf("events per second     %.2f M (target >= 5 M on one core)\n", e.events_processed() / run_s / 1e6);
   std::printf("memory per task       %zu B (data structures), %.0f B (peak RSS / tasks)\n", g.bytes_per_task(),
-              peak_rss_kib() * 1024.0 / static_cast<double>(g.task_count()));
+              gpuhours::bench::peak_rss_kib() * 1024.0 / static_cast<double>(g.task_count()));
   return 0;
 }

@@ -9,18 +9,12 @@
 #include <fstream>
 #include <string>
 
+#include "bench_util.hpp"
 #include "gpuhours/step.hpp"
 
 using namespace gpuhours;
 
 namespace {
-long peak_rss_kib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
-  return -1;
-}
 double timed(const Scenario& s, StepResult& r) {
   const auto t0 = std::chrono::steady_clock::now();
   r = simulate_step(s);
@@ -36,7 +30,7 @@ int main() {
     const double t = timed(s, r);
     std::fflush(stdout);
     std::printf("%-20s %6d GPUs: %.3f s to simulate, %zu tasks, peak RSS %.0f MiB; step %.3f s, MFU %.1f%%\n", name,
-                s.cluster.gpus(), t, r.tasks, peak_rss_kib() / 1024.0, r.seconds, 100 * r.mfu);
+                s.cluster.gpus(), t, r.tasks, bench::peak_rss_kib() / 1024.0, r.seconds, 100 * r.mfu);
   }
   std::printf("\nLlama 3 405B, TP8 PP16, 16M-token batches, full recomputation, growing data parallelism:\n");
   for (int gpus : {256, 1024, 4096, 16384}) {

@@ -25,7 +25,7 @@ TEST_CASE("check deepseek-v3-claim --json: claim, ratio, required MFU and the P1
   CHECK(c["best_published_mfu"].get<double>() > 0);
 }
 
-TEST_CASE("check: the same seed gives identical output; another seed moves the range a little") {
+TEST_CASE("check: the same seed gives identical output, another seed moves the range a little") {
   const auto a = cli({"check", "llama-3-405b", "--json", "--seed", "7"});
   const auto b = cli({"check", "llama-3-405b", "--json", "--seed", "7"});
   const auto c = cli({"check", "llama-3-405b", "--json", "--seed", "8"});

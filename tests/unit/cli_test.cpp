@@ -150,7 +150,7 @@ cost: {gpu_hour_usd: 2}
   CHECK(r.err.find("global_batch 12 is not a multiple of dp (8)") != std::string::npos);
 }
 
-TEST_CASE("DeepSeek-V3 claim: JSON has tokens/s/GPU and MFU; the trace has a track per stream per rank") {
+TEST_CASE("DeepSeek-V3 claim: JSON has tokens/s/GPU and MFU, and the trace has a track per stream per rank") {
   auto r = cli({"run", "deepseek-v3-claim", "--json"});
   REQUIRE_MESSAGE(r.code == 0, r.err);
   const auto j = nlohmann::json::parse(r.out);
@@ -201,7 +201,7 @@ TEST_CASE("run --explain prints every stage and the communication per collective
   CHECK(rows == 16);
 }
 
-TEST_CASE("the run section has a per-phase breakdown; rental cost is GPU-hours x price exactly") {
+TEST_CASE("the run section has a per-phase breakdown, and rental cost is GPU-hours x price exactly") {
   const auto r = cli({"run", "deepseek-v3-claim", "--json"});
   REQUIRE_MESSAGE(r.code == 0, r.err);
   const auto j = nlohmann::json::parse(r.out);

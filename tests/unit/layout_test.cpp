@@ -8,11 +8,9 @@
 
 using namespace gpuhours;
 
-namespace {
-Scenario preset(const std::string& name) { return load_scenario(name, Catalog(GPUHOURS_DATA_DIR)); }
-}  // namespace
+using test::preset;
 
-TEST_CASE("DeepSeek-V3's published layout fits in 80 GB; PP1 does not, and says why") {
+TEST_CASE("DeepSeek-V3's published layout fits in 80 GB, PP1 does not and says why") {
   Scenario s = preset("deepseek-v3-claim");
   const auto stages = plan_memory(s);
   REQUIRE(stages.size() == 16);

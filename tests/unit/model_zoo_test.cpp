@@ -5,14 +5,11 @@
 #include "gpuhours/opgraph.hpp"
 #include "gpuhours/scenario.hpp"
 #include "gpuhours/yaml.hpp"
+#include "test_util.hpp"
 
 using namespace gpuhours;
 
-namespace {
-ModelSpec zoo(const std::string& name) {
-  return load_model(YamlNode::load_file(std::string(GPUHOURS_DATA_DIR) + "/models/" + name + ".yaml"));
-}
-}  // namespace
+using test::zoo;
 
 TEST_CASE("every zoo model's parameter count is within 1% of its published total") {
   const Catalog catalog(GPUHOURS_DATA_DIR);

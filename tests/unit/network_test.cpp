@@ -112,7 +112,7 @@ TEST_CASE("two jobs crossing a 2:1 oversubscribed spine each get half the bandwi
   }
 }
 
-TEST_CASE("routing: rails stay on their plane; crossing planes goes through NVLink (PXN)") {
+TEST_CASE("routing: rails stay on their plane, crossing planes goes through NVLink (PXN)") {
   const ClusterSpec c = cluster("h800-sxm", 2, "deepseek-multi-plane");
   const Topology t = Topology::build(c);
   // GPU 3 of node 0 to GPU 3 of node 1: NIC, leaf, NIC (same leaf): 4 links.

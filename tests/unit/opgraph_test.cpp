@@ -3,18 +3,15 @@
 #include "gpuhours/opgraph.hpp"
 #include "gpuhours/scenario.hpp"
 #include "gpuhours/yaml.hpp"
+#include "test_util.hpp"
 
 using namespace gpuhours;
 
-namespace {
-ModelSpec preset(const std::string& name) {
-  return load_model(YamlNode::load_file(std::string(GPUHOURS_DATA_DIR) + "/models/" + name + ".yaml"));
-}
-}  // namespace
+using test::zoo;
 
 TEST_CASE("Llama 3 parameter counts are within 0.5% of the published 8.03B and 70.6B") {
-  const auto p8 = count_params(preset("llama-3-8b"));
-  const auto p70 = count_params(preset("llama-3-70b"));
+  const auto p8 = count_params(zoo("llama-3-8b"));
+  const auto p70 = count_params(zoo("llama-3-70b"));
   CHECK(std::abs(p8.total / 8.03e9 - 1.0) < 0.005);
   CHECK(std::abs(p70.total / 70.6e9 - 1.0) < 0.005);
   // Hand count for 8B: layer = q 4096*4096 + k,v 2*4096*1024 + o 4096*4096 + FFN 3*4096*14336
@@ -24,15 +21,15 @@ TEST_CASE("Llama 3 parameter counts are within 0.5% of the published 8.03B and 7
 }
 
 TEST_CASE("the reference models count exactly what PyTorch counted") {
-  CHECK(count_params(preset("ref-llama-1b")).total == 1104218112);
-  CHECK(count_params(preset("ref-llama-3b")).total == 3015355392);
+  CHECK(count_params(zoo("ref-llama-1b")).total == 1104218112);
+  CHECK(count_params(zoo("ref-llama-3b")).total == 3015355392);
 }
 
 TEST_CASE("model FLOPs per token equal 6 N_matmul plus the causal attention term") {
   // Convention: 6 * (linear weights of all layers + LM head) + 3*L*a*s*(d_qk + d_v).
   // Llama 3 8B at s = 8192: N_matmul = 32 * (218,112,000 - 8192) + 128256*4096 = 7,504,658,432;
   // attention = 3 * 32 * 32 * 8192 * 256 = 6,442,450,944.
-  const ModelSpec m = preset("llama-3-8b");
+  const ModelSpec m = zoo("llama-3-8b");
   const double expected = 6.0 * 7504658432.0 + 6442450944.0;
   CHECK(count_params(m).matmul_active == 7504658432LL);
   CHECK(model_flops_per_token(m, 8192) == doctest::Approx(expected).epsilon(1e-12));
@@ -42,7 +39,7 @@ TEST_CASE("the op graph's FLOPs add up to the model FLOPs per token") {
   // Forward GEMM + attention FLOPs of a micro-batch, x3 for forward + backward, equal the
   // per-token convention x tokens (GEMM backward = 2x forward, attention backward = 2.5x forward,
   // so attention alone is 3.5x: the convention's 3x counts the backward as 2x like a GEMM).
-  const ModelSpec m = preset("ref-llama-1b");
+  const ModelSpec m = zoo("ref-llama-1b");
   const OpGraph g = build_op_graph(m, 2048, 4, Precision::bf16);
   double gemm_fwd = 0, gemm_bwd = 0, attn_fwd = 0, attn_bwd = 0;
   auto add = [&](const std::vector<Op>& ops, int times) {
@@ -69,7 +66,7 @@ TEST_CASE("the op graph's FLOPs add up to the model FLOPs per token") {
 TEST_CASE("saved activations of a Llama layer match the hand count") {
   // T = b*s tokens, BF16: norms 2*(2Th + 4T); qkv input 2Th; q,k,v 2T(a+2g)d + lse 4Ta;
   // o_proj input 2Tad; gate_up input 2Th; SwiGLU gate and up 2*2Tf; down input 2Tf.
-  const ModelSpec m = preset("ref-llama-1b");
+  const ModelSpec m = zoo("ref-llama-1b");
   const OpGraph g = build_op_graph(m, 2048, 1, Precision::bf16);
   const double T = 2048, h = 2048, a = 32, kv = 8, d = 64, f = 8192;
   const double expected = 2 * (2 * T * h + 4 * T) + 2 * T * h + 2 * T * (a + 2 * kv) * d + 4 * T * a +

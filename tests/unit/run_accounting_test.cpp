@@ -9,9 +9,7 @@
 
 using namespace gpuhours;
 
-namespace {
-Scenario preset(const std::string& name) { return load_scenario(name, Catalog(GPUHOURS_DATA_DIR)); }
-}  // namespace
+using test::preset;
 
 TEST_CASE("run: the Young/Daly interval and the expected lost work match the closed form") {
   Scenario s = preset("llama-3-8b-8gpu-dp");

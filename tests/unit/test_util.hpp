@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "gpuhours/cli.hpp"
+#include "gpuhours/scenario.hpp"
+#include "gpuhours/yaml.hpp"
 
 namespace gpuhours::test {
 
@@ -20,6 +22,14 @@ inline CliResult cli(const std::vector<std::string>& args) {
   std::ostringstream out, err;
   const int code = run_cli(args, out, err, GPUHOURS_DATA_DIR);
   return {code, out.str(), err.str()};
+}
+
+/// A preset scenario by name.
+inline Scenario preset(const std::string& name) { return load_scenario(name, Catalog(GPUHOURS_DATA_DIR)); }
+
+/// A model of the zoo by name.
+inline ModelSpec zoo(const std::string& name) {
+  return load_model(YamlNode::load_file(std::string(GPUHOURS_DATA_DIR) + "/models/" + name + ".yaml"));
 }
 
 /// Writes `text` to a fresh file under the system temp folder and returns its path.
