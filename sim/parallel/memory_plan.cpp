@@ -232,6 +232,8 @@ std::vector<StagePlan> plan_memory(const Scenario& s) {
     st.gradients = sharded(2.0, zero >= 2);
     st.optimizer = sharded(opt_bytes, zero >= 1);
     st.buffers = s.memory.comm_buffer_bytes;
+    // ZeRO-3 holds the gathered BF16 weights of the layer running and the one prefetched.
+    if (zero >= 3) st.buffers += 2 * 2.0 * st.params / std::max(1, st.layers);
     st.fragmentation = s.memory.fragmentation * (st.weights + st.gradients + st.optimizer + st.activations);
     out.push_back(st);
   }

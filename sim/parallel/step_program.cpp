@@ -42,6 +42,8 @@ struct Item {  // one step of a chain: a kernel, or a communication task
   std::string label;
   double grad_params = 0, grad_expert_params = 0;  // weight gradients complete after this item
   bool skip = false;  // a communication op with nothing to send in this direction
+  bool prefetch = false;  // ZeRO-3 weight all-gather: issued at the start of the pass, on its own
+  int waits_for = -1;     // chain index of the prefetch this item needs first
   bool is_comm = false;
   Kernel kernel;
   Stream stream = kCompute;
@@ -185,11 +187,29 @@ class ProgramBuilder {
 
   // Emits a chain on `rank`; the first item waits for `after` (if any). Returns every item's task.
   std::vector<TaskId> emit(int rank, const Chain& chain, std::optional<TaskId> after) {
-    std::vector<TaskId> tasks;
+    std::vector<TaskId> tasks(chain.size());
+    prefetch(rank, chain, after, tasks);
     std::optional<TaskId> prev = after;
-    for (const Item& it : chain) tasks.push_back(*(prev = emit_item(rank, it, prev)));
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+      if (chain[i].prefetch) continue;
+      tasks[i] = *(prev = emit_item(rank, chain[i], prev));
+      wait_prefetch(chain, tasks, i);
+    }
     GPUHOURS_ASSERT(!tasks.empty(), "a chain emits a task");
     return tasks;
+  }
+
+  // ZeRO-3: the pass's weight all-gathers go first, back to back on the dp stream, so that they
+  // run ahead of the compute that needs them (prefetching).
+  void prefetch(int rank, const Chain& chain, std::optional<TaskId> after, std::vector<TaskId>& tasks) {
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+      if (!chain[i].prefetch) continue;
+      tasks[i] = g_.add_task(streams_[rank][kDp], chain[i].comm_time, TaskKind::comm_dp, g_.intern(chain[i].label), share_);
+      if (after) g_.add_dependency(*after, tasks[i]);
+    }
+  }
+  void wait_prefetch(const Chain& chain, const std::vector<TaskId>& tasks, std::size_t i) {
+    if (chain[i].waits_for >= 0) g_.add_dependency(tasks[static_cast<std::size_t>(chain[i].waits_for)], tasks[i]);
   }
 
   TaskId emit_item(int rank, const Item& it, std::optional<TaskId> prev) {
@@ -207,19 +227,26 @@ class ProgramBuilder {
   // every item's task of each chain.
   std::pair<std::vector<TaskId>, std::vector<TaskId>> emit_pair(int rank, const Chain& a, std::optional<TaskId> after_a,
                                                                 const Chain& b, std::optional<TaskId> after_b) {
-    std::vector<TaskId> ta, tb;
+    std::vector<TaskId> ta(a.size()), tb(b.size());
+    prefetch(rank, a, after_a, ta);
+    prefetch(rank, b, after_b, tb);
     std::optional<TaskId> pa = after_a, pb = after_b;
-    auto segment = [&](const Chain& c, std::vector<TaskId>& out, std::optional<TaskId>& prev) {
+    std::size_t ia = 0, ib = 0;
+    auto segment = [&](const Chain& c, std::vector<TaskId>& out, std::size_t& i, std::optional<TaskId>& prev) {
       // Compute items up to and including the next communication item.
-      while (out.size() < c.size()) {
-        const Item& it = c[out.size()];
-        out.push_back(*(prev = emit_item(rank, it, prev)));
-        if (it.is_comm) break;
+      for (; i < c.size(); ++i) {
+        if (c[i].prefetch) continue;
+        out[i] = *(prev = emit_item(rank, c[i], prev));
+        wait_prefetch(c, out, i);
+        if (c[i].is_comm) {
+          ++i;
+          break;
+        }
       }
     };
-    while (ta.size() < a.size() || tb.size() < b.size()) {
-      segment(a, ta, pa);
-      segment(b, tb, pb);
+    while (ia < a.size() || ib < b.size()) {
+      segment(a, ta, ia, pa);
+      segment(b, tb, ib, pb);
     }
     return {ta, tb};
   }
@@ -329,7 +356,6 @@ void check_layout(const Scenario& s) {
     if ((dp * p.tp * p.cp) % p.ep != 0) fail("ep " + std::to_string(p.ep) + " does not divide dp*tp*cp = " +
                                              std::to_string(dp * p.tp * p.cp));
   }
-  if (p.zero == 3) fail("ZeRO stage 3 is not simulated yet; use zero 0, 1 or 2");
   if (s.training.seq_len % p.cp != 0) fail("cp " + std::to_string(p.cp) + " does not divide seq_len");
   const std::int64_t per_step = std::int64_t{dp} * p.micro_batch;
   if (s.training.global_batch % per_step != 0)
@@ -360,38 +386,70 @@ StepResult simulate_step(const Scenario& input, std::ostream* trace) {
   const Schedule& sched = l.schedule;
 
   // Chains of a part, by pass.
+  // ZeRO-3: each layer's weights are all-gathered (BF16) before its forward and its backward.
+  const bool zero3 = s.parallel.zero == 3;
+  auto gather = [&](Chain& c, const std::vector<Op>& ops, const std::string& label) {
+    if (!zero3) return;
+    double dense = 0, experts = 0;
+    for (const Op& op : ops) (op.expert_params ? experts : dense) += static_cast<double>(op.params);
+    if (dense + experts <= 0) return;
+    Item it;
+    it.label = label + " weights all-gather (ZeRO-3)";
+    it.is_comm = it.prefetch = true;
+    it.stream = kDp;
+    it.kind = TaskKind::comm_dp;
+    it.comm_time = ring_collective_time(CollectiveKind::all_gather, 2.0 * dense, l.dense_dp(), b.dp_nodes(), s.cluster) +
+                   ring_collective_time(CollectiveKind::all_gather, 2.0 * experts, l.edp, b.edp_nodes(), s.cluster);
+    b.comm_bytes()["dp all-gather (ZeRO-3)"] += 2.0 * dense * (l.dense_dp() - 1) / l.dense_dp() +
+                                                  2.0 * experts * (l.edp - 1) / std::max(1, l.edp);
+    c.push_back(it);
+  };
+  // Marks the first item appended after `from` as waiting for the prefetch at `from - 1`.
+  auto wait = [&](Chain& c, std::size_t from) {
+    if (zero3 && from > 0 && from < c.size() && c[from - 1].prefetch) c[from].waits_for = static_cast<int>(from - 1);
+  };
+  // A list of ops in a pass, after its ZeRO-3 weight gather.
+  auto fwd_ops = [&](Chain& c, const std::vector<Op>& ops, const std::string& prefix) {
+    gather(c, ops, prefix);
+    const std::size_t from = c.size();
+    b.forward(ops, prefix, c);
+    wait(c, from);
+  };
   auto forward_chain = [&](int part, int mb) {
     Chain c;
     const std::string p = "mb" + std::to_string(mb) + " ";
-    if (part == 0) b.forward(l.graph.embedding, p, c);
+    if (part == 0) fwd_ops(c, l.graph.embedding, p);
     for (int i = l.part_layers[part].first; i < l.part_layers[part].second; ++i)
-      b.forward(l.graph.layer(s.model, i), p + "L" + std::to_string(i) + " ", c);
+      fwd_ops(c, l.graph.layer(s.model, i), p + "L" + std::to_string(i) + " ");
     if (part + 1 == parts) {
-      b.forward(l.graph.head, p, c);
-      for (int k = 0; k < s.model.mtp_depth; ++k) b.forward(l.graph.mtp, p, c);
+      fwd_ops(c, l.graph.head, p);
+      for (int k = 0; k < s.model.mtp_depth; ++k) fwd_ops(c, l.graph.mtp, p);
     }
     return c;
+  };
+  auto bwd_ops = [&](Chain& c, const std::vector<Op>& ops, const std::string& prefix, bool with_weights, bool layer) {
+    gather(c, ops, prefix);
+    const std::size_t from = c.size();
+    if (layer && rc == Recompute::full) b.forward(ops, prefix + "recompute ", c);
+    if (layer && rc == Recompute::selective) {
+      std::vector<Op> cheap;
+      for (const Op& op : ops)
+        if (op.rerun_selective) cheap.push_back(op);
+      b.forward(cheap, prefix + "recompute ", c);
+    }
+    b.backward(ops, prefix, with_weights, c);
+    wait(c, from);
   };
   auto backward_chain = [&](int part, int mb, bool with_weights) {
     Chain c;
     const std::string p = "mb" + std::to_string(mb) + " ";
     if (part + 1 == parts) {
-      for (int k = 0; k < s.model.mtp_depth; ++k) b.backward(l.graph.mtp, p, with_weights, c);
-      b.backward(l.graph.head, p, with_weights, c);
+      for (int k = 0; k < s.model.mtp_depth; ++k) bwd_ops(c, l.graph.mtp, p, with_weights, false);
+      bwd_ops(c, l.graph.head, p, with_weights, false);
     }
-    for (int i = l.part_layers[part].second - 1; i >= l.part_layers[part].first; --i) {
-      const auto& ops = l.graph.layer(s.model, i);
-      const std::string pl = p + "L" + std::to_string(i) + " ";
-      if (rc == Recompute::full) b.forward(ops, pl + "recompute ", c);
-      if (rc == Recompute::selective) {
-        std::vector<Op> cheap;
-        for (const Op& op : ops)
-          if (op.rerun_selective) cheap.push_back(op);
-        b.forward(cheap, pl + "recompute ", c);
-      }
-      b.backward(ops, pl, with_weights, c);
-    }
-    if (part == 0) b.backward(l.graph.embedding, p, with_weights, c);
+    for (int i = l.part_layers[part].second - 1; i >= l.part_layers[part].first; --i)
+      bwd_ops(c, l.graph.layer(s.model, i), p + "L" + std::to_string(i) + " ", with_weights, true);
+    if (part == 0) bwd_ops(c, l.graph.embedding, p, with_weights, false);
     return c;
   };
   auto weight_chain = [&](int part, int mb) {
@@ -462,7 +520,8 @@ StepResult simulate_step(const Scenario& input, std::ostream* trace) {
   // On the last pass that computes a part's weight gradients, reduce them in buckets as soon as
   // each bucket is full.
   auto reduce_grads = [&](int rank, int part, const Chain& chain, const std::vector<TaskId>& tasks) {
-    if (--passes_left[{rank, part}] > 0) return;
+    // ZeRO-3 (partitioned gradients) reduce-scatters after every pass; the others accumulate.
+    if (--passes_left[{rank, part}] > 0 && !zero3) return;
     double dense = 0, experts = 0;
     for (std::size_t i = 0; i < chain.size(); ++i) {
       dense += chain[i].grad_params - chain[i].grad_expert_params;
@@ -551,7 +610,7 @@ StepResult simulate_step(const Scenario& input, std::ostream* trace) {
                                            moment_bytes * local / (s.cluster.gpu.hbm_bytes_per_s * s.cluster.gpu.achievable.copy));
     const TaskId opt = b.add_task(rank, kCompute, t, TaskKind::optimizer, "optimizer step (AdamW)");
     for (TaskId bt : buckets[rank]) b.graph().add_dependency(bt, opt);
-    if (zero_shard) {
+    if (zero_shard && !zero3) {
       for (const auto& [params, ranks, nodes, what] :
            {std::tuple{dense, l.dense_dp(), b.dp_nodes(), "weights all-gather"},
             std::tuple{st.expert_params, l.edp, b.edp_nodes(), "expert weights all-gather"}}) {

@@ -80,3 +80,19 @@ TEST_CASE("EP64 dispatch/combine and ZeRO gradient volumes per step equal hand-d
   CHECK(rd.comm_bytes_per_step.at("dp reduce-scatter") == doctest::Approx(2 * P * 7 / 8));
   CHECK(rd.comm_bytes_per_step.at("dp all-gather") == doctest::Approx(2 * P * 7 / 8));
 }
+
+TEST_CASE("ZeRO-3 shards the weights, gathers them per layer and reduce-scatters every micro-batch") {
+  Scenario s = preset("llama-3-8b-8gpu-dp");
+  const StepResult z2 = simulate_step(s);
+  s.parallel.zero = 3;
+  const StepResult z3 = simulate_step(s);
+  // Weights: 2 bytes per parameter over 8 ranks instead of 2 bytes on each.
+  CHECK(z3.peak.weights == doctest::Approx(z2.peak.weights / 8));
+  // Gradients reduce-scattered after each of the 8 micro-batches instead of once.
+  CHECK(z3.comm_bytes_per_step.at("dp reduce-scatter") == doctest::Approx(8 * z2.comm_bytes_per_step.at("dp reduce-scatter")));
+  // Weights gathered before every forward and backward of every micro-batch: 2 x 8 = 16 times the
+  // 7/8 of the BF16 weights one all-gather moves (the embedding and head included).
+  const double P = static_cast<double>(count_params(s.model).total);
+  CHECK(z3.comm_bytes_per_step.at("dp all-gather (ZeRO-3)") == doctest::Approx(16 * 2 * P * 7 / 8).epsilon(0.02));
+  CHECK(z3.seconds > z2.seconds);
+}

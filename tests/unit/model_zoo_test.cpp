@@ -27,8 +27,7 @@ TEST_CASE("every zoo model's parameter count is within 1% of its published total
     }
     const ParamCount p = count_params(m);
     MESSAGE(name, ": ", p.total / 1e9, "B counted, ", *m.published_params / 1e9, "B published");
-    // Llama 2 70B's "70B" rounds 68.98B (1.5% above the exact count of the released weights).
-    CHECK(std::abs(p.total / *m.published_params - 1.0) < (name == "llama-2-70b" ? 0.02 : 0.01));
+    CHECK(std::abs(p.total / *m.published_params - 1.0) < 0.01);
     if (m.published_active_params) CHECK(std::abs(p.active / *m.published_active_params - 1.0) < 0.03);
   }
 }
