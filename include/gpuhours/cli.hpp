@@ -8,7 +8,8 @@ namespace gpuhours {
 
 /// Runs `gpuhours <args...>`; returns the exit code: 0 ok, 1 bad input, 2 infeasible layout.
 /// `data_dir` is where models/, hardware/ and scenarios/ are found unless --data-dir is given.
+/// `bench_path`: the CUDA benchmark binary `gpuhours bench` runs (empty when not built).
 int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
-            const std::string& data_dir);
+            const std::string& data_dir, const std::string& bench_path = "");
 
 }  // namespace gpuhours

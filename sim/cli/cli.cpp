@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <tuple>
@@ -234,7 +235,7 @@ int cmd_list(const Catalog& catalog, std::ostream& out) {
 }  // namespace
 
 int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
-            const std::string& data_dir) {
+            const std::string& data_dir, const std::string& bench_path) {
   CLI::App app{"gpuhours: GPU-hours, days, dollars and energy to train a language model"};
   app.require_subcommand(1);
   std::string root = data_dir;
@@ -265,6 +266,11 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   std::vector<std::string> compare_names;
   CLI::App* compare = app.add_subcommand("compare", "one table across scenarios");
   compare->add_option("scenarios", compare_names, "scenario files or preset names")->required();
+
+  std::vector<std::string> bench_args;
+  CLI::App* bench = app.add_subcommand("bench", "measure kernel times on the local GPU (CUDA build only): "
+                                                 "gpuhours bench [--shapes FILE] [--sustained-seconds S] OUT.json");
+  bench->allow_extras();
 
   bool validate_json = false;
   CLI::App* validate = app.add_subcommand("validate", "simulate the published and measured runs of tests/validation; exit 0 within the limits");
@@ -312,6 +318,14 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (*check) return cmd_check(catalog, check_scenario_name, check_json, html_path, seed, samples, out);
     if (*compare) return cmd_compare(catalog, compare_names, out);
     if (*validate) return cmd_validate(catalog, validate_json, out);
+    if (*bench) {
+      if (bench_path.empty())
+        throw InputError("gpuhours bench is not built here: it needs the CUDA toolkit (nvcc) at configure time");
+      std::string cmd = "'" + bench_path + "'";
+      for (const auto& a : bench->remaining()) cmd += " '" + a + "'";
+      const int rc = std::system(cmd.c_str());
+      return rc == 0 ? 0 : 1;
+    }
   } catch (const InputError& e) {
     err << "error: " << e.what() << "\n";
     return 1;
