@@ -5,6 +5,8 @@ keeping the provenance of each source.
 
   python3 tools/convert_reference_kernels.py ../shared/reference/h100-kernels-2026-11.json \
       tests/data/h100-kernels-gpuhours-2026-11-27.json > hardware/calibration/h100-sxm-2026-11.yaml
+  python3 tools/convert_reference_kernels.py --name h100-sxm-2026-11-cublaslt \
+      tests/data/h100-gpuhours-bench-2026-11-27.json > hardware/calibration/h100-sxm-2026-11-cublaslt.yaml
 
 Attention rows measured with a backend other than flash (e.g. memory-efficient attention for
 d_qk != d_v) are left out: they describe a slower kernel than the flash-style kernels modelled.
@@ -17,7 +19,11 @@ import sys
 from collections import defaultdict
 
 
-def main(paths):
+def main(argv):
+    name = "h100-sxm-2026-11"
+    if argv[:1] == ["--name"]:
+        name, argv = argv[1], argv[2:]
+    paths = argv
     docs = [json.load(open(p)) for p in paths]
     d = docs[0]
     s, env = d["sections"], d["env"]
@@ -26,7 +32,7 @@ def main(paths):
     w = out.append
     w("# Calibration profile: kernel times measured on NVIDIA H100 SXM GPUs, converted by")
     w("# tools/convert_reference_kernels.py from: " + ", ".join(paths))
-    w("name: h100-sxm-2026-11")
+    w(f"name: {name}")
     w("gpu: h100-sxm")
     w("derived_from: none")
     w("provenance:")
@@ -38,7 +44,11 @@ def main(paths):
     w(f'  max_sm_clock_mhz: {smi[2].split()[0]}')
     w(f'  power_limit_w: {smi[4].split()[0]}')
     w(f'  cuda: "{env["cuda"]}"')
-    w(f'  libraries: "PyTorch {env["torch"]} (cuBLAS / cuBLASLt, cuDNN / flash SDPA)"')
+    if env["torch"].startswith("none ("):  # gpuhours-bench: no framework, the library's own kernels
+        libs = "gpuhours-bench, " + env["torch"][len("none ("):].rstrip(")")
+    else:
+        libs = f"PyTorch {env['torch']} (cuBLAS / cuBLASLt, cuDNN / flash SDPA)"
+    w(f'  libraries: "{libs}"')
     w('  date: "' + " and ".join(x["env"].get("date", "2026-11-22") for x in docs) + '"')
     for dtype in ("bf16", "fp8"):
         shapes = defaultdict(list)
@@ -50,11 +60,17 @@ def main(paths):
         w(f"gemm_{dtype}:  # [M, N, K, seconds]: C[MxN] = A[MxK] B[KxN], mean over measured layouts")
         for (m, n, k), ts in sorted(shapes.items()):
             w(f"  - [{m}, {n}, {k}, {sum(ts) / len(ts):.9g}]")
-    w("grouped_gemm_bf16:  # [groups, M per group, N, K, seconds]")
+    if not any(doc["sections"].get("grouped_mm_bf16") for doc in docs):
+        w("grouped_gemm_bf16: []  # none measured: grouped GEMMs use the GEMM table per group")
+    else:
+        w("grouped_gemm_bf16:  # [groups, M per group, N, K, seconds]")
     for doc in docs:
         for r in doc["sections"].get("grouped_mm_bf16", []):
             w(f"  - [{r['groups']}, {r['tokens_per_group']}, {r['N']}, {r['K']}, {r['s']:.9g}]")
-    w("attention:  # causal flash SDPA: [batch, heads, seq, d_qk, d_v, forward seconds, forward+backward seconds]")
+    w("attention:  # causal flash SDPA: [batch, heads, seq, d_qk, d_v, forward seconds, forward+backward seconds]" +
+      ("" if any(doc["sections"].get("attention_sdpa") for doc in docs) else " (none measured: [])"))
+    if not any(doc["sections"].get("attention_sdpa") for doc in docs):
+        out[-1] = "attention: []  # none measured: attention uses the GPU catalogue's measured ceilings"
     for doc in docs:
         for r in doc["sections"].get("attention_sdpa", []):
             if r.get("backend", "FLASH_ATTENTION") == "FLASH_ATTENTION":

@@ -92,7 +92,9 @@ CalibrationProfile load_calibration(const YamlNode& n) {
   p.gpu = n.child("gpu").as_string();
   p.derived_from = n.child("derived_from").as_string();
   for (const auto& [k, v] : n.child("provenance").entries()) p.provenance[k] = v.as_string();
-  auto rows = [&](const char* key, std::size_t arity) {
+  // A table of rows of `arity` positive numbers; the grouped GEMM and attention tables may be
+  // empty (then the GEMM table per group, and the catalogue's attention ceilings, are used).
+  auto rows = [&](const char* key, std::size_t arity, bool may_be_empty = false) {
     const YamlNode t = n.child(key);
     std::vector<std::vector<double>> out;
     for (const YamlNode& row : t.items()) {
@@ -102,14 +104,14 @@ CalibrationProfile load_calibration(const YamlNode& n) {
       for (const YamlNode& x : row.items()) v.push_back(x.as_positive_double());
       out.push_back(std::move(v));
     }
-    if (out.empty()) throw t.error("the table is empty");
+    if (out.empty() && !may_be_empty) throw t.error("the table is empty");
     return out;
   };
   for (const auto& r : rows("gemm_bf16", 4)) p.gemm_bf16.add({r[0], r[1], r[2]}, 2 * r[0] * r[1] * r[2] / r[3]);
   for (const auto& r : rows("gemm_fp8", 4)) p.gemm_fp8.add({r[0], r[1], r[2]}, 2 * r[0] * r[1] * r[2] / r[3]);
-  for (const auto& r : rows("grouped_gemm_bf16", 5))
+  for (const auto& r : rows("grouped_gemm_bf16", 5, true))
     p.grouped_bf16.add({r[0], r[1], r[2], r[3]}, 2 * r[0] * r[1] * r[2] * r[3] / r[4]);
-  for (const auto& r : rows("attention", 7)) {
+  for (const auto& r : rows("attention", 7, true)) {
     // Causal forward FLOPs 2*B*H*S^2*(d_qk + d_v)/2; backward 2.5x (same convention as the op graph).
     const double fwd = 2 * r[0] * r[1] * r[2] * r[2] * (r[3] + r[4]) * 0.5;
     if (r[6] <= r[5]) throw n.child("attention").error("forward+backward time must exceed the forward time");
@@ -140,13 +142,14 @@ double KernelModel::unscaled_seconds(const Kernel& k) const {
     const double m = static_cast<double>(k.m), n = static_cast<double>(k.n), kk = static_cast<double>(k.k);
     if (k.kind == OpKind::gemm && m > 0 && n > 0 && kk > 0) {
       double rate;
-      if (k.groups > 1 && !k.fp8) rate = profile_->grouped_bf16.at({static_cast<double>(k.groups), m, n, kk}, &fitted);
+      if (k.groups > 1 && !k.fp8 && !profile_->grouped_bf16.empty())
+        rate = profile_->grouped_bf16.at({static_cast<double>(k.groups), m, n, kk}, &fitted);
       else rate = (k.fp8 ? profile_->gemm_fp8 : profile_->gemm_bf16).at({m, n, kk}, &fitted);
       seconds = std::max(k.flops / rate, k.bytes / profile_->copy_bytes_per_s);
       if (fitted) outside_.insert(k.fp8 ? "FP8 GEMM" : "BF16 GEMM");
       return seconds;
     }
-    if (k.kind == OpKind::attention && m > 0) {
+    if (k.kind == OpKind::attention && m > 0 && !profile_->attention_fwd.empty()) {
       const ThroughputTable& t = k.backward ? profile_->attention_bwd : profile_->attention_fwd;
       const double rate = t.at({m, n, kk}, &fitted);
       if (fitted) outside_.insert("attention");
@@ -183,6 +186,8 @@ std::vector<std::string> KernelModel::assumptions() const {
                   get("driver") + ", CUDA " + get("cuda") + ", " + get("date") + ")";
   if (profile_->derived_from != "none") a += ", derived from " + profile_->derived_from + " for " + profile_->gpu;
   std::vector<std::string> out = {a};
+  if (profile_->attention_fwd.empty())
+    out.push_back("attention kernels: roofline with the catalogue's measured ceilings (none in the profile)");
   for (const auto& c : outside_) out.push_back(c + " shapes outside the profile's range: fitted efficiency curve");
   return out;
 }
