@@ -11,6 +11,8 @@
 //    of the GPU's SMs its kernels occupy; while it runs, compute tasks on the same rank progress at
 //    (1 - sum of running shares) of full speed, and their end is re-scheduled (DeepSeek-V3 §3.2.1:
 //    20 of 132 SMs reserved for communication). Without shares, a task's duration is its work.
+//  - Scale-out transfers of one rank (marked with mark_scale_out) share its NIC: while n of them
+//    run, each progresses at 1/n of its speed alone (max-min fairness on the one shared link).
 #pragma once
 #include <cstdint>
 #include <iosfwd>
@@ -74,6 +76,9 @@ class TaskGraph {
   /// the NetworkModel given to the Engine.
   TaskId add_network_task(StreamId stream, std::uint32_t op, TaskKind kind, std::uint32_t label,
                           double sm_share = 0.0);
+  /// Marks a communication task as a scale-out transfer: it shares its rank's NIC equally with the
+  /// other scale-out transfers running on the rank (their durations stretch while they overlap).
+  void mark_scale_out(TaskId t);
   /// `after` cannot start before `before` has ended.
   void add_dependency(TaskId before, TaskId after);
   /// Stores a task name once and returns its index.
@@ -102,6 +107,7 @@ class TaskGraph {
   std::vector<double> sm_share_;
   std::vector<TaskId> next_on_stream_;
   std::vector<std::uint32_t> network_op_;  // collective of a network task, or kNoOp
+  std::vector<std::uint8_t> scale_out_;    // 1: shares the rank's NIC (mark_scale_out)
   std::vector<std::uint32_t> dep_count_;  // explicit deps + 1 if a stream predecessor exists
   std::vector<std::pair<TaskId, TaskId>> edges_;
   std::vector<std::string> labels_;
@@ -134,6 +140,7 @@ class Engine {
   void finish_task(StreamId s);
   void release(TaskId t);
   void rerate_rank(int rank);
+  double target_rate(TaskId t, int rank) const;
   void sync_network();
   void schedule_end(StreamId s);
 
@@ -148,6 +155,7 @@ class Engine {
   std::vector<TaskId> succ_;
   std::vector<Running> running_;
   std::vector<double> rank_share_;               // SM share taken by running comm tasks
+  std::vector<int> rank_nic_;                    // scale-out transfers running on each rank
   std::vector<std::vector<StreamId>> rank_streams_;
   std::vector<std::int64_t> start_, end_;
 };

@@ -55,6 +55,7 @@ TaskId TaskGraph::add_task(StreamId stream, Time work, TaskKind kind, std::uint3
   sm_share_.push_back(sm_share);
   next_on_stream_.push_back(kNone);
   network_op_.push_back(kNoOp);
+  scale_out_.push_back(0);
   const TaskId prev = stream_last_[stream];
   dep_count_.push_back(prev == kNone ? 0 : 1);
   if (prev != kNone) next_on_stream_[prev] = id;
@@ -68,6 +69,11 @@ TaskId TaskGraph::add_network_task(StreamId stream, std::uint32_t op, TaskKind k
   const TaskId t = add_task(stream, Time::ns(0), kind, label, sm_share);
   network_op_[t] = op;
   return t;
+}
+
+void TaskGraph::mark_scale_out(TaskId t) {
+  GPUHOURS_ASSERT(t < work_.size() && is_communication(kind_[t]), "only communication crosses the NIC");
+  scale_out_[t] = 1;
 }
 
 void TaskGraph::add_dependency(TaskId before, TaskId after) {
@@ -84,10 +90,10 @@ std::uint32_t TaskGraph::intern(const std::string& label) {
 }
 
 std::size_t TaskGraph::bytes_per_task() const {
-  // Graph: work 8, stream 4, label 4, kind 1, share 8, next 4, deps 4, network op 4; per edge 8 (+4 in CSR).
+  // Graph: work 8, stream 4, label 4, kind 1, share 8, next 4, deps 4, network op 4, scale-out 1; per edge 8 (+4 in CSR).
   // Engine: pending 4, CSR offset 4, start 8, end 8.
   const double edges = task_count() ? static_cast<double>(edges_.size()) / task_count() : 0.0;
-  return static_cast<std::size_t>(37 + 24 + edges * 12);
+  return static_cast<std::size_t>(38 + 24 + edges * 12);
 }
 
 Engine::Engine(const TaskGraph& graph, NetworkModel* network) : graph_(graph), network_(network) {}
@@ -166,11 +172,19 @@ void Engine::schedule_end(StreamId s) {
   queue_.set(s, at);
 }
 
+double Engine::target_rate(TaskId t, int rank) const {
+  if (!is_communication(graph_.kind_[t])) return std::max(kMinComputeRate, 1.0 - rank_share_[rank]);
+  // Scale-out transfers of one rank share its NIC equally (max-min on one bottleneck link).
+  if (graph_.scale_out_[t] && rank_nic_[rank] > 1) return 1.0 / rank_nic_[rank];
+  return 1.0;
+}
+
 void Engine::rerate_rank(int rank) {
-  const double rate = std::max(kMinComputeRate, 1.0 - rank_share_[rank]);
   for (StreamId s : rank_streams_[rank]) {
     Running& r = running_[s];
-    if (!r.busy || is_communication(graph_.kind_[r.task]) || r.rate == rate) continue;
+    if (!r.busy || graph_.network_op_[r.task] != kNoOp) continue;
+    const double rate = target_rate(r.task, rank);
+    if (r.rate == rate) continue;
     r.remaining_ns = std::max(0.0, r.remaining_ns - static_cast<double>(now_ - r.since) * r.rate);
     r.since = now_;
     r.rate = rate;
@@ -189,7 +203,9 @@ void Engine::start_task(TaskId t) {
   start_[t] = now_;
   const int rank = graph_.stream_rank_[s];
   const bool comm = is_communication(graph_.kind_[t]);
-  r.rate = comm ? 1.0 : std::max(kMinComputeRate, 1.0 - rank_share_[rank]);
+  const bool nic = graph_.scale_out_[t] && graph_.network_op_[t] == kNoOp;
+  if (nic) ++rank_nic_[rank];
+  r.rate = target_rate(t, rank);
   if (graph_.network_op_[t] != kNoOp) {
     GPUHOURS_ASSERT(network_ != nullptr, "a graph with network tasks needs a network model");
     network_->start(graph_.network_op_[t], t, now_);
@@ -199,10 +215,8 @@ void Engine::start_task(TaskId t) {
   } else {
     schedule_end(s);
   }
-  if (comm && graph_.sm_share_[t] > 0.0) {
-    rank_share_[rank] += graph_.sm_share_[t];
-    rerate_rank(rank);
-  }
+  if (comm && graph_.sm_share_[t] > 0.0) rank_share_[rank] += graph_.sm_share_[t];
+  if ((comm && graph_.sm_share_[t] > 0.0) || (nic && rank_nic_[rank] > 1)) rerate_rank(rank);
 }
 
 void Engine::release(TaskId t) {
@@ -215,11 +229,11 @@ void Engine::finish_task(StreamId s) {
   r.busy = false;
   end_[t] = now_;
   const double share = graph_.sm_share_[t];
-  if (share > 0.0 && is_communication(graph_.kind_[t])) {
-    const int rank = graph_.stream_rank_[s];
-    rank_share_[rank] = std::max(0.0, rank_share_[rank] - share);
-    rerate_rank(rank);
-  }
+  const int rank = graph_.stream_rank_[s];
+  const bool nic = graph_.scale_out_[t] && graph_.network_op_[t] == kNoOp;
+  if (nic) --rank_nic_[rank];
+  if (share > 0.0 && is_communication(graph_.kind_[t])) rank_share_[rank] = std::max(0.0, rank_share_[rank] - share);
+  if ((share > 0.0 && is_communication(graph_.kind_[t])) || (nic && rank_nic_[rank] > 0)) rerate_rank(rank);
   for (std::uint32_t i = succ_offset_[t]; i < succ_offset_[t + 1]; ++i) release(succ_[i]);
   if (graph_.next_on_stream_[t] != kNone) release(graph_.next_on_stream_[t]);
 }
@@ -233,6 +247,7 @@ Time Engine::run() {
   int ranks = 0;
   for (int r : graph_.stream_rank_) ranks = std::max(ranks, r + 1);
   rank_share_.assign(ranks, 0.0);
+  rank_nic_.assign(ranks, 0);
   rank_streams_.assign(ranks, {});
   for (StreamId s = 0; s < graph_.stream_count(); ++s)
     rank_streams_[graph_.stream_rank_[s]].push_back(s);

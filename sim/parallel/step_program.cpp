@@ -43,6 +43,7 @@ struct Item {  // one step of a chain: a kernel, or a communication task
   double grad_params = 0, grad_expert_params = 0;  // weight gradients complete after this item
   bool skip = false;  // a communication op with nothing to send in this direction
   bool prefetch = false;  // ZeRO-3 weight all-gather: issued at the start of the pass, on its own
+  bool scale_out = false; // crosses nodes: shares the rank's NIC with other such transfers
   int waits_for = -1;     // chain index of the prefetch this item needs first
   bool is_comm = false;
   Kernel kernel;
@@ -115,6 +116,7 @@ class ProgramBuilder {
         it.stream = kEp;
         it.kind = TaskKind::comm_ep;
         it.comm_time = moe_exchange_time(bytes, p.ep, ep_nodes_, p.expert_imbalance, c, moe_);
+        it.scale_out = ep_nodes_ > 1;
         comm_bytes_[dispatch ? "ep dispatch" : "ep combine"] += bytes;
         break;
       }
@@ -122,7 +124,8 @@ class ProgramBuilder {
         it.stream = kTp;
         it.kind = TaskKind::comm_tp;
         const double bytes = op.comm_bytes * (backward ? 2.0 : 1.0);  // dK, dV travel back too
-        it.comm_time = p2p_time(bytes, std::int64_t{p.tp} * p.cp > c.gpus_per_node, c);
+        it.scale_out = std::int64_t{p.tp} * p.cp > c.gpus_per_node;
+        it.comm_time = p2p_time(bytes, it.scale_out, c);
         comm_bytes_["cp ring"] += bytes;
         break;
       }
@@ -205,6 +208,7 @@ class ProgramBuilder {
     for (std::size_t i = 0; i < chain.size(); ++i) {
       if (!chain[i].prefetch) continue;
       tasks[i] = g_.add_task(streams_[rank][kDp], chain[i].comm_time, TaskKind::comm_dp, g_.intern(chain[i].label), share_);
+      if (chain[i].scale_out) g_.mark_scale_out(tasks[i]);
       if (after) g_.add_dependency(*after, tasks[i]);
     }
   }
@@ -216,6 +220,7 @@ class ProgramBuilder {
     TaskId t;
     if (it.is_comm) {
       t = g_.add_task(streams_[rank][it.stream], it.comm_time, it.kind, g_.intern(it.label), share_);
+      if (it.scale_out) g_.mark_scale_out(t);
     } else {
       t = g_.add_task(streams_[rank][kCompute], kernels_.time(it.kernel), TaskKind::compute, g_.intern(it.label));
     }
@@ -251,8 +256,10 @@ class ProgramBuilder {
     return {ta, tb};
   }
 
-  TaskId add_task(int rank, Stream st, Time t, TaskKind kind, const std::string& label) {
-    return g_.add_task(streams_[rank][st], t, kind, g_.intern(label), kind == TaskKind::optimizer ? 0.0 : share_);
+  TaskId add_task(int rank, Stream st, Time t, TaskKind kind, const std::string& label, bool scale_out = false) {
+    const TaskId id = g_.add_task(streams_[rank][st], t, kind, g_.intern(label), kind == TaskKind::optimizer ? 0.0 : share_);
+    if (scale_out) g_.mark_scale_out(id);
+    return id;
   }
 
   double share() const { return share_; }
@@ -396,6 +403,7 @@ StepResult simulate_step(const Scenario& input, std::ostream* trace) {
     Item it;
     it.label = label + " weights all-gather (ZeRO-3)";
     it.is_comm = it.prefetch = true;
+    it.scale_out = b.dp_nodes() > 1 || b.edp_nodes() > 1;
     it.stream = kDp;
     it.kind = TaskKind::comm_dp;
     it.comm_time = ring_collective_time(CollectiveKind::all_gather, 2.0 * dense, l.dense_dp(), b.dp_nodes(), s.cluster) +
@@ -472,7 +480,7 @@ StepResult simulate_step(const Scenario& input, std::ostream* trace) {
   const Time boundary_time = p2p_time(boundary_bytes, b.pp_cross_node(), s.cluster);
   std::map<std::pair<int, int>, TaskId> sent_f, sent_b, done_f;  // (micro-batch, part)
   auto send = [&](int rank, TaskId after, const std::string& what) {
-    const TaskId t = b.add_task(rank, kPp, boundary_time, TaskKind::comm_pp, what);
+    const TaskId t = b.add_task(rank, kPp, boundary_time, TaskKind::comm_pp, what, b.pp_cross_node());
     b.graph().add_dependency(after, t);
     b.comm_bytes()["pp send/recv"] += boundary_bytes;
     return t;
@@ -511,7 +519,8 @@ StepResult simulate_step(const Scenario& input, std::ostream* trace) {
       if (params <= 0 || ranks <= 1) continue;
       const double bytes = 2.0 * params;  // BF16 gradients
       const TaskId task = b.add_task(rank, kDp, ring_collective_time(grad_kind, bytes, ranks, nodes, s.cluster),
-                                     TaskKind::comm_dp, std::string(what) + (zero_shard ? " reduce-scatter" : " all-reduce"));
+                                     TaskKind::comm_dp, std::string(what) + (zero_shard ? " reduce-scatter" : " all-reduce"),
+                                     nodes > 1);
       b.graph().add_dependency(after, task);
       buckets[rank].push_back(task);
       b.comm_bytes()[zero_shard ? "dp reduce-scatter" : "dp all-reduce"] += bytes * (ranks - 1) / ranks;
@@ -616,7 +625,7 @@ StepResult simulate_step(const Scenario& input, std::ostream* trace) {
             std::tuple{st.expert_params, l.edp, b.edp_nodes(), "expert weights all-gather"}}) {
         if (params <= 0 || ranks <= 1) continue;
         const Time ag = ring_collective_time(CollectiveKind::all_gather, 2.0 * params, ranks, nodes, s.cluster);
-        const TaskId t2 = b.add_task(rank, kDp, ag, TaskKind::comm_dp, what);
+        const TaskId t2 = b.add_task(rank, kDp, ag, TaskKind::comm_dp, what, nodes > 1);
         b.graph().add_dependency(opt, t2);
         b.comm_bytes()["dp all-gather"] += 2.0 * params * (ranks - 1) / ranks;
       }
@@ -638,8 +647,9 @@ StepResult simulate_step(const Scenario& input, std::ostream* trace) {
   r.assumptions.push_back("rank symmetry: one rank per pipeline stage is simulated (" + std::to_string(pp) +
                           " of " + std::to_string(s.cluster.gpus()) + " GPUs); its data-, tensor-, context- and "
                           "expert-parallel peers do identical work");
-  r.assumptions.push_back("collectives: NCCL ring / DeepEP closed forms on an uncontended network (no contention "
-                          "between concurrent collectives in the step yet); communication kernels take " +
+  r.assumptions.push_back("collectives: NCCL ring / DeepEP closed forms for each transfer alone; concurrent scale-out "
+                          "transfers of a rank share its NIC equally (contention between ranks through the switches is "
+                          "not simulated in the step); communication kernels take " +
                           std::to_string(s.cluster.network.comm_sms) + " SMs from concurrent compute");
   r.assumptions.push_back("schedule " + std::string(to_string(sched.spec.kind)) + ", " + std::to_string(l.micro_batches) +
                           " micro-batches of " + std::to_string(s.parallel.micro_batch) + " per data-parallel rank");

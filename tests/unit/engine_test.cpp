@@ -156,3 +156,29 @@ TEST_CASE("the Chrome trace is valid trace-event JSON with one track per stream"
   CHECK(complete == 2);
   CHECK(threads == 2);
 }
+
+TEST_CASE("scale-out transfers of one rank share its NIC") {
+  // Two 100 ns transfers on two streams of rank 0, both crossing the NIC: together they run at
+  // half speed and both end at 200. A third, on rank 1, is not slowed.
+  TaskGraph g;
+  const StreamId a = g.add_stream(0, "ep"), b = g.add_stream(0, "dp"), c = g.add_stream(1, "dp");
+  const TaskId x = task(g, a, 100, TaskKind::comm_ep), y = task(g, b, 100, TaskKind::comm_dp),
+               z = task(g, c, 100, TaskKind::comm_dp);
+  for (TaskId t : {x, y, z}) g.mark_scale_out(t);
+  Engine e(g);
+  CHECK(e.run().count_ns() == 200);
+  CHECK(e.end(x).count_ns() == 200);
+  CHECK(e.end(y).count_ns() == 200);
+  CHECK(e.end(z).count_ns() == 100);
+  // One transfer of 100 and one of 300: both at half speed until 200, then the second alone:
+  // it has 200 left at t = 200 and ends at 400.
+  TaskGraph h;
+  const StreamId p = h.add_stream(0, "ep"), q = h.add_stream(0, "dp");
+  const TaskId u = task(h, p, 100, TaskKind::comm_ep), v = task(h, q, 300, TaskKind::comm_dp);
+  h.mark_scale_out(u);
+  h.mark_scale_out(v);
+  Engine f(h);
+  f.run();
+  CHECK(f.end(u).count_ns() == 200);
+  CHECK(f.end(v).count_ns() == 400);
+}
