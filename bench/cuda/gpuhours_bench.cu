@@ -8,7 +8,7 @@
 // plus a grid of M, N, K; grouped GEMMs for MoE experts as strided batches (equal tokens per
 // expert); memory-bound kernels (copy, RMSNorm, SwiGLU, AdamW step) written here; burst and
 // sustained (power-capped) BF16 GEMM throughput with power and clocks read through NVML. Writes
-// the JSON layout of shared/reference/h100-kernels-2026-11.json (tools/convert_reference_kernels.py
+// the JSON layout of shared/reference/h100-kernels-2026-11.json (bench/convert_reference_kernels.py
 // turns it into a profile). Attention is measured by bench/torch_kernels.py (flash SDPA).
 #include <cublasLt.h>
 #include <cuda_bf16.h>

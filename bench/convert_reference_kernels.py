@@ -3,9 +3,9 @@
 output of bench/torch_kernels.py) into one gpuhours calibration profile (hardware/calibration/*.yaml),
 keeping the provenance of each source.
 
-  python3 tools/convert_reference_kernels.py ../shared/reference/h100-kernels-2026-11.json \
+  python3 bench/convert_reference_kernels.py ../shared/reference/h100-kernels-2026-11.json \
       tests/data/h100-kernels-gpuhours-2026-11-27.json > hardware/calibration/h100-sxm-2026-11.yaml
-  python3 tools/convert_reference_kernels.py --name h100-sxm-2026-11-cublaslt \
+  python3 bench/convert_reference_kernels.py --name h100-sxm-2026-11-cublaslt \
       tests/data/h100-gpuhours-bench-2026-11-27.json > hardware/calibration/h100-sxm-2026-11-cublaslt.yaml
 
 Attention rows measured with a backend other than flash (e.g. memory-efficient attention for
@@ -31,7 +31,7 @@ def main(argv):
     out = []
     w = out.append
     w("# Calibration profile: kernel times measured on NVIDIA H100 SXM GPUs, converted by")
-    w("# tools/convert_reference_kernels.py from: " + ", ".join(paths))
+    w("# bench/convert_reference_kernels.py from: " + ", ".join(paths))
     w(f"name: {name}")
     w("gpu: h100-sxm")
     w("derived_from: none")

@@ -2,7 +2,7 @@
 """Writes the H800 SXM calibration profile derived from the H100 SXM one (same GH100 die, SMs,
 clocks, HBM3 and L2; only NVLink and FP64 differ, which no profiled kernel uses).
 
-  python3 tools/derive_h800_profile.py hardware/calibration/h100-sxm-2026-11.yaml \\
+  python3 bench/derive_h800_profile.py hardware/calibration/h100-sxm-2026-11.yaml \\
       > hardware/calibration/h800-sxm-2026-11-derived.yaml"""
 import sys
 
