@@ -8,6 +8,7 @@
 // simulated low, base and high ends of input i (interactions between inputs are neglected).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -33,6 +34,15 @@ struct CheckResult {
   double required_tokens_per_gpu_second = 0;
   double best_published_mfu = 0;
   std::string best_published_what;
+  std::string dominant_phase;  // the phase with the most GPU-hours
+  double dominant_share = 0;
+  /// The claim's baseline scenario, when it claims a saving over one.
+  struct Baseline {
+    std::string name;
+    double claimed_gpu_hours = 0, simulated_gpu_hours = 0, claimed_saving = 0, simulated_saving = 0;
+    std::string dominant_phase;
+  };
+  std::optional<Baseline> baseline;
 };
 
 /// Checks the scenario's claim (GPU-hours; cost when only a cost is claimed). Throws InputError

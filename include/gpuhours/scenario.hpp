@@ -219,6 +219,8 @@ struct ClaimSpec {
   std::optional<double> gpu_hours;
   std::optional<double> cost_usd;
   std::string source;
+  std::string baseline;            // a scenario the claim compares with (e.g. "saves 42.5% over ...")
+  std::optional<double> saving;    // claimed saving over the baseline, fraction of its GPU-hours
 };
 
 struct Scenario {

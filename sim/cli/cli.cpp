@@ -155,6 +155,14 @@ int cmd_check(const Catalog& catalog, const std::string& scenario, bool json, co
     j["claim"]["verdict"] = c.verdict;
     j["claim"]["reasons"] = c.reasons;
     j["claim"]["monte_carlo"] = {{"samples", c.samples}, {"seed", c.seed}};
+    j["claim"]["dominant_phase"] = {{"name", c.dominant_phase}, {"share", c.dominant_share}};
+    if (c.baseline)
+      j["claim"]["baseline"] = {{"scenario", c.baseline->name},
+                                {"claimed_gpu_hours", c.baseline->claimed_gpu_hours},
+                                {"simulated_gpu_hours", c.baseline->simulated_gpu_hours},
+                                {"claimed_saving", c.baseline->claimed_saving},
+                                {"simulated_saving", c.baseline->simulated_saving},
+                                {"dominant_phase", c.baseline->dominant_phase}};
     out << j.dump(1) << "\n";
     return 0;
   }

@@ -110,6 +110,33 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
   if (c.best_published_mfu > 0)
     c.reasons.push_back(fmt::format("The best published MFU for this hardware and precision is {:.1f}%: {}.",
                                     100 * c.best_published_mfu, c.best_published_what));
+  auto dominant = [](const RunResult& run) {
+    const PhaseResult* best = &run.phases.front();
+    for (const PhaseResult& p : run.phases)
+      if (p.gpu_hours > best->gpu_hours) best = &p;
+    return std::pair{best->name, best->gpu_hours / std::max(run.useful_gpu_hours, 1e-30)};
+  };
+  std::tie(c.dominant_phase, c.dominant_share) = dominant(c.run);
+  c.reasons.push_back(fmt::format("The phase that dominates is '{}' ({:.0f}% of the simulated GPU-hours).", c.dominant_phase,
+                                  100 * c.dominant_share));
+  if (!s.claim->baseline.empty()) {
+    const Scenario base = load_scenario(s.claim->baseline, catalog);
+    if (!base.claim || !base.claim->gpu_hours)
+      throw InputError(base.file + ": the baseline of " + s.name + " needs its own claim.gpu_hours");
+    const RunResult br = account_run(base, simulate_step(base));
+    CheckResult::Baseline b;
+    b.name = base.name;
+    b.claimed_gpu_hours = *base.claim->gpu_hours;
+    b.simulated_gpu_hours = br.gpu_hours;
+    b.claimed_saving = *s.claim->saving;
+    b.simulated_saving = 1.0 - c.run.gpu_hours / br.gpu_hours;
+    b.dominant_phase = dominant(br).first;
+    c.reasons.push_back(fmt::format(
+        "Against {}: claimed {} vs {} GPU-hours, a {:.1f}% saving; simulated {} vs {}, a {:.1f}% saving "
+        "(dominant phases: '{}' and '{}').", b.name, M(claimed), M(b.claimed_gpu_hours), 100 * b.claimed_saving,
+        M(c.run.gpu_hours), M(b.simulated_gpu_hours), 100 * b.simulated_saving, c.dominant_phase, b.dominant_phase));
+    c.baseline = b;
+  }
   const SensitivityRow* top = nullptr;
   for (const auto& r : c.inputs)
     if (r.input != "rental price") {

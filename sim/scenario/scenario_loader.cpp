@@ -664,8 +664,19 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
   if (auto cl = n.optional_child("claim")) {
     cl->check_keys({{"gpu_hours", false, "claimed GPU-hours"},
                     {"cost_usd", false, "claimed cost"},
-                    {"source", true, "where the claim was made"}});
+                    {"source", true, "where the claim was made"},
+                    {"baseline", false, "scenario the claim compares with"},
+                    {"saving", false, "claimed saving over the baseline (fraction)"}});
     ClaimSpec claim;
+    if (cl->has("baseline") != cl->has("saving")) throw cl->error("give 'baseline' and 'saving' together");
+    if (auto v = cl->optional_child("baseline")) {
+      claim.baseline = v->as_string();
+      catalog.scenario_path(claim.baseline);  // fails now, clearly, when the baseline does not exist
+    }
+    if (auto v = cl->optional_child("saving")) {
+      claim.saving = v->as_double();
+      if (*claim.saving <= 0 || *claim.saving >= 1) throw v->error("a saving is a fraction between 0 and 1");
+    }
     if (auto v = cl->optional_child("gpu_hours")) claim.gpu_hours = v->as_positive_double();
     if (auto v = cl->optional_child("cost_usd")) claim.cost_usd = v->as_positive_double();
     claim.source = cl->child("source").as_string();

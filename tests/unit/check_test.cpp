@@ -49,3 +49,19 @@ TEST_CASE("compare: one row per scenario") {
   CHECK(r.out.find("llama-3-8b-8gpu-dp") != std::string::npos);
   CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 3);
 }
+
+TEST_CASE("check deepseek-v2-vs-67b: claimed and simulated savings side by side, with the dominant phases") {
+  const auto r = cli({"check", "deepseek-v2-vs-67b", "--json", "--samples", "1000"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& b = j["claim"]["baseline"];
+  CHECK(b["scenario"] == "deepseek-llm-67b-per-trillion");
+  CHECK(b["claimed_saving"].get<double>() == 0.425);
+  CHECK(b["claimed_gpu_hours"].get<double>() == 300600);
+  // The saving recomputed from the two simulated runs.
+  CHECK(b["simulated_saving"].get<double>() ==
+        doctest::Approx(1 - j["run"]["gpu_hours"].get<double>() / b["simulated_gpu_hours"].get<double>()));
+  CHECK(b["simulated_saving"].get<double>() > 0);
+  CHECK(j["claim"]["dominant_phase"]["name"] == "main");
+  CHECK(b["dominant_phase"] == "main");
+}
