@@ -14,9 +14,7 @@
 // each ceiling the fraction of the datasheet peak a real kernel of that class reached
 // (hardware/gpus/*.yaml cites the measurement).
 #pragma once
-#include <array>
 #include <map>
-#include <optional>
 #include <set>
 #include <string>
 #include <vector>

@@ -87,6 +87,7 @@ struct SensitivityRow {
 /// network bandwidth +-15% (nccl-tests spread), expert load imbalance 1.0-1.3 (MoE), interruption
 /// rate x0.5-x2 (Llama 3 vs Meta RSC reports), rental price over the presets. Rows are sorted by
 /// swing in GPU-hours (price: by cost).
-std::vector<SensitivityRow> sensitivity(const Scenario& s);
+/// `base` is the scenario's own run (account_run of its step).
+std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base);
 
 }  // namespace gpuhours

@@ -167,7 +167,6 @@ struct Builder {
     op.backward = {back};
     // Korthikanti et al. 2022 §4.1: q, k (4sbh), softmax output, dropout mask and output (5as^2b), v.
     op.saved_bytes = op.saved_selective = d(T) * (d(a) * dqk + d(kv) * (dqk + dv)) * kAct + 5 * scores;
-    (void)kv;
     return op;
   }
 

@@ -257,9 +257,9 @@ void write_explain(const Report& r, std::ostream& out) {
   out << "\nCommunication per GPU and step (mean over pipeline stages)\n";
   for (const auto& [kind, bytes] : st.comm_bytes_per_step)
     out << fmt::format("  {:<24}{:>12.2f} GB\n", kind, bytes / 1e9);
-  out << "\nParameters of the model: " << fmt::format("{:.2f}B total, {:.2f}B active per token", count_params(r.scenario.model).total / 1e9,
-                                                       count_params(r.scenario.model).active / 1e9)
-      << "\n";
+  const ParamCount params = count_params(r.scenario.model);
+  out << fmt::format("\nParameters of the model: {:.2f}B total, {:.2f}B active per token\n", params.total / 1e9,
+                     params.active / 1e9);
 }
 
 }  // namespace gpuhours

@@ -53,7 +53,7 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
   c.step = simulate_step(s);
   c.run = account_run(s, c.step);
   c.claim = check_claim(s, c.step, c.run);
-  c.inputs = sensitivity(s);
+  c.inputs = sensitivity(s, c.run);
   // Monte Carlo on the separable surrogate.
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(-1.0, 1.0);

@@ -9,7 +9,7 @@ namespace {
 RunResult rerun(const Scenario& s) { return account_run(s, simulate_step(s)); }
 }  // namespace
 
-std::vector<SensitivityRow> sensitivity(const Scenario& s) {
+std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base) {
   struct Knob {
     std::string input, low, high;
     void (*apply)(Scenario&, bool high);
@@ -44,7 +44,6 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s) {
     // Price moves cost only: the cheapest and dearest rental presets.
     const auto [lo, hi] = std::minmax_element(s.cost.rental_presets.begin(), s.cost.rental_presets.end(),
                                               [](const auto& a, const auto& b) { return a.second < b.second; });
-    const RunResult base = rerun(s);
     rows.push_back({"rental price", lo->first, hi->first, base.gpu_hours, base.gpu_hours,
                     base.gpu_hours * lo->second, base.gpu_hours * hi->second});
   }

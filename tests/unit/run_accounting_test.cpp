@@ -71,7 +71,7 @@ TEST_CASE("run: the whole programme next to the final run") {
 TEST_CASE("run: sensitivity moves GPU-hours the way each input pushes") {
   const Scenario s = preset("llama-3-8b-8gpu-dp");
   const RunResult base = account_run(s, simulate_step(s));
-  const auto rows = sensitivity(s);
+  const auto rows = sensitivity(s, base);
   bool kernel = false, price = false;
   for (const auto& r : rows) {
     if (r.input == "kernel time") {
