@@ -14,10 +14,16 @@ namespace gpuhours {
 /// One phase of the run: simulated (step time x steps) or taken as reported.
 struct PhaseResult {
   std::string name;
+  std::string kind = "train";  // train | rl | generate | reported
   bool simulated = true;
+  int gpus = 0;
   double tokens = 0, steps = 0, step_seconds = 0, mfu = 0;
   std::int64_t seq_len = 0, global_batch = 0;
   double gpu_hours = 0, wall_clock_days = 0;
+  double model_flops = 0;  // MFU convention (forward 2N, training 6N, plus attention)
+  // Generation (rl, generate): GPU-hours spent generating, tokens generated, decode throughput.
+  double generation_gpu_hours = 0, output_tokens = 0, output_tokens_per_gpu_second = 0;
+  std::optional<double> api_usd;            // generate: the same tokens bought from an API
   std::string note;
 };
 
@@ -39,6 +45,8 @@ struct CostResult {
   double owned_usd_per_gpu_hour = 0;           // amortised hardware + interconnect + capital + energy
   double owned_usd = 0, owned_energy_usd = 0;
   double programme_gpu_hours = 0, programme_usd = 0;  // whole programme at the scenario's price
+  std::optional<double> api_usd;        // generation phases bought from an API instead (their GPU-hours' alternative)
+  std::optional<double> api_route_usd;  // the run at the scenario's price with those phases bought from the API
 };
 
 struct RunResult {
@@ -55,6 +63,11 @@ struct RunResult {
 };
 
 struct ClaimResult {
+  struct Phase {
+    std::string name;
+    double claimed_gpu_hours = 0, simulated_gpu_hours = 0;  // simulated: interruptions included
+  };
+  std::vector<Phase> phases;  // the claim's figures by phase, beside the simulated ones
   std::optional<double> gpu_hours;
   std::optional<double> ratio;         // claimed / simulated GPU-hours
   std::optional<double> required_mfu;  // MFU the claimed GPU-hours imply
@@ -70,7 +83,7 @@ ReliabilityResult reliability(const Scenario& s, double useful_gpu_hours);
 /// Costs of a run under each model (rental, presets, owned cluster, programme).
 CostResult price(const Scenario& s, const RunResult& run, double kw_per_gpu);
 
-ClaimResult check_claim(const Scenario& s, const StepResult& step, const RunResult& run);
+ClaimResult check_claim(const Scenario& s, const RunResult& run);
 
 }  // namespace gpuhours
 

@@ -66,6 +66,8 @@ OpGraph scenario_op_graph(const Scenario& s);
 void check_layout(const Scenario& s);
 /// Memory per pipeline rank; throws InfeasibleLayout (out of memory) for the first stage over.
 std::vector<StagePlan> plan_memory(const Scenario& s);
+/// `s` with the achievable link bandwidths scaled by its uncertainty's network_bandwidth_scale.
+Scenario with_network_uncertainty(const Scenario& s);
 /// Simulates one step of `s`. Writes a Chrome trace to `trace` when given.
 StepResult simulate_step(const Scenario& s, std::ostream* trace = nullptr);
 

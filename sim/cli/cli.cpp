@@ -45,7 +45,7 @@ int cmd_run(const Catalog& catalog, const std::string& scenario, const std::stri
   }
   const StepResult step = simulate_step(s, trace_path.empty() ? nullptr : &trace);
   const RunResult run = account_run(s, step);
-  const ClaimResult claim = check_claim(s, step, run);
+  const ClaimResult claim = check_claim(s, run);
   const Report report{s, step, run, claim};
   if (format == "json") write_json(report, out);
   else if (format == "csv") write_csv(report, out);

@@ -370,13 +370,18 @@ void check_layout(const Scenario& s) {
          ") x micro_batch (" + std::to_string(p.micro_batch) + ")");
 }
 
-StepResult simulate_step(const Scenario& input, std::ostream* trace) {
+Scenario with_network_uncertainty(const Scenario& input) {
   Scenario s = input;
   if (s.uncertainty.network_bandwidth_scale != 1.0) {
     NetworkSpec& n = s.cluster.network;
     for (double* e : {&n.nvlink_efficiency, &n.nvls_efficiency, &n.nic_efficiency, &n.ep_nvlink_efficiency})
       *e *= s.uncertainty.network_bandwidth_scale;
   }
+  return s;
+}
+
+StepResult simulate_step(const Scenario& input, std::ostream* trace) {
+  const Scenario s = with_network_uncertainty(input);
   check_layout(s);
   const detail::Layout l = detail::make_layout(s);
   StepResult r;

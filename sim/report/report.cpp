@@ -89,9 +89,13 @@ nlohmann::ordered_json report_json(const Report& r) {
                {"simulated_tasks", st.tasks}};
   nlohmann::ordered_json phases = nlohmann::ordered_json::array();
   for (const PhaseResult& p : r.run.phases)
-    phases.push_back({{"name", p.name}, {"simulated", p.simulated}, {"tokens", p.tokens}, {"seq_len", p.seq_len},
-                      {"global_batch", p.global_batch}, {"steps", p.steps}, {"step_seconds", p.step_seconds},
-                      {"mfu", p.mfu}, {"gpu_hours", p.gpu_hours}, {"wall_clock_days", p.wall_clock_days},
+    phases.push_back({{"name", p.name}, {"kind", p.kind}, {"simulated", p.simulated}, {"gpus", p.gpus},
+                      {"tokens", p.tokens}, {"seq_len", p.seq_len}, {"global_batch", p.global_batch},
+                      {"steps", p.steps}, {"step_seconds", p.step_seconds}, {"mfu", p.mfu},
+                      {"model_flops", p.model_flops}, {"gpu_hours", p.gpu_hours},
+                      {"generation_gpu_hours", p.generation_gpu_hours}, {"output_tokens", p.output_tokens},
+                      {"output_tokens_per_gpu_second", p.output_tokens_per_gpu_second},
+                      {"api_usd", optional_number(p.api_usd)}, {"wall_clock_days", p.wall_clock_days},
                       {"note", p.note}});
   const ReliabilityResult& rel = r.run.reliability;
   const CostResult& c = r.run.costs;
@@ -123,6 +127,8 @@ nlohmann::ordered_json report_json(const Report& r) {
                 {"owned_energy_usd", c.owned_energy_usd},
                 {"programme_gpu_hours", c.programme_gpu_hours},
                 {"programme_usd", c.programme_usd},
+                {"api_usd", optional_number(c.api_usd)},
+                {"api_route_usd", optional_number(c.api_route_usd)},
                 {"fleet_capex_usd", s.cost.fleet ? nlohmann::ordered_json(s.cost.fleet->capex_usd) : nlohmann::ordered_json(nullptr)}}}};
   j["claim"] = {{"gpu_hours", optional_number(r.claim.gpu_hours)},
                 {"ratio", optional_number(r.claim.ratio)},
@@ -130,6 +136,10 @@ nlohmann::ordered_json report_json(const Report& r) {
                 {"cost_usd", optional_number(r.claim.cost_usd)},
                 {"source", r.claim.source.empty() ? nlohmann::ordered_json(nullptr)
                                                   : nlohmann::ordered_json(r.claim.source)}};
+  nlohmann::ordered_json claim_phases = nlohmann::ordered_json::array();
+  for (const auto& p : r.claim.phases)
+    claim_phases.push_back({{"name", p.name}, {"claimed_gpu_hours", p.claimed_gpu_hours}, {"simulated_gpu_hours", p.simulated_gpu_hours}});
+  j["claim"]["phases"] = claim_phases;
   if (const auto& cal = s.cluster.calibration) {
     auto prov = [&](const char* k) {
       const auto it = cal->provenance.find(k);
@@ -173,17 +183,21 @@ void write_terminal(const Report& r, std::ostream& out) {
   const auto& st = r.step;
   const double gib = 1024.0 * 1024 * 1024;
   out << s.title << "\n\n";
+  const std::size_t later = s.training.phases.size();
+  const std::string what =
+      s.training.tokens > 0
+          ? fmt::format("Training {} on {} x {} for {} tokens{}", s.model.title, s.cluster.gpus(), s.cluster.gpu.title,
+                        human(s.training.tokens),
+                        later == 0 ? std::string() : fmt::format(" and {} later phase{}", later, later > 1 ? "s" : ""))
+          : fmt::format("The {} phase{} of {} on {} x {}", later, later > 1 ? "s" : "", s.model.title, s.cluster.gpus(),
+                        s.cluster.gpu.title);
+  out << fmt::format("{} take{} about {} GPU-hours ({:.1f} days of wall-clock time), about ${} at ${:.2f} per GPU-hour.\n",
+                     what, s.training.tokens > 0 || later == 1 ? "s" : "", grouped(r.run.gpu_hours),
+                     r.run.wall_clock_days, grouped(r.run.cost_usd), s.cost.gpu_hour_usd);
   out << fmt::format(
-      "Training {} on {} x {} for {} tokens{} takes about {} GPU-hours ({:.1f} days of wall-clock "
-      "time), about ${} at ${:.2f} per GPU-hour.\n",
-      s.model.title, s.cluster.gpus(), s.cluster.gpu.title, human(s.training.tokens),
-      s.training.phases.empty() ? std::string() : fmt::format(" and {} later phase{}", s.training.phases.size(),
-                                                               s.training.phases.size() > 1 ? "s" : ""),
-      grouped(r.run.gpu_hours), r.run.wall_clock_days, grouped(r.run.cost_usd), s.cost.gpu_hour_usd);
-  out << fmt::format(
-      "Each step of {} tokens takes {:.3f} s, with the GPUs doing useful model arithmetic {:.1f}% of "
+      "{} step of {} tokens takes {:.3f} s, with the GPUs doing useful model arithmetic {:.1f}% of "
       "the time their datasheet allows (MFU).\n\n",
-      grouped(static_cast<double>(st.tokens)), st.seconds, 100.0 * st.mfu);
+      s.training.tokens > 0 ? "Each" : "A training", grouped(static_cast<double>(st.tokens)), st.seconds, 100.0 * st.mfu);
   out << "Step\n";
   out << fmt::format("  {:<34}{:>14.4f} s\n", "step time", st.seconds);
   out << fmt::format("  {:<34}{:>14.4f} s\n", "  compute", st.breakdown.compute);
@@ -196,11 +210,21 @@ void write_terminal(const Report& r, std::ostream& out) {
                      s.cluster.gpu.hbm_bytes / gib);
   out << "Run\n";
   if (r.run.phases.size() > 1) {
-    for (const PhaseResult& p : r.run.phases)
-      out << fmt::format("  {:<34}{:>14} GPU-hours{}\n", "phase " + p.name, grouped(p.gpu_hours),
-                         p.simulated ? fmt::format("  ({} steps of {:.2f} s, seq {}, batch {})", grouped(p.steps),
-                                                   p.step_seconds, p.seq_len, p.global_batch)
-                                     : "  (" + p.note + ")");
+    for (const PhaseResult& p : r.run.phases) {
+      std::string detail;
+      if (!p.simulated) detail = "  (" + p.note + ")";
+      else if (p.kind == "generate")
+        detail = fmt::format("  ({} output tokens on {} GPUs; {})", grouped(p.output_tokens), p.gpus, p.note);
+      else if (p.kind == "rl")
+        detail = fmt::format("  ({} steps of {:.1f} s on {} GPUs; {})", grouped(p.steps), p.step_seconds, p.gpus, p.note);
+      else
+        detail = fmt::format("  ({} steps of {:.2f} s, seq {}, batch {})", grouped(p.steps), p.step_seconds, p.seq_len,
+                             p.global_batch);
+      out << fmt::format("  {:<34}{:>14} GPU-hours{}\n", "phase " + p.name, grouped(p.gpu_hours), detail);
+      if (p.api_usd)
+        out << fmt::format("  {:<34}{:>14} USD  (the same tokens bought from an API instead of {} GPU-hours)\n",
+                           "  or through an API", grouped(*p.api_usd), grouped(p.gpu_hours));
+    }
   }
   out << fmt::format("  {:<34}{:>14} \n", "steps", grouped(r.run.steps));
   const ReliabilityResult& rel = r.run.reliability;
@@ -216,6 +240,9 @@ void write_terminal(const Report& r, std::ostream& out) {
                      s.cost.gpu_hour_usd);
   for (const auto& [name, usd] : c.rental_presets_usd)
     out << fmt::format("  {:<34}{:>14} USD  (at ${:.2f})\n", "  rental: " + name, grouped(usd), s.cost.rental_presets.at(name));
+  if (c.api_route_usd)
+    out << fmt::format("  {:<34}{:>14} USD  (generation phases bought from an API: {} USD)\n", "cost (rental + API)",
+                       grouped(*c.api_route_usd), grouped(*c.api_usd));
   out << fmt::format("  {:<34}{:>14} USD  (${:.2f} per GPU-hour, energy included)\n", "cost (owned cluster)",
                      grouped(c.owned_usd), c.owned_usd_per_gpu_hour);
   if (s.cost.programme)
@@ -230,7 +257,12 @@ void write_terminal(const Report& r, std::ostream& out) {
     out << "Claim\n";
     out << fmt::format("  {:<34}{:>14} GPU-hours\n", "claimed", grouped(*r.claim.gpu_hours));
     out << fmt::format("  {:<34}{:>14.2f}\n", "claimed / simulated", *r.claim.ratio);
-    out << fmt::format("  {:<34}{:>14.1f} %\n", "MFU the claim requires", 100.0 * *r.claim.required_mfu);
+    if (r.claim.required_mfu)
+      out << fmt::format("  {:<34}{:>14.1f} %\n", "MFU the claim requires", 100.0 * *r.claim.required_mfu);
+    for (const auto& p : r.claim.phases)
+      out << fmt::format("  {:<34}{:>14} GPU-hours claimed, {} simulated ({:.2f})\n", "  " + p.name,
+                         grouped(p.claimed_gpu_hours), grouped(p.simulated_gpu_hours),
+                         p.claimed_gpu_hours / p.simulated_gpu_hours);
     out << "  source: " << r.claim.source << "\n";
   }
   out << "Assumptions\n";

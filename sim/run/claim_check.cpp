@@ -52,7 +52,7 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
   c.samples = samples;
   c.step = simulate_step(s);
   c.run = account_run(s, c.step);
-  c.claim = check_claim(s, c.step, c.run);
+  c.claim = check_claim(s, c.run);
   c.inputs = sensitivity(s, c.run);
   // Monte Carlo on the separable surrogate.
   std::mt19937_64 rng(seed);
@@ -81,8 +81,21 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
 
   const double claimed = *s.claim->gpu_hours;
   c.claim.ratio = claimed / c.gpu_hours.p50;
-  c.claim.required_mfu = c.step.mfu * c.gpu_hours.p50 / claimed;
-  c.required_tokens_per_gpu_second = c.step.tokens_per_gpu_second * c.gpu_hours.p50 / claimed;
+  // Simulated phases only: their tokens and model FLOPs in the claimed GPU-hours less the phases
+  // taken as reported, at the simulated goodput (check_claim gives the MFU).
+  double tokens = 0, flops = 0, simulated_hours = 0, reported = 0;
+  for (const PhaseResult& p : c.run.phases) {
+    if (!p.simulated) {
+      reported += p.gpu_hours;
+      continue;
+    }
+    tokens += p.tokens;
+    flops += p.model_flops;
+    simulated_hours += p.gpu_hours;
+  }
+  const double run_mfu = flops / (simulated_hours * 3600.0 * s.cluster.gpu.peak_flops_per_s.at(to_string(s.training.precision)));
+  c.required_tokens_per_gpu_second = tokens / ((claimed - reported) * c.run.reliability.goodput * 3600.0);
+  if (!c.claim.required_mfu) throw InputError(s.file + ": the claim leaves no GPU-hours for the simulated phases");
   std::tie(c.best_published_mfu, c.best_published_what) = best_published(s, catalog);
 
   const auto M = [](double v) { return fmt::format("{:.3f}M", v / 1e6); };
@@ -106,7 +119,7 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
   c.reasons.push_back(fmt::format(
       "For the claim to hold, the cluster must sustain {:.0f} tokens/s per GPU, an MFU of {:.1f}% against the "
       "{} peak (simulated: {:.1f}%).", c.required_tokens_per_gpu_second, 100 * *c.claim.required_mfu,
-      to_string(s.training.precision), 100 * c.step.mfu));
+      to_string(s.training.precision), 100 * run_mfu));
   if (c.best_published_mfu > 0)
     c.reasons.push_back(fmt::format("The best published MFU for this hardware and precision is {:.1f}%: {}.",
                                     100 * c.best_published_mfu, c.best_published_what));
@@ -119,6 +132,13 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
   std::tie(c.dominant_phase, c.dominant_share) = dominant(c.run);
   c.reasons.push_back(fmt::format("The phase that dominates is '{}' ({:.0f}% of the simulated GPU-hours).", c.dominant_phase,
                                   100 * c.dominant_share));
+  if (!c.claim.phases.empty()) {
+    std::string by_phase;
+    for (const auto& p : c.claim.phases)
+      by_phase += fmt::format("{}'{}' claimed {} vs simulated {} ({:.2f})", by_phase.empty() ? "" : "; ", p.name,
+                              M(p.claimed_gpu_hours), M(p.simulated_gpu_hours), p.claimed_gpu_hours / p.simulated_gpu_hours);
+    c.reasons.push_back("By phase (GPU-hours, claimed / simulated): " + by_phase + ".");
+  }
   if (!s.claim->baseline.empty()) {
     const Scenario base = load_scenario(s.claim->baseline, catalog);
     if (!base.claim || !base.claim->gpu_hours)

@@ -23,8 +23,20 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
        [](Scenario& x, bool hi) { x.reliability.interruptions_per_gpu_hour *= hi ? 2.0 : 0.5; }},
   };
   if (s.model.ffn.moe && s.parallel.ep > 1)
-    knobs.push_back({"expert load imbalance", "1.0", "1.3",
-                     [](Scenario& x, bool hi) { x.parallel.expert_imbalance = hi ? 1.3 : 1.0; }});
+    knobs.push_back({"expert load imbalance", "1.0", "1.3", [](Scenario& x, bool hi) {
+                       x.parallel.expert_imbalance = hi ? 1.3 : 1.0;
+                       for (PhaseSpec& p : x.training.phases) p.parallel.expert_imbalance = x.parallel.expert_imbalance;
+                     }});
+  // Generated lengths are rarely published as figures (read from plots or assumed): +-30%.
+  if (std::any_of(s.training.phases.begin(), s.training.phases.end(), [](const PhaseSpec& p) { return p.kind != PhaseKind::train; }))
+    knobs.push_back({"response length", "-30%", "+30%", [](Scenario& x, bool hi) {
+                       for (PhaseSpec& p : x.training.phases) {
+                         LengthSpec& r = p.generation.response;
+                         const double cap = 0.99 * static_cast<double>(r.max_tokens);
+                         r.mean_from = std::min(cap, r.mean_from * (hi ? 1.3 : 0.7));
+                         r.mean_to = std::min(cap, r.mean_to * (hi ? 1.3 : 0.7));
+                       }
+                     }});
   std::vector<SensitivityRow> rows;
   for (const Knob& k : knobs) {
     SensitivityRow row{k.input, k.low, k.high};

@@ -435,31 +435,170 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, ParallelSpec& out
         *v, {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}});
 }
 
-// A later training phase: its own sequence length, batch and length, optionally its own layout.
-PhaseSpec parse_phase(const YamlNode& n, const Scenario& s) {
-  n.check_keys({{"name", true, "phase name"},
-                {"tokens", false, "tokens of the phase"},
-                {"steps", false, "optimizer steps of the phase"},
-                {"seq_len", false, "tokens per sequence (default: the main phase's)"},
-                {"global_batch", false, "sequences per step (default: the main phase's)"},
-                {"parallelism", false, "changes to the layout for this phase"},
-                {"reported_gpu_hours", false, "taken as reported instead of simulated"},
-                {"source", false, "where the phase's figures come from"}});
+ClusterSpec parse_cluster(const YamlNode& c, const Catalog& catalog) {
+  c.check_keys({{"gpu", true, "preset name or inline mapping"},
+                {"nodes", true, "servers"},
+                {"gpus_per_node", true, "GPUs per server"},
+                {"network", true, "preset name or inline mapping"},
+                {"calibration", false, "kernel calibration profile"}});
+  ClusterSpec cl;
+  cl.gpu = load_named(c.child("gpu"), catalog, "hardware/gpus", "GPU", load_gpu);
+  cl.nodes = static_cast<int>(c.child("nodes").as_positive_int());
+  cl.gpus_per_node = static_cast<int>(c.child("gpus_per_node").as_positive_int());
+  cl.network = load_named(c.child("network"), catalog, "hardware/networks", "network", load_network);
+  if (auto cal = c.optional_child("calibration")) {
+    auto profile = std::make_shared<CalibrationProfile>(
+        load_named(*cal, catalog, "hardware/calibration", "calibration profile", load_calibration));
+    if (profile->gpu != cl.gpu.name)
+      throw cal->error("profile '" + profile->name + "' describes " + profile->gpu + ", not " + cl.gpu.name);
+    cl.calibration = std::move(profile);
+  }
+  if (cl.nodes > 1 && cl.network.kind == "nvswitch")
+    throw c.child("network").error("an nvswitch network spans one node; " + std::to_string(cl.nodes) +
+                                   " nodes need a fat-tree network");
+  return cl;
+}
+
+InferenceSpec parse_inference(const YamlNode& n) {
+  n.check_keys({{"tp", false, "tensor parallel per attention replica (default 1)"},
+                {"ep", false, "GPUs per instance over which experts spread and attention runs data-parallel (default 1)"},
+                {"max_sequences", false, "running sequences per instance at most (default: as the KV cache holds)"},
+                {"weights", false, "fp8 | bf16 (default: the training precision)"}});
+  InferenceSpec i;
+  if (auto v = n.optional_child("tp")) i.tp = static_cast<int>(v->as_positive_int());
+  if (auto v = n.optional_child("ep")) i.ep = static_cast<int>(v->as_positive_int());
+  if (auto v = n.optional_child("max_sequences")) i.max_sequences = static_cast<int>(v->as_positive_int());
+  if (auto v = n.optional_child("weights")) i.weights = parse_enum<Precision>(*v, {{"bf16", Precision::bf16}, {"fp8", Precision::fp8}});
+  return i;
+}
+
+// Generation shared by rl and generate phases: prompt and response lengths, inference layout.
+void parse_generation(const YamlNode& n, GenerationSpec& g) {
+  g.prompt_tokens = n.child("prompt_tokens").as_positive_double();
+  const YamlNode r = n.child("response_tokens");
+  r.check_keys({{"mean", true, "mean tokens per response, or [from, to] when it grows over the phase"},
+                {"max", true, "generation limit (tokens)"},
+                {"distribution", false, "exponential (default: truncated at max) | fixed"},
+                {"points", false, "means simulated along a growing length (default 3)"}});
+  const YamlNode mean = r.child("mean");
+  if (mean.is_sequence()) {
+    const auto items = mean.items();
+    if (items.size() != 2) throw mean.error("a growing mean is [from, to]");
+    g.response.mean_from = items[0].as_positive_double();
+    g.response.mean_to = items[1].as_positive_double();
+  } else {
+    g.response.mean_from = g.response.mean_to = mean.as_positive_double();
+  }
+  g.response.max_tokens = r.child("max").as_positive_int();
+  if (std::max(g.response.mean_from, g.response.mean_to) >= static_cast<double>(g.response.max_tokens))
+    throw mean.error("the mean must be below max (" + std::to_string(g.response.max_tokens) + ")");
+  if (auto d = r.optional_child("distribution"))
+    g.response.fixed = parse_enum<bool>(*d, {{"exponential", false}, {"fixed", true}});
+  if (auto v = r.optional_child("points")) g.response.points = static_cast<int>(v->as_positive_int());
+  if (auto v = n.optional_child("inference")) g.inference = parse_inference(*v);
+}
+
+// A later phase: training with its own shape and layout, RL, generation, or reported figures.
+PhaseSpec parse_phase(const YamlNode& n, const Scenario& s, const Catalog& catalog) {
+  const std::vector<KeySpec> common = {
+      {"name", true, "phase name"},
+      {"kind", false, "train (default) | rl | generate"},
+      {"model", false, "another model for this phase (e.g. a teacher)"},
+      {"cluster", false, "another cluster for this phase"},
+      {"parallelism", false, "changes to the layout for this phase (training, policy update)"},
+      {"reported_gpu_hours", false, "taken as reported instead of simulated"},
+      {"source", false, "where the phase's figures come from"}};
+  auto keys = [&](std::vector<KeySpec> extra) {
+    extra.insert(extra.begin(), common.begin(), common.end());
+    return extra;
+  };
   PhaseSpec ph;
   ph.name = n.child("name").as_string();
   ph.source = optional_string(n, "source");
+  if (auto k = n.optional_child("kind"))
+    ph.kind = parse_enum<PhaseKind>(*k, {{"train", PhaseKind::train}, {"rl", PhaseKind::rl}, {"generate", PhaseKind::generate}});
+  if (auto m = n.optional_child("model"))
+    ph.model = std::make_shared<const ModelSpec>(load_named(*m, catalog, "models", "model", load_model));
+  if (auto c = n.optional_child("cluster")) ph.cluster = std::make_shared<const ClusterSpec>(parse_cluster(*c, catalog));
+  const ModelSpec& model = ph.model ? *ph.model : s.model;
   ph.seq_len = n.has("seq_len") ? n.child("seq_len").as_positive_int() : s.training.seq_len;
   ph.global_batch = n.has("global_batch") ? n.child("global_batch").as_positive_int() : s.training.global_batch;
   ph.parallel = s.parallel;
-  if (auto p = n.optional_child("parallelism")) parse_parallel(*p, s.model, ph.parallel);
+  if (auto p = n.optional_child("parallelism")) parse_parallel(*p, model, ph.parallel);
   if (auto r = n.optional_child("reported_gpu_hours")) {
+    n.check_keys(common);
     ph.reported_gpu_hours = r->as_positive_double();
-    if (n.has("tokens") || n.has("steps")) throw n.error("a reported phase takes its GPU-hours only, not tokens or steps");
     return ph;
   }
-  if (n.has("tokens") == n.has("steps")) throw n.error("give exactly one of 'tokens' or 'steps'");
-  ph.tokens = n.has("tokens") ? n.child("tokens").as_positive_double()
-                              : n.child("steps").as_positive_double() * static_cast<double>(ph.global_batch * ph.seq_len);
+  const KeySpec generation_keys[] = {
+      {"prompt_tokens", true, "prompt tokens per output (mean)"},
+      {"response_tokens", true, "{mean, max, distribution, points}"},
+      {"inference", false, "inference instance layout {tp, ep, max_sequences}"}};
+  switch (ph.kind) {
+    case PhaseKind::train: {
+      n.check_keys(keys({{"tokens", false, "tokens of the phase"},
+                         {"steps", false, "optimizer steps of the phase"},
+                         {"samples", false, "training examples (with tokens_per_sample and epochs)"},
+                         {"tokens_per_sample", false, "mean tokens per example"},
+                         {"epochs", false, "passes over the examples (default 1)"},
+                         {"seq_len", false, "tokens per sequence (default: the main phase's)"},
+                         {"global_batch", false, "sequences per step (default: the main phase's)"}}));
+      const int given = n.has("tokens") + n.has("steps") + n.has("samples");
+      if (given != 1) throw n.error("give exactly one of 'tokens', 'steps' or 'samples'");
+      if (n.has("samples")) {
+        const double epochs = n.has("epochs") ? n.child("epochs").as_positive_double() : 1.0;
+        ph.tokens = n.child("samples").as_positive_double() * n.child("tokens_per_sample").as_positive_double() * epochs;
+      } else if (n.has("tokens_per_sample") || n.has("epochs")) {
+        throw n.error("'tokens_per_sample' and 'epochs' go with 'samples'");
+      } else {
+        ph.tokens = n.has("tokens") ? n.child("tokens").as_positive_double()
+                                    : n.child("steps").as_positive_double() * static_cast<double>(ph.global_batch * ph.seq_len);
+      }
+      break;
+    }
+    case PhaseKind::rl: {
+      std::vector<KeySpec> k = keys({{"steps", true, "policy-update steps"},
+                                     {"algorithm", false, "grpo (default) | ppo"},
+                                     {"prompts_per_step", true, "prompts (questions) per update"},
+                                     {"samples_per_prompt", true, "outputs sampled per prompt (GRPO group size)"},
+                                     {"updates_per_rollout", false, "policy updates per rollout (default 1)"},
+                                     {"reference_model", false, "KL to a reference policy (default true)"},
+                                     {"reward_model", false, "a learned reward model scores outputs (default false: rule-based)"},
+                                     {"seq_len", false, "packing length of the update batch (default: the main phase's)"}});
+      k.insert(k.end(), std::begin(generation_keys), std::end(generation_keys));
+      n.check_keys(k);
+      ph.steps = n.child("steps").as_positive_double();
+      if (auto a = n.optional_child("algorithm"))
+        ph.rl.algorithm = parse_enum<std::string>(*a, {{"grpo", "grpo"}, {"ppo", "ppo"}});
+      ph.rl.prompts_per_step = n.child("prompts_per_step").as_positive_int();
+      ph.rl.samples_per_prompt = n.child("samples_per_prompt").as_positive_int();
+      if (auto v = n.optional_child("updates_per_rollout")) ph.rl.updates_per_rollout = static_cast<int>(v->as_positive_int());
+      if (auto v = n.optional_child("reference_model")) ph.rl.reference_model = v->as_bool();
+      if (auto v = n.optional_child("reward_model")) ph.rl.reward_model = v->as_bool();
+      parse_generation(n, ph.generation);
+      ph.generation.outputs = ph.rl.prompts_per_step * ph.rl.samples_per_prompt * ph.rl.updates_per_rollout;
+      break;
+    }
+    case PhaseKind::generate: {
+      std::vector<KeySpec> k = keys({{"outputs", true, "sequences generated"},
+                                     {"api", false, "{input_usd_per_million, output_usd_per_million, source}: the same tokens from a paid API"}});
+      k.insert(k.end(), std::begin(generation_keys), std::end(generation_keys));
+      n.check_keys(k);
+      ph.generation.outputs = n.child("outputs").as_positive_int();
+      parse_generation(n, ph.generation);
+      if (auto a = n.optional_child("api")) {
+        a->check_keys({{"input_usd_per_million", true, "USD per million prompt tokens"},
+                       {"output_usd_per_million", true, "USD per million generated tokens"},
+                       {"source", true, "where the prices come from"}});
+        ApiPriceSpec api;
+        api.input_usd_per_million = a->child("input_usd_per_million").as_nonnegative_double();
+        api.output_usd_per_million = a->child("output_usd_per_million").as_nonnegative_double();
+        api.source = a->child("source").as_string();
+        ph.api = api;
+      }
+      break;
+    }
+  }
   return ph;
 }
 
@@ -576,26 +715,7 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
   s.sources = optional_list(n, "sources");
   s.model = load_named(n.child("model"), catalog, "models", "model", load_model);
 
-  const YamlNode c = n.child("cluster");
-  c.check_keys({{"gpu", true, "preset name or inline mapping"},
-                {"nodes", true, "servers"},
-                {"gpus_per_node", true, "GPUs per server"},
-                {"network", true, "preset name or inline mapping"},
-                {"calibration", false, "kernel calibration profile"}});
-  s.cluster.gpu = load_named(c.child("gpu"), catalog, "hardware/gpus", "GPU", load_gpu);
-  s.cluster.nodes = static_cast<int>(c.child("nodes").as_positive_int());
-  s.cluster.gpus_per_node = static_cast<int>(c.child("gpus_per_node").as_positive_int());
-  s.cluster.network = load_named(c.child("network"), catalog, "hardware/networks", "network", load_network);
-  if (auto cal = c.optional_child("calibration")) {
-    auto profile = std::make_shared<CalibrationProfile>(
-        load_named(*cal, catalog, "hardware/calibration", "calibration profile", load_calibration));
-    if (profile->gpu != s.cluster.gpu.name)
-      throw cal->error("profile '" + profile->name + "' describes " + profile->gpu + ", not " + s.cluster.gpu.name);
-    s.cluster.calibration = std::move(profile);
-  }
-  if (s.cluster.nodes > 1 && s.cluster.network.kind == "nvswitch")
-    throw c.child("network").error("an nvswitch network spans one node; " +
-                                   std::to_string(s.cluster.nodes) + " nodes need a fat-tree network");
+  s.cluster = parse_cluster(n.child("cluster"), catalog);
 
   if (auto p = n.optional_child("parallelism")) parse_parallel(*p, s.model, s.parallel);
 
@@ -618,7 +738,7 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
                 {"seq_len", true, "tokens per sequence"},
                 {"global_batch", false, "sequences per step"},
                 {"global_batch_tokens", false, "tokens per step"},
-                {"tokens", true, "training tokens of the main phase"},
+                {"tokens", false, "training tokens of the main phase (none: only the later phases run)"},
                 {"batch_ramp", false, "{from: sequences, tokens: T, points: N}: batch grown linearly over the first T tokens"},
                 {"phases", false, "later phases (context extension, fine-tuning, reported figures)"}});
   s.training.precision = parse_enum<Precision>(t.child("precision"), {{"bf16", Precision::bf16}, {"fp8", Precision::fp8}});
@@ -643,7 +763,7 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
       throw b->error("global_batch_tokens must be a multiple of seq_len (" + std::to_string(s.training.seq_len) + ")");
     s.training.global_batch = tok / s.training.seq_len;
   }
-  s.training.tokens = t.child("tokens").as_positive_double();
+  if (auto v = t.optional_child("tokens")) s.training.tokens = v->as_positive_double();
   if (auto r = t.optional_child("batch_ramp")) {
     r->check_keys({{"from", true, "sequences per step at the start"},
                    {"tokens", true, "tokens over which the batch grows to global_batch"},
@@ -658,7 +778,9 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
   }
 
   if (auto ph = t.optional_child("phases"))
-    for (const YamlNode& item : ph->items()) s.training.phases.push_back(parse_phase(item, s));
+    for (const YamlNode& item : ph->items()) s.training.phases.push_back(parse_phase(item, s, catalog));
+  if (s.training.tokens == 0 && s.training.phases.empty())
+    throw t.error("give the main phase's 'tokens', or later 'phases' (or both)");
 
   load_costs(n, catalog, s);
   if (auto cl = n.optional_child("claim")) {
@@ -666,7 +788,8 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
                     {"cost_usd", false, "claimed cost"},
                     {"source", true, "where the claim was made"},
                     {"baseline", false, "scenario the claim compares with"},
-                    {"saving", false, "claimed saving over the baseline (fraction)"}});
+                    {"saving", false, "claimed saving over the baseline (fraction)"},
+                    {"phases", false, "claimed GPU-hours by phase: {phase or group name: GPU-hours}"}});
     ClaimSpec claim;
     if (cl->has("baseline") != cl->has("saving")) throw cl->error("give 'baseline' and 'saving' together");
     if (auto v = cl->optional_child("baseline")) {
@@ -680,6 +803,15 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
     if (auto v = cl->optional_child("gpu_hours")) claim.gpu_hours = v->as_positive_double();
     if (auto v = cl->optional_child("cost_usd")) claim.cost_usd = v->as_positive_double();
     claim.source = cl->child("source").as_string();
+    if (auto ph = cl->optional_child("phases"))
+      for (const auto& [key, v] : ph->entries()) {
+        const bool matches = (key == "main" && s.training.tokens > 0) ||
+                             std::any_of(s.training.phases.begin(), s.training.phases.end(), [&](const PhaseSpec& p) {
+                               return p.name == key || p.name.rfind(key + "/", 0) == 0;
+                             });
+        if (!matches) throw v.error("no phase is named '" + key + "' or '" + key + "/...'");
+        claim.phase_gpu_hours.emplace_back(key, v.as_positive_double());
+      }
     s.claim = claim;
   }
   return s;

@@ -1,0 +1,60 @@
+// Generation as inference: prefill (compute-bound) and decode (memory-bound: weights and KV cache
+// read from HBM every iteration) on inference instances carved out of the cluster, and an event
+// simulation of continuous batching over the sequences of a rollout. Used by RL phases (rollouts)
+// and generation phases (SFT data, distillation).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gpuhours/scenario.hpp"
+#include "gpuhours/units.hpp"
+
+namespace gpuhours {
+
+/// What one iteration of an inference instance costs (per GPU of the instance).
+struct IterationCost {
+  double flops = 0;         // matrix + attention FLOPs on the busiest GPU
+  double weight_bytes = 0;  // weights read from HBM (dense share + the routed experts touched)
+  double kv_bytes = 0;      // KV cache read from HBM
+  double compute_seconds = 0, memory_seconds = 0, comm_seconds = 0, launch_seconds = 0;
+  double seconds = 0;       // max(compute, memory) + communication + kernel launches
+};
+
+/// KV-cache bytes per token per GPU of one attention replica: MLA caches the compressed latent and
+/// the RoPE key, (kv_lora_rank + rope dim) per layer (DeepSeek-V2 §2.1.2), not split by tensor
+/// parallelism; MHA/GQA caches K and V, 2 * kv_heads * head_dim per layer, split over tp.
+double kv_cache_bytes_per_token(const ModelSpec& model, const InferenceSpec& layout);
+
+/// Cost of one forward iteration of an instance over `tokens` new tokens (prefill: prompts' tokens;
+/// decode: one per running sequence) that attend to `attended_pairs` (query, key) pairs in all and
+/// read `kv_tokens` cached tokens from HBM. Weights are FP8 or BF16 (the layout's, by default the
+/// training precision), GEMMs run at that precision's peak; the KV cache is BF16.
+IterationCost iteration_cost(const Scenario& s, const InferenceSpec& layout, double tokens, double attended_pairs,
+                             double kv_tokens, bool decode);
+
+/// Response lengths of `count` outputs: quantiles (i + 0.5) / count of an exponential distribution
+/// truncated at `max_tokens` whose truncated mean is `mean_tokens` (fixed: all equal to the mean).
+std::vector<std::int64_t> response_lengths(const LengthSpec& spec, double mean_tokens, std::int64_t count);
+
+struct GenerationResult {
+  int instances = 0, instance_gpus = 0;
+  std::int64_t outputs = 0;              // whole cluster
+  std::int64_t outputs_per_instance = 0;
+  double prompt_tokens = 0, output_tokens = 0;  // whole cluster
+  std::int64_t kv_capacity_tokens = 0;   // per attention replica, after weights and buffers
+  double peak_concurrent = 0;            // sequences running at once on an instance, at most
+  double mean_concurrent = 0;            // time-weighted over decode
+  Time prefill, decode;                  // an instance's busy time in each
+  Time wall;                             // the instance's makespan (all instances are alike)
+  double output_tokens_per_gpu_second = 0;
+  double model_flops = 0;                // forward FLOPs of the whole generation (MFU convention)
+};
+
+/// Event simulation of continuous batching on one instance (all instances get the same length
+/// distribution): a sequence is admitted when the KV cache holds its prompt and its whole response
+/// (paged allocation without preemption), its prompt is prefilled, then every running sequence
+/// decodes one token per iteration; events are admissions and completions.
+GenerationResult simulate_generation(const Scenario& s, const GenerationSpec& g, double mean_response_tokens);
+
+}  // namespace gpuhours

@@ -1,0 +1,266 @@
+#include "gpuhours/inference.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <queue>
+
+#include <fmt/format.h>
+
+#include "gpuhours/error.hpp"
+#include "gpuhours/network.hpp"
+#include "gpuhours/opgraph.hpp"
+#include "gpuhours/step.hpp"
+
+namespace gpuhours {
+
+namespace {
+
+// Kernels per transformer layer in a decode iteration (norms, projections, attention, router,
+// expert GEMMs, activation, dispatch/combine): each pays the GPU's fixed kernel cost. Assumed.
+constexpr double kKernelsPerLayer = 10;
+// Decode segments are cut at this many iterations so that the cost at the segment's mean context
+// stays close to the mean of the per-iteration costs (max(compute, memory) is convex).
+constexpr std::int64_t kMaxSegmentIterations = 256;
+
+int moe_layers(const ModelSpec& m) { return m.ffn.moe ? m.layers - m.ffn.dense_layers : 0; }
+
+Precision weight_precision(const Scenario& s, const InferenceSpec& layout) {
+  return layout.weights.value_or(s.training.precision);
+}
+double weight_bytes_per_param(const Scenario& s, const InferenceSpec& layout) {
+  return weight_precision(s, layout) == Precision::fp8 ? 1.0 : 2.0;
+}
+
+struct ParamSplit {
+  double expert = 0;          // one routed expert of one layer
+  double routed_total = 0;    // all routed experts, all layers
+  double dense_read = 0;      // weights every token reads: attention, dense FFNs, shared experts, head
+  double dense_matmul = 0;    // of them, those in matrix multiplications one token uses
+};
+
+ParamSplit split_params(const ModelSpec& m) {
+  const ParamCount p = count_params(m);
+  ParamSplit w;
+  const int L = moe_layers(m);
+  if (m.ffn.moe && m.ffn.experts > 0) {
+    w.expert = static_cast<double>(p.routed_experts_per_layer) / m.ffn.experts;
+    w.routed_total = static_cast<double>(p.routed_experts_per_layer) * L;
+  }
+  // The embedding lookup reads one row per token; a tied embedding is read whole as the LM head.
+  w.dense_read = static_cast<double>(p.total) - w.routed_total - (m.tie_embeddings ? 0.0 : static_cast<double>(p.embedding));
+  w.dense_matmul = static_cast<double>(p.matmul_active) - w.expert * m.ffn.experts_per_token * L;
+  return w;
+}
+
+// Attention FLOPs per (query, key) pair over all layers. Decode with MLA multiplies in the
+// compressed latent space (weight absorption, DeepSeek-V2 §2.1.2): per head 2*(d_c + d_rope) for
+// the scores and 2*d_c for the values; otherwise 2*d_qk + 2*d_v per head.
+double attention_flops_per_pair(const ModelSpec& m, bool decode) {
+  const AttentionSpec& a = m.attention;
+  const double per_head = (decode && a.kind == AttentionKind::mla)
+                              ? 2.0 * static_cast<double>(a.kv_lora_rank + a.qk_rope_head_dim) + 2.0 * static_cast<double>(a.kv_lora_rank)
+                              : 2.0 * (a.qk_dim() + a.v_dim());
+  return per_head * a.heads * m.layers;
+}
+
+}  // namespace
+
+double kv_cache_bytes_per_token(const ModelSpec& m, const InferenceSpec& layout) {
+  const AttentionSpec& a = m.attention;
+  constexpr double kBf16 = 2;
+  if (a.kind == AttentionKind::mla) return static_cast<double>(a.kv_lora_rank + a.qk_rope_head_dim) * m.layers * kBf16;
+  const int kv_heads = a.kv_heads > 0 ? a.kv_heads : a.heads;
+  const double shards = std::min(layout.tp, kv_heads);  // a KV head is replicated when tp > kv_heads
+  return 2.0 * kv_heads * a.head_dim * m.layers * kBf16 / shards;
+}
+
+namespace {
+
+IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const ParamSplit& w, double tokens,
+                        double attended_pairs, double kv_tokens, bool decode) {
+  const ModelSpec& m = s.model;
+  const GpuSpec& gpu = s.cluster.gpu;
+  const int tp = layout.tp, ep = layout.ep, L = moe_layers(m);
+  const double wbytes = weight_bytes_per_param(s, layout);
+  const double per_replica = tokens / ep;  // tokens of one attention replica (tp GPUs)
+  IterationCost c;
+  // Dense weights are sharded over tp and read by every replica; routed experts are spread over
+  // all tp*ep GPUs and an expert is read when at least one of the instance's tokens picks it.
+  const int k = m.ffn.experts_per_token;
+  const double p_touched = (L > 0 && tokens > 0) ? 1.0 - std::pow(1.0 - static_cast<double>(k) / m.ffn.experts, tokens) : 0.0;
+  c.weight_bytes = (w.dense_read / tp + w.routed_total * p_touched / (tp * ep)) * wbytes;
+  c.kv_bytes = kv_tokens / ep * kv_cache_bytes_per_token(m, layout);
+  const double gemm_flops = 2.0 * w.dense_matmul * per_replica / tp +
+                            2.0 * w.expert * k * L * tokens / (tp * ep) * s.parallel.expert_imbalance;
+  const double attn_flops = attended_pairs / ep * attention_flops_per_pair(m, decode) / tp;
+  c.flops = gemm_flops + attn_flops;
+  const bool fp8 = weight_precision(s, layout) == Precision::fp8;
+  const double gemm_peak = gpu.peak_flops_per_s.at(fp8 ? "fp8" : "bf16") * (fp8 ? gpu.achievable.gemm_fp8 : gpu.achievable.gemm_bf16);
+  const double attn_peak = gpu.peak_flops_per_s.at("bf16") * gpu.achievable.attention_fwd;
+  c.compute_seconds = gemm_flops / gemm_peak + attn_flops / attn_peak;
+  c.memory_seconds = (c.weight_bytes + c.kv_bytes) / (gpu.hbm_bytes_per_s * gpu.achievable.copy);
+  // Communication, not overlapped with compute: expert dispatch (FP8 or BF16) and combine (BF16)
+  // per MoE layer across the instance; two all-reduces per layer inside a tensor-parallel group.
+  const int gpus = layout.gpus();
+  const int nodes = std::max(1, (gpus + s.cluster.gpus_per_node - 1) / s.cluster.gpus_per_node);
+  const double per_gpu_tokens = tokens / gpus;
+  if (L > 0 && gpus > 1) {
+    const MoeRouting routing{k, m.ffn.max_nodes_per_token};
+    const double hidden = static_cast<double>(m.hidden);
+    const Time dispatch = moe_exchange_time(per_gpu_tokens * hidden * wbytes, gpus, nodes, s.parallel.expert_imbalance, s.cluster, routing);
+    const Time combine = moe_exchange_time(per_gpu_tokens * hidden * 2.0, gpus, nodes, s.parallel.expert_imbalance, s.cluster, routing);
+    c.comm_seconds += L * (dispatch.seconds() + combine.seconds());
+  }
+  if (tp > 1) {
+    const int tp_nodes = std::max(1, tp / s.cluster.gpus_per_node);
+    c.comm_seconds += 2.0 * m.layers *
+                      ring_collective_time(CollectiveKind::all_reduce, per_replica * m.hidden * 2.0, tp, tp_nodes, s.cluster).seconds();
+  }
+  c.launch_seconds = kKernelsPerLayer * m.layers * gpu.kernel_launch_seconds;
+  const double scale = s.uncertainty.kernel_time_scale;
+  c.compute_seconds *= scale;
+  c.memory_seconds *= scale;
+  c.launch_seconds *= scale;
+  c.seconds = std::max(c.compute_seconds, c.memory_seconds) + c.comm_seconds + c.launch_seconds;
+  return c;
+}
+
+}  // namespace
+
+IterationCost iteration_cost(const Scenario& s, const InferenceSpec& layout, double tokens, double attended_pairs,
+                             double kv_tokens, bool decode) {
+  return iteration(s, layout, split_params(s.model), tokens, attended_pairs, kv_tokens, decode);
+}
+
+std::vector<std::int64_t> response_lengths(const LengthSpec& spec, double mean, std::int64_t count) {
+  std::vector<std::int64_t> out(static_cast<std::size_t>(count));
+  const double cap = static_cast<double>(spec.max_tokens);
+  if (spec.fixed || mean >= cap) {
+    std::fill(out.begin(), out.end(), std::max<std::int64_t>(1, std::llround(std::min(mean, cap))));
+    return out;
+  }
+  // E[min(X, cap)] = theta * (1 - exp(-cap / theta)) for X ~ Exp(mean theta): solve for theta by
+  // bisection (the truncated mean grows with theta from 0 to cap).
+  double lo = 1e-9 * cap, hi = 1.0;
+  while (hi * (1 - std::exp(-cap / hi)) < mean) hi *= 2;
+  for (int i = 0; i < 200; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (mid * (1 - std::exp(-cap / mid)) < mean ? lo : hi) = mid;
+  }
+  const double theta = 0.5 * (lo + hi);
+  for (std::int64_t i = 0; i < count; ++i) {
+    const double u = (static_cast<double>(i) + 0.5) / static_cast<double>(count);
+    out[static_cast<std::size_t>(i)] = std::clamp<std::int64_t>(std::llround(-theta * std::log1p(-u)), 1, spec.max_tokens);
+  }
+  return out;
+}
+
+GenerationResult simulate_generation(const Scenario& input, const GenerationSpec& g, double mean_response_tokens) {
+  const Scenario s = with_network_uncertainty(input);
+  const InferenceSpec& layout = g.inference;
+  GenerationResult r;
+  r.instance_gpus = layout.gpus();
+  if (s.cluster.gpus() % r.instance_gpus != 0)
+    throw InfeasibleLayout("an inference instance of " + std::to_string(r.instance_gpus) + " GPUs (tp " +
+                           std::to_string(layout.tp) + " x ep " + std::to_string(layout.ep) + ") does not divide the " +
+                           std::to_string(s.cluster.gpus()) + " GPUs");
+  if (s.model.ffn.moe && s.model.ffn.experts % layout.ep != 0)
+    throw InfeasibleLayout("inference ep " + std::to_string(layout.ep) + " does not divide " +
+                           std::to_string(s.model.ffn.experts) + " experts");
+  r.instances = s.cluster.gpus() / r.instance_gpus;
+  r.outputs = g.outputs;
+  r.outputs_per_instance = (g.outputs + r.instances - 1) / r.instances;
+
+  // KV capacity of one GPU: HBM less its weights, communication buffers and allocator allowance.
+  const ParamSplit w = split_params(s.model);
+  const ParamCount p = count_params(s.model);
+  const double weights = (w.dense_read / layout.tp + w.routed_total / layout.gpus() +
+                          (s.model.tie_embeddings ? 0.0 : static_cast<double>(p.embedding) / layout.tp)) *
+                         weight_bytes_per_param(s, layout);
+  const double free_bytes = s.cluster.gpu.hbm_bytes * (1 - s.memory.fragmentation) - weights - s.memory.comm_buffer_bytes;
+  const double kv_per_token = kv_cache_bytes_per_token(s.model, layout);
+  if (free_bytes <= 0)
+    throw InfeasibleLayout(fmt::format("the model's weights ({:.1f} GB per GPU) leave no room for a KV cache on an "
+                                       "inference instance of {} GPUs; use more GPUs per instance",
+                                       weights / 1e9, r.instance_gpus));
+  r.kv_capacity_tokens = static_cast<std::int64_t>(free_bytes / kv_per_token);
+  const double capacity = static_cast<double>(r.kv_capacity_tokens) * layout.ep;  // whole instance
+
+  std::vector<std::int64_t> lengths = response_lengths(g.response, mean_response_tokens, r.outputs_per_instance);
+  // Arrival order: a fixed stride permutation of the quantiles, so that long and short responses
+  // mix as in a shuffled batch, deterministically.
+  const auto n = static_cast<std::int64_t>(lengths.size());
+  std::int64_t stride = std::max<std::int64_t>(1, static_cast<std::int64_t>(0.618034 * static_cast<double>(n)));
+  while (std::gcd(stride, n) != 1) ++stride;
+  std::vector<std::int64_t> order(lengths.size());
+  for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = lengths[static_cast<std::size_t>((i * stride) % n)];
+
+  const double prompt = std::max(1.0, std::round(g.prompt_tokens));
+  for (std::int64_t len : order) {
+    if (prompt + static_cast<double>(len) > capacity)
+      throw InfeasibleLayout("one sequence of " + std::to_string(static_cast<std::int64_t>(prompt) + len) +
+                             " tokens does not fit the KV cache of an instance (" +
+                             std::to_string(static_cast<std::int64_t>(capacity)) + " tokens)");
+  }
+
+  // Running sequences: (iteration at which it finishes, reserved tokens); iteration counter `it`.
+  using Entry = std::pair<std::int64_t, double>;
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<>> running;
+  std::int64_t it = 0, next = 0;
+  double reserved = 0, start_sum = 0;  // sum over running of the iteration they started decoding
+  Time t, prefill, decode;
+  double concurrent_time = 0;
+  const std::size_t cap_seqs = layout.max_sequences > 0 ? static_cast<std::size_t>(layout.max_sequences) : SIZE_MAX;
+  while (next < n || !running.empty()) {
+    // Admit what fits, then prefill the new prompts together.
+    std::int64_t admitted = 0;
+    while (next < n && running.size() < cap_seqs &&
+           reserved + prompt + static_cast<double>(order[static_cast<std::size_t>(next)]) <= capacity) {
+      const double len = static_cast<double>(order[static_cast<std::size_t>(next)]);
+      running.emplace(it + order[static_cast<std::size_t>(next)], prompt + len);
+      reserved += prompt + len;
+      start_sum += static_cast<double>(it);
+      ++next;
+      ++admitted;
+    }
+    if (admitted > 0) {
+      const double tok = prompt * static_cast<double>(admitted);
+      const Time dt = Time::from_seconds_ceil(iteration(s, layout, w, tok, tok * (prompt + 1) / 2, 0, false).seconds);
+      t = t + dt;
+      prefill = prefill + dt;
+    }
+    // Decode until the next completion (or a segment's end).
+    const auto B = static_cast<double>(running.size());
+    const std::int64_t k = std::min(running.top().first - it, kMaxSegmentIterations);
+    // Context of a running sequence at iteration j: prompt + (j - start); mean over the segment.
+    const double ctx_sum = B * (prompt + static_cast<double>(it) + static_cast<double>(k - 1) / 2.0) - start_sum;
+    const double per_iter = iteration(s, layout, w, B, ctx_sum, ctx_sum, true).seconds;
+    const Time dt = Time::from_seconds_ceil(per_iter * static_cast<double>(k));
+    t = t + dt;
+    decode = decode + dt;
+    concurrent_time += B * dt.seconds();
+    r.peak_concurrent = std::max(r.peak_concurrent, B);
+    it += k;
+    while (!running.empty() && running.top().first <= it) {
+      reserved -= running.top().second;
+      start_sum -= static_cast<double>(running.top().first) - (running.top().second - prompt);
+      running.pop();
+    }
+  }
+  r.prefill = prefill;
+  r.decode = decode;
+  r.wall = t;
+  r.mean_concurrent = decode.seconds() > 0 ? concurrent_time / decode.seconds() : 0;
+  const double out_per_instance = std::accumulate(lengths.begin(), lengths.end(), 0.0);
+  r.output_tokens = out_per_instance / static_cast<double>(n) * static_cast<double>(g.outputs);
+  r.prompt_tokens = prompt * static_cast<double>(g.outputs);
+  r.output_tokens_per_gpu_second = out_per_instance / (t.seconds() * r.instance_gpus);
+  // Forward FLOPs: a third of the training convention's 6N + attention (model_flops_per_token).
+  const double mean_len = out_per_instance / static_cast<double>(n);
+  r.model_flops = model_flops_per_token(s.model, static_cast<std::int64_t>(prompt + mean_len)) / 3.0 *
+                  (r.prompt_tokens + r.output_tokens);
+  return r;
+}
+
+}  // namespace gpuhours
