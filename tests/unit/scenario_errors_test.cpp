@@ -24,10 +24,10 @@ TEST_CASE("an unknown key names file:line:column and suggests the closest key") 
 }
 
 TEST_CASE("a missing required field is named") {
-  const auto r = run_text("missing.yaml", test::variant("  tokens: 1e9\n", ""));
+  const auto r = run_text("missing.yaml", test::variant("  seq_len: 2048\n", ""));
   check_one_line(r);
   CHECK(r.err.find("missing.yaml:") != std::string::npos);
-  CHECK(r.err.find("field 'training': missing required key 'tokens'") != std::string::npos);
+  CHECK(r.err.find("field 'training': missing required key 'seq_len'") != std::string::npos);
 }
 
 TEST_CASE("a wrong type is named with the value it got") {

@@ -1,0 +1,279 @@
+// Generation as inference (prefill, decode, KV cache, continuous batching) and the RL, generation
+// and SFT phases built on it.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "gpuhours/check.hpp"
+#include "gpuhours/inference.hpp"
+#include "gpuhours/run.hpp"
+#include "test_util.hpp"
+
+using namespace gpuhours;
+using test::cli;
+using test::preset;
+
+namespace {
+
+Scenario one_h100_8b() {
+  Scenario s = preset("llama-3-8b-8gpu-dp");
+  s.cluster.gpus_per_node = 1;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("inference: KV-cache bytes per token, GQA and MLA, by hand") {
+  // Llama 3 8B: K and V, 8 KV heads x 128 x 32 layers, BF16.
+  CHECK(kv_cache_bytes_per_token(test::zoo("llama-3-8b"), {}) == 2.0 * 8 * 128 * 32 * 2);
+  InferenceSpec tp8;
+  tp8.tp = 8;
+  CHECK(kv_cache_bytes_per_token(test::zoo("llama-3-8b"), tp8) == 2.0 * 8 * 128 * 32 * 2 / 8);
+  // DeepSeek-V3: latent 512 + RoPE key 64 per layer, 61 layers, BF16, not split by tp.
+  CHECK(kv_cache_bytes_per_token(test::zoo("deepseek-v3"), tp8) == (512.0 + 64) * 61 * 2);
+}
+
+TEST_CASE("inference: decoding one sequence is bound by reading the weights and the KV cache from HBM") {
+  const Scenario s = one_h100_8b();
+  const ParamCount p = count_params(s.model);
+  const GpuSpec& g = s.cluster.gpu;
+  const double context = 4096;
+  const IterationCost c = iteration_cost(s, {}, 1, context, context, true);
+  // Every weight but the embedding table (one row read) in BF16, plus 4,096 cached tokens.
+  const double bytes = static_cast<double>(p.total - p.embedding) * 2 + context * 131072;
+  CHECK(c.weight_bytes == doctest::Approx(static_cast<double>(p.total - p.embedding) * 2));
+  CHECK(c.memory_seconds == doctest::Approx(bytes / (g.hbm_bytes_per_s * g.achievable.copy)));
+  CHECK(c.memory_seconds > 20 * c.compute_seconds);
+  CHECK(c.seconds == doctest::Approx(c.memory_seconds + c.launch_seconds));
+  // ~16 GB at ~3 TB/s: about 5-6 ms per token.
+  CHECK(c.seconds > 4e-3);
+  CHECK(c.seconds < 8e-3);
+}
+
+TEST_CASE("inference: prefilling a long prompt is compute-bound and costs 2 FLOPs per weight per token") {
+  const Scenario s = one_h100_8b();
+  const ParamCount p = count_params(s.model);
+  const GpuSpec& g = s.cluster.gpu;
+  const double n = 8192;
+  const IterationCost c = iteration_cost(s, {}, n, n * (n + 1) / 2, 0, false);
+  const double gemm = 2.0 * static_cast<double>(p.matmul_active) * n;
+  const double attn = n * (n + 1) / 2 * 2.0 * (128 + 128) * 32 * 32;  // 2*(d_qk + d_v) per head, 32 heads, 32 layers
+  CHECK(c.flops == doctest::Approx(gemm + attn));
+  CHECK(c.compute_seconds == doctest::Approx(gemm / (g.peak_flops_per_s.at("bf16") * g.achievable.gemm_bf16) +
+                                             attn / (g.peak_flops_per_s.at("bf16") * g.achievable.attention_fwd)));
+  CHECK(c.compute_seconds > 10 * c.memory_seconds);
+}
+
+TEST_CASE("inference: a batch of decoding sequences touches more experts, up to all of them") {
+  Scenario s = preset("deepseek-r1-rl");
+  InferenceSpec layout;
+  layout.ep = 32;
+  const double one = iteration_cost(s, layout, 1, 1000, 1000, true).weight_bytes;
+  const double many = iteration_cost(s, layout, 4096, 4096e3, 4096e3, true).weight_bytes;
+  const ParamCount p = count_params(s.model);
+  // 1 token picks 8 of 256 experts per layer: 1/32 of them, as read by 32 GPUs.
+  const double expert = static_cast<double>(p.routed_experts_per_layer) / 256 * 58;  // one expert, all MoE layers
+  CHECK(many - one == doctest::Approx(expert * (256 - 8) / 32).epsilon(0.01));
+}
+
+TEST_CASE("inference: response lengths have the requested truncated mean and respect the limit") {
+  LengthSpec spec;
+  spec.max_tokens = 32768;
+  for (double mean : {1000.0, 8000.0, 20000.0}) {
+    const auto l = response_lengths(spec, mean, 20000);
+    const double got = std::accumulate(l.begin(), l.end(), 0.0) / static_cast<double>(l.size());
+    CAPTURE(mean);
+    CHECK(got == doctest::Approx(mean).epsilon(0.01));
+    CHECK(*std::max_element(l.begin(), l.end()) <= 32768);
+    CHECK(std::is_sorted(l.begin(), l.end()));
+  }
+  spec.fixed = true;
+  const auto f = response_lengths(spec, 5000, 10);
+  CHECK(std::all_of(f.begin(), f.end(), [](std::int64_t x) { return x == 5000; }));
+}
+
+TEST_CASE("inference: equal sequences decoded together take the sum of their iterations") {
+  const Scenario s = one_h100_8b();
+  GenerationSpec g;
+  g.outputs = 64;
+  g.prompt_tokens = 100;
+  g.response.max_tokens = 4096;
+  g.response.fixed = true;
+  const GenerationResult r = simulate_generation(s, g, 1000);
+  // By hand: one prefill of 64 x 100 tokens, then 1,000 iterations of 64 sequences whose context
+  // grows by one token each iteration.
+  double expected = iteration_cost(s, {}, 6400, 6400 * 101 / 2.0, 0, false).seconds;
+  for (int j = 0; j < 1000; ++j) {
+    const double ctx = 64.0 * (100 + j);
+    expected += iteration_cost(s, {}, 64, ctx, ctx, true).seconds;
+  }
+  CHECK(r.wall.seconds() == doctest::Approx(expected).epsilon(0.002));
+  CHECK(r.peak_concurrent == 64);
+  CHECK(r.output_tokens == 64000);
+  CHECK(r.output_tokens_per_gpu_second == doctest::Approx(64000 / r.wall.seconds()));
+}
+
+TEST_CASE("inference: continuous batching beats one sequence at a time; the KV cache caps the batch") {
+  const Scenario s = one_h100_8b();
+  GenerationSpec g;
+  g.outputs = 256;
+  g.prompt_tokens = 200;
+  g.response.max_tokens = 16384;
+  g.response.mean_from = g.response.mean_to = 4000;
+  const GenerationResult batched = simulate_generation(s, g, 4000);
+  g.inference.max_sequences = 1;
+  const GenerationResult serial = simulate_generation(s, g, 4000);
+  CHECK(serial.peak_concurrent == 1);
+  CHECK(serial.wall.seconds() > 10 * batched.wall.seconds());
+  // The KV cache of one H100 holds (80 GB x 0.95 - 16 GB weights - 1 GiB) / 128 KiB tokens.
+  CHECK(batched.kv_capacity_tokens > 400000);
+  CHECK(batched.kv_capacity_tokens < 480000);
+  CHECK(batched.mean_concurrent <= batched.peak_concurrent);
+  // A sequence longer than the cache is infeasible, with the reason.
+  g.prompt_tokens = 600000;
+  CHECK_THROWS_WITH_AS(simulate_generation(s, g, 4000), doctest::Contains("does not fit the KV cache"), InfeasibleLayout);
+}
+
+TEST_CASE("rl: a GRPO step is its share of the rollout plus the forward passes and the update") {
+  Scenario s = preset("llama-3-8b-8gpu-dp");
+  PhaseSpec ph;
+  ph.name = "grpo";
+  ph.kind = PhaseKind::rl;
+  ph.steps = 100;
+  ph.seq_len = 8192;
+  ph.global_batch = 64;
+  ph.parallel = s.parallel;
+  ph.rl.prompts_per_step = 16;
+  ph.rl.samples_per_prompt = 8;
+  ph.rl.updates_per_rollout = 4;
+  ph.generation.prompt_tokens = 200;
+  ph.generation.response.max_tokens = 8192;
+  ph.generation.response.fixed = true;
+  ph.generation.response.mean_from = ph.generation.response.mean_to = 3896;
+  ph.generation.outputs = 16 * 8 * 4;
+  s.training.tokens = 0;
+  s.training.phases = {ph};
+  s.reliability.enabled = false;
+  const RunResult run = account_run(s, simulate_step(s));
+  REQUIRE(run.phases.size() == 1);
+  const PhaseResult& p = run.phases[0];
+  // By hand: 512 outputs per rollout generated on 8 instances of one GPU, a quarter per step; the
+  // update packs 128 x 4,096 tokens into 64 sequences of 8,192 (the batch of 64 splits over 8 GPUs);
+  // forward-only passes: old policy (4 updates per rollout) and reference, a third of a step each.
+  const GenerationResult gen = simulate_generation(s, ph.generation, 3896);
+  Scenario upd = s;
+  upd.training.global_batch = 64;
+  const StepResult step = simulate_step(upd);
+  const double per_step = gen.wall.seconds() / 4 + step.seconds * (1 + 2.0 / 3);
+  CHECK(p.step_seconds == doctest::Approx(per_step));
+  CHECK(p.gpu_hours == doctest::Approx(100 * per_step * 8 / 3600));
+  CHECK(p.generation_gpu_hours == doctest::Approx(100 * gen.wall.seconds() / 4 * 8 / 3600));
+  CHECK(p.tokens == doctest::Approx(100.0 * 128 * 4096));
+  CHECK(p.global_batch == 64);
+  // PPO adds a critic update and its value pass.
+  s.training.phases[0].rl.algorithm = "ppo";
+  const RunResult ppo = account_run(s, simulate_step(s));
+  CHECK(ppo.phases[0].step_seconds == doctest::Approx(gen.wall.seconds() / 4 + step.seconds * (2 + 3.0 / 3)));
+}
+
+TEST_CASE("distillation: the API alternative is prompt and output tokens at their prices, exactly") {
+  const Scenario s = preset("distillation");
+  const RunResult run = account_run(s, simulate_step(s));
+  const PhaseResult& gen = run.phases.at(0);
+  REQUIRE(gen.kind == "generate");
+  REQUIRE(gen.api_usd);
+  CHECK(*gen.api_usd == doctest::Approx((800000.0 * 300 * 0.27 + gen.output_tokens * 1.10) / 1e6));
+  CHECK(gen.output_tokens == doctest::Approx(800000.0 * 4000).epsilon(0.001));
+  CHECK(*run.costs.api_route_usd ==
+        doctest::Approx(run.cost_usd - gen.gpu_hours / run.reliability.goodput * 2.0 + *gen.api_usd));
+  CHECK(run.phases.at(1).name == "student-sft");
+  CHECK(run.phases.at(1).tokens == doctest::Approx(800000.0 * 4300 * 2));
+}
+
+TEST_CASE("check deepseek-r1-rl: claimed and simulated GPU-hours by phase, side by side, with the dominant phase") {
+  const auto r = cli({"check", "deepseek-r1-rl", "--json", "--samples", "200"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["claim"]["gpu_hours"].get<double>() == 147336);
+  const auto& phases = j["claim"]["phases"];
+  REQUIRE(phases.size() == 3);
+  CHECK(phases[0]["name"] == "r1-zero");
+  CHECK(phases[0]["claimed_gpu_hours"].get<double>() == 101376);
+  CHECK(phases[1]["name"] == "sft-data");
+  CHECK(phases[2]["name"] == "r1");
+  double simulated = 0;
+  for (const auto& p : phases) simulated += p["simulated_gpu_hours"].get<double>();
+  CHECK(simulated == doctest::Approx(j["run"]["gpu_hours"].get<double>()));
+  CHECK(j["claim"]["dominant_phase"]["name"].get<std::string>().rfind("r1-zero/", 0) == 0);
+  // R1-Zero is simulated within 30% of the reported 101K GPU-hours; generation is a large share.
+  const double r1_zero = phases[0]["simulated_gpu_hours"].get<double>();
+  CHECK(r1_zero == doctest::Approx(101376).epsilon(0.3));
+  for (const auto& p : j["run"]["phases"])
+    if (p["kind"] == "rl") CHECK(p["generation_gpu_hours"].get<double>() > 0.3 * p["gpu_hours"].get<double>());
+}
+
+TEST_CASE("rl and generation phases: bad values are named with file, line and field") {
+  auto scenario = [](const std::string& phase) {
+    return test::write_temp("bad-rl.yaml", R"(name: bad
+title: bad
+model: llama-3-8b
+cluster: {gpu: h100-sxm, nodes: 1, gpus_per_node: 8, network: nvswitch-node}
+training:
+  precision: bf16
+  seq_len: 8192
+  global_batch: 64
+  phases:
+)" + phase + "\ncost: {gpu_hour_usd: 2}\nparallelism: {zero: 2}\n");
+  };
+  const std::string rl = R"(    - name: rl
+      kind: rl
+      steps: 10
+      prompts_per_step: 8
+      samples_per_prompt: 4
+      prompt_tokens: 100
+)";
+  auto run = [](const std::string& path) { return cli({"run", path}); };
+  auto r = run(scenario(rl + "      response_tokens: {mean: 9000, max: 8192}"));
+  CHECK(r.code == 1);
+  CHECK(r.err.find("bad-rl.yaml:16") != std::string::npos);
+  CHECK(r.err.find("mean must be below max") != std::string::npos);
+  r = run(scenario(rl + "      response_tokens: {mean: 1000, max: 8192}\n      algorithm: dpo"));
+  CHECK(r.code == 1);
+  CHECK(r.err.find("grpo") != std::string::npos);
+  r = run(scenario("    - {name: g, kind: generate, prompt_tokens: 10, response_tokens: {mean: 10, max: 100}}"));
+  CHECK(r.code == 1);
+  CHECK(r.err.find("outputs") != std::string::npos);
+  r = run(scenario("    - {name: g, kind: sample}"));
+  CHECK(r.code == 1);
+  CHECK(r.err.find("generate") != std::string::npos);
+  r = run(scenario("    - {name: s, samples: 1000, epochs: 2}"));
+  CHECK(r.code == 1);
+  CHECK(r.err.find("tokens_per_sample") != std::string::npos);
+  r = run(scenario(rl + "      response_tokens: {mean: 1000, max: 8192}\n      inference: {ep: 3}"));
+  CHECK(r.code == 2);
+  CHECK(r.err.find("does not divide") != std::string::npos);
+  // A claim by phase must name a phase.
+  const auto bad_claim = test::write_temp("bad-claim.yaml", R"(name: bad
+title: bad
+model: llama-3-8b
+cluster: {gpu: h100-sxm, nodes: 1, gpus_per_node: 8, network: nvswitch-node}
+training: {precision: bf16, seq_len: 8192, global_batch: 64, tokens: 1e9}
+cost: {gpu_hour_usd: 2}
+claim: {gpu_hours: 10, source: x, phases: {sft: 5}}
+)");
+  r = run(bad_claim);
+  CHECK(r.code == 1);
+  CHECK(r.err.find("no phase is named 'sft'") != std::string::npos);
+  // No main tokens and no phases.
+  const auto empty = test::write_temp("no-work.yaml", R"(name: bad
+title: bad
+model: llama-3-8b
+cluster: {gpu: h100-sxm, nodes: 1, gpus_per_node: 8, network: nvswitch-node}
+training: {precision: bf16, seq_len: 8192, global_batch: 64}
+cost: {gpu_hour_usd: 2}
+)");
+  r = run(empty);
+  CHECK(r.code == 1);
+  CHECK(r.err.find("'tokens'") != std::string::npos);
+}
