@@ -84,6 +84,9 @@ Layout make_layout(const Scenario& s) {
     throw InfeasibleLayout(e.what());  // the schedule cannot take this layout's micro-batches
   }
   const int parts = l.schedule.positions();
+  if (parts > s.model.layers)
+    throw InfeasibleLayout("the schedule cuts the model into " + std::to_string(parts) + " parts; it has " +
+                           std::to_string(s.model.layers) + " layers");
   if (!p.layers_per_part.empty() && static_cast<int>(p.layers_per_part.size()) != parts)
     throw InfeasibleLayout("layers_per_part has " + std::to_string(p.layers_per_part.size()) +
                            " entries; the schedule cuts the model into " + std::to_string(parts) + " parts");

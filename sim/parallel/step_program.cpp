@@ -339,6 +339,102 @@ void fill_breakdown(const Engine& e, int ranks, StepResult& r) {
     r.streams.push_back({g.stream_rank(s), g.stream_name(s), busy[s], r.seconds > 0 ? busy[s] / r.seconds : 0.0});
 }
 
+// The chains of one part's passes (F, B, W) for one micro-batch.
+// ZeRO-3: each layer's weights are all-gathered (BF16) before its forward and its backward.
+class ChainFactory {
+ public:
+  ChainFactory(const Scenario& s, const detail::Layout& l, ProgramBuilder& b)
+      : s_(s), l_(l), b_(b), parts_(static_cast<int>(l.part_layers.size())), zero3_(s.parallel.zero == 3) {}
+
+  Chain forward(int part, int mb) {
+    Chain c;
+    const std::string p = "mb" + std::to_string(mb) + " ";
+    if (part == 0) fwd_ops(c, l_.graph.embedding, p);
+    for (int i = l_.part_layers[part].first; i < l_.part_layers[part].second; ++i)
+      fwd_ops(c, l_.graph.layer(s_.model, i), p + "L" + std::to_string(i) + " ");
+    if (part + 1 == parts_) {
+      fwd_ops(c, l_.graph.head, p);
+      for (int k = 0; k < s_.model.mtp_depth; ++k) fwd_ops(c, l_.graph.mtp, p);
+    }
+    return c;
+  }
+
+  Chain backward(int part, int mb, bool with_weights) {
+    Chain c;
+    const std::string p = "mb" + std::to_string(mb) + " ";
+    if (part + 1 == parts_) {
+      for (int k = 0; k < s_.model.mtp_depth; ++k) bwd_ops(c, l_.graph.mtp, p, with_weights, false);
+      bwd_ops(c, l_.graph.head, p, with_weights, false);
+    }
+    for (int i = l_.part_layers[part].second - 1; i >= l_.part_layers[part].first; --i)
+      bwd_ops(c, l_.graph.layer(s_.model, i), p + "L" + std::to_string(i) + " ", with_weights, true);
+    if (part == 0) bwd_ops(c, l_.graph.embedding, p, with_weights, false);
+    return c;
+  }
+
+  Chain weights(int part, int mb) {
+    Chain c;
+    const std::string p = "mb" + std::to_string(mb) + " ";
+    if (part + 1 == parts_) {
+      for (int k = 0; k < s_.model.mtp_depth; ++k) b_.weights(l_.graph.mtp, p, c);
+      b_.weights(l_.graph.head, p, c);
+    }
+    for (int i = l_.part_layers[part].second - 1; i >= l_.part_layers[part].first; --i)
+      b_.weights(l_.graph.layer(s_.model, i), p + "L" + std::to_string(i) + " ", c);
+    if (part == 0) b_.weights(l_.graph.embedding, p, c);
+    return c;
+  }
+
+ private:
+  void gather(Chain& c, const std::vector<Op>& ops, const std::string& label) {
+    if (!zero3_) return;
+    double dense = 0, experts = 0;
+    for (const Op& op : ops) (op.expert_params ? experts : dense) += static_cast<double>(op.params);
+    if (dense + experts <= 0) return;
+    Item it;
+    it.label = label + " weights all-gather (ZeRO-3)";
+    it.is_comm = it.prefetch = true;
+    it.scale_out = b_.dp_nodes() > 1 || b_.edp_nodes() > 1;
+    it.stream = kDp;
+    it.kind = TaskKind::comm_dp;
+    it.comm_time = ring_collective_time(CollectiveKind::all_gather, 2.0 * dense, l_.dense_dp(), b_.dp_nodes(), s_.cluster) +
+                   ring_collective_time(CollectiveKind::all_gather, 2.0 * experts, l_.edp, b_.edp_nodes(), s_.cluster);
+    b_.comm_bytes()["dp all-gather (ZeRO-3)"] += 2.0 * dense * (l_.dense_dp() - 1) / l_.dense_dp() +
+                                                   2.0 * experts * (l_.edp - 1) / std::max(1, l_.edp);
+    c.push_back(it);
+  }
+  // Marks the first item appended after `from` as waiting for the prefetch at `from - 1`.
+  void wait(Chain& c, std::size_t from) const {
+    if (zero3_ && from > 0 && from < c.size() && c[from - 1].prefetch) c[from].waits_for = static_cast<int>(from - 1);
+  }
+  // A list of ops in a pass, after its ZeRO-3 weight gather.
+  void fwd_ops(Chain& c, const std::vector<Op>& ops, const std::string& prefix) {
+    gather(c, ops, prefix);
+    const std::size_t from = c.size();
+    b_.forward(ops, prefix, c);
+    wait(c, from);
+  }
+  void bwd_ops(Chain& c, const std::vector<Op>& ops, const std::string& prefix, bool with_weights, bool layer) {
+    gather(c, ops, prefix);
+    const std::size_t from = c.size();
+    if (layer && s_.parallel.recompute == Recompute::full) b_.forward(ops, prefix + "recompute ", c);
+    if (layer && s_.parallel.recompute == Recompute::selective) {
+      std::vector<Op> cheap;
+      for (const Op& op : ops)
+        if (op.rerun_selective) cheap.push_back(op);
+      b_.forward(cheap, prefix + "recompute ", c);
+    }
+    b_.backward(ops, prefix, with_weights, c);
+    wait(c, from);
+  }
+
+  const Scenario& s_;
+  const detail::Layout& l_;
+  ProgramBuilder& b_;
+  int parts_;
+  bool zero3_;
+};
+
 }  // namespace
 
 void check_layout(const Scenario& s) {
@@ -394,89 +490,13 @@ StepResult simulate_step(const Scenario& input, std::ostream* trace) {
   ProgramBuilder b(s, l, kernels);
   const int pp = s.parallel.pp;
   const int parts = static_cast<int>(l.part_layers.size());
-  const Recompute rc = s.parallel.recompute;
+  const bool zero3 = s.parallel.zero == 3;
   const Schedule& sched = l.schedule;
 
-  // Chains of a part, by pass.
-  // ZeRO-3: each layer's weights are all-gathered (BF16) before its forward and its backward.
-  const bool zero3 = s.parallel.zero == 3;
-  auto gather = [&](Chain& c, const std::vector<Op>& ops, const std::string& label) {
-    if (!zero3) return;
-    double dense = 0, experts = 0;
-    for (const Op& op : ops) (op.expert_params ? experts : dense) += static_cast<double>(op.params);
-    if (dense + experts <= 0) return;
-    Item it;
-    it.label = label + " weights all-gather (ZeRO-3)";
-    it.is_comm = it.prefetch = true;
-    it.scale_out = b.dp_nodes() > 1 || b.edp_nodes() > 1;
-    it.stream = kDp;
-    it.kind = TaskKind::comm_dp;
-    it.comm_time = ring_collective_time(CollectiveKind::all_gather, 2.0 * dense, l.dense_dp(), b.dp_nodes(), s.cluster) +
-                   ring_collective_time(CollectiveKind::all_gather, 2.0 * experts, l.edp, b.edp_nodes(), s.cluster);
-    b.comm_bytes()["dp all-gather (ZeRO-3)"] += 2.0 * dense * (l.dense_dp() - 1) / l.dense_dp() +
-                                                  2.0 * experts * (l.edp - 1) / std::max(1, l.edp);
-    c.push_back(it);
-  };
-  // Marks the first item appended after `from` as waiting for the prefetch at `from - 1`.
-  auto wait = [&](Chain& c, std::size_t from) {
-    if (zero3 && from > 0 && from < c.size() && c[from - 1].prefetch) c[from].waits_for = static_cast<int>(from - 1);
-  };
-  // A list of ops in a pass, after its ZeRO-3 weight gather.
-  auto fwd_ops = [&](Chain& c, const std::vector<Op>& ops, const std::string& prefix) {
-    gather(c, ops, prefix);
-    const std::size_t from = c.size();
-    b.forward(ops, prefix, c);
-    wait(c, from);
-  };
-  auto forward_chain = [&](int part, int mb) {
-    Chain c;
-    const std::string p = "mb" + std::to_string(mb) + " ";
-    if (part == 0) fwd_ops(c, l.graph.embedding, p);
-    for (int i = l.part_layers[part].first; i < l.part_layers[part].second; ++i)
-      fwd_ops(c, l.graph.layer(s.model, i), p + "L" + std::to_string(i) + " ");
-    if (part + 1 == parts) {
-      fwd_ops(c, l.graph.head, p);
-      for (int k = 0; k < s.model.mtp_depth; ++k) fwd_ops(c, l.graph.mtp, p);
-    }
-    return c;
-  };
-  auto bwd_ops = [&](Chain& c, const std::vector<Op>& ops, const std::string& prefix, bool with_weights, bool layer) {
-    gather(c, ops, prefix);
-    const std::size_t from = c.size();
-    if (layer && rc == Recompute::full) b.forward(ops, prefix + "recompute ", c);
-    if (layer && rc == Recompute::selective) {
-      std::vector<Op> cheap;
-      for (const Op& op : ops)
-        if (op.rerun_selective) cheap.push_back(op);
-      b.forward(cheap, prefix + "recompute ", c);
-    }
-    b.backward(ops, prefix, with_weights, c);
-    wait(c, from);
-  };
-  auto backward_chain = [&](int part, int mb, bool with_weights) {
-    Chain c;
-    const std::string p = "mb" + std::to_string(mb) + " ";
-    if (part + 1 == parts) {
-      for (int k = 0; k < s.model.mtp_depth; ++k) bwd_ops(c, l.graph.mtp, p, with_weights, false);
-      bwd_ops(c, l.graph.head, p, with_weights, false);
-    }
-    for (int i = l.part_layers[part].second - 1; i >= l.part_layers[part].first; --i)
-      bwd_ops(c, l.graph.layer(s.model, i), p + "L" + std::to_string(i) + " ", with_weights, true);
-    if (part == 0) bwd_ops(c, l.graph.embedding, p, with_weights, false);
-    return c;
-  };
-  auto weight_chain = [&](int part, int mb) {
-    Chain c;
-    const std::string p = "mb" + std::to_string(mb) + " ";
-    if (part + 1 == parts) {
-      for (int k = 0; k < s.model.mtp_depth; ++k) b.weights(l.graph.mtp, p, c);
-      b.weights(l.graph.head, p, c);
-    }
-    for (int i = l.part_layers[part].second - 1; i >= l.part_layers[part].first; --i)
-      b.weights(l.graph.layer(s.model, i), p + "L" + std::to_string(i) + " ", c);
-    if (part == 0) b.weights(l.graph.embedding, p, c);
-    return c;
-  };
+  ChainFactory chains(s, l, b);
+  auto forward_chain = [&](int part, int mb) { return chains.forward(part, mb); };
+  auto backward_chain = [&](int part, int mb, bool with_weights) { return chains.backward(part, mb, with_weights); };
+  auto weight_chain = [&](int part, int mb) { return chains.weights(part, mb); };
 
   // Pipeline transfers: activations (forward) and their gradients (backward) of one micro-batch.
   // With sequence parallelism each TP rank sends its T/tp slice (Megatron's scatter-gather
@@ -669,6 +689,85 @@ StepResult simulate_step(const Scenario& input, std::ostream* trace) {
     write_chrome_trace(engine, names, *trace);
   }
   return r;
+}
+
+PartTimes part_compute_times(const Scenario& s) {
+  const detail::Layout l = detail::make_layout(s);
+  const KernelModel kernels(s.cluster.gpu, s.cluster.calibration.get(), s.uncertainty.kernel_time_scale);
+  ProgramBuilder b(s, l, kernels);
+  ChainFactory chains(s, l, b);
+  auto compute = [&](const Chain& c) {
+    std::int64_t ns = 0;
+    for (const Item& it : c)
+      if (!it.is_comm) ns += kernels.time(it.kernel).count_ns();
+    return ns;
+  };
+  PartTimes t;
+  for (int part = 0; part < static_cast<int>(l.part_layers.size()); ++part) {
+    t.forward_ns.push_back(compute(chains.forward(part, 0)));
+    t.backward_full_ns.push_back(compute(chains.backward(part, 0, true)));
+    t.backward_input_ns.push_back(compute(chains.backward(part, 0, false)));
+    t.weights_ns.push_back(compute(chains.weights(part, 0)));
+  }
+  return t;
+}
+
+std::string part_times_key(const Scenario& s) {
+  const ParallelSpec& p = s.parallel;
+  std::string layers;
+  for (int k : p.layers_per_part) layers += std::to_string(k) + ",";
+  return s.model.name + "|" + s.cluster.gpu.name + "|" + (s.cluster.calibration ? s.cluster.calibration->name : "") + "|" +
+         to_string(s.training.precision) + "|" + std::to_string(s.training.seq_len) + "|" + std::to_string(p.tp) + "|" +
+         std::to_string(p.cp) + "|" + std::to_string(p.ep) + "|" + std::to_string(p.pp) + "|" +
+         std::to_string(p.virtual_stages) + "|" + std::to_string(p.micro_batch) + "|" + to_string(p.recompute) + "|" +
+         p.schedule + "|" + layers + "|" + std::to_string(p.expert_imbalance) + "|" + std::to_string(p.sequence_parallel) +
+         "|" + std::to_string(s.training.flash_attention) + std::to_string(s.training.dropout) +
+         std::to_string(s.training.autocast) + "|" + std::to_string(s.uncertainty.kernel_time_scale) + "|" +
+         std::to_string(s.model.layers);
+}
+
+double step_lower_bound(const Scenario& s, const PartTimes& t) {
+  check_layout(s);
+  const ParallelSpec& p = s.parallel;
+  const int micro_batches = static_cast<int>(s.training.global_batch / (std::int64_t{s.dp()} * p.micro_batch));
+  Schedule sched;
+  try {
+    sched = make_schedule({parse_schedule(p.schedule), p.pp, micro_batches, p.virtual_stages});
+  } catch (const InputError& e) {
+    throw InfeasibleLayout(e.what());
+  }
+  auto sum_below = [](const std::vector<std::int64_t>& v, int part) {
+    std::int64_t ns = 0;
+    for (int q = 0; q < part; ++q) ns += v[static_cast<std::size_t>(q)];
+    return ns;
+  };
+  std::int64_t bound = 0;
+  for (int rank = 0; rank < p.pp; ++rank) {
+    const auto& ops = sched.ops[static_cast<std::size_t>(rank)];
+    if (ops.empty()) continue;
+    std::int64_t busy = 0;
+    for (const StageOp& op : ops) {
+      const auto part = static_cast<std::size_t>(sched.position(rank, op.chunk, op.microbatch));
+      switch (op.pass) {
+        case Pass::F: busy += t.forward_ns[part]; break;
+        case Pass::B: busy += op.full_backward ? t.backward_full_ns[part] : t.backward_input_ns[part]; break;
+        case Pass::W: busy += t.weights_ns[part]; break;
+        case Pass::FB:
+          busy += t.forward_ns[part] +
+                  t.backward_full_ns[static_cast<std::size_t>(sched.position(rank, op.chunk2, op.microbatch2))];
+          break;
+      }
+    }
+    const StageOp& first = ops.front();
+    const std::int64_t head = (first.pass == Pass::F || first.pass == Pass::FB)
+                                  ? sum_below(t.forward_ns, sched.position(rank, first.chunk, first.microbatch))
+                                  : 0;
+    const StageOp& last = ops.back();
+    const std::int64_t tail =
+        last.pass == Pass::B ? sum_below(t.backward_input_ns, sched.position(rank, last.chunk, last.microbatch)) : 0;
+    bound = std::max(bound, head + busy + tail);
+  }
+  return static_cast<double>(bound) * 1e-9;
 }
 
 }  // namespace gpuhours
