@@ -66,21 +66,30 @@ OpGraph scenario_op_graph(const Scenario& s);
 void check_layout(const Scenario& s);
 /// Memory per pipeline rank; throws InfeasibleLayout (out of memory) for the first stage over.
 std::vector<StagePlan> plan_memory(const Scenario& s);
-/// Compute time of one micro-batch's passes through each model part on one GPU (kernels at their
-/// nominal time, communication excluded), indexed by part (pipeline position).
+/// One micro-batch's passes through each model part on one GPU, indexed by part (pipeline
+/// position): the compute kernels at their nominal time, and the communication the pass waits for
+/// between its first and last kernel (the in-order compute stream idles through it).
 struct PartTimes {
-  std::vector<std::int64_t> forward_ns, backward_full_ns, backward_input_ns, weights_ns;
+  struct Pass {
+    std::int64_t compute_ns = 0, blocking_comm_ns = 0;
+    std::int64_t serial_ns() const { return compute_ns + blocking_comm_ns; }
+  };
+  std::vector<Pass> forward, backward_full, backward_input, weights;
 };
 /// The part times of `s`'s layout. They depend on the rank shape, the GPU and the split into parts
 /// only (not on the data-parallel size, the batch or ZeRO): part_times_key() names them for a cache.
 PartTimes part_compute_times(const Scenario& s);
 std::string part_times_key(const Scenario& s);
-/// A lower bound on simulate_step(s).seconds from the compute kernels alone. On each pipeline rank:
-/// the compute its schedule runs (concurrent communication only slows kernels), after the forward
-/// compute that its first micro-batch needs on earlier parts, and, when its last op is a backward,
-/// before the backward compute that this micro-batch still needs on earlier parts. Never exceeds
-/// the simulated step (tested on random layouts). Throws InfeasibleLayout like check_layout.
-double step_lower_bound(const Scenario& s, const PartTimes& parts);
+/// A lower bound on simulate_step(s).seconds. On each pipeline rank: the busy time of its compute
+/// stream (every pass's kernels, plus the communication a pass waits for between its kernels;
+/// DualPipe's overlapped F&B pairs count their kernels only; concurrent communication only slows
+/// kernels), after the forward passes that its first micro-batch needs on earlier parts, and, when
+/// its last op is a backward, before the backward passes that this micro-batch still needs on
+/// earlier parts (each pass is a chain of dependent tasks), or followed by its optimizer step and
+/// ZeRO-1/2 weight all-gathers. Never exceeds the simulated step
+/// (tested on random layouts). Throws InfeasibleLayout like check_layout.
+/// `stages` is the memory plan (plan_memory), for each rank's parameters.
+double step_lower_bound(const Scenario& s, const PartTimes& parts, const std::vector<StagePlan>& stages);
 
 /// `s` with the achievable link bandwidths scaled by its uncertainty's network_bandwidth_scale.
 Scenario with_network_uncertainty(const Scenario& s);

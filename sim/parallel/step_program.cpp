@@ -53,6 +53,40 @@ struct Item {  // one step of a chain: a kernel, or a communication task
 };
 using Chain = std::vector<Item>;
 
+// Expert-data-parallel peers are this many GPUs apart.
+int edp_stride(const Scenario& s) {
+  return s.parallel.tp * s.parallel.cp * std::max(1, s.parallel.ep / (s.parallel.tp * s.parallel.cp));
+}
+
+// Nodes a group of `ranks` GPUs spaced `stride` apart spans.
+int group_nodes(int ranks, int stride, int gpus_per_node) {
+  const long long gpus = static_cast<long long>(ranks) * stride;
+  return static_cast<int>(std::clamp<long long>((gpus + gpus_per_node - 1) / gpus_per_node, 1, ranks));
+}
+
+// The end of a step on one rank: the AdamW step over the rank's share of the parameters (reads and
+// writes weights, master weights, moments and gradients once), then with ZeRO-1/2 the all-gather
+// of the updated BF16 weights (dense over dense_dp ranks, experts over edp).
+struct OptimizerTimes {
+  Time step, gather_dense, gather_experts;
+};
+OptimizerTimes optimizer_times(const Scenario& s, const StagePlan& st, int dense_dp, int edp, int dp_nodes, int edp_nodes) {
+  const bool zero_shard = s.parallel.zero >= 1;
+  const double moment_bytes = s.training.bf16_moments ? 26.0 : 30.0;
+  const double dense = st.params - st.expert_params;
+  const double local = zero_shard ? dense / dense_dp + st.expert_params / edp : st.params;
+  OptimizerTimes t;
+  t.step = Time::from_seconds_ceil(s.cluster.gpu.kernel_launch_seconds +
+                                   moment_bytes * local / (s.cluster.gpu.hbm_bytes_per_s * s.cluster.gpu.achievable.copy));
+  if (zero_shard && s.parallel.zero < 3) {
+    if (dense > 0 && dense_dp > 1)
+      t.gather_dense = ring_collective_time(CollectiveKind::all_gather, 2.0 * dense, dense_dp, dp_nodes, s.cluster);
+    if (st.expert_params > 0 && edp > 1)
+      t.gather_experts = ring_collective_time(CollectiveKind::all_gather, 2.0 * st.expert_params, edp, edp_nodes, s.cluster);
+  }
+  return t;
+}
+
 class ProgramBuilder {
  public:
   ProgramBuilder(const Scenario& s, const detail::Layout& l, const KernelModel& k) : s_(s), l_(l), kernels_(k) {
@@ -63,14 +97,10 @@ class ProgramBuilder {
     const ClusterSpec& c = s.cluster;
     const int G = c.gpus_per_node;
     share_ = std::min(0.9, static_cast<double>(c.network.comm_sms) / c.gpu.sms);
-    auto span = [&](int ranks, int stride) {  // nodes a group of `ranks` spaced `stride` apart spans
-      const long long gpus = static_cast<long long>(ranks) * stride;
-      return static_cast<int>(std::clamp<long long>((gpus + G - 1) / G, 1, ranks));
-    };
-    tp_nodes_ = span(s.parallel.tp, 1);
-    ep_nodes_ = span(s.parallel.ep, 1);
-    dp_nodes_ = span(l.dense_dp(), s.parallel.tp);
-    edp_nodes_ = span(l.edp, s.parallel.tp * s.parallel.cp * std::max(1, s.parallel.ep / (s.parallel.tp * s.parallel.cp)));
+    tp_nodes_ = group_nodes(s.parallel.tp, 1, G);
+    ep_nodes_ = group_nodes(s.parallel.ep, 1, G);
+    dp_nodes_ = group_nodes(l.dense_dp(), s.parallel.tp, G);
+    edp_nodes_ = group_nodes(l.edp, edp_stride(s), G);
     pp_cross_node_ = c.nodes > 1 && std::int64_t{s.parallel.tp} * s.parallel.cp * l.dp >= G;
     moe_.top_k = s.model.ffn.experts_per_token;
     moe_.max_nodes = s.model.ffn.max_nodes_per_token;
@@ -635,25 +665,19 @@ StepResult simulate_step(const Scenario& input, std::ostream* trace) {
   }
 
   // Optimizer: after every bucket of the rank; ZeRO-1/2 all-gathers the updated weights.
-  const double moment_bytes = s.training.bf16_moments ? 26.0 : 30.0;
   for (int rank = 0; rank < pp; ++rank) {
     const StagePlan& st = r.stages[rank];
-    const double dense = st.params - st.expert_params;
-    const double local = zero_shard ? dense / l.dense_dp() + st.expert_params / l.edp : st.params;
-    const Time t = Time::from_seconds_ceil(s.cluster.gpu.kernel_launch_seconds +
-                                           moment_bytes * local / (s.cluster.gpu.hbm_bytes_per_s * s.cluster.gpu.achievable.copy));
-    const TaskId opt = b.add_task(rank, kCompute, t, TaskKind::optimizer, "optimizer step (AdamW)");
+    const OptimizerTimes t = optimizer_times(s, st, l.dense_dp(), l.edp, b.dp_nodes(), b.edp_nodes());
+    const TaskId opt = b.add_task(rank, kCompute, t.step, TaskKind::optimizer, "optimizer step (AdamW)");
     for (TaskId bt : buckets[rank]) b.graph().add_dependency(bt, opt);
-    if (zero_shard && !zero3) {
-      for (const auto& [params, ranks, nodes, what] :
-           {std::tuple{dense, l.dense_dp(), b.dp_nodes(), "weights all-gather"},
-            std::tuple{st.expert_params, l.edp, b.edp_nodes(), "expert weights all-gather"}}) {
-        if (params <= 0 || ranks <= 1) continue;
-        const Time ag = ring_collective_time(CollectiveKind::all_gather, 2.0 * params, ranks, nodes, s.cluster);
-        const TaskId t2 = b.add_task(rank, kDp, ag, TaskKind::comm_dp, what, nodes > 1);
-        b.graph().add_dependency(opt, t2);
-        b.comm_bytes()["dp all-gather"] += 2.0 * params * (ranks - 1) / ranks;
-      }
+    const double dense = st.params - st.expert_params;
+    for (const auto& [params, ranks, nodes, what, time] :
+         {std::tuple{dense, l.dense_dp(), b.dp_nodes(), "weights all-gather", t.gather_dense},
+          std::tuple{st.expert_params, l.edp, b.edp_nodes(), "expert weights all-gather", t.gather_experts}}) {
+      if (time == Time()) continue;
+      const TaskId t2 = b.add_task(rank, kDp, time, TaskKind::comm_dp, what, nodes > 1);
+      b.graph().add_dependency(opt, t2);
+      b.comm_bytes()["dp all-gather"] += 2.0 * params * (ranks - 1) / ranks;
     }
   }
 
@@ -696,18 +720,25 @@ PartTimes part_compute_times(const Scenario& s) {
   const KernelModel kernels(s.cluster.gpu, s.cluster.calibration.get(), s.uncertainty.kernel_time_scale);
   ProgramBuilder b(s, l, kernels);
   ChainFactory chains(s, l, b);
-  auto compute = [&](const Chain& c) {
-    std::int64_t ns = 0;
-    for (const Item& it : c)
-      if (!it.is_comm) ns += kernels.time(it.kernel).count_ns();
-    return ns;
+  auto times = [&](const Chain& c) {
+    PartTimes::Pass p;
+    std::size_t first = c.size(), last = 0;
+    for (std::size_t i = 0; i < c.size(); ++i)
+      if (!c[i].is_comm) {
+        p.compute_ns += kernels.time(c[i].kernel).count_ns();
+        first = std::min(first, i);
+        last = i;
+      }
+    for (std::size_t i = first; i < last; ++i)
+      if (c[i].is_comm && !c[i].prefetch) p.blocking_comm_ns += c[i].comm_time.count_ns();
+    return p;
   };
   PartTimes t;
   for (int part = 0; part < static_cast<int>(l.part_layers.size()); ++part) {
-    t.forward_ns.push_back(compute(chains.forward(part, 0)));
-    t.backward_full_ns.push_back(compute(chains.backward(part, 0, true)));
-    t.backward_input_ns.push_back(compute(chains.backward(part, 0, false)));
-    t.weights_ns.push_back(compute(chains.weights(part, 0)));
+    t.forward.push_back(times(chains.forward(part, 0)));
+    t.backward_full.push_back(times(chains.backward(part, 0, true)));
+    t.backward_input.push_back(times(chains.backward(part, 0, false)));
+    t.weights.push_back(times(chains.weights(part, 0)));
   }
   return t;
 }
@@ -726,9 +757,12 @@ std::string part_times_key(const Scenario& s) {
          std::to_string(s.model.layers);
 }
 
-double step_lower_bound(const Scenario& s, const PartTimes& t) {
+double step_lower_bound(const Scenario& s, const PartTimes& t, const std::vector<StagePlan>& stages) {
   check_layout(s);
   const ParallelSpec& p = s.parallel;
+  const int G = s.cluster.gpus_per_node;
+  const int dense_dp = s.dp() * p.cp, edp = std::max(1, s.dp() * p.tp * p.cp / p.ep);
+  const int dp_nodes = group_nodes(dense_dp, p.tp, G), edp_nodes = group_nodes(edp, edp_stride(s), G);
   const int micro_batches = static_cast<int>(s.training.global_batch / (std::int64_t{s.dp()} * p.micro_batch));
   Schedule sched;
   try {
@@ -736,9 +770,9 @@ double step_lower_bound(const Scenario& s, const PartTimes& t) {
   } catch (const InputError& e) {
     throw InfeasibleLayout(e.what());
   }
-  auto sum_below = [](const std::vector<std::int64_t>& v, int part) {
+  auto sum_below = [](const std::vector<PartTimes::Pass>& v, int part) {
     std::int64_t ns = 0;
-    for (int q = 0; q < part; ++q) ns += v[static_cast<std::size_t>(q)];
+    for (int q = 0; q < part; ++q) ns += v[static_cast<std::size_t>(q)].serial_ns();
     return ns;
   };
   std::int64_t bound = 0;
@@ -749,23 +783,27 @@ double step_lower_bound(const Scenario& s, const PartTimes& t) {
     for (const StageOp& op : ops) {
       const auto part = static_cast<std::size_t>(sched.position(rank, op.chunk, op.microbatch));
       switch (op.pass) {
-        case Pass::F: busy += t.forward_ns[part]; break;
-        case Pass::B: busy += op.full_backward ? t.backward_full_ns[part] : t.backward_input_ns[part]; break;
-        case Pass::W: busy += t.weights_ns[part]; break;
+        case Pass::F: busy += t.forward[part].serial_ns(); break;
+        case Pass::B: busy += (op.full_backward ? t.backward_full[part] : t.backward_input[part]).serial_ns(); break;
+        case Pass::W: busy += t.weights[part].serial_ns(); break;
         case Pass::FB:
-          busy += t.forward_ns[part] +
-                  t.backward_full_ns[static_cast<std::size_t>(sched.position(rank, op.chunk2, op.microbatch2))];
+          busy += t.forward[part].compute_ns +
+                  t.backward_full[static_cast<std::size_t>(sched.position(rank, op.chunk2, op.microbatch2))].compute_ns;
           break;
       }
     }
     const StageOp& first = ops.front();
     const std::int64_t head = (first.pass == Pass::F || first.pass == Pass::FB)
-                                  ? sum_below(t.forward_ns, sched.position(rank, first.chunk, first.microbatch))
+                                  ? sum_below(t.forward, sched.position(rank, first.chunk, first.microbatch))
                                   : 0;
     const StageOp& last = ops.back();
     const std::int64_t tail =
-        last.pass == Pass::B ? sum_below(t.backward_input_ns, sched.position(rank, last.chunk, last.microbatch)) : 0;
-    bound = std::max(bound, head + busy + tail);
+        last.pass == Pass::B ? sum_below(t.backward_input, sched.position(rank, last.chunk, last.microbatch)) : 0;
+    // After the rank's last kernel: its optimizer step, then (ZeRO-1/2) the weight all-gathers,
+    // one after the other on the dp stream.
+    const OptimizerTimes opt = optimizer_times(s, stages[static_cast<std::size_t>(rank)], dense_dp, edp, dp_nodes, edp_nodes);
+    const std::int64_t after = opt.step.count_ns() + opt.gather_dense.count_ns() + opt.gather_experts.count_ns();
+    bound = std::max({bound, head + busy + tail, head + busy + after});
   }
   return static_cast<double>(bound) * 1e-9;
 }

@@ -36,7 +36,7 @@ void check_random_layouts(const Scenario& base, int wanted, std::uint64_t seed, 
     s.training.batch_ramp.reset();
     double bound = 0;
     try {
-      bound = step_lower_bound(s, part_compute_times(s));
+      bound = step_lower_bound(s, part_compute_times(s), plan_memory(s));
     } catch (const InfeasibleLayout&) {
       continue;
     }
@@ -93,9 +93,10 @@ TEST_CASE("sweep bound: a 1F1B pipeline's bound counts the fill and drain") {
   s.training.global_batch = 2;  // dp 2, one micro-batch each
   const PartTimes t = part_compute_times(s);
   std::int64_t chain = 0;
-  for (std::size_t q = 0; q < t.forward_ns.size(); ++q) chain += t.forward_ns[q] + t.backward_input_ns[q];
+  for (std::size_t q = 0; q < t.forward.size(); ++q) chain += t.forward[q].serial_ns() + t.backward_input[q].serial_ns();
   // Rank 3 (last): head = F0+F1+F2, busy = F3+B3, tail = B_in of parts 0-2.
-  const double expected = static_cast<double>(chain - t.backward_input_ns[3] + t.backward_full_ns[3]) * 1e-9;
-  CHECK(step_lower_bound(s, t) == doctest::Approx(expected));
-  CHECK(step_lower_bound(s, t) <= simulate_step(s).seconds);
+  const double expected =
+      static_cast<double>(chain - t.backward_input[3].serial_ns() + t.backward_full[3].serial_ns()) * 1e-9;
+  CHECK(step_lower_bound(s, t, plan_memory(s)) == doctest::Approx(expected));
+  CHECK(step_lower_bound(s, t, plan_memory(s)) <= simulate_step(s).seconds);
 }
