@@ -3,6 +3,7 @@
 #pragma once
 #include <iosfwd>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,14 @@ struct PartTimes {
 /// only (not on the data-parallel size, the batch or ZeRO): part_times_key() names them for a cache.
 PartTimes part_compute_times(const Scenario& s);
 std::string part_times_key(const Scenario& s);
+
+/// What the layouts of one part_times_key() share: the op graph, the split into parts and the part
+/// times, built once and reused across a sweep. Immutable; safe to share between threads.
+struct ShapeData;
+std::shared_ptr<const ShapeData> build_shape_data(const Scenario& s);
+const PartTimes& part_times(const ShapeData& shape);
+/// plan_memory(s) for a layout of `shape`'s rank shape, without rebuilding its op graph.
+std::vector<StagePlan> plan_memory(const Scenario& s, const ShapeData& shape);
 /// A lower bound on simulate_step(s).seconds. On each pipeline rank: the busy time of its compute
 /// stream (every pass's kernels, plus the communication a pass waits for between its kernels;
 /// DualPipe's overlapped F&B pairs count their kernels only; concurrent communication only slows

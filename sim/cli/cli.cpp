@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <iostream>
+#include <thread>
+#include <unistd.h>
 #include <fstream>
 #include <map>
 #include <tuple>
@@ -18,6 +21,7 @@
 #include "gpuhours/topology.hpp"
 #include "gpuhours/report.hpp"
 #include "gpuhours/step.hpp"
+#include "gpuhours/sweep.hpp"
 #include "gpuhours/yaml.hpp"
 
 namespace gpuhours {
@@ -240,10 +244,64 @@ int cmd_list(const Catalog& catalog, std::ostream& out) {
   return 0;
 }
 
+struct SweepArgs {
+  std::string scenario, shard, objective = "cost", output;
+  std::vector<std::string> vary;
+  double deadline_days = 0;
+  int top = 10, threads = 0;
+  bool json = false, csv = false, no_prune = false, no_cache = false;
+};
+
+int cmd_sweep(const Catalog& catalog, const SweepArgs& a, std::ostream& out, std::ostream& err, SweepComm* comm) {
+  const Scenario s = load_scenario(a.scenario, catalog);
+  SweepOptions o;
+  if (a.vary.empty()) throw InputError("sweep: the grid is empty; give at least one --vary key=v1,v2,...");
+  for (const auto& v : a.vary) o.axes.push_back(parse_sweep_axis(v, catalog));
+  if (a.deadline_days > 0) o.deadline_days = a.deadline_days;
+  o.top = a.top;
+  o.objective = a.objective == "gpu_hours" ? SweepObjective::gpu_hours : a.objective == "days" ? SweepObjective::days : SweepObjective::cost;
+  o.threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.prune = !a.no_prune;
+  o.cache = !a.no_cache;
+  if (!a.shard.empty()) o.shard = parse_shard(a.shard);
+  SweepComm single;
+  SweepComm& c = comm ? *comm : single;
+  // A progress bar on an interactive terminal (process 0 only).
+  if (&err == &std::cerr && isatty(2) && c.rank() == 0)
+    o.progress = [&err](std::int64_t done, std::int64_t total) {
+      const int width = 40, filled = total > 0 ? static_cast<int>(width * done / total) : width;
+      err << "\r[" << std::string(static_cast<std::size_t>(filled), '#') << std::string(static_cast<std::size_t>(width - filled), ' ')
+          << "] " << done << "/" << total << " candidates" << std::flush;
+      if (done == total) err << "\n";
+    };
+  const SweepResult r = run_sweep(s, catalog, o, c);
+  if (c.rank() != 0) return 0;
+  if (a.json) write_sweep_json(r, out);
+  else if (a.csv) write_sweep_csv(r, out);
+  else {
+    write_sweep_terminal(r, out);
+    out << fmt::format("\nchecks and bounds {:.1f} s, simulations {:.1f} s; op graphs and part times built {} times, reused {} "
+                       "times (cache {}); {} thread(s) x {} process(es)\n",
+                       r.check_seconds, r.simulate_seconds, r.shapes_built, r.shape_cache_hits, o.cache ? "on" : "off",
+                       o.threads, c.size());
+  }
+  return 0;
+}
+
+int cmd_merge(const std::vector<std::string>& files, bool json, bool csv, std::ostream& out) {
+  std::vector<SweepResult> shards;
+  for (const auto& f : files) shards.push_back(read_sweep_json(f));
+  const SweepResult r = merge_sweeps(shards);
+  if (json) write_sweep_json(r, out);
+  else if (csv) write_sweep_csv(r, out);
+  else write_sweep_terminal(r, out);
+  return 0;
+}
+
 }  // namespace
 
 int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
-            const std::string& data_dir, const std::string& bench_path) {
+            const std::string& data_dir, const std::string& bench_path, SweepComm* comm) {
   CLI::App app{"gpuhours: GPU-hours, days, dollars and energy to train a language model"};
   app.require_subcommand(1);
   std::string root = data_dir;
@@ -301,6 +359,28 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   coll->add_option("--max-nodes", ca.max_nodes, "dispatch/combine: nodes a token may reach")->capture_default_str()->check(CLI::PositiveNumber);
   coll->add_flag("--json", ca.json, "print JSON");
 
+  SweepArgs sw;
+  CLI::App* sweep = app.add_subcommand("sweep", "search layouts and cluster sizes: best K and the Pareto front of days against cost");
+  sweep->add_option("scenario", sw.scenario, "scenario file or preset name")->required();
+  sweep->add_option("--vary", sw.vary, "KEY=V1,V2,... (keys: tp pp ep cp zero schedule virtual_stages micro_batch recompute "
+                                       "gpus gpu network global_batch seq_len); repeat for each key")->required();
+  sweep->add_option("--deadline-days", sw.deadline_days, "reject layouts that take longer (wall-clock days)")->check(CLI::PositiveNumber);
+  sweep->add_option("--top", sw.top, "how many of the best layouts to keep")->capture_default_str()->check(CLI::Range(1, 1000000));
+  sweep->add_option("--objective", sw.objective, "rank by cost (default), gpu_hours or days")
+      ->check(CLI::IsMember({"cost", "gpu_hours", "days"}));
+  sweep->add_option("--threads", sw.threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
+  sweep->add_option("--shard", sw.shard, "I/N: evaluate only the layouts whose grid index is I mod N (job arrays; see merge)");
+  sweep->add_flag("--no-prune", sw.no_prune, "simulate every feasible layout (exhaustive)");
+  sweep->add_flag("--no-cache", sw.no_cache, "rebuild op graphs and part times for every layout");
+  auto* sweep_json = sweep->add_flag("--json", sw.json, "print JSON");
+  sweep->add_flag("--csv", sw.csv, "print the best layouts as CSV")->excludes(sweep_json);
+  std::vector<std::string> merge_files;
+  bool merge_json = false, merge_csv = false;
+  CLI::App* merge = app.add_subcommand("merge", "merge the --json outputs of sweep --shard I/N into the result of the whole grid");
+  merge->add_option("files", merge_files, "shard outputs (JSON)")->required();
+  auto* merge_json_flag = merge->add_flag("--json", merge_json, "print JSON");
+  merge->add_flag("--csv", merge_csv, "print the best layouts as CSV")->excludes(merge_json_flag);
+
   std::vector<std::string> argv_store = {"gpuhours"};
   argv_store.insert(argv_store.end(), args.begin(), args.end());
   std::vector<const char*> argv;
@@ -326,6 +406,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (*check) return cmd_check(catalog, check_scenario_name, check_json, html_path, seed, samples, out);
     if (*compare) return cmd_compare(catalog, compare_names, out);
     if (*validate) return cmd_validate(catalog, validate_json, out);
+    if (*sweep) return cmd_sweep(catalog, sw, out, err, comm);
+    if (*merge) return cmd_merge(merge_files, merge_json, merge_csv, out);
     if (*bench) {
       if (bench_path.empty())
         throw InputError("gpuhours bench is not built here: it needs the CUDA toolkit (nvcc) at configure time");

@@ -71,11 +71,16 @@ RankShape rank_shape(const Scenario& s) {
   return r;
 }
 
-Layout make_layout(const Scenario& s) {
+Layout make_layout(const Scenario& s, const Layout* same_shape) {
   const ParallelSpec& p = s.parallel;
   Layout l;
-  l.shape = rank_shape(s);
-  l.graph = build_op_graph(s.model, l.shape);
+  if (same_shape) {
+    l.shape = same_shape->shape;
+    l.graph = same_shape->graph;
+  } else {
+    l.shape = rank_shape(s);
+    l.graph = build_op_graph(s.model, l.shape);
+  }
   l.dp = s.dp();
   l.micro_batches = static_cast<int>(s.training.global_batch / (std::int64_t{l.dp} * p.micro_batch));
   try {
@@ -90,7 +95,9 @@ Layout make_layout(const Scenario& s) {
   if (!p.layers_per_part.empty() && static_cast<int>(p.layers_per_part.size()) != parts)
     throw InfeasibleLayout("layers_per_part has " + std::to_string(p.layers_per_part.size()) +
                            " entries; the schedule cuts the model into " + std::to_string(parts) + " parts");
-  if (!p.layers_per_part.empty()) {
+  if (same_shape) {
+    l.part_layers = same_shape->part_layers;
+  } else if (!p.layers_per_part.empty()) {
     int first = 0;
     for (int k : p.layers_per_part) {
       l.part_layers.emplace_back(first, first + k);
@@ -185,8 +192,13 @@ double part_activations(const Scenario& s, const Layout& l, int part) {
 
 OpGraph scenario_op_graph(const Scenario& s) { return build_op_graph(s.model, detail::rank_shape(s)); }
 
-std::vector<StagePlan> plan_memory(const Scenario& s) {
-  const detail::Layout l = detail::make_layout(s);
+std::vector<StagePlan> plan_memory(const Scenario& s) { return plan_memory(s, detail::make_layout(s)); }
+
+std::vector<StagePlan> plan_memory(const Scenario& s, const ShapeData& shape) {
+  return plan_memory(s, detail::make_layout(s, &shape.layout));
+}
+
+std::vector<StagePlan> plan_memory(const Scenario& s, const detail::Layout& l) {
   const int zero = s.parallel.zero;
   const double opt_bytes = s.training.bf16_moments ? 8.0 : 12.0;  // FP32 master + 2 moments
   std::vector<StagePlan> out;

@@ -5,6 +5,7 @@
 #include "gpuhours/opgraph.hpp"
 #include "gpuhours/schedule.hpp"
 #include "gpuhours/scenario.hpp"
+#include "gpuhours/step.hpp"
 
 namespace gpuhours::detail {
 
@@ -22,7 +23,9 @@ struct Layout {
   int dense_dp() const { return dp * shape.cp; }
 };
 
-Layout make_layout(const Scenario& s);
+/// `same_shape`: a layout of the same rank shape and split into parts (part_times_key), whose op
+/// graph and parts are reused; the rest is derived from `s`.
+Layout make_layout(const Scenario& s, const Layout* same_shape = nullptr);
 /// The parts pipeline rank `rank` holds (a DualPipe rank holds both directions' parts).
 std::vector<int> parts_of_rank(const Layout& l, int rank);
 /// Parameters of a part on one GPU: (all, routed-expert only).
@@ -33,3 +36,16 @@ double part_forward_flops(const Scenario& s, const Layout& l, int part);
 double part_activations(const Scenario& s, const Layout& l, int part);
 
 }  // namespace gpuhours::detail
+
+namespace gpuhours {
+
+/// What layouts of one rank shape share (step.hpp).
+struct ShapeData {
+  detail::Layout layout;
+  PartTimes times;
+};
+
+/// The memory plan of `s` on a layout already made.
+std::vector<StagePlan> plan_memory(const Scenario& s, const detail::Layout& l);
+
+}  // namespace gpuhours

@@ -47,6 +47,9 @@ struct Item {  // one step of a chain: a kernel, or a communication task
   int waits_for = -1;     // chain index of the prefetch this item needs first
   bool is_comm = false;
   Kernel kernel;
+  Time kernel_time;  // the kernel's time alone (compute items)
+  const char* bytes_key = nullptr;  // communication: what it counts as in comm_bytes_per_step
+  double bytes = 0;
   Stream stream = kCompute;
   Time comm_time;
   TaskKind kind = TaskKind::compute;
@@ -89,7 +92,10 @@ OptimizerTimes optimizer_times(const Scenario& s, const StagePlan& st, int dense
 
 class ProgramBuilder {
  public:
-  ProgramBuilder(const Scenario& s, const detail::Layout& l, const KernelModel& k) : s_(s), l_(l), kernels_(k) {
+  // `labels`: name every task (for a trace); without, tasks share one empty label.
+  ProgramBuilder(const Scenario& s, const detail::Layout& l, const KernelModel& k, bool labels = false)
+      : s_(s), l_(l), kernels_(k), labels_(labels) {
+    unlabelled_ = g_.intern("");
     const int pp = s.parallel.pp;
     streams_.resize(pp);
     for (int r = 0; r < pp; ++r)
@@ -113,7 +119,7 @@ class ProgramBuilder {
   Item comm_item(const Op& op, bool backward) {
     Item it;
     it.is_comm = true;
-    it.label = op.name + (backward ? " (bwd)" : "");
+    if (labels_) it.label = op.name + (backward ? " (bwd)" : "");
     const ClusterSpec& c = s_.cluster;
     const ParallelSpec& p = s_.parallel;
     switch (op.comm) {
@@ -124,7 +130,8 @@ class ProgramBuilder {
         it.kind = TaskKind::comm_tp;
         it.comm_time = ring_collective_time(gather ? CollectiveKind::all_gather : CollectiveKind::reduce_scatter,
                                             op.comm_bytes, p.tp, tp_nodes_, c);
-        comm_bytes_[gather ? "tp all-gather" : "tp reduce-scatter"] += op.comm_bytes * (p.tp - 1) / p.tp;
+        it.bytes_key = gather ? "tp all-gather" : "tp reduce-scatter";
+        it.bytes = op.comm_bytes * (p.tp - 1) / p.tp;
         break;
       }
       case OpComm::tp_all_reduce: {
@@ -135,7 +142,8 @@ class ProgramBuilder {
         it.kind = TaskKind::comm_tp;
         it.comm_time = ring_collective_time(CollectiveKind::all_reduce, bytes, p.tp, tp_nodes_, c);
         it.skip = bytes <= 0;
-        comm_bytes_["tp all-reduce"] += bytes * 2 * (p.tp - 1) / p.tp;
+        it.bytes_key = "tp all-reduce";
+        it.bytes = bytes * 2 * (p.tp - 1) / p.tp;
         break;
       }
       case OpComm::ep_dispatch:
@@ -147,7 +155,8 @@ class ProgramBuilder {
         it.kind = TaskKind::comm_ep;
         it.comm_time = moe_exchange_time(bytes, p.ep, ep_nodes_, p.expert_imbalance, c, moe_);
         it.scale_out = ep_nodes_ > 1;
-        comm_bytes_[dispatch ? "ep dispatch" : "ep combine"] += bytes;
+        it.bytes_key = dispatch ? "ep dispatch" : "ep combine";
+        it.bytes = bytes;
         break;
       }
       case OpComm::cp_ring: {
@@ -156,7 +165,8 @@ class ProgramBuilder {
         const double bytes = op.comm_bytes * (backward ? 2.0 : 1.0);  // dK, dV travel back too
         it.scale_out = std::int64_t{p.tp} * p.cp > c.gpus_per_node;
         it.comm_time = p2p_time(bytes, it.scale_out, c);
-        comm_bytes_["cp ring"] += bytes;
+        it.bytes_key = "cp ring";
+        it.bytes = bytes;
         break;
       }
       case OpComm::none: GPUHOURS_ASSERT(false, "comm_item needs a communication op");
@@ -166,8 +176,9 @@ class ProgramBuilder {
 
   Item kernel_item(const std::string& label, const Kernel& k) {
     Item it;
-    it.label = label;
+    if (labels_) it.label = label;
     it.kernel = k;
+    it.kernel_time = kernels_.time(k);
     return it;
   }
 
@@ -237,7 +248,8 @@ class ProgramBuilder {
   void prefetch(int rank, const Chain& chain, std::optional<TaskId> after, std::vector<TaskId>& tasks) {
     for (std::size_t i = 0; i < chain.size(); ++i) {
       if (!chain[i].prefetch) continue;
-      tasks[i] = g_.add_task(streams_[rank][kDp], chain[i].comm_time, TaskKind::comm_dp, g_.intern(chain[i].label), share_);
+      tasks[i] = g_.add_task(streams_[rank][kDp], chain[i].comm_time, TaskKind::comm_dp, label(chain[i].label), share_);
+      count_bytes(chain[i]);
       if (chain[i].scale_out) g_.mark_scale_out(tasks[i]);
       if (after) g_.add_dependency(*after, tasks[i]);
     }
@@ -249,10 +261,11 @@ class ProgramBuilder {
   TaskId emit_item(int rank, const Item& it, std::optional<TaskId> prev) {
     TaskId t;
     if (it.is_comm) {
-      t = g_.add_task(streams_[rank][it.stream], it.comm_time, it.kind, g_.intern(it.label), share_);
+      t = g_.add_task(streams_[rank][it.stream], it.comm_time, it.kind, label(it.label), share_);
+      count_bytes(it);
       if (it.scale_out) g_.mark_scale_out(t);
     } else {
-      t = g_.add_task(streams_[rank][kCompute], kernels_.time(it.kernel), TaskKind::compute, g_.intern(it.label));
+      t = g_.add_task(streams_[rank][kCompute], it.kernel_time, TaskKind::compute, label(it.label));
     }
     if (prev && g_.task_stream(*prev) != g_.task_stream(t)) g_.add_dependency(*prev, t);
     return t;
@@ -286,8 +299,14 @@ class ProgramBuilder {
     return {ta, tb};
   }
 
+  std::uint32_t label(const std::string& text) { return labels_ ? g_.intern(text) : unlabelled_; }
+  void count_bytes(const Item& it) {
+    if (it.bytes_key) comm_bytes_[it.bytes_key] += it.bytes;
+  }
+  bool labels() const { return labels_; }
+
   TaskId add_task(int rank, Stream st, Time t, TaskKind kind, const std::string& label, bool scale_out = false) {
-    const TaskId id = g_.add_task(streams_[rank][st], t, kind, g_.intern(label), kind == TaskKind::optimizer ? 0.0 : share_);
+    const TaskId id = g_.add_task(streams_[rank][st], t, kind, this->label(label), kind == TaskKind::optimizer ? 0.0 : share_);
     if (scale_out) g_.mark_scale_out(id);
     return id;
   }
@@ -304,6 +323,8 @@ class ProgramBuilder {
   TaskGraph g_;
   std::vector<std::array<StreamId, kStreams>> streams_;
   double share_ = 0;
+  bool labels_ = false;
+  std::uint32_t unlabelled_ = 0;
   int tp_nodes_ = 1, ep_nodes_ = 1, dp_nodes_ = 1, edp_nodes_ = 1;
   bool pp_cross_node_ = false;
   MoeRouting moe_;
@@ -376,7 +397,29 @@ class ChainFactory {
   ChainFactory(const Scenario& s, const detail::Layout& l, ProgramBuilder& b)
       : s_(s), l_(l), b_(b), parts_(static_cast<int>(l.part_layers.size())), zero3_(s.parallel.zero == 3) {}
 
+  // Without labels a pass's chain is the same for every micro-batch: built once, then reused.
   Chain forward(int part, int mb) {
+    if (!b_.labels()) return cached(0, part, [&] { return build_forward(part, 0); });
+    return build_forward(part, mb);
+  }
+  Chain backward(int part, int mb, bool with_weights) {
+    if (!b_.labels()) return cached(with_weights ? 1 : 2, part, [&] { return build_backward(part, 0, with_weights); });
+    return build_backward(part, mb, with_weights);
+  }
+  Chain weights(int part, int mb) {
+    if (!b_.labels()) return cached(3, part, [&] { return build_weights(part, 0); });
+    return build_weights(part, mb);
+  }
+
+ private:
+  template <class F>
+  const Chain& cached(int pass, int part, F build) {
+    auto [it, fresh] = cache_.try_emplace({pass, part});
+    if (fresh) it->second = build();
+    return it->second;
+  }
+
+  Chain build_forward(int part, int mb) {
     Chain c;
     const std::string p = "mb" + std::to_string(mb) + " ";
     if (part == 0) fwd_ops(c, l_.graph.embedding, p);
@@ -389,7 +432,7 @@ class ChainFactory {
     return c;
   }
 
-  Chain backward(int part, int mb, bool with_weights) {
+  Chain build_backward(int part, int mb, bool with_weights) {
     Chain c;
     const std::string p = "mb" + std::to_string(mb) + " ";
     if (part + 1 == parts_) {
@@ -402,7 +445,7 @@ class ChainFactory {
     return c;
   }
 
-  Chain weights(int part, int mb) {
+  Chain build_weights(int part, int mb) {
     Chain c;
     const std::string p = "mb" + std::to_string(mb) + " ";
     if (part + 1 == parts_) {
@@ -415,22 +458,21 @@ class ChainFactory {
     return c;
   }
 
- private:
   void gather(Chain& c, const std::vector<Op>& ops, const std::string& label) {
     if (!zero3_) return;
     double dense = 0, experts = 0;
     for (const Op& op : ops) (op.expert_params ? experts : dense) += static_cast<double>(op.params);
     if (dense + experts <= 0) return;
     Item it;
-    it.label = label + " weights all-gather (ZeRO-3)";
+    if (b_.labels()) it.label = label + " weights all-gather (ZeRO-3)";
     it.is_comm = it.prefetch = true;
     it.scale_out = b_.dp_nodes() > 1 || b_.edp_nodes() > 1;
     it.stream = kDp;
     it.kind = TaskKind::comm_dp;
     it.comm_time = ring_collective_time(CollectiveKind::all_gather, 2.0 * dense, l_.dense_dp(), b_.dp_nodes(), s_.cluster) +
                    ring_collective_time(CollectiveKind::all_gather, 2.0 * experts, l_.edp, b_.edp_nodes(), s_.cluster);
-    b_.comm_bytes()["dp all-gather (ZeRO-3)"] += 2.0 * dense * (l_.dense_dp() - 1) / l_.dense_dp() +
-                                                   2.0 * experts * (l_.edp - 1) / std::max(1, l_.edp);
+    it.bytes_key = "dp all-gather (ZeRO-3)";
+    it.bytes = 2.0 * dense * (l_.dense_dp() - 1) / l_.dense_dp() + 2.0 * experts * (l_.edp - 1) / std::max(1, l_.edp);
     c.push_back(it);
   }
   // Marks the first item appended after `from` as waiting for the prefetch at `from - 1`.
@@ -463,6 +505,7 @@ class ChainFactory {
   ProgramBuilder& b_;
   int parts_;
   bool zero3_;
+  std::map<std::pair<int, int>, Chain> cache_;  // (pass, part) -> chain, without labels
 };
 
 }  // namespace
@@ -517,7 +560,7 @@ StepResult simulate_step(const Scenario& input, std::ostream* trace) {
   r.dp = l.dp;
   r.micro_batches = l.micro_batches;
   const KernelModel kernels(s.cluster.gpu, s.cluster.calibration.get(), s.uncertainty.kernel_time_scale);
-  ProgramBuilder b(s, l, kernels);
+  ProgramBuilder b(s, l, kernels, trace != nullptr);
   const int pp = s.parallel.pp;
   const int parts = static_cast<int>(l.part_layers.size());
   const bool zero3 = s.parallel.zero == 3;
@@ -715,8 +758,9 @@ StepResult simulate_step(const Scenario& input, std::ostream* trace) {
   return r;
 }
 
-PartTimes part_compute_times(const Scenario& s) {
-  const detail::Layout l = detail::make_layout(s);
+namespace {
+
+PartTimes part_compute_times(const Scenario& s, const detail::Layout& l) {
   const KernelModel kernels(s.cluster.gpu, s.cluster.calibration.get(), s.uncertainty.kernel_time_scale);
   ProgramBuilder b(s, l, kernels);
   ChainFactory chains(s, l, b);
@@ -742,6 +786,19 @@ PartTimes part_compute_times(const Scenario& s) {
   }
   return t;
 }
+
+}  // namespace
+
+PartTimes part_compute_times(const Scenario& s) { return part_compute_times(s, detail::make_layout(s)); }
+
+std::shared_ptr<const ShapeData> build_shape_data(const Scenario& s) {
+  auto d = std::make_shared<ShapeData>();
+  d->layout = detail::make_layout(s);
+  d->times = part_compute_times(s, d->layout);
+  return d;
+}
+
+const PartTimes& part_times(const ShapeData& shape) { return shape.times; }
 
 std::string part_times_key(const Scenario& s) {
   const ParallelSpec& p = s.parallel;
