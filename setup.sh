@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(cmake ninja-build g++ libyaml-cpp-dev libcli11-dev libeigen3-dev libboost-graph-dev
-          doctest-dev libfmt-dev nlohmann-json3-dev)
+          doctest-dev libfmt-dev nlohmann-json3-dev libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
