@@ -7,7 +7,8 @@ SHAPES.txt: lines "dtype groups M N K" (`gpuhours shapes SCENARIO` prints them; 
 holds those of the presets and of the reference steps). Measures, with CUDA events after warm-up:
 GEMMs C[MxN] = A[MxK] B[KxN] in BF16 (torch.matmul) and FP8 E4M3 with per-tensor scales
 (torch._scaled_mm), grouped GEMMs (torch._grouped_mm where present), causal flash attention
-forward and forward+backward (SDPA, flash backend), and eager element-wise kernels. Writes the same
+forward and forward+backward (SDPA, flash backend; and cuDNN's fused SDPA, section
+attention_cudnn), and eager element-wise kernels. Writes the same
 JSON layout as shared/reference/h100-kernels-2026-11.json, with the environment, so that
 bench/convert_reference_kernels.py turns it into a profile. Needs only torch."""
 import datetime
@@ -58,13 +59,15 @@ def grouped(groups, m, n, k):
     return timed(lambda: [torch.matmul(a[i * m:(i + 1) * m], b[i]) for i in range(groups)]), "loop of matmul"
 
 
-def attention(bsz, heads, kv_heads, seq, dqk, dv):
+def attention(bsz, heads, kv_heads, seq, dqk, dv, cudnn=False):
     q = torch.randn(bsz, heads, seq, dqk, device="cuda", dtype=torch.bfloat16, requires_grad=True)
     k = torch.randn(bsz, kv_heads, seq, dqk, device="cuda", dtype=torch.bfloat16, requires_grad=True)
     v = torch.randn(bsz, kv_heads, seq, dv, device="cuda", dtype=torch.bfloat16, requires_grad=True)
     gqa = kv_heads != heads
     from torch.nn.attention import SDPBackend, sdpa_kernel
     backend = SDPBackend.FLASH_ATTENTION if dqk == dv else SDPBackend.EFFICIENT_ATTENTION
+    if cudnn:  # cuDNN's fused SDPA, which PyTorch builds through cuDNN's graph API (cudnn-frontend)
+        backend = SDPBackend.CUDNN_ATTENTION
     with sdpa_kernel(backend):
         fwd = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
         o = fwd()
@@ -102,7 +105,8 @@ def main(shapes_path, out_path):
            "env": {"torch": torch.__version__, "cuda": torch.version.cuda, "name": dev.name,
                    "sms": dev.multi_processor_count, "mem_gib": dev.total_memory / 2**30, "smi": smi,
                    "date": datetime.datetime.utcnow().strftime("%Y-%m-%d")},
-           "sections": {"gemm_bf16_shapes": [], "gemm_fp8_shapes": [], "grouped_mm_bf16": [], "attention_sdpa": []}}
+           "sections": {"gemm_bf16_shapes": [], "gemm_fp8_shapes": [], "grouped_mm_bf16": [], "attention_sdpa": [],
+                        "attention_cudnn": []}}
     s = res["sections"]
     for line in open(shapes_path):
         if not line.strip() or line.startswith("#"):
@@ -132,6 +136,16 @@ def main(shapes_path, out_path):
                                         "fwd_bwd_tflops": 3.5 * fl / t_all / 1e12, "backend": backend})
         except Exception as e:  # noqa: BLE001
             print(f"skip attention {bsz},{heads},{seq}: {e}", file=sys.stderr)
+        # The same case through cuDNN's SDPA (kept apart: the profile uses the flash rows).
+        try:
+            t_fwd, t_all, backend = attention(bsz, heads, kv, seq, dqk, dv, cudnn=True)
+            fl = 2 * bsz * heads * seq * seq * (dqk + dv) * 0.5
+            s["attention_cudnn"].append({"B": bsz, "H": heads, "KV": kv, "S": seq, "Dqk": dqk, "Dv": dv, "causal": True,
+                                         "fwd_s": t_fwd, "fwd_bwd_s": t_all, "fwd_tflops": fl / t_fwd / 1e12,
+                                         "fwd_bwd_tflops": 3.5 * fl / t_all / 1e12, "backend": backend,
+                                         "cudnn": torch.backends.cudnn.version()})
+        except Exception as e:  # noqa: BLE001
+            print(f"skip cuDNN attention {bsz},{heads},{seq},{dqk}/{dv}: {e}", file=sys.stderr)
         torch.cuda.empty_cache()
     s["elementwise"] = elementwise(16384, 7168)
     s["hbm_copy"] = {"4GiB": {"s": s["elementwise"]["copy"]["s"], "GBps_rw": s["elementwise"]["copy"]["GBps"]}}

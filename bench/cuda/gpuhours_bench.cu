@@ -7,7 +7,8 @@
 // BF16 output) over the shapes of FILE (lines "dtype groups M N K", as `gpuhours shapes` prints)
 // plus a grid of M, N, K; grouped GEMMs for MoE experts as strided batches (equal tokens per
 // expert); memory-bound kernels (copy, RMSNorm, SwiGLU, AdamW step) written here; burst and
-// sustained (power-capped) BF16 GEMM throughput with power and clocks read through NVML. Writes
+// sustained (power-capped) BF16 GEMM throughput with power and clocks read through NVML; NCCL
+// all-reduce, all-gather and reduce-scatter over every local GPU when there are two or more. Writes
 // the JSON layout of shared/reference/h100-kernels-2026-11.json (bench/convert_reference_kernels.py
 // turns it into a profile). Attention is measured by bench/torch_kernels.py (flash SDPA).
 #include <cublasLt.h>
@@ -248,6 +249,126 @@ class Gemm {
   float* scale_;
 };
 
+// NCCL, loaded at run time (libnccl.so.2, or GPUHOURS_NCCL_LIB: PyTorch wheels ship it under
+// site-packages/nvidia/nccl/lib), so that the bench builds without nccl.h. The types and enum
+// values below are NCCL's stable C ABI (nccl.h: ncclBfloat16 = 9, ncclSum = 0).
+struct Nccl {
+  using Comm = void*;
+  using InitAll = int (*)(Comm*, int, const int*);
+  using AllReduce = int (*)(const void*, void*, size_t, int, int, Comm, cudaStream_t);
+  using AllGather = int (*)(const void*, void*, size_t, int, Comm, cudaStream_t);
+  using ReduceScatter = int (*)(const void*, void*, size_t, int, int, Comm, cudaStream_t);
+  using Group = int (*)();
+  using Destroy = int (*)(Comm);
+  using Version = int (*)(int*);
+  static constexpr int kBf16 = 9, kSum = 0;
+  void* lib = nullptr;
+  InitAll init_all = nullptr;
+  AllReduce all_reduce = nullptr;
+  AllGather all_gather = nullptr;
+  ReduceScatter reduce_scatter = nullptr;
+  Group group_start = nullptr, group_end = nullptr;
+  Destroy destroy = nullptr;
+  Version version = nullptr;
+  bool ok = false;
+  Nccl() {
+    const char* env = std::getenv("GPUHOURS_NCCL_LIB");
+    for (const char* name : {env, "libnccl.so.2", "libnccl.so"})
+      if (name && !lib) lib = dlopen(name, RTLD_NOW);
+    if (!lib) return;
+    init_all = reinterpret_cast<InitAll>(dlsym(lib, "ncclCommInitAll"));
+    all_reduce = reinterpret_cast<AllReduce>(dlsym(lib, "ncclAllReduce"));
+    all_gather = reinterpret_cast<AllGather>(dlsym(lib, "ncclAllGather"));
+    reduce_scatter = reinterpret_cast<ReduceScatter>(dlsym(lib, "ncclReduceScatter"));
+    group_start = reinterpret_cast<Group>(dlsym(lib, "ncclGroupStart"));
+    group_end = reinterpret_cast<Group>(dlsym(lib, "ncclGroupEnd"));
+    destroy = reinterpret_cast<Destroy>(dlsym(lib, "ncclCommDestroy"));
+    version = reinterpret_cast<Version>(dlsym(lib, "ncclGetVersion"));
+    ok = init_all && all_reduce && all_gather && reduce_scatter && group_start && group_end && destroy && version;
+  }
+};
+
+// NCCL collectives over every local GPU from one process (ncclCommInitAll), nccl-tests style:
+// `bytes` is the buffer per GPU (all-reduce: the reduced buffer; all-gather / reduce-scatter: the
+// gathered / scattered whole); algbw = bytes / time, busbw = algbw x 2(n-1)/n (all-reduce) or
+// (n-1)/n (the others). Returns JSON rows, or "" when NCCL or a second GPU is missing.
+std::string measure_nccl(int devices) {
+  if (devices < 2) {
+    std::printf("nccl: one GPU, collectives skipped\n");
+    return "";
+  }
+  Nccl nccl;
+  if (!nccl.ok) {
+    std::printf("nccl: libnccl.so.2 not found (set GPUHOURS_NCCL_LIB), collectives skipped\n");
+    return "";
+  }
+  int version = 0;
+  nccl.version(&version);
+  std::vector<Nccl::Comm> comms(static_cast<size_t>(devices));
+  std::vector<int> ids(static_cast<size_t>(devices));
+  for (int d = 0; d < devices; ++d) ids[static_cast<size_t>(d)] = d;
+  if (nccl.init_all(comms.data(), devices, ids.data()) != 0) {
+    std::printf("nccl: ncclCommInitAll failed, collectives skipped\n");
+    return "";
+  }
+  const size_t max_bytes = size_t{1} << 30;
+  std::vector<void*> send(static_cast<size_t>(devices)), recv(static_cast<size_t>(devices));
+  std::vector<cudaStream_t> streams(static_cast<size_t>(devices));
+  for (int d = 0; d < devices; ++d) {
+    CHECK_CUDA(cudaSetDevice(d));
+    CHECK_CUDA(cudaMalloc(&send[static_cast<size_t>(d)], max_bytes));
+    CHECK_CUDA(cudaMalloc(&recv[static_cast<size_t>(d)], max_bytes));
+    CHECK_CUDA(cudaMemset(send[static_cast<size_t>(d)], 0, max_bytes));
+    CHECK_CUDA(cudaStreamCreate(&streams[static_cast<size_t>(d)]));
+  }
+  std::ostringstream rows;
+  const double n = devices;
+  for (const char* op : {"all_reduce", "all_gather", "reduce_scatter"}) {
+    for (size_t bytes = size_t{1} << 20; bytes <= max_bytes; bytes *= 4) {
+      auto launch = [&] {
+        nccl.group_start();
+        for (int d = 0; d < devices; ++d) {
+          const auto i = static_cast<size_t>(d);
+          const std::string o = op;
+          if (o == "all_reduce") nccl.all_reduce(send[i], recv[i], bytes / 2, Nccl::kBf16, Nccl::kSum, comms[i], streams[i]);
+          else if (o == "all_gather") nccl.all_gather(send[i], recv[i], bytes / 2 / devices, Nccl::kBf16, comms[i], streams[i]);
+          else nccl.reduce_scatter(send[i], recv[i], bytes / 2 / devices, Nccl::kBf16, Nccl::kSum, comms[i], streams[i]);
+        }
+        nccl.group_end();
+      };
+      auto sync = [&] {
+        for (int d = 0; d < devices; ++d) {
+          CHECK_CUDA(cudaSetDevice(d));
+          CHECK_CUDA(cudaStreamSynchronize(streams[static_cast<size_t>(d)]));
+        }
+      };
+      for (int i = 0; i < 5; ++i) launch();
+      sync();
+      const int reps = bytes >= (size_t{1} << 28) ? 10 : 50;
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < reps; ++i) launch();
+      sync();
+      const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
+      const double algbw = static_cast<double>(bytes) / t / 1e9;
+      const double busbw = algbw * (std::string(op) == "all_reduce" ? 2 * (n - 1) / n : (n - 1) / n);
+      rows << (rows.tellp() > 0 ? ",\n" : "") << "{\"op\": \"" << op << "\", \"gpus\": " << devices << ", \"bytes\": " << bytes
+           << ", \"s\": " << t << ", \"algbw_GBps\": " << algbw << ", \"busbw_GBps\": " << busbw
+           << ", \"nccl\": " << version << "}";
+      std::printf("nccl %-14s %d GPUs %10zu B  %9.1f us  algbw %6.1f GB/s  busbw %6.1f GB/s\n", op, devices, bytes, t * 1e6,
+                  algbw, busbw);
+    }
+  }
+  for (int d = 0; d < devices; ++d) {
+    CHECK_CUDA(cudaSetDevice(d));
+    cudaFree(send[static_cast<size_t>(d)]);
+    cudaFree(recv[static_cast<size_t>(d)]);
+    cudaStreamDestroy(streams[static_cast<size_t>(d)]);
+    nccl.destroy(comms[static_cast<size_t>(d)]);
+  }
+  CHECK_CUDA(cudaSetDevice(0));
+  return rows.str();
+}
+
 std::string json_escape(const std::string& s) {
   std::string o;
   for (char c : s) o += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
@@ -388,6 +509,7 @@ int main(int argc, char** argv) {
   }
   std::printf("8192^3 BF16: burst %.0f TFLOP/s, after %.0f s under load %.0f TFLOP/s\n", burst_tf, sustained_seconds,
               sustained_tf);
+  const std::string nccl_rows = measure_nccl(devices);
 
   char date[32];
   const std::time_t now = std::time(nullptr);
@@ -409,7 +531,8 @@ int main(int argc, char** argv) {
       << "}, \"adamw\": {\"s\": " << t_adam << ", \"GBps\": " << 28.0 * np / t_adam / 1e9 << "}},\n";
   out << "  \"hbm_copy\": {\"4GiB\": {\"s\": " << t_copy << ", \"GBps_rw\": " << 4.0 * n / t_copy / 1e9 << "}},\n";
   out << "  \"power_under_gemm\": {\"samples\": [" << samples.str() << "], \"burst_tflops\": " << burst_tf
-      << ", \"tflops\": " << sustained_tf << ", \"seconds\": " << sustained_seconds << "}\n }\n}\n";
+      << ", \"tflops\": " << sustained_tf << ", \"seconds\": " << sustained_seconds << "},\n";
+  out << "  \"nccl\": [" << nccl_rows << "]\n }\n}\n";
   std::printf("wrote %s\n", out_path.c_str());
   return 0;
 }
