@@ -93,6 +93,16 @@ void write_html(const Scenario& s, const CheckResult& c, std::ostream& out) {
                      c.samples, c.seed);
   out << "<h2>One training step (" << fmt::format("{:.3f}", c.step.seconds) << " s)</h2>\n" << step;
   out << "<h2>GPU-hours by phase</h2>\n" << by_phase;
+  if (!c.claim.phases.empty()) {
+    out << "<table><tr><th>phase</th><th>claimed GPU-hours</th><th>simulated GPU-hours</th><th>claimed / simulated</th></tr>";
+    for (const auto& p : c.claim.phases)
+      out << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td></tr>", esc(p.name), millions(p.claimed_gpu_hours),
+                         millions(p.simulated_gpu_hours), p.claimed_gpu_hours / p.simulated_gpu_hours);
+    out << "</table>\n";
+  }
+  if (c.run.costs.api_route_usd)
+    out << fmt::format("<p>With the generation phases bought from an API instead: ${:.0f} (API ${:.0f}).</p>\n",
+                       *c.run.costs.api_route_usd, *c.run.costs.api_usd);
   out << "<h2>Cost by cost model</h2>\n" << by_model;
   out << "<h2>Assumptions</h2>\n<ul>";
   for (const auto& a : c.step.assumptions) out << "<li>" << esc(a) << "</li>";

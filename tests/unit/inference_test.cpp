@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
+#include <fstream>
+#include <iterator>
 #include <numeric>
 
 #include "gpuhours/check.hpp"
@@ -192,7 +194,8 @@ TEST_CASE("distillation: the API alternative is prompt and output tokens at thei
 }
 
 TEST_CASE("check deepseek-r1-rl: claimed and simulated GPU-hours by phase, side by side, with the dominant phase") {
-  const auto r = cli({"check", "deepseek-r1-rl", "--json", "--samples", "200"});
+  const auto html = test::write_temp("r1.html", "");
+  const auto r = cli({"check", "deepseek-r1-rl", "--json", "--samples", "200", "--html", html});
   REQUIRE_MESSAGE(r.code == 0, r.err);
   const auto j = nlohmann::json::parse(r.out);
   CHECK(j["claim"]["gpu_hours"].get<double>() == 147336);
@@ -211,6 +214,11 @@ TEST_CASE("check deepseek-r1-rl: claimed and simulated GPU-hours by phase, side 
   CHECK(r1_zero == doctest::Approx(101376).epsilon(0.3));
   for (const auto& p : j["run"]["phases"])
     if (p["kind"] == "rl") CHECK(p["generation_gpu_hours"].get<double>() > 0.3 * p["gpu_hours"].get<double>());
+  // The HTML report has the table of claimed and simulated GPU-hours by phase.
+  std::ifstream in(html);
+  const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(page.find("<th>claimed / simulated</th>") != std::string::npos);
+  CHECK(page.find("<td>r1-zero</td>") != std::string::npos);
 }
 
 TEST_CASE("rl and generation phases: bad values are named with file, line and field") {
