@@ -53,6 +53,7 @@ struct RunResult {
   std::vector<PhaseResult> phases;  // main phase (split along a batch ramp), then later phases
   double steps = 0;            // optimizer steps of the simulated phases (fractional last step kept)
   double useful_gpu_hours = 0; // sum over phases of steps * step seconds * GPUs / 3600
+  double mfu = 0;              // model FLOPs of the simulated phases / (their GPU-seconds x the peak)
   double gpu_hours = 0;        // useful / goodput for simulated phases, + reported phases
   double wall_clock_days = 0;
   double cost_usd = 0;         // gpu_hours * gpu_hour_usd

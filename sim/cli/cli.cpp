@@ -190,7 +190,7 @@ int cmd_compare(const Catalog& catalog, const std::vector<std::string>& names, s
     const RunResult run = account_run(s, step);
     out << fmt::format("{:<28}{:>7}{:>14.0f}{:>9.1f}{:>14.0f}{:>14.0f}{:>6.1f}%{:>10.0f}\n", s.name.substr(0, 27),
                        s.cluster.gpus(), run.gpu_hours, run.wall_clock_days, run.costs.rental_usd, run.costs.owned_usd,
-                       100 * step.mfu, run.energy_mwh);
+                       100 * run.mfu, run.energy_mwh);
   }
   return 0;
 }

@@ -105,6 +105,7 @@ nlohmann::ordered_json report_json(const Report& r) {
               {"steps", r.run.steps},
               {"gpu_hours", r.run.gpu_hours},
               {"useful_gpu_hours", r.run.useful_gpu_hours},
+              {"mfu", r.run.mfu},
               {"goodput", rel.goodput},
               {"wall_clock_days", r.run.wall_clock_days},
               {"cost_usd", r.run.cost_usd},

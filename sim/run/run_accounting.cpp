@@ -228,6 +228,13 @@ RunResult account_run(const Scenario& s, const StepResult& step) {
     (p.simulated ? simulated_hours : reported_hours) += p.gpu_hours;
   }
   r.useful_gpu_hours = simulated_hours + reported_hours;
+  double flops = 0, peak_seconds = 0;
+  for (const PhaseResult& p : r.phases)
+    if (p.simulated) {
+      flops += p.model_flops;
+      peak_seconds += p.mfu > 0 ? p.model_flops / p.mfu : 0;  // GPU-seconds x peak of that phase
+    }
+  r.mfu = peak_seconds > 0 ? flops / peak_seconds : 0;
   r.reliability = reliability(s, simulated_hours);
   const double scaled = simulated_hours / r.reliability.goodput;
   r.gpu_hours = scaled + reported_hours;

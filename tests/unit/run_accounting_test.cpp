@@ -109,3 +109,21 @@ TEST_CASE("run: bad values are rejected with their field") {
     CHECK(r.err.find(c.expect) != std::string::npos);
   }
 }
+
+TEST_CASE("run: the run's MFU is the step's for one phase, and FLOP-weighted over phases") {
+  Scenario s = preset("llama-3-8b-8gpu-dp");
+  const StepResult step = simulate_step(s);
+  const RunResult one = account_run(s, step);
+  CHECK(one.mfu == doctest::Approx(step.mfu));
+  const Scenario v3 = preset("deepseek-v3-claim");
+  const RunResult run = account_run(v3, simulate_step(v3));
+  double flops = 0, peak_seconds = 0;
+  for (const PhaseResult& p : run.phases)
+    if (p.simulated) {
+      flops += p.model_flops;
+      peak_seconds += p.gpu_hours * 3600 * 1979e12;  // H800 FP8 peak
+    }
+  CHECK(run.mfu == doctest::Approx(flops / peak_seconds));
+  CHECK(run.mfu > 0.2);
+  CHECK(run.mfu < 0.27);                        // the long-context phases pull it below the main step's 27%
+}
