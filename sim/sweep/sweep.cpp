@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -323,17 +324,27 @@ class Sweep {
   std::atomic<std::int64_t> shape_hits_{0}, shapes_built_{0};
 };
 
-// Runs f(i) for i in [0, n) on `threads` threads.
+// Runs f(i) for i in [0, n) on `threads` threads; the first exception stops the work and is
+// rethrown here once every thread has joined.
 template <class F>
 void parallel_for(std::size_t n, int threads, F&& f) {
   std::atomic<std::size_t> next{0};
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
   auto work = [&] {
-    for (std::size_t i; (i = next.fetch_add(1)) < n;) f(i);
+    try {
+      for (std::size_t i; (i = next.fetch_add(1)) < n;) f(i);
+    } catch (...) {
+      std::lock_guard lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+      next = n;
+    }
   };
   std::vector<std::thread> pool;
   for (int t = 1; t < std::min<int>(threads, static_cast<int>(n)); ++t) pool.emplace_back(work);
   work();
   for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
 }
 
 // Keeps the non-dominated points (fewer days, less cost), ties by grid index.
