@@ -82,7 +82,11 @@ RunResult account_run(const Scenario& s, const StepResult& step);
 /// Interruptions and checkpoints for `useful_gpu_hours` of simulated training (see above).
 ReliabilityResult reliability(const Scenario& s, double useful_gpu_hours);
 /// Costs of a run under each model (rental, presets, owned cluster, programme).
-CostResult price(const Scenario& s, const RunResult& run, double kw_per_gpu);
+CostResult price(const Scenario& s, const RunResult& run);
+/// Facility power per GPU in kW (Epoch AI): TDP x average power fraction x server overhead x PUE.
+double facility_kw_per_gpu(const Scenario& s);
+/// Owned-cluster cost of one GPU-hour (Epoch AI's method, see price()), energy included.
+double owned_usd_per_gpu_hour(const Scenario& s);
 
 ClaimResult check_claim(const Scenario& s, const RunResult& run);
 

@@ -35,7 +35,9 @@ struct Shard {
 /// Parses "I/N" with 0 <= I < N; throws InputError.
 Shard parse_shard(const std::string& spec);
 
-enum class SweepObjective { cost, gpu_hours, days };
+/// cost: GPU-hours at the scenario's rental price (the same for every GPU type); owned_cost: the
+/// owned-cluster cost per GPU-hour of each GPU type (Epoch AI's method, its catalogue price).
+enum class SweepObjective { cost, owned_cost, gpu_hours, days };
 
 struct SweepOptions {
   std::vector<SweepAxis> axes;
@@ -56,7 +58,7 @@ struct SweepPoint {
   std::vector<std::string> values;  // one per axis
   int gpus = 0;
   double bound_seconds = 0, step_seconds = 0, mfu = 0, peak_memory_bytes = 0;
-  double gpu_hours = 0, days = 0, cost_usd = 0;
+  double gpu_hours = 0, days = 0, cost_usd = 0, owned_cost_usd = 0;
 };
 
 struct SweepResult {

@@ -259,7 +259,10 @@ int cmd_sweep(const Catalog& catalog, const SweepArgs& a, std::ostream& out, std
   for (const auto& v : a.vary) o.axes.push_back(parse_sweep_axis(v, catalog));
   if (a.deadline_days > 0) o.deadline_days = a.deadline_days;
   o.top = a.top;
-  o.objective = a.objective == "gpu_hours" ? SweepObjective::gpu_hours : a.objective == "days" ? SweepObjective::days : SweepObjective::cost;
+  o.objective = a.objective == "gpu_hours"    ? SweepObjective::gpu_hours
+                : a.objective == "days"       ? SweepObjective::days
+                : a.objective == "owned_cost" ? SweepObjective::owned_cost
+                                              : SweepObjective::cost;
   o.threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   o.prune = !a.no_prune;
   o.cache = !a.no_cache;
@@ -366,8 +369,10 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
                                        "gpus gpu network global_batch seq_len); repeat for each key")->required();
   sweep->add_option("--deadline-days", sw.deadline_days, "reject layouts that take longer (wall-clock days)")->check(CLI::PositiveNumber);
   sweep->add_option("--top", sw.top, "how many of the best layouts to keep")->capture_default_str()->check(CLI::Range(1, 1000000));
-  sweep->add_option("--objective", sw.objective, "rank by cost (default), gpu_hours or days")
-      ->check(CLI::IsMember({"cost", "gpu_hours", "days"}));
+  sweep->add_option("--objective", sw.objective,
+                    "rank by cost (rental at the scenario's price, default), owned_cost (each GPU's owned-cluster "
+                    "cost per GPU-hour), gpu_hours or days")
+      ->check(CLI::IsMember({"cost", "owned_cost", "gpu_hours", "days"}));
   sweep->add_option("--threads", sw.threads, "worker threads (default: all cores)")->check(CLI::Range(1, 1024));
   sweep->add_option("--shard", sw.shard, "I/N: evaluate only the layouts whose grid index is I mod N (job arrays; see merge)");
   sweep->add_flag("--no-prune", sw.no_prune, "simulate every feasible layout (exhaustive)");

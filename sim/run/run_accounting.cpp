@@ -12,7 +12,6 @@
 namespace gpuhours {
 
 ReliabilityResult reliability(const Scenario& s, double useful_gpu_hours);
-CostResult price(const Scenario& s, const RunResult& run, double kw_per_gpu);
 
 namespace {
 
@@ -245,12 +244,10 @@ RunResult account_run(const Scenario& s, const StepResult& step) {
   // Phases run one after another, each on its own cluster; interruptions stretch simulated ones.
   for (const PhaseResult& p : r.phases) r.wall_clock_days += p.wall_clock_days / (p.simulated ? r.reliability.goodput : 1.0);
   r.cost_usd = r.gpu_hours * s.cost.gpu_hour_usd;
-  const OwnedCostSpec& o = s.cost.owned;
-  // Facility energy (Epoch AI): GPU TDP x average power fraction x server overhead x PUE.
-  const double kw_per_gpu = s.cluster.gpu.tdp_watts / 1000.0 * o.avg_power_fraction * o.server_power_factor * o.pue;
+  const double kw_per_gpu = facility_kw_per_gpu(s);
   r.energy_mwh = r.gpu_hours * kw_per_gpu / 1000.0;
   if (s.cost.carbon_t_per_mwh) r.co2_tonnes = r.energy_mwh * *s.cost.carbon_t_per_mwh;
-  r.costs = price(s, r, kw_per_gpu);
+  r.costs = price(s, r);
   return r;
 }
 
@@ -276,10 +273,12 @@ ReliabilityResult reliability(const Scenario& s, double useful_gpu_hours) {
   return r;
 }
 
-CostResult price(const Scenario& s, const RunResult& run, double kw_per_gpu) {
-  CostResult c;
-  c.rental_usd = run.gpu_hours * s.cost.gpu_hour_usd;
-  for (const auto& [name, usd] : s.cost.rental_presets) c.rental_presets_usd[name] = run.gpu_hours * usd;
+double facility_kw_per_gpu(const Scenario& s) {
+  const OwnedCostSpec& o = s.cost.owned;
+  return s.cluster.gpu.tdp_watts / 1000.0 * o.avg_power_fraction * o.server_power_factor * o.pue;
+}
+
+double owned_usd_per_gpu_hour(const Scenario& s) {
   // Owned cluster (Epoch AI, cost_analysis_standalone.py): server value = GPU price x server
   // overhead, amortised at 0.322 of its value a year over 8,766 hours; the interconnect is
   // interconnect_fraction of the cluster's cost; plus cost of capital and energy at the facility.
@@ -287,8 +286,15 @@ CostResult price(const Scenario& s, const RunResult& run, double kw_per_gpu) {
   const double server = o.gpu_price_usd * o.server_overhead;
   const double hardware = server * (o.amortisation_per_year + o.cost_of_capital_per_year) / 8766.0;
   const double interconnect = hardware * o.interconnect_fraction / (1.0 - o.interconnect_fraction);
-  const double energy = kw_per_gpu * o.electricity_usd_per_kwh;
-  c.owned_usd_per_gpu_hour = hardware + interconnect + energy;
+  return hardware + interconnect + facility_kw_per_gpu(s) * o.electricity_usd_per_kwh;
+}
+
+CostResult price(const Scenario& s, const RunResult& run) {
+  CostResult c;
+  c.rental_usd = run.gpu_hours * s.cost.gpu_hour_usd;
+  for (const auto& [name, usd] : s.cost.rental_presets) c.rental_presets_usd[name] = run.gpu_hours * usd;
+  const double energy = facility_kw_per_gpu(s) * s.cost.owned.electricity_usd_per_kwh;
+  c.owned_usd_per_gpu_hour = owned_usd_per_gpu_hour(s);
   c.owned_usd = run.gpu_hours * c.owned_usd_per_gpu_hour;
   c.owned_energy_usd = run.gpu_hours * energy;
   c.programme_gpu_hours = run.gpu_hours;

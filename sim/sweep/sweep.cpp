@@ -78,9 +78,10 @@ std::string reason_of(const std::string& message) {
   return out.size() > 160 ? out.substr(0, 157) + "..." : out;
 }
 
-double objective_of(SweepObjective o, double cost, double hours, double days) {
+double objective_of(SweepObjective o, double cost, double owned, double hours, double days) {
   switch (o) {
     case SweepObjective::cost: return cost;
+    case SweepObjective::owned_cost: return owned;
     case SweepObjective::gpu_hours: return hours;
     case SweepObjective::days: return days;
   }
@@ -90,6 +91,7 @@ double objective_of(SweepObjective o, double cost, double hours, double days) {
 const char* to_string(SweepObjective o) {
   switch (o) {
     case SweepObjective::cost: return "cost";
+    case SweepObjective::owned_cost: return "owned_cost";
     case SweepObjective::gpu_hours: return "gpu_hours";
     case SweepObjective::days: return "days";
   }
@@ -98,9 +100,10 @@ const char* to_string(SweepObjective o) {
 
 SweepObjective parse_objective(const std::string& s) {
   if (s == "cost") return SweepObjective::cost;
+  if (s == "owned_cost") return SweepObjective::owned_cost;
   if (s == "gpu_hours") return SweepObjective::gpu_hours;
   if (s == "days") return SweepObjective::days;
-  throw InputError("unknown objective '" + s + "' (one of: cost, gpu_hours, days)");
+  throw InputError("unknown objective '" + s + "' (one of: cost, owned_cost, gpu_hours, days)");
 }
 
 // A scalar encoding of text for the double all-gather (one character per double).
@@ -202,6 +205,7 @@ class Sweep {
       else if (a.key == "gpu") {
         s.cluster.gpu = a.gpus[d[i]];
         s.cluster.calibration = a.calibrations[d[i]];
+        s.cost.owned.gpu_price_usd = s.cluster.gpu.price_usd;  // the owned cost follows the GPU's catalogue price
       } else if (a.key == "network") s.cluster.network = a.networks[d[i]];
     }
     if (split_changes) p.layers_per_part.clear();
@@ -238,7 +242,7 @@ class Sweep {
   }
 
   struct Scaled {
-    double hours = 0, days = 0, cost = 0;
+    double hours = 0, days = 0, cost = 0, owned = 0;
   };
   // The main phase at `step_seconds` per step, with interruptions.
   Scaled scale(const Scenario& s, double step_seconds) const {
@@ -249,6 +253,7 @@ class Sweep {
     r.hours = useful / goodput;
     r.days = r.hours / s.cluster.gpus() / 24.0;
     r.cost = r.hours * price_;
+    r.owned = r.hours * owned_usd_per_gpu_hour(s);
     return r;
   }
 
@@ -266,7 +271,7 @@ class Sweep {
       const Scaled lb = scale(s, c.bound_seconds);
       c.lb_days = lb.days;
       c.lb_cost = lb.cost;
-      c.lb_metric = objective_of(o_.objective, lb.cost, lb.hours, lb.days);
+      c.lb_metric = objective_of(o_.objective, lb.cost, lb.owned, lb.hours, lb.days);
       if (o_.deadline_days && lb.days > *o_.deadline_days)
         return fmt::format("deadline: cannot finish within {} days (bound)", *o_.deadline_days);
       return c;
@@ -304,10 +309,13 @@ class Sweep {
     p.gpu_hours = r.hours;
     p.days = r.days;
     p.cost_usd = r.cost;
+    p.owned_cost_usd = r.owned;
     return p;
   }
 
-  double metric(const SweepPoint& p) const { return objective_of(o_.objective, p.cost_usd, p.gpu_hours, p.days); }
+  double metric(const SweepPoint& p) const {
+    return objective_of(o_.objective, p.cost_usd, p.owned_cost_usd, p.gpu_hours, p.days);
+  }
 
   std::int64_t shape_hits() const { return shape_hits_; }
   std::int64_t shapes_built() const { return shapes_built_; }
@@ -360,7 +368,8 @@ std::vector<SweepPoint> pareto_front(std::vector<SweepPoint> points) {
 
 void sort_top(std::vector<SweepPoint>& top, SweepObjective o, std::size_t k) {
   std::sort(top.begin(), top.end(), [&](const SweepPoint& a, const SweepPoint& b) {
-    const double ma = objective_of(o, a.cost_usd, a.gpu_hours, a.days), mb = objective_of(o, b.cost_usd, b.gpu_hours, b.days);
+    const double ma = objective_of(o, a.cost_usd, a.owned_cost_usd, a.gpu_hours, a.days);
+    const double mb = objective_of(o, b.cost_usd, b.owned_cost_usd, b.gpu_hours, b.days);
     return std::tie(ma, a.index) < std::tie(mb, b.index);
   });
   if (top.size() > k) top.resize(k);
@@ -370,7 +379,7 @@ constexpr int kPointFields = 10;
 
 void put_point(std::vector<double>& out, const SweepPoint& p) {
   out.insert(out.end(), {static_cast<double>(p.index), static_cast<double>(p.gpus), p.bound_seconds, p.step_seconds,
-                         p.mfu, p.peak_memory_bytes, p.gpu_hours, p.days, p.cost_usd, 0.0});
+                         p.mfu, p.peak_memory_bytes, p.gpu_hours, p.days, p.cost_usd, p.owned_cost_usd});
 }
 SweepPoint get_point(const std::vector<double>& in, std::size_t at) {
   SweepPoint p;
@@ -383,6 +392,7 @@ SweepPoint get_point(const std::vector<double>& in, std::size_t at) {
   p.gpu_hours = in[at + 6];
   p.days = in[at + 7];
   p.cost_usd = in[at + 8];
+  p.owned_cost_usd = in[at + 9];
   return p;
 }
 
@@ -598,7 +608,7 @@ nlohmann::ordered_json point_json(const SweepResult& r, const SweepPoint& p) {
   return {{"index", p.index},         {"layout", layout},      {"gpus", p.gpus},
           {"bound_seconds", p.bound_seconds}, {"step_seconds", p.step_seconds}, {"mfu", p.mfu},
           {"peak_memory_bytes", p.peak_memory_bytes}, {"gpu_hours", p.gpu_hours}, {"wall_clock_days", p.days},
-          {"cost_usd", p.cost_usd}};
+          {"cost_usd", p.cost_usd}, {"owned_cost_usd", p.owned_cost_usd}};
 }
 
 SweepPoint point_from_json(const nlohmann::json& j, const std::vector<std::string>& keys) {
@@ -613,6 +623,7 @@ SweepPoint point_from_json(const nlohmann::json& j, const std::vector<std::strin
   p.gpu_hours = j.at("gpu_hours").get<double>();
   p.days = j.at("wall_clock_days").get<double>();
   p.cost_usd = j.at("cost_usd").get<double>();
+  p.owned_cost_usd = j.at("owned_cost_usd").get<double>();
   return p;
 }
 
@@ -639,14 +650,15 @@ void write_sweep_json(const SweepResult& r, std::ostream& out) {
 void write_sweep_csv(const SweepResult& r, std::ostream& out) {
   out << "rank,index";
   for (const auto& k : r.keys) out << "," << k;
-  out << ",gpus,bound_seconds,step_seconds,mfu,peak_memory_bytes,gpu_hours,wall_clock_days,cost_usd,pareto\n";
+  out << ",gpus,bound_seconds,step_seconds,mfu,peak_memory_bytes,gpu_hours,wall_clock_days,cost_usd,owned_cost_usd,pareto\n";
   for (std::size_t i = 0; i < r.top.size(); ++i) {
     const SweepPoint& p = r.top[i];
     out << i + 1 << "," << p.index;
     for (const auto& v : p.values) out << "," << v;
     const bool on_front = std::any_of(r.pareto.begin(), r.pareto.end(), [&](const SweepPoint& q) { return q.index == p.index; });
-    out << fmt::format(",{},{:.9g},{:.9g},{:.6f},{:.0f},{:.9g},{:.9g},{:.9g},{}\n", p.gpus, p.bound_seconds, p.step_seconds,
-                       p.mfu, p.peak_memory_bytes, p.gpu_hours, p.days, p.cost_usd, on_front ? 1 : 0);
+    out << fmt::format(",{},{:.9g},{:.9g},{:.6f},{:.0f},{:.9g},{:.9g},{:.9g},{:.9g},{}\n", p.gpus, p.bound_seconds,
+                       p.step_seconds, p.mfu, p.peak_memory_bytes, p.gpu_hours, p.days, p.cost_usd, p.owned_cost_usd,
+                       on_front ? 1 : 0);
   }
 }
 
@@ -665,12 +677,13 @@ void write_sweep_terminal(const SweepResult& r, std::ostream& out) {
   auto table = [&](const std::string& title, const std::vector<SweepPoint>& points) {
     out << "\n" << title << "\n  ";
     for (const auto& k : r.keys) out << fmt::format("{:>15}", k.substr(0, 14));
-    out << fmt::format("{:>8}{:>10}{:>7}{:>14}{:>9}{:>14}\n", "GPUs", "step s", "MFU", "GPU-hours", "days", "USD");
+    out << fmt::format("{:>8}{:>10}{:>7}{:>14}{:>9}{:>14}{:>14}\n", "GPUs", "step s", "MFU", "GPU-hours", "days", "rental USD",
+                       "owned USD");
     for (const SweepPoint& p : points) {
       out << "  ";
       for (const auto& v : p.values) out << fmt::format("{:>15}", v.substr(0, 14));
-      out << fmt::format("{:>8}{:>10.3f}{:>6.1f}%{:>14.0f}{:>9.2f}{:>14.0f}\n", p.gpus, p.step_seconds, 100 * p.mfu,
-                         p.gpu_hours, p.days, p.cost_usd);
+      out << fmt::format("{:>8}{:>10.3f}{:>6.1f}%{:>14.0f}{:>9.2f}{:>14.0f}{:>14.0f}\n", p.gpus, p.step_seconds, 100 * p.mfu,
+                         p.gpu_hours, p.days, p.cost_usd, p.owned_cost_usd);
     }
   };
   table(fmt::format("Best {} by {}", r.top.size(), r.objective), r.top);

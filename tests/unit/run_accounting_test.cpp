@@ -48,7 +48,8 @@ TEST_CASE("run: owned-cluster cost per GPU-hour follows Epoch AI's method by han
   RunResult run;
   run.gpu_hours = 1000;
   const double kw = 0.7 * 0.75 * 1.82 * 1.25;
-  const CostResult c = price(s, run, kw);
+  CHECK(facility_kw_per_gpu(s) == doctest::Approx(kw));
+  const CostResult c = price(s, run);
   // $31,905 x 1.64 server overhead x 0.322 / 8,766 h; interconnect 19% of the cluster; energy at $0.0826/kWh.
   const double hw = 31905 * 1.64 * 0.322 / 8766;
   const double expected = hw + hw * 0.19 / 0.81 + kw * 0.0826;
@@ -63,7 +64,7 @@ TEST_CASE("run: the whole programme next to the final run") {
   s.cost.programme = ProgrammeSpec{3.0, {{"ablations", 500.0}}, "test"};
   RunResult run;
   run.gpu_hours = 1000;
-  const CostResult c = price(s, run, 1.0);
+  const CostResult c = price(s, run);
   CHECK(c.programme_gpu_hours == 3500);
   CHECK(c.programme_usd == 7000);
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "gpuhours/run.hpp"
 #include "gpuhours/sweep.hpp"
 #include "test_util.hpp"
 
@@ -158,4 +159,18 @@ TEST_CASE("sweep: varying the GPU picks its calibration profile, or the roofline
   CHECK(r.simulated == 3);
   // The A100 (no profile, roofline from its lower peaks) is the slowest.
   CHECK(r.top.back().values[0] == "a100-sxm-80gb");
+  // Ranked by owned cost: each GPU at its own catalogue price (Epoch AI's method).
+  o.objective = SweepObjective::owned_cost;
+  const SweepResult owned = run_sweep(s, catalog, o, one);
+  REQUIRE(owned.top.size() == 3);
+  for (std::size_t i = 0; i < owned.top.size(); ++i) {
+    const SweepPoint& p = owned.top[i];
+    Scenario with = s;
+    with.cluster.gpu = load_gpu_preset(p.values[0], catalog);
+    with.cost.owned.gpu_price_usd = with.cluster.gpu.price_usd;
+    CAPTURE(p.values[0]);
+    CHECK(p.owned_cost_usd == doctest::Approx(p.gpu_hours * owned_usd_per_gpu_hour(with)));
+    CHECK(p.cost_usd == doctest::Approx(p.gpu_hours * s.cost.gpu_hour_usd));
+    if (i > 0) CHECK(p.owned_cost_usd >= owned.top[i - 1].owned_cost_usd);
+  }
 }
