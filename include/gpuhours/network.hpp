@@ -135,6 +135,11 @@ double ring_bandwidth_bytes_per_s(int ranks, int nodes, const ClusterSpec& clust
 /// latency; `imbalance` scales the busiest rank's volume. Equal to the flow simulation (tested).
 Time moe_exchange_time(double bytes, int ranks, int nodes, double imbalance, const ClusterSpec& cluster,
                        const MoeRouting& moe);
+/// DeepEP's low-latency dispatch / combine (decode): each token goes to the GPU of each of its
+/// `top_k` experts directly, over RDMA when the group spans nodes (no NVLink forwarding, no
+/// node-limited dedup), so a GPU receives top_k x `bytes` (its tokens' bytes, balanced); inside
+/// one node over NVLink. Latency as one network step.
+Time moe_low_latency_time(double bytes, int top_k, int ranks, int nodes, const ClusterSpec& cluster);
 /// Point-to-point transfer (pipeline send/recv) inside a node or across nodes.
 Time p2p_time(double bytes, bool cross_node, const ClusterSpec& cluster);
 

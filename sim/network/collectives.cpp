@@ -435,6 +435,17 @@ Time moe_exchange_time(double bytes, int ranks, int nodes, double imbalance, con
   return Time::from_seconds_ceil(latency) + Time::from_seconds_ceil(std::max(N > 1 ? rdma : 0.0, nvl));
 }
 
+Time moe_low_latency_time(double bytes, int top_k, int ranks, int nodes, const ClusterSpec& c) {
+  if (ranks <= 1) return Time::ns(0);
+  const NetworkSpec& net = c.network;
+  const double received = bytes * top_k;
+  const bool rdma = nodes > 1;
+  const double seconds = rdma ? received / (net.nic_bytes_per_s_per_gpu * net.nic_efficiency)
+                              : received * (ranks - 1) / ranks / (c.gpu.nvlink_bytes_per_s * net.ep_nvlink_efficiency);
+  const double latency = net.base_latency_seconds + (rdma ? net.net_step_latency_seconds : net.nvlink_step_latency_seconds);
+  return Time::from_seconds_ceil(latency) + Time::from_seconds_ceil(seconds);
+}
+
 Time p2p_time(double bytes, bool cross_node, const ClusterSpec& c) {
   const NetworkSpec& net = c.network;
   const double bw = cross_node ? net.nic_bytes_per_s_per_gpu * net.nic_efficiency

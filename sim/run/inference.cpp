@@ -101,15 +101,20 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const Pa
   c.compute_seconds = gemm_flops / gemm_peak + attn_flops / attn_peak;
   c.memory_seconds = (c.weight_bytes + c.kv_bytes) / (gpu.hbm_bytes_per_s * gpu.achievable.copy);
   // Communication, not overlapped with compute: expert dispatch (FP8 or BF16) and combine (BF16)
-  // per MoE layer across the instance; two all-reduces per layer inside a tensor-parallel group.
+  // per MoE layer across the instance, with DeepEP's normal kernels for prefill and its
+  // low-latency kernels for decode (DeepSeek-V3/R1 inference system); two all-reduces per layer
+  // inside a tensor-parallel group.
   const int gpus = layout.gpus();
   const int nodes = std::max(1, (gpus + s.cluster.gpus_per_node - 1) / s.cluster.gpus_per_node);
   const double per_gpu_tokens = tokens / gpus;
   if (L > 0 && gpus > 1) {
     const MoeRouting routing{k, m.ffn.max_nodes_per_token};
     const double hidden = static_cast<double>(m.hidden);
-    const Time dispatch = moe_exchange_time(per_gpu_tokens * hidden * wbytes, gpus, nodes, s.parallel.expert_imbalance, s.cluster, routing);
-    const Time combine = moe_exchange_time(per_gpu_tokens * hidden * 2.0, gpus, nodes, s.parallel.expert_imbalance, s.cluster, routing);
+    const double imbalance = s.parallel.expert_imbalance;
+    const Time dispatch = decode ? moe_low_latency_time(per_gpu_tokens * hidden * wbytes * imbalance, k, gpus, nodes, s.cluster)
+                                 : moe_exchange_time(per_gpu_tokens * hidden * wbytes, gpus, nodes, imbalance, s.cluster, routing);
+    const Time combine = decode ? moe_low_latency_time(per_gpu_tokens * hidden * 2.0 * imbalance, k, gpus, nodes, s.cluster)
+                                : moe_exchange_time(per_gpu_tokens * hidden * 2.0, gpus, nodes, imbalance, s.cluster, routing);
     c.comm_seconds += L * (dispatch.seconds() + combine.seconds());
   }
   if (tp > 1) {

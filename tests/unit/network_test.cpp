@@ -94,6 +94,26 @@ TEST_CASE("DeepEP normal kernels on H800: bottleneck bandwidth within 15% of its
   }
 }
 
+TEST_CASE("DeepEP low-latency kernels on H800 (decode): times within 15% of its table") {
+  // DeepEP README, Feb 2025 (pure RDMA; shared/reference/hardware.yaml deepep low_latency_feb2025):
+  // 128 tokens x 7168 hidden per GPU, top-8, FP8 dispatch (with 1 scale per 128 values), BF16
+  // combine: dispatch 173/182/186/192 us and combine 329/350/353/369 us at EP16/32/64/128.
+  const double fp8 = 128.0 * 7168 * (1 + 4.0 / 128), bf16 = 128.0 * 7168 * 2;
+  struct Case {
+    int nodes;
+    double dispatch_us, combine_us;
+  };
+  for (const Case& c : {Case{2, 173, 329}, Case{4, 182, 350}, Case{8, 186, 353}, Case{16, 192, 369}}) {
+    CAPTURE(c.nodes);
+    const auto cl = cluster("h800-sxm", c.nodes, "deepseek-multi-plane");
+    const double d = moe_low_latency_time(fp8, 8, 8 * c.nodes, c.nodes, cl).seconds() * 1e6;
+    const double m = moe_low_latency_time(bf16, 8, 8 * c.nodes, c.nodes, cl).seconds() * 1e6;
+    MESSAGE("EP", 8 * c.nodes, ": dispatch ", d, " us (", c.dispatch_us, "), combine ", m, " us (", c.combine_us, ")");
+    CHECK(rel(d, c.dispatch_us) < 0.15);
+    CHECK(rel(m, c.combine_us) < 0.15);
+  }
+}
+
 TEST_CASE("two jobs crossing a 2:1 oversubscribed spine each get half the bandwidth") {
   // 4 nodes of 1 GPU, 2 per leaf. Leaf uplink = 2 NICs / oversubscription. Job A: node 0 -> 2,
   // job B: node 1 -> 3; both cross leaf 0's uplink. At 2:1 the uplink is one NIC's worth: each
