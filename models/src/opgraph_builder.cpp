@@ -189,16 +189,24 @@ struct Builder {
       }
       L.push_back(input_recomputed(linear("kv_down_proj", T, h, at.kv_lora_rank + at.qk_rope_head_dim, false, fp8)));
       L.push_back(norm("kv_norm", T, at.kv_lora_rank, m.norm));
-      L.push_back(rerun(input_recomputed(
-          linear("kv_up_proj", T, at.kv_lora_rank, std::int64_t{a} * (at.qk_nope_head_dim + dv), false, fp8))));
+      // With context parallelism the ring carries the compressed latent and the RoPE key (576
+      // values per token instead of 128 heads x 320), and every rank up-projects the latents of
+      // all cp blocks it attends to (assumed: the exchange MLA makes cheapest).
+      if (s.cp > 1)
+        L.push_back(comm("kv latent ring (cp)", OpComm::cp_ring,
+                         d(T) * d(at.kv_lora_rank + at.qk_rope_head_dim) * kAct * (s.cp - 1)));
+      L.push_back(rerun(input_recomputed(linear("kv_up_proj", T * s.cp, at.kv_lora_rank,
+                                                std::int64_t{a} * (at.qk_nope_head_dim + dv), false, fp8))));
       // RoPE on the query's and the shared key's rotary parts (Su et al. 2021).
       L.push_back(elementwise("rope", d(T) * (a + 1) * at.qk_rope_head_dim, 1, 1, 1, 1, 0));
     } else {
       L.push_back(input_recomputed(sequence_sharded(linear("qkv_proj", T, h, std::int64_t{a + 2 * kv} * dqk, qkvb, fp8))));
       L.push_back(elementwise("rope", d(T) * (a + kv) * dqk, 1, 1, 1, 1, 0));
     }
-    if (s.cp > 1)  // ring attention: every rank's keys and values visit the other cp-1 ranks
+    // Ring attention (Liu et al. 2023): every rank's keys and values visit the other cp-1 ranks.
+    if (s.cp > 1 && at.kind != AttentionKind::mla)
       L.push_back(comm("kv ring (cp)", OpComm::cp_ring, d(T) * kv * (dqk + dv) * kAct * (s.cp - 1)));
+    const std::size_t ring = L.size();  // the ring op, when there is one, is the last before attention
     if (!s.flash_attention) {
       L.push_back(unfused_attention(a, kv, dqk, dv));
     } else {
@@ -220,6 +228,13 @@ struct Builder {
       attn.saved_bytes = d(T) * (d(a) * dqk + d(kv) * (dqk + dv)) * kAct + d(T) * a * 4.0;  // q, k, v, lse
       // MLA under selective recomputation: q, k, v come again from the re-run up-projections.
       attn.saved_selective = at.kind == AttentionKind::mla ? d(T) * a * 4.0 : attn.saved_bytes;
+      // The ring's transfers overlap the blockwise attention: the ring op carries its kernels.
+      for (std::size_t i = ring; i-- > 0;)
+        if (L[i].comm == OpComm::cp_ring) {
+          L[i].forward = attn.forward;
+          L[i].backward = attn.backward;
+          break;
+        }
       L.push_back(attn);
     }
     L.push_back(linear("o_proj", T, std::int64_t{a} * dv, h, bias, fp8));

@@ -164,7 +164,16 @@ class ProgramBuilder {
         it.kind = TaskKind::comm_tp;
         const double bytes = op.comm_bytes * (backward ? 2.0 : 1.0);  // dK, dV travel back too
         it.scale_out = std::int64_t{p.tp} * p.cp > c.gpus_per_node;
-        it.comm_time = p2p_time(bytes, it.scale_out, c);
+        // Ring attention pipelines its cp-1 block transfers with the cp blockwise attention
+        // kernels (Liu et al. 2023): block i+1 arrives while block i is computed, so what the
+        // pass waits for is sum over the cp-1 transfers of max(0, transfer - block compute).
+        const int steps = p.cp - 1;
+        const Time transfer = p2p_time(bytes / steps, it.scale_out, c);
+        const bool carries_attention = backward ? !op.backward.empty() : op.forward.flops > 0;
+        const Time block = carries_attention
+                               ? Time::ns(kernels_.time(backward ? op.backward.front() : op.forward).count_ns() / p.cp)
+                               : Time();
+        it.comm_time = Time::ns(steps * std::max<std::int64_t>(0, (transfer - block).count_ns()));
         it.bytes_key = "cp ring";
         it.bytes = bytes;
         break;

@@ -188,7 +188,7 @@ RunResult account_run(const Scenario& s, const StepResult& step) {
                        (static_cast<double>(t.global_batch - ramp.from)) * (i + 0.5) / ramp.points;
       Scenario at = s;
       const StepResult result = step_at_batch(at, static_cast<std::int64_t>(std::llround(b)), t.global_batch, "ramp");
-      const std::string name = "ramp, batch " + std::to_string(at.training.global_batch);
+      const std::string name = "main/ramp, batch " + std::to_string(at.training.global_batch);
       r.phases.push_back(simulated_phase(at, name, ramp.tokens / ramp.points, result));
     }
     main_tokens -= ramp.tokens;

@@ -75,3 +75,33 @@ TEST_CASE("saved activations of a Llama layer match the hand count") {
   for (const Op& op : g.dense_layer) saved += op.saved_bytes;
   CHECK(saved == doctest::Approx(expected));
 }
+
+TEST_CASE("context parallelism: MLA's ring carries the latents, GQA's the keys and values, each with its attention kernels") {
+  RankShape shape;
+  shape.seq_len = 131072;
+  shape.cp = 16;
+  shape.ep = 64;
+  const OpGraph g = build_op_graph(zoo("deepseek-v3"), shape);
+  const double T = 131072.0 / 16;
+  auto find = [](const std::vector<Op>& ops, const std::string& name) {
+    for (const Op& op : ops)
+      if (op.name == name) return op;
+    FAIL("no op " << name);
+    return Op{};
+  };
+  const Op ring = find(g.moe_layer, "kv latent ring (cp)");
+  CHECK(ring.comm == OpComm::cp_ring);
+  CHECK(ring.comm_bytes == doctest::Approx(T * (512 + 64) * 2 * 15));  // latent + RoPE key, BF16, 15 hops
+  const Op attention = find(g.moe_layer, "attention");
+  CHECK(ring.forward.flops == attention.forward.flops);
+  CHECK(ring.backward.at(0).flops == attention.backward.at(0).flops);
+  // Every rank up-projects the latents of all 16 blocks: 128 heads x (128 + 128) outputs each.
+  const Op up = find(g.moe_layer, "kv_up_proj");
+  CHECK(up.forward.flops == doctest::Approx(2.0 * T * 16 * 512 * 128 * 256));
+  // GQA (Llama 3 8B): K and V of the 8 KV heads travel.
+  RankShape small;
+  small.seq_len = 32768;
+  small.cp = 4;
+  const OpGraph l = build_op_graph(zoo("llama-3-8b"), small);
+  CHECK(find(l.dense_layer, "kv ring (cp)").comm_bytes == doctest::Approx(32768.0 / 4 * 8 * 256 * 2 * 3));
+}
