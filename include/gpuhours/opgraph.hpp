@@ -44,6 +44,9 @@ struct Kernel {
   std::int64_t m = 0, n = 0, k = 0;  // GEMM shape (per group for grouped GEMMs); attention:
                                      // batch*heads, sequence, d_qk + d_v
   int groups = 1;                    // grouped GEMM: experts on the rank
+  /// FP8 GEMMs: bytes of the separate memory-bound pass that quantizes their operands first (read
+  /// BF16, write FP8 with scales), which DeepSeek-V3 §3.5.2 names as an HBM round trip.
+  double quantize_bytes = 0;
 };
 
 /// Communication an op stands for (its forward; the backward is the dual).

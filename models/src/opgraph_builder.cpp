@@ -37,13 +37,23 @@ Kernel memory_kernel(double bytes, bool backward = false) {
 }
 
 // A linear layer y = x W, x: [T x in], W: [in x out] (per group for grouped experts).
+// FP8 (DeepSeek-V3 §3.3, Fig. 6): forward quantizes x (1x128 tiles) unless it arrives in FP8
+// (`input_fp8`: routed experts get their tokens dispatched in FP8); dgrad quantizes dy; wgrad
+// re-quantizes the cached FP8 x and quantizes dy along the other axis (128x1 tiles).
 Op linear(std::string name, std::int64_t tokens, std::int64_t in, std::int64_t out, bool bias, bool fp8,
-          int groups = 1) {
+          int groups = 1, bool input_fp8 = false) {
   Op op;
   op.name = std::move(name);
   op.forward = gemm(tokens, out, in, fp8, false, groups);
   op.backward = {gemm(tokens, in, out, fp8, true, groups),   // dX = dY W^T
                  gemm(in, out, tokens, fp8, true, groups)};  // dW = X^T dY
+  if (fp8) {
+    const double x = d(tokens) * d(in) * groups, dy = d(tokens) * d(out) * groups;
+    const double quantize = kAct + kFp8Token;  // read BF16, write FP8 + scale
+    op.forward.quantize_bytes = input_fp8 ? 0.0 : x * quantize;
+    op.backward[0].quantize_bytes = dy * quantize;
+    op.backward[1].quantize_bytes = x * 2 * kFp8Token + dy * quantize;
+  }
   op.weight_grad_kernels = 1;
   op.saved_bytes = d(tokens) * d(in) * (fp8 ? kFp8Token : kAct) * groups;  // FP8 activations cached in FP8
   op.saved_selective = op.saved_bytes;
@@ -272,7 +282,7 @@ struct Builder {
       const auto per_expert = static_cast<std::int64_t>(std::ceil(routed / local));
       const std::int64_t ei = ff.expert_intermediate;
       const bool glu = ff.activation == Activation::swiglu;
-      Op up = linear("experts_gate_up", per_expert, h, glu ? 2 * ei : ei, false, fp8, local);
+      Op up = linear("experts_gate_up", per_expert, h, glu ? 2 * ei : ei, false, fp8, local, /*input_fp8=*/true);
       up.expert_params = true;
       L.push_back(up);
       L.push_back(activation(ff.activation, d(per_expert) * local * d(ei), fp8));

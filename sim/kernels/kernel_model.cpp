@@ -133,7 +133,11 @@ CalibrationProfile load_calibration(const YamlNode& n) {
 KernelModel::KernelModel(const GpuSpec& gpu, const CalibrationProfile* profile, double time_scale)
     : gpu_(gpu), profile_(profile), scale_(time_scale) {}
 
-Time KernelModel::time(const Kernel& k) const { return Time::from_seconds_ceil(unscaled_seconds(k) * scale_); }
+Time KernelModel::time(const Kernel& k) const {
+  // An FP8 GEMM's quantization pass is a memory-bound kernel of its own, before the GEMM.
+  const double quantize = k.quantize_bytes > 0 ? unscaled_seconds(Kernel{OpKind::memory, 0, k.quantize_bytes}) : 0.0;
+  return Time::from_seconds_ceil((unscaled_seconds(k) + quantize) * scale_);
+}
 
 double KernelModel::unscaled_seconds(const Kernel& k) const {
   if (profile_) {

@@ -200,3 +200,24 @@ TEST_CASE("calibration: the gpuhours-bench (cuBLASLt) profile agrees with the Py
   CHECK(lt.attention_fwd.empty());
   CHECK(b.assumptions().size() == 2);
 }
+
+TEST_CASE("calibration: an FP8 GEMM's quantization pass adds a memory-bound kernel's time") {
+  const CalibrationProfile p = h100_profile();
+  const GpuSpec gpu = load_gpu_preset("h100-sxm", Catalog(kRoot));
+  const KernelModel model(gpu, &p);
+  Kernel g;
+  g.kind = OpKind::gemm;
+  g.fp8 = true;
+  g.m = 4096;
+  g.n = 7168;
+  g.k = 16384;
+  g.flops = 2.0 * 4096 * 7168 * 16384;
+  g.bytes = 4096.0 * 16384 + 16384.0 * 7168 + 4096.0 * 7168 * 2;
+  Kernel quantized = g;
+  quantized.quantize_bytes = 4096.0 * 16384 * 3.03125;
+  Kernel pass;
+  pass.bytes = quantized.quantize_bytes;
+  const auto extra = model.time(quantized).count_ns() - model.time(g).count_ns();
+  CHECK(std::abs(extra - model.time(pass).count_ns()) <= 1);  // rounding to whole nanoseconds
+  CHECK(model.time(pass).seconds() == doctest::Approx(gpu.kernel_launch_seconds + pass.bytes / p.elementwise_bytes_per_s));
+}

@@ -105,3 +105,28 @@ TEST_CASE("context parallelism: MLA's ring carries the latents, GQA's the keys a
   const OpGraph l = build_op_graph(zoo("llama-3-8b"), small);
   CHECK(find(l.dense_layer, "kv ring (cp)").comm_bytes == doctest::Approx(32768.0 / 4 * 8 * 256 * 2 * 3));
 }
+
+TEST_CASE("FP8 linears carry their quantization passes (DeepSeek-V3 §3.3 and §3.5.2), by hand") {
+  RankShape shape;
+  shape.seq_len = 4096;
+  shape.ep = 64;
+  shape.precision = Precision::fp8;
+  const OpGraph g = build_op_graph(zoo("deepseek-v3"), shape);
+  auto find = [&](const std::string& name) {
+    for (const Op& op : g.moe_layer)
+      if (op.name == name) return op;
+    FAIL("no op " << name);
+    return Op{};
+  };
+  const double T = 4096, q = 2 + (1 + 4.0 / 128), fp8 = 1 + 4.0 / 128;  // BF16 in, FP8 + 1 scale per 128 out
+  const Op o = find("o_proj");  // 128 heads x 128 -> 7168
+  CHECK(o.forward.quantize_bytes == doctest::Approx(T * 16384 * q));
+  CHECK(o.backward[0].quantize_bytes == doctest::Approx(T * 7168 * q));
+  CHECK(o.backward[1].quantize_bytes == doctest::Approx(T * 16384 * 2 * fp8 + T * 7168 * q));
+  // Routed experts get their tokens dispatched in FP8: no forward pass of their own.
+  CHECK(find("experts_gate_up").forward.quantize_bytes == 0);
+  CHECK(find("experts_down").forward.quantize_bytes > 0);
+  // BF16 training quantizes nothing.
+  shape.precision = Precision::bf16;
+  for (const Op& op : build_op_graph(zoo("deepseek-v3"), shape).moe_layer) CHECK(op.forward.quantize_bytes == 0);
+}
