@@ -38,6 +38,9 @@ Shard parse_shard(const std::string& spec);
 /// cost: GPU-hours at the scenario's rental price (the same for every GPU type); owned_cost: the
 /// owned-cluster cost per GPU-hour of each GPU type (Epoch AI's method, its catalogue price).
 enum class SweepObjective { cost, owned_cost, gpu_hours, days };
+const char* to_string(SweepObjective o);
+/// "cost", "owned_cost", "gpu_hours" or "days"; throws InputError listing them.
+SweepObjective parse_objective(const std::string& s);
 
 struct SweepOptions {
   std::vector<SweepAxis> axes;

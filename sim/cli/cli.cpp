@@ -255,14 +255,10 @@ struct SweepArgs {
 int cmd_sweep(const Catalog& catalog, const SweepArgs& a, std::ostream& out, std::ostream& err, SweepComm* comm) {
   const Scenario s = load_scenario(a.scenario, catalog);
   SweepOptions o;
-  if (a.vary.empty()) throw InputError("sweep: the grid is empty; give at least one --vary key=v1,v2,...");
   for (const auto& v : a.vary) o.axes.push_back(parse_sweep_axis(v, catalog));
   if (a.deadline_days > 0) o.deadline_days = a.deadline_days;
   o.top = a.top;
-  o.objective = a.objective == "gpu_hours"    ? SweepObjective::gpu_hours
-                : a.objective == "days"       ? SweepObjective::days
-                : a.objective == "owned_cost" ? SweepObjective::owned_cost
-                                              : SweepObjective::cost;
+  o.objective = parse_objective(a.objective);
   o.threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   o.prune = !a.no_prune;
   o.cache = !a.no_cache;

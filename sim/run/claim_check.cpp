@@ -81,19 +81,10 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
 
   const double claimed = *s.claim->gpu_hours;
   c.claim.ratio = claimed / c.gpu_hours.p50;
-  // Simulated phases only: their tokens and model FLOPs in the claimed GPU-hours less the phases
-  // taken as reported, at the simulated goodput (check_claim gives the MFU).
-  double tokens = 0, flops = 0, simulated_hours = 0, reported = 0;
-  for (const PhaseResult& p : c.run.phases) {
-    if (!p.simulated) {
-      reported += p.gpu_hours;
-      continue;
-    }
-    tokens += p.tokens;
-    flops += p.model_flops;
-    simulated_hours += p.gpu_hours;
-  }
-  const double run_mfu = flops / (simulated_hours * 3600.0 * s.cluster.gpu.peak_flops_per_s.at(to_string(s.training.precision)));
+  // Simulated phases only: their tokens in the claimed GPU-hours less the phases taken as
+  // reported, at the simulated goodput (check_claim gives the MFU).
+  double tokens = 0, reported = 0;
+  for (const PhaseResult& p : c.run.phases) (p.simulated ? tokens : reported) += p.simulated ? p.tokens : p.gpu_hours;
   c.required_tokens_per_gpu_second = tokens / ((claimed - reported) * c.run.reliability.goodput * 3600.0);
   if (!c.claim.required_mfu) throw InputError(s.file + ": the claim leaves no GPU-hours for the simulated phases");
   std::tie(c.best_published_mfu, c.best_published_what) = best_published(s, catalog);
@@ -119,7 +110,7 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
   c.reasons.push_back(fmt::format(
       "For the claim to hold, the cluster must sustain {:.0f} tokens/s per GPU, an MFU of {:.1f}% against the "
       "{} peak (simulated: {:.1f}%).", c.required_tokens_per_gpu_second, 100 * *c.claim.required_mfu,
-      to_string(s.training.precision), 100 * run_mfu));
+      to_string(s.training.precision), 100 * c.run.mfu));
   if (c.best_published_mfu > 0)
     c.reasons.push_back(fmt::format("The best published MFU for this hardware and precision is {:.1f}%: {}.",
                                     100 * c.best_published_mfu, c.best_published_what));

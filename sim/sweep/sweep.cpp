@@ -88,23 +88,6 @@ double objective_of(SweepObjective o, double cost, double owned, double hours, d
   return cost;
 }
 
-const char* to_string(SweepObjective o) {
-  switch (o) {
-    case SweepObjective::cost: return "cost";
-    case SweepObjective::owned_cost: return "owned_cost";
-    case SweepObjective::gpu_hours: return "gpu_hours";
-    case SweepObjective::days: return "days";
-  }
-  return "cost";
-}
-
-SweepObjective parse_objective(const std::string& s) {
-  if (s == "cost") return SweepObjective::cost;
-  if (s == "owned_cost") return SweepObjective::owned_cost;
-  if (s == "gpu_hours") return SweepObjective::gpu_hours;
-  if (s == "days") return SweepObjective::days;
-  throw InputError("unknown objective '" + s + "' (one of: cost, owned_cost, gpu_hours, days)");
-}
 
 // A scalar encoding of text for the double all-gather (one character per double).
 void put_text(std::vector<double>& out, const std::string& s) {
@@ -123,6 +106,7 @@ struct Candidate {
   std::int64_t index = 0;
   int gpus = 0;
   double bound_seconds = 0, lb_metric = 0, lb_days = 0, lb_cost = 0;
+  double peak_memory_bytes = 0;  // of the memory plan the checks made
 };
 
 class Sweep {
@@ -268,6 +252,7 @@ class Sweep {
       c.index = index;
       c.gpus = s.cluster.gpus();
       c.bound_seconds = step_lower_bound(s, part_times(*sh), stages);
+      for (const StagePlan& st : stages) c.peak_memory_bytes = std::max(c.peak_memory_bytes, st.total());
       const Scaled lb = scale(s, c.bound_seconds);
       c.lb_days = lb.days;
       c.lb_cost = lb.cost;
@@ -301,10 +286,7 @@ class Sweep {
     p.bound_seconds = c.bound_seconds;
     p.step_seconds = step.seconds;
     p.mfu = step.mfu;
-    const std::vector<StagePlan> stages = plan_memory(s);
-    p.peak_memory_bytes = std::max_element(stages.begin(), stages.end(), [](const StagePlan& a, const StagePlan& b) {
-                            return a.total() < b.total();
-                          })->total();
+    p.peak_memory_bytes = c.peak_memory_bytes;
     const Scaled r = scale(s, step.seconds);
     p.gpu_hours = r.hours;
     p.days = r.days;
@@ -397,6 +379,24 @@ SweepPoint get_point(const std::vector<double>& in, std::size_t at) {
 }
 
 }  // namespace
+
+const char* to_string(SweepObjective o) {
+  switch (o) {
+    case SweepObjective::cost: return "cost";
+    case SweepObjective::owned_cost: return "owned_cost";
+    case SweepObjective::gpu_hours: return "gpu_hours";
+    case SweepObjective::days: return "days";
+  }
+  return "cost";
+}
+
+SweepObjective parse_objective(const std::string& s) {
+  if (s == "cost") return SweepObjective::cost;
+  if (s == "owned_cost") return SweepObjective::owned_cost;
+  if (s == "gpu_hours") return SweepObjective::gpu_hours;
+  if (s == "days") return SweepObjective::days;
+  throw InputError("unknown objective '" + s + "' (one of: cost, owned_cost, gpu_hours, days)");
+}
 
 const std::vector<std::string>& sweep_keys() {
   static const std::vector<std::string> keys = {"tp", "pp", "ep", "cp", "zero", "schedule", "virtual_stages",
@@ -491,7 +491,7 @@ SweepResult run_sweep(const Scenario& base, const Catalog& catalog, const SweepO
     }
     const Candidate& k = std::get<Candidate>(c);
     packed.insert(packed.end(), {1.0, static_cast<double>(k.index), static_cast<double>(k.gpus), k.bound_seconds,
-                                 k.lb_metric, k.lb_days, k.lb_cost});
+                                 k.lb_metric, k.lb_days, k.lb_cost, k.peak_memory_bytes});
   }
   for (const auto& [reason, n] : reasons) {
     packed.push_back(2.0);
@@ -503,8 +503,8 @@ SweepResult run_sweep(const Scenario& base, const Catalog& catalog, const SweepO
   for (std::size_t at = 0; at < all.size();) {
     if (all[at++] == 1.0) {
       candidates.push_back({static_cast<std::int64_t>(all[at]), static_cast<int>(all[at + 1]), all[at + 2], all[at + 3],
-                            all[at + 4], all[at + 5]});
-      at += 6;
+                            all[at + 4], all[at + 5], all[at + 6]});
+      at += 7;
     } else {
       const std::string reason = get_text(all, at);
       r.rejected[reason] += static_cast<std::int64_t>(all[at++]);
