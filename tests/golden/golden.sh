@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Golden outputs: the --json output of every preset (`run`, and `check` where it has a claim), of
+# `validate` and of one layout search, compared byte for byte with the files beside this script.
+# A restructuring moves none of them; a change that moves a figure regenerates them in its own
+# commit, whose message says which figures moved, by how much, and why.
+#   tests/golden/golden.sh GPUHOURS            compare (exit 1 on any difference, with a diff)
+#   tests/golden/golden.sh GPUHOURS --update   regenerate
+set -uo pipefail
+gpuhours=$(realpath "$1")
+mode=${2:-compare}
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/../.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+outputs=()
+produce() {  # NAME ARGS...: run gpuhours ARGS --json into $tmp/NAME.json
+  local name=$1; shift
+  "$gpuhours" "$@" --json > "$tmp/$name.json" 2> "$tmp/$name.err"
+  local rc=$?
+  # validate exits 1 when a limit is exceeded: that is its verdict, the JSON is still the golden.
+  if [ $rc -ne 0 ] && [ "$1" != validate ]; then
+    echo "FAIL: gpuhours $* --json exited $rc"; cat "$tmp/$name.err"; return 1
+  fi
+  outputs+=("$name")
+}
+
+fail=0
+for s in scenarios/*.yaml; do
+  n=$(basename "$s" .yaml)
+  produce "run-$n" run "$n" || fail=1
+  if grep -q '^claim:' "$s"; then produce "check-$n" check "$n" || fail=1; fi
+done
+produce validate validate || fail=1
+produce sweep-llama-3-405b sweep llama-3-405b --top 5 --threads 1 --vary gpus=8192,16384 \
+  --vary tp=4,8 --vary pp=8,16 --vary zero=1,3 --vary schedule=1f1b,interleaved-1f1b --vary micro_batch=1,2 || fail=1
+
+if [ "$mode" = --update ]; then
+  rm -f "$here"/*.json
+  for n in "${outputs[@]}"; do cp "$tmp/$n.json" "$here/$n.json"; done
+  echo "golden: wrote ${#outputs[@]} files"
+  exit $fail
+fi
+for n in "${outputs[@]}"; do
+  if [ ! -f "$here/$n.json" ]; then echo "FAIL: no golden file tests/golden/$n.json"; fail=1; continue; fi
+  if ! cmp -s "$here/$n.json" "$tmp/$n.json"; then
+    echo "FAIL: $n differs from tests/golden/$n.json"
+    diff "$here/$n.json" "$tmp/$n.json" | head -40
+    fail=1
+  fi
+done
+stale=$(comm -23 <(cd "$here" && ls *.json | sed 's/\.json$//' | sort) <(printf '%s\n' "${outputs[@]}" | sort))
+if [ -n "$stale" ]; then echo "FAIL: golden files nothing produces: $stale"; fail=1; fi
+[ $fail -eq 0 ] && echo "golden: ${#outputs[@]} outputs byte-identical"
+exit $fail
