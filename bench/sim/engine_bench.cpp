@@ -40,11 +40,11 @@ int main(int argc, char** argv) {
     const int r = static_cast<int>(i % ranks);
     const long k = i / ranks;
     if (k % 4 == 3) {
-      const TaskId t = g.add_task(ms[r], Time::ns(1000 + rnd() % 5000), gpuhours::TaskKind::comm_dp, comm, share);
+      const TaskId t = g.add_task(ms[r], Time::ns(1000 + rnd() % 5000), gpuhours::TaskUse::transfer, 0, comm, share);
       last_comm[r] = t;
       has_comm[r] = true;
     } else {
-      const TaskId t = g.add_task(cs[r], Time::ns(2000 + rnd() % 20000), gpuhours::TaskKind::compute, fwd);
+      const TaskId t = g.add_task(cs[r], Time::ns(2000 + rnd() % 20000), gpuhours::TaskUse::compute, 0, fwd);
       const int peer = (r + 1) % ranks;
       if (k % 4 == 0 && has_comm[peer]) g.add_dependency(last_comm[peer], t);
     }

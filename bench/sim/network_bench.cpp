@@ -48,8 +48,8 @@ int main() {
       std::vector<int> ranks;
       for (int i = 0; i < 64; ++i) ranks.push_back(group * 64 + i);
       const StreamId s = g.add_stream(group, "ep");
-      g.add_network_task(s, net.add_op(make_collective(CollectiveKind::all_to_all, Algorithm::direct, bytes, ranks, topo, c)),
-                         TaskKind::comm_ep, g.intern("all-to-all"));
+      g.add_external_task(s, net.add_op(make_collective(CollectiveKind::all_to_all, Algorithm::direct, bytes, ranks, topo, c)),
+                          0, g.intern("all-to-all"));
     }
     const double built = seconds_since(t0);
     Engine e(g, &net);

@@ -20,6 +20,7 @@
 #include "gpuhours/network.hpp"
 #include "gpuhours/topology.hpp"
 #include "gpuhours/report.hpp"
+#include "gpuhours/trace.hpp"
 #include "gpuhours/step.hpp"
 #include "gpuhours/sweep.hpp"
 #include "gpuhours/yaml.hpp"
@@ -47,7 +48,10 @@ int cmd_run(const Catalog& catalog, const std::string& scenario, const std::stri
     trace.open(trace_path);
     if (!trace) throw InputError(trace_path + ": cannot write the trace file");
   }
-  const StepResult step = simulate_step(s, trace_path.empty() ? nullptr : &trace);
+  TraceSink sink;
+  if (!trace_path.empty())
+    sink = [&trace](const Engine& e, const std::vector<std::string>& names) { write_chrome_trace(e, names, trace); };
+  const StepResult step = simulate_step(s, sink);
   const RunResult run = account_run(s, step);
   const ClaimResult claim = check_claim(s, run);
   const Report report{s, step, run, claim};

@@ -6,7 +6,7 @@
 
 #include "gpuhours/cli.hpp"
 #ifdef GPUHOURS_MPI
-#include "../sweep/mpi_comm.hpp"
+#include "../studies/mpi_comm.hpp"
 #endif
 
 #ifndef GPUHOURS_BENCH_PATH

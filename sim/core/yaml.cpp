@@ -207,4 +207,41 @@ std::vector<std::string> YamlNode::as_string_list() const {
   return out;
 }
 
+std::vector<std::string> YamlNode::optional_list(std::string_view key) const {
+  auto c = optional_child(key);
+  return c ? c->as_string_list() : std::vector<std::string>{};
+}
+
+std::string YamlNode::optional_string(std::string_view key) const {
+  auto c = optional_child(key);
+  return c ? c->as_string() : std::string{};
+}
+
+// Hardware files: `sources` is a mapping key -> citation; every quantity names one of those keys.
+std::map<std::string, std::string> load_sources(const YamlNode& n) {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, cite] : n.child("sources").entries()) out[key] = cite.as_string();
+  if (out.empty()) throw n.child("sources").error("at least one source is required");
+  return out;
+}
+
+double sourced(const YamlNode& parent, std::string_view key, Dimension dim,
+               const std::map<std::string, std::string>& sources) {
+  const YamlNode n = parent.child(key);
+  if (!n.is_map())
+    throw n.error("expected {value: ..., source: ...}: every hardware number carries its source");
+  const double v = n.as_quantity(dim);
+  for (const auto& s : n.child("source").as_string_list())
+    if (!sources.count(s)) throw n.child("source").error("unknown source '" + s + "'; add it under 'sources'");
+  return v;
+}
+
+std::string unknown_name_message(std::string_view what, std::string_view value, const std::vector<std::string>& names) {
+  std::string msg = "unknown " + std::string(what) + " '" + std::string(value) + "'";
+  if (auto hint = closest_match(value, names); !hint.empty()) msg += "; did you mean '" + hint + "'?";
+  msg += " (one of:";
+  for (const auto& name : names) msg += " " + name;
+  return msg + ")";
+}
+
 }  // namespace gpuhours

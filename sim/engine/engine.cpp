@@ -5,7 +5,6 @@
 #include <limits>
 
 #include "gpuhours/error.hpp"
-#include "gpuhours/network.hpp"
 
 namespace gpuhours {
 
@@ -16,22 +15,6 @@ constexpr std::uint32_t kNoOp = std::numeric_limits<std::uint32_t>::max();
 constexpr double kMinComputeRate = 0.05;
 }  // namespace
 
-bool is_communication(TaskKind k) {
-  return k != TaskKind::compute && k != TaskKind::optimizer;
-}
-
-const char* to_string(TaskKind k) {
-  switch (k) {
-    case TaskKind::compute: return "compute";
-    case TaskKind::optimizer: return "optimizer";
-    case TaskKind::comm_tp: return "tp";
-    case TaskKind::comm_ep: return "ep";
-    case TaskKind::comm_pp: return "pp";
-    case TaskKind::comm_dp: return "dp";
-  }
-  return "?";
-}
-
 StreamId TaskGraph::add_stream(int rank, std::string name) {
   GPUHOURS_ASSERT(rank >= 0, "ranks are numbered from zero");
   stream_rank_.push_back(rank);
@@ -40,7 +23,7 @@ StreamId TaskGraph::add_stream(int rank, std::string name) {
   return static_cast<StreamId>(stream_rank_.size() - 1);
 }
 
-TaskId TaskGraph::add_task(StreamId stream, Time work, TaskKind kind, std::uint32_t label,
+TaskId TaskGraph::add_task(StreamId stream, Time work, TaskUse use, TaskCategory category, std::uint32_t label,
                            double sm_share) {
   GPUHOURS_ASSERT(stream < stream_rank_.size(), "task on an unknown stream");
   GPUHOURS_ASSERT(work.count_ns() >= 0, "task work is non-negative");
@@ -51,11 +34,12 @@ TaskId TaskGraph::add_task(StreamId stream, Time work, TaskKind kind, std::uint3
   work_.push_back(work.count_ns());
   stream_.push_back(stream);
   label_.push_back(label);
-  kind_.push_back(kind);
+  use_.push_back(use);
+  category_.push_back(category);
   sm_share_.push_back(sm_share);
   next_on_stream_.push_back(kNone);
-  network_op_.push_back(kNoOp);
-  scale_out_.push_back(0);
+  external_op_.push_back(kNoOp);
+  shares_link_.push_back(0);
   const TaskId prev = stream_last_[stream];
   dep_count_.push_back(prev == kNone ? 0 : 1);
   if (prev != kNone) next_on_stream_[prev] = id;
@@ -63,17 +47,16 @@ TaskId TaskGraph::add_task(StreamId stream, Time work, TaskKind kind, std::uint3
   return id;
 }
 
-TaskId TaskGraph::add_network_task(StreamId stream, std::uint32_t op, TaskKind kind, std::uint32_t label,
-                                   double sm_share) {
-  GPUHOURS_ASSERT(is_communication(kind), "network tasks communicate");
-  const TaskId t = add_task(stream, Time::ns(0), kind, label, sm_share);
-  network_op_[t] = op;
+TaskId TaskGraph::add_external_task(StreamId stream, std::uint32_t op, TaskCategory category, std::uint32_t label,
+                                    double sm_share) {
+  const TaskId t = add_task(stream, Time::ns(0), TaskUse::transfer, category, label, sm_share);
+  external_op_[t] = op;
   return t;
 }
 
-void TaskGraph::mark_scale_out(TaskId t) {
-  GPUHOURS_ASSERT(t < work_.size() && is_communication(kind_[t]), "only communication crosses the NIC");
-  scale_out_[t] = 1;
+void TaskGraph::share_rank_link(TaskId t) {
+  GPUHOURS_ASSERT(t < work_.size() && use_[t] == TaskUse::transfer, "only transfers use a link");
+  shares_link_[t] = 1;
 }
 
 void TaskGraph::add_dependency(TaskId before, TaskId after) {
@@ -90,19 +73,19 @@ std::uint32_t TaskGraph::intern(const std::string& label) {
 }
 
 std::size_t TaskGraph::bytes_per_task() const {
-  // Graph: work 8, stream 4, label 4, kind 1, share 8, next 4, deps 4, network op 4, scale-out 1; per edge 8 (+4 in CSR).
+  // Graph: work 8, stream 4, label 4, use 1, category 1, share 8, next 4, deps 4, external op 4, link 1; per edge 8 (+4 in CSR).
   // Engine: pending 4, CSR offset 4, start 8, end 8.
   const double edges = task_count() ? static_cast<double>(edges_.size()) / task_count() : 0.0;
-  return static_cast<std::size_t>(38 + 24 + edges * 12);
+  return static_cast<std::size_t>(39 + 24 + edges * 12);
 }
 
-Engine::Engine(const TaskGraph& graph, NetworkModel* network) : graph_(graph), network_(network) {}
+Engine::Engine(const TaskGraph& graph, ExternalModel* external) : graph_(graph), external_(external) {}
 
-void Engine::sync_network() {
-  if (!network_) return;
-  const std::int64_t at = network_->next_event_ns();
-  if (at >= 0) queue_.set(network_slot_, std::max(at, now_));
-  else if (queue_.scheduled(network_slot_)) queue_.erase(network_slot_);
+void Engine::sync_external() {
+  if (!external_) return;
+  const std::int64_t at = external_->next_event_ns();
+  if (at >= 0) queue_.set(external_slot_, std::max(at, now_));
+  else if (queue_.scheduled(external_slot_)) queue_.erase(external_slot_);
 }
 
 void SlotQueue::resize(std::size_t slots) {
@@ -173,16 +156,16 @@ void Engine::schedule_end(StreamId s) {
 }
 
 double Engine::target_rate(TaskId t, int rank) const {
-  if (!is_communication(graph_.kind_[t])) return std::max(kMinComputeRate, 1.0 - rank_share_[rank]);
+  if (graph_.use_[t] == TaskUse::compute) return std::max(kMinComputeRate, 1.0 - rank_share_[rank]);
   // Scale-out transfers of one rank share its NIC equally (max-min on one bottleneck link).
-  if (graph_.scale_out_[t] && rank_nic_[rank] > 1) return 1.0 / rank_nic_[rank];
+  if (graph_.shares_link_[t] && rank_link_[rank] > 1) return 1.0 / rank_link_[rank];
   return 1.0;
 }
 
 void Engine::rerate_rank(int rank) {
   for (StreamId s : rank_streams_[rank]) {
     Running& r = running_[s];
-    if (!r.busy || graph_.network_op_[r.task] != kNoOp) continue;
+    if (!r.busy || graph_.external_op_[r.task] != kNoOp) continue;
     const double rate = target_rate(r.task, rank);
     if (r.rate == rate) continue;
     r.remaining_ns = std::max(0.0, r.remaining_ns - static_cast<double>(now_ - r.since) * r.rate);
@@ -202,21 +185,21 @@ void Engine::start_task(TaskId t) {
   r.since = now_;
   start_[t] = now_;
   const int rank = graph_.stream_rank_[s];
-  const bool comm = is_communication(graph_.kind_[t]);
-  const bool nic = graph_.scale_out_[t] && graph_.network_op_[t] == kNoOp;
-  if (nic) ++rank_nic_[rank];
+  const bool comm = graph_.use_[t] == TaskUse::transfer;
+  const bool link = graph_.shares_link_[t] && graph_.external_op_[t] == kNoOp;
+  if (link) ++rank_link_[rank];
   r.rate = target_rate(t, rank);
-  if (graph_.network_op_[t] != kNoOp) {
-    GPUHOURS_ASSERT(network_ != nullptr, "a graph with network tasks needs a network model");
-    network_->start(graph_.network_op_[t], t, now_);
-    sync_network();
+  if (graph_.external_op_[t] != kNoOp) {
+    GPUHOURS_ASSERT(external_ != nullptr, "a graph with external tasks needs an external model");
+    external_->start(graph_.external_op_[t], t, now_);
+    sync_external();
   } else if (r.rate == 1.0) {
     queue_.set(s, now_ + graph_.work_[t]);
   } else {
     schedule_end(s);
   }
   if (comm && graph_.sm_share_[t] > 0.0) rank_share_[rank] += graph_.sm_share_[t];
-  if ((comm && graph_.sm_share_[t] > 0.0) || (nic && rank_nic_[rank] > 1)) rerate_rank(rank);
+  if ((comm && graph_.sm_share_[t] > 0.0) || (link && rank_link_[rank] > 1)) rerate_rank(rank);
 }
 
 void Engine::release(TaskId t) {
@@ -230,10 +213,11 @@ void Engine::finish_task(StreamId s) {
   end_[t] = now_;
   const double share = graph_.sm_share_[t];
   const int rank = graph_.stream_rank_[s];
-  const bool nic = graph_.scale_out_[t] && graph_.network_op_[t] == kNoOp;
-  if (nic) --rank_nic_[rank];
-  if (share > 0.0 && is_communication(graph_.kind_[t])) rank_share_[rank] = std::max(0.0, rank_share_[rank] - share);
-  if ((share > 0.0 && is_communication(graph_.kind_[t])) || (nic && rank_nic_[rank] > 0)) rerate_rank(rank);
+  const bool link = graph_.shares_link_[t] && graph_.external_op_[t] == kNoOp;
+  if (link) --rank_link_[rank];
+  const bool transfer = graph_.use_[t] == TaskUse::transfer;
+  if (share > 0.0 && transfer) rank_share_[rank] = std::max(0.0, rank_share_[rank] - share);
+  if ((share > 0.0 && transfer) || (link && rank_link_[rank] > 0)) rerate_rank(rank);
   for (std::uint32_t i = succ_offset_[t]; i < succ_offset_[t + 1]; ++i) release(succ_[i]);
   if (graph_.next_on_stream_[t] != kNone) release(graph_.next_on_stream_[t]);
 }
@@ -247,7 +231,7 @@ Time Engine::run() {
   int ranks = 0;
   for (int r : graph_.stream_rank_) ranks = std::max(ranks, r + 1);
   rank_share_.assign(ranks, 0.0);
-  rank_nic_.assign(ranks, 0);
+  rank_link_.assign(ranks, 0);
   rank_streams_.assign(ranks, {});
   for (StreamId s = 0; s < graph_.stream_count(); ++s)
     rank_streams_[graph_.stream_rank_[s]].push_back(s);
@@ -260,7 +244,7 @@ Time Engine::run() {
     std::vector<std::uint32_t> fill(succ_offset_.begin(), succ_offset_.end() - 1);
     for (const auto& e : graph_.edges_) succ_[fill[e.first]++] = e.second;
   }
-  network_slot_ = static_cast<std::uint32_t>(graph_.stream_count());
+  external_slot_ = static_cast<std::uint32_t>(graph_.stream_count());
   queue_.resize(graph_.stream_count() + 1);
   now_ = 0;
   for (TaskId t = 0; t < n; ++t)
@@ -271,14 +255,14 @@ Time Engine::run() {
     now_ = queue_.top_time();
     queue_.erase(slot);
     ++events_;
-    if (slot != network_slot_) {
+    if (slot != external_slot_) {
       finish_task(slot);
       continue;
     }
     finished.clear();
-    network_->advance(now_, finished);
+    external_->advance(now_, finished);
     for (TaskId t : finished) finish_task(graph_.stream_[t]);
-    sync_network();
+    sync_external();
   }
   for (TaskId t = 0; t < n; ++t)
     GPUHOURS_ASSERT(end_[t] >= 0, "every task ran: the dependencies form no cycle");

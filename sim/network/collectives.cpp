@@ -384,8 +384,8 @@ CollectiveResult simulate_collective(CollectiveKind kind, Algorithm algorithm, d
     NetworkModel net(topo);
     TaskGraph g;
     const StreamId s = g.add_stream(0, "comm");
-    g.add_network_task(s, net.add_op(make_collective(kind, a, bytes, ranks, topo, cluster, moe)),
-                       TaskKind::comm_dp, g.intern(to_string(kind)));
+    g.add_external_task(s, net.add_op(make_collective(kind, a, bytes, ranks, topo, cluster, moe)), 0,
+                        g.intern(to_string(kind)));
     Engine e(g, &net);
     const Time t = e.run();
     if (best.time.count_ns() == 0 || t < best.time) {

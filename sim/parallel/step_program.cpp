@@ -26,6 +26,7 @@
 #include "gpuhours/kernels.hpp"
 #include "gpuhours/network.hpp"
 #include "gpuhours/step.hpp"
+#include "gpuhours/task_kinds.hpp"
 #include "placement.hpp"
 
 namespace gpuhours {
@@ -257,9 +258,9 @@ class ProgramBuilder {
   void prefetch(int rank, const Chain& chain, std::optional<TaskId> after, std::vector<TaskId>& tasks) {
     for (std::size_t i = 0; i < chain.size(); ++i) {
       if (!chain[i].prefetch) continue;
-      tasks[i] = g_.add_task(streams_[rank][kDp], chain[i].comm_time, TaskKind::comm_dp, label(chain[i].label), share_);
+      tasks[i] = gpuhours::add_task(g_, streams_[rank][kDp], chain[i].comm_time, TaskKind::comm_dp, label(chain[i].label), share_);
       count_bytes(chain[i]);
-      if (chain[i].scale_out) g_.mark_scale_out(tasks[i]);
+      if (chain[i].scale_out) g_.share_rank_link(tasks[i]);
       if (after) g_.add_dependency(*after, tasks[i]);
     }
   }
@@ -270,11 +271,11 @@ class ProgramBuilder {
   TaskId emit_item(int rank, const Item& it, std::optional<TaskId> prev) {
     TaskId t;
     if (it.is_comm) {
-      t = g_.add_task(streams_[rank][it.stream], it.comm_time, it.kind, label(it.label), share_);
+      t = gpuhours::add_task(g_, streams_[rank][it.stream], it.comm_time, it.kind, label(it.label), share_);
       count_bytes(it);
-      if (it.scale_out) g_.mark_scale_out(t);
+      if (it.scale_out) g_.share_rank_link(t);
     } else {
-      t = g_.add_task(streams_[rank][kCompute], it.kernel_time, TaskKind::compute, label(it.label));
+      t = gpuhours::add_task(g_, streams_[rank][kCompute], it.kernel_time, TaskKind::compute, label(it.label));
     }
     if (prev && g_.task_stream(*prev) != g_.task_stream(t)) g_.add_dependency(*prev, t);
     return t;
@@ -315,8 +316,8 @@ class ProgramBuilder {
   bool labels() const { return labels_; }
 
   TaskId add_task(int rank, Stream st, Time t, TaskKind kind, const std::string& label, bool scale_out = false) {
-    const TaskId id = g_.add_task(streams_[rank][st], t, kind, this->label(label), kind == TaskKind::optimizer ? 0.0 : share_);
-    if (scale_out) g_.mark_scale_out(id);
+    const TaskId id = gpuhours::add_task(g_, streams_[rank][st], t, kind, this->label(label), kind == TaskKind::optimizer ? 0.0 : share_);
+    if (scale_out) g_.share_rank_link(id);
     return id;
   }
 
@@ -357,7 +358,7 @@ void fill_breakdown(const Engine& e, int ranks, StepResult& r) {
     const StreamId s = g.task_stream(t);
     busy[s] += static_cast<double>(b - a) * 1e-9;
     if (b == a) continue;
-    const TaskKind k = g.task_kind(t);
+    const TaskKind k = task_kind(g, t);
     const int cls = k == TaskKind::compute ? 0 : k == TaskKind::optimizer ? 1 : 2;
     edges[g.stream_rank(s)].push_back({a, +1, cls, k});
     edges[g.stream_rank(s)].push_back({b, -1, cls, k});
@@ -558,7 +559,7 @@ Scenario with_network_uncertainty(const Scenario& input) {
   return s;
 }
 
-StepResult simulate_step(const Scenario& input, std::ostream* trace) {
+StepResult simulate_step(const Scenario& input, const TraceSink& trace) {
   const Scenario s = with_network_uncertainty(input);
   check_layout(s);
   const detail::Layout l = detail::make_layout(s);
@@ -762,7 +763,7 @@ StepResult simulate_step(const Scenario& input, std::ostream* trace) {
   if (trace) {
     std::vector<std::string> names;
     for (int rank = 0; rank < pp; ++rank) names.push_back("pipeline rank " + std::to_string(rank));
-    write_chrome_trace(engine, names, *trace);
+    trace(engine, names);
   }
   return r;
 }

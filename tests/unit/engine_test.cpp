@@ -5,12 +5,14 @@
 #include <sstream>
 
 #include "gpuhours/engine.hpp"
+#include "gpuhours/task_kinds.hpp"
+#include "gpuhours/trace.hpp"
 
 using namespace gpuhours;
 
 namespace {
 TaskId task(TaskGraph& g, StreamId s, std::int64_t ns, TaskKind k = TaskKind::compute, double share = 0) {
-  return g.add_task(s, Time::ns(ns), k, g.intern("t"), share);
+  return add_task(g, s, Time::ns(ns), k, g.intern("t"), share);
 }
 }  // namespace
 
@@ -131,8 +133,8 @@ TEST_CASE("communication kernels slow concurrent compute by their SM share") {
 TEST_CASE("the Chrome trace is valid trace-event JSON with one track per stream") {
   TaskGraph g;
   const StreamId comp = g.add_stream(0, "compute"), comm = g.add_stream(0, "dp-comm");
-  const TaskId a = g.add_task(comp, Time::ns(1500), TaskKind::compute, g.intern("qkv_proj"));
-  const TaskId b = g.add_task(comm, Time::ns(700), TaskKind::comm_dp, g.intern("all-reduce"));
+  const TaskId a = add_task(g, comp, Time::ns(1500), TaskKind::compute, g.intern("qkv_proj"));
+  const TaskId b = add_task(g, comm, Time::ns(700), TaskKind::comm_dp, g.intern("all-reduce"));
   g.add_dependency(a, b);
   Engine e(g);
   e.run();
@@ -164,7 +166,7 @@ TEST_CASE("scale-out transfers of one rank share its NIC") {
   const StreamId a = g.add_stream(0, "ep"), b = g.add_stream(0, "dp"), c = g.add_stream(1, "dp");
   const TaskId x = task(g, a, 100, TaskKind::comm_ep), y = task(g, b, 100, TaskKind::comm_dp),
                z = task(g, c, 100, TaskKind::comm_dp);
-  for (TaskId t : {x, y, z}) g.mark_scale_out(t);
+  for (TaskId t : {x, y, z}) g.share_rank_link(t);
   Engine e(g);
   CHECK(e.run().count_ns() == 200);
   CHECK(e.end(x).count_ns() == 200);
@@ -175,8 +177,8 @@ TEST_CASE("scale-out transfers of one rank share its NIC") {
   TaskGraph h;
   const StreamId p = h.add_stream(0, "ep"), q = h.add_stream(0, "dp");
   const TaskId u = task(h, p, 100, TaskKind::comm_ep), v = task(h, q, 300, TaskKind::comm_dp);
-  h.mark_scale_out(u);
-  h.mark_scale_out(v);
+  h.share_rank_link(u);
+  h.share_rank_link(v);
   Engine f(h);
   f.run();
   CHECK(f.end(u).count_ns() == 200);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "gpuhours/run.hpp"
+#include "gpuhours/sensitivity.hpp"
 #include "test_util.hpp"
 
 using namespace gpuhours;

@@ -59,7 +59,7 @@ Run simulate(const Schedule& s, Costs c) {
   for (int r = 0; r < s.spec.stages; ++r) {
     const StreamId stream = g.add_stream(r, "compute");
     for (const StageOp& op : s.ops[r]) {
-      const TaskId t = g.add_task(stream, Time::ns(op_time(op, c)), TaskKind::compute, label);
+      const TaskId t = g.add_task(stream, Time::ns(op_time(op, c)), TaskUse::compute, 0, label);
       busy[r] += op_time(op, c);
       placed.push_back({t, r, op});
       auto record = [&](Pass p, int mb, int chunk) {

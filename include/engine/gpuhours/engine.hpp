@@ -1,21 +1,25 @@
 // The discrete-event engine: tasks on in-order streams of ranks, with dependencies.
 //
-// Model (DESIGN.md "Time and events"):
+// The engine knows tasks, streams, resources and time, nothing of what the tasks stand for: a task's
+// category is an opaque number that the layer building the graph names (parallel/task_kinds.hpp).
+//
+// Model:
 //  - Time is integer nanoseconds. Events are ordered by {time, insertion sequence}: ties break by
 //    the order in which they were scheduled, so every run is deterministic.
 //  - A stream belongs to one rank (GPU) and runs its tasks one at a time in the order they were
 //    added, like a CUDA stream. Streams of one rank run concurrently.
 //  - A task starts when the previous task of its stream has ended and every task it depends on
 //    (on any stream of any rank) has ended.
-//  - A task has `work`: its duration when it runs alone. A communication task may declare the share
-//    of the GPU's SMs its kernels occupy; while it runs, compute tasks on the same rank progress at
+//  - A task has `work`: its duration when it runs alone. A transfer task may declare the share of
+//    the GPU's SMs its kernels occupy; while it runs, compute tasks on the same rank progress at
 //    (1 - sum of running shares) of full speed, and their end is re-scheduled (DeepSeek-V3 §3.2.1:
 //    20 of 132 SMs reserved for communication). Without shares, a task's duration is its work.
-//  - Scale-out transfers of one rank (marked with mark_scale_out) share its NIC: while n of them
+//  - Transfers of one rank marked with share_rank_link share one link of the rank: while n of them
 //    run, each progresses at 1/n of its speed alone (max-min fairness on the one shared link).
+//  - External tasks (add_external_task) last as long as an ExternalModel says: the network plugs in
+//    here, running collectives as flows that share the topology's links.
 #pragma once
 #include <cstdint>
-#include <iosfwd>
 #include <map>
 #include <string>
 #include <vector>
@@ -60,25 +64,38 @@ class SlotQueue {
   std::uint64_t next_seq_ = 0;
 };
 
-/// What a task does; used for the step breakdown and for the SM-share rule.
-enum class TaskKind : std::uint8_t { compute, optimizer, comm_tp, comm_ep, comm_pp, comm_dp };
-bool is_communication(TaskKind k);
-const char* to_string(TaskKind k);
+/// How a task uses its GPU: compute runs on the SMs and slows while transfers hold some of them;
+/// a transfer moves data and may hold a share of the SMs (its kernels').
+enum class TaskUse : std::uint8_t { compute, transfer };
+/// What a task stands for: opaque to the engine, named by the layer that builds the graph.
+using TaskCategory = std::uint8_t;
+
+/// Tasks whose duration another model decides while the simulation runs (the network: flows that
+/// share links). The engine starts them, asks for the model's next event, and advances it to then.
+class ExternalModel {
+ public:
+  virtual ~ExternalModel() = default;
+  /// Task `task` starts operation `op` of the model at `now_ns`.
+  virtual void start(std::uint32_t op, TaskId task, std::int64_t now_ns) = 0;
+  /// The time of the model's next event, or -1 when it has none.
+  virtual std::int64_t next_event_ns() = 0;
+  /// Advances to `now_ns` and appends the tasks whose operation has ended.
+  virtual void advance(std::int64_t now_ns, std::vector<TaskId>& finished) = 0;
+};
 
 /// A DAG of tasks on streams, built before the simulation runs.
 class TaskGraph {
  public:
   StreamId add_stream(int rank, std::string name);
   /// Appends a task to the end of `stream`. `label` comes from intern().
-  TaskId add_task(StreamId stream, Time work, TaskKind kind, std::uint32_t label,
+  TaskId add_task(StreamId stream, Time work, TaskUse use, TaskCategory category, std::uint32_t label,
                   double sm_share = 0.0);
-  /// Appends a communication task whose duration the network model decides: collective `op` of
-  /// the NetworkModel given to the Engine.
-  TaskId add_network_task(StreamId stream, std::uint32_t op, TaskKind kind, std::uint32_t label,
-                          double sm_share = 0.0);
-  /// Marks a communication task as a scale-out transfer: it shares its rank's NIC equally with the
-  /// other scale-out transfers running on the rank (their durations stretch while they overlap).
-  void mark_scale_out(TaskId t);
+  /// Appends a transfer whose duration the ExternalModel given to the Engine decides (its op `op`).
+  TaskId add_external_task(StreamId stream, std::uint32_t op, TaskCategory category, std::uint32_t label,
+                           double sm_share = 0.0);
+  /// Marks a transfer as using its rank's one shared link: it shares it equally with the other
+  /// marked transfers running on the rank (their durations stretch while they overlap).
+  void share_rank_link(TaskId t);
   /// `after` cannot start before `before` has ended.
   void add_dependency(TaskId before, TaskId after);
   /// Stores a task name once and returns its index.
@@ -89,7 +106,8 @@ class TaskGraph {
   int stream_rank(StreamId s) const { return stream_rank_[s]; }
   const std::string& stream_name(StreamId s) const { return stream_name_[s]; }
   StreamId task_stream(TaskId t) const { return stream_[t]; }
-  TaskKind task_kind(TaskId t) const { return kind_[t]; }
+  TaskUse task_use(TaskId t) const { return use_[t]; }
+  TaskCategory task_category(TaskId t) const { return category_[t]; }
   Time task_work(TaskId t) const { return Time::ns(work_[t]); }
   const std::string& task_label(TaskId t) const { return labels_[label_[t]]; }
   /// Bytes of memory the graph holds per task (for the benchmark's report).
@@ -103,24 +121,23 @@ class TaskGraph {
   std::vector<std::int64_t> work_;
   std::vector<StreamId> stream_;
   std::vector<std::uint32_t> label_;
-  std::vector<TaskKind> kind_;
+  std::vector<TaskUse> use_;
+  std::vector<TaskCategory> category_;
   std::vector<double> sm_share_;
   std::vector<TaskId> next_on_stream_;
-  std::vector<std::uint32_t> network_op_;  // collective of a network task, or kNoOp
-  std::vector<std::uint8_t> scale_out_;    // 1: shares the rank's NIC (mark_scale_out)
+  std::vector<std::uint32_t> external_op_;  // op of an external task, or kNoOp
+  std::vector<std::uint8_t> shares_link_;   // 1: shares the rank's link (share_rank_link)
   std::vector<std::uint32_t> dep_count_;  // explicit deps + 1 if a stream predecessor exists
   std::vector<std::pair<TaskId, TaskId>> edges_;
   std::vector<std::string> labels_;
   std::map<std::string, std::uint32_t> label_index_;
 };
 
-class NetworkModel;
-
-/// Runs a TaskGraph to completion and keeps each task's start and end. Network tasks are run by
-/// `network` (required when the graph has any).
+/// Runs a TaskGraph to completion and keeps each task's start and end. External tasks are run by
+/// `external` (required when the graph has any).
 class Engine {
  public:
-  explicit Engine(const TaskGraph& graph, NetworkModel* network = nullptr);
+  explicit Engine(const TaskGraph& graph, ExternalModel* external = nullptr);
   /// Simulates every task; returns the time the last one ends. Asserts the graph is acyclic.
   Time run();
   Time start(TaskId t) const { return Time::ns(start_[t]); }
@@ -141,12 +158,12 @@ class Engine {
   void release(TaskId t);
   void rerate_rank(int rank);
   double target_rate(TaskId t, int rank) const;
-  void sync_network();
+  void sync_external();
   void schedule_end(StreamId s);
 
   const TaskGraph& graph_;
-  NetworkModel* network_;
-  std::uint32_t network_slot_ = 0;
+  ExternalModel* external_;
+  std::uint32_t external_slot_ = 0;
   SlotQueue queue_;  // one slot per stream: when its running task ends
   std::uint64_t events_ = 0;
   std::int64_t now_ = 0;
@@ -155,14 +172,10 @@ class Engine {
   std::vector<TaskId> succ_;
   std::vector<Running> running_;
   std::vector<double> rank_share_;               // SM share taken by running comm tasks
-  std::vector<int> rank_nic_;                    // scale-out transfers running on each rank
+  std::vector<int> rank_link_;                   // transfers sharing each rank's link, running
   std::vector<std::vector<StreamId>> rank_streams_;
   std::vector<std::int64_t> start_, end_;
 };
 
-/// Writes the simulated tasks as Chrome trace JSON (opens in Perfetto and chrome://tracing):
-/// one process per rank, one thread per stream, one complete ("X") event per task.
-void write_chrome_trace(const Engine& engine, const std::vector<std::string>& rank_names,
-                        std::ostream& out);
 
 }  // namespace gpuhours

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gpuhours/run.hpp"
+#include "gpuhours/sensitivity.hpp"
 
 namespace gpuhours {
 
@@ -49,8 +50,5 @@ struct CheckResult {
 /// when the scenario has no claim.
 CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint64_t seed, int samples);
 
-/// One self-contained HTML page: verdict and reasons, claim vs simulated range, step breakdown,
-/// GPU-hours by phase, cost by cost model, assumptions and sources (inline SVG, no network).
-void write_html(const Scenario& s, const CheckResult& c, std::ostream& out);
 
 }  // namespace gpuhours

@@ -33,7 +33,7 @@
 
 #include "gpuhours/engine.hpp"
 #include "gpuhours/flow.hpp"
-#include "gpuhours/scenario.hpp"
+#include "gpuhours/hardware.hpp"
 #include "gpuhours/topology.hpp"
 #include "gpuhours/units.hpp"
 
@@ -76,17 +76,17 @@ CollectiveOp make_collective(CollectiveKind kind, Algorithm algorithm, double by
                              const std::vector<int>& ranks, const Topology& topo,
                              const ClusterSpec& cluster, const MoeRouting& moe = {});
 
-/// Runs collectives as engine tasks: flows on the topology, phases, latencies.
-class NetworkModel {
+/// Runs collectives as the engine's external tasks: flows on the topology, phases, latencies.
+class NetworkModel : public ExternalModel {
  public:
   explicit NetworkModel(const Topology& topo);
   std::uint32_t add_op(CollectiveOp op);
   const CollectiveOp& op(std::uint32_t id) const { return ops_[id]; }
   /// Engine interface: a network task starts; the next network event time (-1: none); advance to
   /// `now` and append the tasks whose collective ended.
-  void start(std::uint32_t op, TaskId task, std::int64_t now_ns);
-  std::int64_t next_event_ns();
-  void advance(std::int64_t now_ns, std::vector<TaskId>& finished);
+  void start(std::uint32_t op, TaskId task, std::int64_t now_ns) override;
+  std::int64_t next_event_ns() override;
+  void advance(std::int64_t now_ns, std::vector<TaskId>& finished) override;
   const FlowSolver& solver() const { return solver_; }
 
  private:

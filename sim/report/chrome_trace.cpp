@@ -3,7 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
-#include "gpuhours/engine.hpp"
+#include "gpuhours/task_kinds.hpp"
+#include "gpuhours/trace.hpp"
 
 namespace gpuhours {
 
@@ -29,7 +30,7 @@ void write_chrome_trace(const Engine& engine, const std::vector<std::string>& ra
     const std::int64_t start = engine.start(t).count_ns();
     const std::int64_t dur = engine.end(t).count_ns() - start;
     const StreamId s = g.task_stream(t);
-    events.push_back({{"name", g.task_label(t)}, {"cat", to_string(g.task_kind(t))}, {"ph", "X"},
+    events.push_back({{"name", g.task_label(t)}, {"cat", to_string(task_kind(g, t))}, {"ph", "X"},
                       {"ts", static_cast<double>(start) / 1000.0},
                       {"dur", static_cast<double>(dur) / 1000.0}, {"pid", g.stream_rank(s)},
                       {"tid", s}});

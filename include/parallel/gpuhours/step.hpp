@@ -1,7 +1,7 @@
 // One training step: placement of layers on pipeline ranks, the memory plan, the per-rank task
 // program and its event simulation.
 #pragma once
-#include <iosfwd>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -9,6 +9,10 @@
 
 #include "gpuhours/opgraph.hpp"
 #include "gpuhours/scenario.hpp"
+
+namespace gpuhours {
+class Engine;
+}
 
 namespace gpuhours {
 
@@ -102,7 +106,9 @@ double step_lower_bound(const Scenario& s, const PartTimes& parts, const std::ve
 
 /// `s` with the achievable link bandwidths scaled by its uncertainty's network_bandwidth_scale.
 Scenario with_network_uncertainty(const Scenario& s);
-/// Simulates one step of `s`. Writes a Chrome trace to `trace` when given.
-StepResult simulate_step(const Scenario& s, std::ostream* trace = nullptr);
+/// Receives the simulated step's engine and a name for each rank (a trace writer, report/trace.hpp).
+using TraceSink = std::function<void(const Engine& engine, const std::vector<std::string>& rank_names)>;
+/// Simulates one step of `s`; hands the simulation to `trace` when given.
+StepResult simulate_step(const Scenario& s, const TraceSink& trace = {});
 
 }  // namespace gpuhours

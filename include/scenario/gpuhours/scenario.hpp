@@ -1,5 +1,6 @@
-// Scenario: the three immutable inputs (model, cluster, layout) plus the training run, cost and
-// claim, loaded from YAML with every unit normalised (bytes, bytes/s, FLOP/s, seconds, watts).
+// Scenario: composes a model (model.hpp) and a cluster (hardware.hpp) with what is the
+// scenario's own: the parallel layout, the training run and its phases, cost and claim, loaded
+// from YAML with every unit normalised (bytes, bytes/s, FLOP/s, seconds, watts).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -8,121 +9,22 @@
 #include <string>
 #include <vector>
 
+#include "gpuhours/catalog.hpp"
+#include "gpuhours/dtype.hpp"
+#include "gpuhours/hardware.hpp"
+#include "gpuhours/model.hpp"
+
 namespace gpuhours {
 
-class YamlNode;
-
-enum class AttentionKind { mha, gqa, mla };
-enum class Activation { swiglu, gelu, relu2 };
-enum class NormKind { rmsnorm, layernorm };
-enum class Precision { bf16, fp8 };
 enum class Recompute { none, selective, full };
-
-struct AttentionSpec {
-  AttentionKind kind = AttentionKind::mha;
-  int heads = 0;
-  int kv_heads = 0;
-  int head_dim = 0;
-  // Multi-head latent attention (DeepSeek-V2 §2.1): low-rank query and key/value compression,
-  // a decoupled RoPE key shared by the heads.
-  std::int64_t q_lora_rank = 0;  // 0: no query compression
-  std::int64_t kv_lora_rank = 0;
-  int qk_nope_head_dim = 0, qk_rope_head_dim = 0, v_head_dim = 0;
-  int qk_dim() const { return kind == AttentionKind::mla ? qk_nope_head_dim + qk_rope_head_dim : head_dim; }
-  int v_dim() const { return kind == AttentionKind::mla ? v_head_dim : head_dim; }
+template <>
+struct EnumTable<Recompute> {
+  static constexpr std::array<EnumName<Recompute>, 3> names{
+      {{Recompute::none, "none"}, {Recompute::selective, "selective"}, {Recompute::full, "full"}}};
 };
+inline const char* to_string(Recompute r) { return name_of(r); }
 
-struct FfnSpec {
-  bool moe = false;
-  std::int64_t intermediate = 0;  // dense FFN width (dense models, and the dense layers of MoE)
-  Activation activation = Activation::swiglu;
-  int dense_layers = 0;           // MoE: the first layers use the dense FFN
-  int experts = 0, experts_per_token = 0, shared_experts = 0;
-  std::int64_t expert_intermediate = 0;
-  int max_nodes_per_token = 0;    // node-limited routing; 0 = unlimited
-};
 
-struct ModelSpec {
-  std::string name, title;
-  std::vector<std::string> sources;
-  int layers = 0;
-  std::int64_t hidden = 0;
-  std::int64_t vocab = 0;
-  AttentionSpec attention;
-  FfnSpec ffn;
-  NormKind norm = NormKind::rmsnorm;
-  bool tie_embeddings = false;
-  bool bias = false;      // biases on all linear layers (GPT-style); Llama has none
-  bool qkv_bias = false;  // biases on q, k, v only (Qwen2)
-  std::int64_t position_embeddings = 0;  // learned absolute positions (GPT-3); 0 = RoPE
-  int mtp_depth = 0;      // DeepSeek-V3 multi-token prediction modules
-  std::optional<double> published_params, published_active_params;
-  bool is_moe_layer(int layer) const { return ffn.moe && layer >= ffn.dense_layers; }
-};
-
-struct GpuSpec {
-  std::string name, title;
-  std::map<std::string, std::string> sources;
-  std::map<std::string, double> peak_flops_per_s;  // dense, by dtype: fp64, tf32, bf16, fp8
-  double hbm_bytes = 0;
-  double hbm_bytes_per_s = 0;
-  double l2_bytes = 0;
-  int sms = 0;
-  double clock_hz = 0;
-  double nvlink_bytes_per_s = 0;  // per direction
-  double tdp_watts = 0;
-  double price_usd = 0;
-  /// Measured ceilings: the fraction of the datasheet peak a real kernel of each class reached.
-  struct Achievable {
-    double gemm_bf16 = 1, gemm_fp8 = 1;           // of the BF16 / FP8 tensor peak
-    double attention_fwd = 1, attention_bwd = 1;  // of the BF16 tensor peak
-    double elementwise = 1, copy = 1;             // of HBM bandwidth
-  } achievable;
-  double kernel_launch_seconds = 0;  // fixed cost per kernel on the GPU
-};
-
-struct NetworkSpec {
-  std::string name, title, kind;  // kind: nvswitch | fat-tree
-  std::map<std::string, std::string> sources;
-  // fat-tree shape (topology.hpp)
-  int tiers = 0;                    // 1 (leaves only), 2 (leaf-spine) or 3 (leaf-aggregation-core)
-  int planes = 1;                   // 1, or gpus_per_node separate planes (one per NIC index)
-  bool rail_optimised = false;      // NIC k of consecutive nodes share the leaves of rail k
-  int leaf_down_ports = 0;          // NICs per leaf switch
-  double oversubscription = 1;      // leaf down : up bandwidth
-  int pod_gpus = 0;                 // tier 3: GPUs per pod
-  double pod_oversubscription = 1;  // tier 3: aggregation down : up bandwidth
-  double nic_bytes_per_s_per_gpu = 0;  // scale-out bandwidth per GPU, per direction
-  double pcie_bytes_per_s = 0;         // GPU <-> NIC, per direction
-  // achievable fractions of line rate (NCCL protocol overheads), measured
-  double nvlink_efficiency = 1.0;   // ring over NVLink
-  double nvls_efficiency = 1.0;     // NVLink SHARP all-reduce algorithm bandwidth / line rate
-  double nic_efficiency = 1.0;
-  double ep_nvlink_efficiency = 1.0;  // NVLink fraction DeepEP's dispatch/combine kernels reach
-  // NCCL latency model (tuning.cc): per collective, per ring step in a node, per inter-node step
-  double base_latency_seconds = 0;
-  double nvlink_step_latency_seconds = 0;
-  double net_step_latency_seconds = 0;
-  int comm_sms = 0;  // SMs a communication kernel occupies
-};
-
-/// A server: its GPUs, NVSwitch chips and NICs (hardware/nodes/*.yaml).
-struct NodeSpec {
-  std::string name, title, gpu;  // gpu: preset name
-  int gpus = 0, nvswitch_chips = 0, nics = 0;
-  double nic_bytes_per_s = 0, pcie_bytes_per_s = 0, system_power_watts = 0, price_usd = 0;
-};
-
-struct CalibrationProfile;
-
-struct ClusterSpec {
-  GpuSpec gpu;
-  std::shared_ptr<const CalibrationProfile> calibration;  // measured kernel times, or none (roofline)
-  int nodes = 1;
-  int gpus_per_node = 1;
-  NetworkSpec network;
-  int gpus() const { return nodes * gpus_per_node; }
-};
 
 struct ParallelSpec {
   int tp = 1, pp = 1, ep = 1, cp = 1;
@@ -190,6 +92,11 @@ struct ApiPriceSpec {
 };
 
 enum class PhaseKind { train, rl, generate };
+template <>
+struct EnumTable<PhaseKind> {
+  static constexpr std::array<EnumName<PhaseKind>, 3> names{
+      {{PhaseKind::train, "train"}, {PhaseKind::rl, "rl"}, {PhaseKind::generate, "generate"}}};
+};
 
 /// A training phase after the main one (context extension, fine-tuning), simulated with its own
 /// shape and layout; an RL phase (rollouts generated as inference, then policy updates); a
@@ -294,35 +201,9 @@ struct Scenario {
   int dp() const { return cluster.gpus() / (parallel.tp * parallel.pp * parallel.cp); }
 };
 
-/// Where preset files live: <root>/models, <root>/hardware/gpus, <root>/hardware/networks,
-/// <root>/scenarios.
-class Catalog {
- public:
-  explicit Catalog(std::string root);
-  const std::string& root() const { return root_; }
-  /// A scenario given as a path, or as a preset name under scenarios/.
-  std::string scenario_path(const std::string& name_or_path) const;
-  /// Preset names in one folder (sorted), e.g. names("models").
-  std::vector<std::string> names(const std::string& folder) const;
-  std::string preset_path(const std::string& folder, const std::string& name) const;
-
- private:
-  std::string root_;
-};
 
 Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog);
 /// A scenario given as a mapping (e.g. inside a validation case).
 Scenario load_scenario(const YamlNode& node, const Catalog& catalog);
-ModelSpec load_model(const YamlNode& node);
-GpuSpec load_gpu(const YamlNode& node);
-NetworkSpec load_network(const YamlNode& node);
-NodeSpec load_node(const YamlNode& node);
-/// Loads a preset by name from `folder` ("hardware/gpus", ...), or throws an InputError that
-/// suggests the closest name.
-GpuSpec load_gpu_preset(const std::string& name, const Catalog& catalog);
-NetworkSpec load_network_preset(const std::string& name, const Catalog& catalog);
-
-const char* to_string(Precision p);
-const char* to_string(Recompute r);
 
 }  // namespace gpuhours

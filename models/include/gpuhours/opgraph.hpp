@@ -28,7 +28,8 @@
 #include <string>
 #include <vector>
 
-#include "gpuhours/scenario.hpp"
+#include "gpuhours/dtype.hpp"
+#include "gpuhours/model.hpp"
 
 namespace gpuhours {
 

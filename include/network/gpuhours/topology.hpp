@@ -25,7 +25,7 @@
 
 #include <boost/graph/adjacency_list.hpp>
 
-#include "gpuhours/scenario.hpp"
+#include "gpuhours/hardware.hpp"
 
 namespace gpuhours {
 

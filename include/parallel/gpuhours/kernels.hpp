@@ -1,7 +1,7 @@
 // Kernel timing, from a calibration profile of measured kernel times where one applies, else a
 // roofline with measured ceilings.
 //
-// Calibration profile (hardware/calibration/*.yaml, DESIGN.md "Kernel timing"): GEMM times over
+// Calibration profile (calibration.hpp): GEMM times over
 // shapes (BF16, FP8), grouped GEMMs, fused causal attention forward/backward, memory bandwidths,
 // each with the machine it was measured on. A kernel's time is its FLOPs divided by an achieved
 // throughput interpolated in log space between the measured shapes nearest to it (inverse
@@ -20,47 +20,10 @@
 #include <vector>
 
 #include "gpuhours/opgraph.hpp"
-#include "gpuhours/scenario.hpp"
+#include "gpuhours/hardware.hpp"
 #include "gpuhours/units.hpp"
 
 namespace gpuhours {
-
-class YamlNode;
-
-/// Achieved throughput over measured shapes, interpolated in log space (see above).
-class ThroughputTable {
- public:
-  /// `shape` is the features (e.g. {M, N, K}), `throughput` what was achieved at it.
-  void add(std::vector<double> shape, double throughput);
-  bool empty() const { return points_.empty(); }
-  /// Fits the fallback curve; call after the last add().
-  void fit();
-  /// Interpolated (inside the range) or fitted (outside) throughput; sets `fitted` when outside.
-  double at(const std::vector<double>& shape, bool* fitted = nullptr) const;
-  std::size_t size() const { return points_.size(); }
-
- private:
-  struct Point {
-    std::vector<double> log_shape;
-    double throughput;
-  };
-  std::vector<Point> points_;
-  std::vector<double> lo_, hi_, coef_;
-  double best_ = 0;
-};
-
-struct CalibrationProfile {
-  std::string name, gpu, derived_from, file;
-  std::map<std::string, std::string> provenance;
-  ThroughputTable gemm_bf16, gemm_fp8;  // FLOP/s over (M, N, K)
-  ThroughputTable grouped_bf16;          // FLOP/s over (groups, M per group, N, K)
-  ThroughputTable attention_fwd, attention_bwd;  // FLOP/s over (batch*heads, seq, d_qk + d_v)
-  double copy_bytes_per_s = 0, elementwise_bytes_per_s = 0;
-  double sustained_gemm_bf16_flops_per_s = 0;
-};
-
-/// Loads and validates a profile; a missing, malformed or truncated table is an InputError.
-CalibrationProfile load_calibration(const YamlNode& node);
 
 class KernelModel {
  public:

@@ -2,14 +2,17 @@
 // reads "file:line:column: field 'a.b': message" (STYLE.md rule 14). Loaders declare the keys a
 // mapping may hold; unknown keys are rejected with a "did you mean" hint (rule 12).
 #pragma once
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
 
+#include "gpuhours/enums.hpp"
 #include "gpuhours/error.hpp"
 #include "gpuhours/units.hpp"
 
@@ -60,6 +63,27 @@ class YamlNode {
   /// A quantity with a unit: a scalar "3.35 TB/s", or a mapping {value: "3.35 TB/s", source: key}.
   double as_quantity(Dimension dim) const;
   std::vector<std::string> as_string_list() const;
+  /// A name of enum E's table (enums.hpp); an unknown one is an error here with a hint.
+  template <typename E>
+  E as_enum() const {
+    const std::string v = as_string();
+    if (auto e = enum_from_name<E>(v)) return *e;
+    throw error(unknown_name_message("value", v, enum_names<E>()));
+  }
+  /// One of `options` (names for values that are no enum, e.g. {"dense", false}, {"moe", true}).
+  template <typename T>
+  T as_choice(const std::vector<std::pair<std::string, T>>& options) const {
+    const std::string v = as_string();
+    std::vector<std::string> names;
+    for (const auto& [name, value] : options) {
+      if (name == v) return value;
+      names.push_back(name);
+    }
+    throw error(unknown_name_message("value", v, names));
+  }
+  /// An optional key's string list / string, empty when absent.
+  std::vector<std::string> optional_list(std::string_view key) const;
+  std::string optional_string(std::string_view key) const;
 
   /// Builds an InputError located at this node.
   [[nodiscard]] InputError error(const std::string& message) const;
@@ -71,6 +95,11 @@ class YamlNode {
   std::shared_ptr<const std::string> file_;
   std::string path_;
 };
+
+/// Data files with sources: `sources` is a mapping key -> citation, and every quantity is
+/// {value, source} naming one of those keys (sourced()); a bare number is an error.
+std::map<std::string, std::string> load_sources(const YamlNode& n);
+double sourced(const YamlNode& parent, std::string_view key, Dimension dim, const std::map<std::string, std::string>& sources);
 
 /// Levenshtein distance, for "did you mean" hints.
 std::size_t edit_distance(std::string_view a, std::string_view b);

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gpuhours/check.hpp"
 #include "gpuhours/run.hpp"
 #include "gpuhours/scenario.hpp"
 #include "gpuhours/step.hpp"
@@ -28,5 +29,9 @@ void write_terminal(const Report& r, std::ostream& out);
 /// Per pipeline stage: layers, parameters, forward FLOPs per token, memory by category; and the
 /// communication volume per GPU and step by collective (`gpuhours run --explain`).
 void write_explain(const Report& r, std::ostream& out);
+
+/// One self-contained HTML page: verdict and reasons, claim vs simulated range, step breakdown,
+/// GPU-hours by phase, cost by cost model, assumptions and sources (inline SVG, no network).
+void write_html(const Scenario& s, const CheckResult& c, std::ostream& out);
 
 }  // namespace gpuhours

@@ -1,7 +1,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "gpuhours/run.hpp"
+#include "gpuhours/sensitivity.hpp"
 
 namespace gpuhours {
 

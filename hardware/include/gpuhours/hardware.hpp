@@ -1,0 +1,92 @@
+// The hardware a run uses (hardware/*.yaml): a GPU, a server (node), a network, and the cluster
+// they make with an optional kernel calibration profile. Every number in those files carries its
+// source; the loaders enforce it.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+
+#include "gpuhours/calibration.hpp"
+#include "gpuhours/catalog.hpp"
+#include "gpuhours/dtype.hpp"
+
+namespace gpuhours {
+
+struct GpuSpec {
+  std::string name, title;
+  std::map<std::string, std::string> sources;
+  std::map<std::string, double> peak_flops_per_s;  // dense, by dtype: fp64, tf32, bf16, fp8
+  double hbm_bytes = 0;
+  double hbm_bytes_per_s = 0;
+  double l2_bytes = 0;
+  int sms = 0;
+  double clock_hz = 0;
+  double nvlink_bytes_per_s = 0;  // per direction
+  double tdp_watts = 0;
+  double price_usd = 0;
+  /// Measured ceilings: the fraction of the datasheet peak a real kernel of each class reached.
+  struct Achievable {
+    double gemm_bf16 = 1, gemm_fp8 = 1;           // of the BF16 / FP8 tensor peak
+    double attention_fwd = 1, attention_bwd = 1;  // of the BF16 tensor peak
+    double elementwise = 1, copy = 1;             // of HBM bandwidth
+  } achievable;
+  double kernel_launch_seconds = 0;  // fixed cost per kernel on the GPU
+};
+
+struct NetworkSpec {
+  std::string name, title, kind;  // kind: nvswitch | fat-tree
+  std::map<std::string, std::string> sources;
+  // fat-tree shape (topology.hpp)
+  int tiers = 0;                    // 1 (leaves only), 2 (leaf-spine) or 3 (leaf-aggregation-core)
+  int planes = 1;                   // 1, or gpus_per_node separate planes (one per NIC index)
+  bool rail_optimised = false;      // NIC k of consecutive nodes share the leaves of rail k
+  int leaf_down_ports = 0;          // NICs per leaf switch
+  double oversubscription = 1;      // leaf down : up bandwidth
+  int pod_gpus = 0;                 // tier 3: GPUs per pod
+  double pod_oversubscription = 1;  // tier 3: aggregation down : up bandwidth
+  double nic_bytes_per_s_per_gpu = 0;  // scale-out bandwidth per GPU, per direction
+  double pcie_bytes_per_s = 0;         // GPU <-> NIC, per direction
+  // achievable fractions of line rate (NCCL protocol overheads), measured
+  double nvlink_efficiency = 1.0;   // ring over NVLink
+  double nvls_efficiency = 1.0;     // NVLink SHARP all-reduce algorithm bandwidth / line rate
+  double nic_efficiency = 1.0;
+  double ep_nvlink_efficiency = 1.0;  // NVLink fraction DeepEP's dispatch/combine kernels reach
+  // NCCL latency model (tuning.cc): per collective, per ring step in a node, per inter-node step
+  double base_latency_seconds = 0;
+  double nvlink_step_latency_seconds = 0;
+  double net_step_latency_seconds = 0;
+  int comm_sms = 0;  // SMs a communication kernel occupies
+};
+
+/// A server: its GPUs, NVSwitch chips and NICs (hardware/nodes/*.yaml).
+struct NodeSpec {
+  std::string name, title, gpu;  // gpu: preset name
+  int gpus = 0, nvswitch_chips = 0, nics = 0;
+  double nic_bytes_per_s = 0, pcie_bytes_per_s = 0, system_power_watts = 0, price_usd = 0;
+};
+
+struct ClusterSpec {
+  GpuSpec gpu;
+  std::shared_ptr<const CalibrationProfile> calibration;  // measured kernel times, or none (roofline)
+  int nodes = 1;
+  int gpus_per_node = 1;
+  NetworkSpec network;
+  int gpus() const { return nodes * gpus_per_node; }
+};
+
+/// The GPU's dense peak for GEMMs in `p` (the MFU denominator); a GPU without an FP8 peak runs
+/// FP8 GEMMs at its BF16 peak.
+double peak_flops_per_s(const GpuSpec& gpu, Precision p);
+/// The measured ceiling of a GEMM in `p`, a fraction of peak_flops_per_s(gpu, p).
+double achievable_gemm_fraction(const GpuSpec& gpu, Precision p);
+
+GpuSpec load_gpu(const YamlNode& node);
+NetworkSpec load_network(const YamlNode& node);
+NodeSpec load_node(const YamlNode& node);
+/// A cluster mapping {gpu, nodes, gpus_per_node, network, calibration}.
+ClusterSpec load_cluster(const YamlNode& node, const Catalog& catalog);
+/// Loads a preset by name, or throws an InputError that suggests the closest name.
+GpuSpec load_gpu_preset(const std::string& name, const Catalog& catalog);
+NetworkSpec load_network_preset(const std::string& name, const Catalog& catalog);
+
+}  // namespace gpuhours

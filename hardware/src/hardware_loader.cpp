@@ -1,0 +1,190 @@
+// Loads GPU, node, network and cluster files; every number carries its source.
+#include <cmath>
+
+#include "gpuhours/error.hpp"
+#include "gpuhours/hardware.hpp"
+#include "gpuhours/yaml.hpp"
+
+namespace gpuhours {
+
+GpuSpec load_gpu(const YamlNode& n) {
+  n.check_keys({{"name", true, "GPU id"},
+                {"title", true, "product name"},
+                {"sources", true, "key -> citation"},
+                {"peak_flops", true, "dense tensor-core peaks by dtype"},
+                {"hbm_capacity", true, "device memory"},
+                {"hbm_bandwidth", true, "device memory bandwidth"},
+                {"l2_cache", true, "L2 size"},
+                {"sms", true, "streaming multiprocessors"},
+                {"clock", true, "tensor clock implied by the peak"},
+                {"nvlink_bandwidth", true, "NVLink per direction"},
+                {"tdp", true, "board power"},
+                {"price", true, "price per GPU"},
+                {"achievable", true, "measured ceilings as fractions of peak"},
+                {"kernel_launch", true, "fixed time per kernel"}});
+  GpuSpec g;
+  g.name = n.child("name").as_string();
+  g.title = n.child("title").as_string();
+  g.sources = load_sources(n);
+  const YamlNode peaks = n.child("peak_flops");
+  for (const auto& [dtype, node] : peaks.entries()) {
+    static const std::vector<std::string> dtypes = {"fp64", "tf32", "bf16", "fp16", "fp8"};
+    if (std::find(dtypes.begin(), dtypes.end(), dtype) == dtypes.end())
+      throw node.error("unknown dtype '" + dtype + "' (one of: fp64 tf32 bf16 fp16 fp8)");
+    g.peak_flops_per_s[dtype] = sourced(peaks, dtype, Dimension::flops_per_second, g.sources);
+  }
+  if (!g.peak_flops_per_s.count("bf16")) throw peaks.error("missing required key 'bf16'");
+  g.hbm_bytes = sourced(n, "hbm_capacity", Dimension::bytes, g.sources);
+  g.hbm_bytes_per_s = sourced(n, "hbm_bandwidth", Dimension::bytes_per_second, g.sources);
+  g.l2_bytes = sourced(n, "l2_cache", Dimension::bytes, g.sources);
+  g.sms = static_cast<int>(sourced(n, "sms", Dimension::ratio, g.sources));
+  g.clock_hz = sourced(n, "clock", Dimension::hertz, g.sources);
+  g.nvlink_bytes_per_s = sourced(n, "nvlink_bandwidth", Dimension::bytes_per_second, g.sources);
+  g.tdp_watts = sourced(n, "tdp", Dimension::watts, g.sources);
+  g.price_usd = sourced(n, "price", Dimension::ratio, g.sources);
+  const YamlNode ach = n.child("achievable");
+  ach.check_keys({{"gemm_bf16", true, "largest measured BF16 GEMM throughput / BF16 peak"},
+                  {"gemm_fp8", true, "largest measured FP8 GEMM throughput / FP8 peak"},
+                  {"attention_fwd", true, "fused causal attention forward / BF16 peak"},
+                  {"attention_bwd", true, "fused causal attention backward / BF16 peak"},
+                  {"elementwise", true, "norm / activation kernels' bandwidth / HBM peak"},
+                  {"copy", true, "large copy bandwidth / HBM peak"}});
+  auto fraction = [&](const char* key) {
+    const double v = sourced(ach, key, Dimension::ratio, g.sources);
+    if (v > 1.0) throw ach.child(key).error("a fraction of peak cannot exceed 1");
+    return v;
+  };
+  g.achievable = {fraction("gemm_bf16"),     fraction("gemm_fp8"),    fraction("attention_fwd"),
+                  fraction("attention_bwd"), fraction("elementwise"), fraction("copy")};
+  g.kernel_launch_seconds = sourced(n, "kernel_launch", Dimension::seconds, g.sources);
+  return g;
+}
+
+NetworkSpec load_network(const YamlNode& n) {
+  n.check_keys({{"name", true, "network id"},
+                {"title", true, "human name"},
+                {"kind", true, "nvswitch | fat-tree"},
+                {"sources", true, "key -> citation"},
+                {"tiers", false, "fat-tree: 1, 2 or 3 switch layers"},
+                {"planes", false, "fat-tree: 1 (default) or one plane per NIC index"},
+                {"rail_optimised", false, "fat-tree: NIC k of nodes share rail-k leaves"},
+                {"leaf_down_ports", false, "fat-tree: NICs per leaf"},
+                {"oversubscription", false, "fat-tree: leaf down:up bandwidth"},
+                {"pod_gpus", false, "3 tiers: GPUs per pod"},
+                {"pod_oversubscription", false, "3 tiers: aggregation down:up bandwidth"},
+                {"nic_bandwidth_per_gpu", false, "fat-tree: scale-out bandwidth per GPU per direction"},
+                {"pcie_bandwidth", false, "fat-tree: GPU to NIC per direction"},
+                {"nvlink_efficiency", true, "achievable fraction of NVLink line rate (ring)"},
+                {"nvls_efficiency", true, "NVLS all-reduce algorithm bandwidth / NVLink line rate"},
+                {"nic_efficiency", false, "achievable fraction of NIC line rate"},
+                {"ep_nvlink_efficiency", true, "NVLink fraction of DeepEP dispatch/combine kernels"},
+                {"base_latency", true, "per collective (NCCL baseLat)"},
+                {"nvlink_step_latency", true, "per ring step over NVLink"},
+                {"net_step_latency", false, "per ring step across nodes (fat-tree)"},
+                {"comm_sms", true, "SMs a collective kernel occupies"}});
+  NetworkSpec w;
+  w.name = n.child("name").as_string();
+  w.title = n.child("title").as_string();
+  w.kind = n.child("kind").as_string();
+  if (w.kind != "nvswitch" && w.kind != "fat-tree")
+    throw n.child("kind").error("unknown value '" + w.kind + "' (one of: nvswitch fat-tree)");
+  w.sources = load_sources(n);
+  auto fraction = [&](const char* key) {
+    const double v = sourced(n, key, Dimension::ratio, w.sources);
+    if (v > 1.0) throw n.child(key).error("an efficiency cannot exceed 1");
+    return v;
+  };
+  auto count = [&](const char* key) {
+    const double v = sourced(n, key, Dimension::ratio, w.sources);
+    if (v != std::floor(v)) throw n.child(key).error("expected a whole number");
+    return static_cast<int>(v);
+  };
+  if (w.kind == "fat-tree") {
+    w.tiers = count("tiers");
+    if (w.tiers < 1 || w.tiers > 3) throw n.child("tiers").error("a fat tree has 1, 2 or 3 tiers");
+    w.planes = n.has("planes") ? count("planes") : 1;
+    w.rail_optimised = n.child("rail_optimised").as_bool();
+    if (w.planes > 1 && !w.rail_optimised)
+      throw n.child("planes").error("separate planes need rail_optimised: true (one plane per rail)");
+    w.leaf_down_ports = count("leaf_down_ports");
+    w.oversubscription = sourced(n, "oversubscription", Dimension::ratio, w.sources);
+    if (w.tiers == 3) {
+      w.pod_gpus = count("pod_gpus");
+      w.pod_oversubscription = sourced(n, "pod_oversubscription", Dimension::ratio, w.sources);
+    }
+    w.nic_bytes_per_s_per_gpu = sourced(n, "nic_bandwidth_per_gpu", Dimension::bytes_per_second, w.sources);
+    w.pcie_bytes_per_s = sourced(n, "pcie_bandwidth", Dimension::bytes_per_second, w.sources);
+    w.nic_efficiency = fraction("nic_efficiency");
+    w.net_step_latency_seconds = sourced(n, "net_step_latency", Dimension::seconds, w.sources);
+  }
+  w.nvlink_efficiency = fraction("nvlink_efficiency");
+  w.nvls_efficiency = fraction("nvls_efficiency");
+  w.ep_nvlink_efficiency = fraction("ep_nvlink_efficiency");
+  w.base_latency_seconds = sourced(n, "base_latency", Dimension::seconds, w.sources);
+  w.nvlink_step_latency_seconds = sourced(n, "nvlink_step_latency", Dimension::seconds, w.sources);
+  w.comm_sms = count("comm_sms");
+  return w;
+}
+
+NodeSpec load_node(const YamlNode& n) {
+  n.check_keys({{"name", true, "node id"},
+                {"title", true, "product name"},
+                {"sources", true, "key -> citation"},
+                {"gpu", true, "GPU preset"},
+                {"gpus", true, "GPUs per node"},
+                {"nvswitch_chips", true, "NVSwitch chips"},
+                {"nics", true, "compute NICs"},
+                {"nic_bandwidth", true, "per NIC"},
+                {"pcie_bandwidth", true, "GPU to NIC per direction"},
+                {"system_power", true, "server power at full load"},
+                {"price", true, "USD per server"}});
+  NodeSpec d;
+  const auto sources = load_sources(n);
+  d.name = n.child("name").as_string();
+  d.title = n.child("title").as_string();
+  d.gpu = n.child("gpu").as_string();
+  d.gpus = static_cast<int>(sourced(n, "gpus", Dimension::ratio, sources));
+  d.nvswitch_chips = static_cast<int>(sourced(n, "nvswitch_chips", Dimension::ratio, sources));
+  d.nics = static_cast<int>(sourced(n, "nics", Dimension::ratio, sources));
+  d.nic_bytes_per_s = sourced(n, "nic_bandwidth", Dimension::bytes_per_second, sources);
+  d.pcie_bytes_per_s = sourced(n, "pcie_bandwidth", Dimension::bytes_per_second, sources);
+  d.system_power_watts = sourced(n, "system_power", Dimension::watts, sources);
+  d.price_usd = sourced(n, "price", Dimension::ratio, sources);
+  return d;
+}
+
+GpuSpec load_gpu_preset(const std::string& name, const Catalog& catalog) {
+  return load_named(YamlNode::load_string("gpu: \"" + name + "\"", "--gpu").child("gpu"), catalog,
+                    "hardware/gpus", "GPU", load_gpu);
+}
+
+NetworkSpec load_network_preset(const std::string& name, const Catalog& catalog) {
+  return load_named(YamlNode::load_string("network: \"" + name + "\"", "--network").child("network"), catalog,
+                    "hardware/networks", "network", load_network);
+}
+
+ClusterSpec load_cluster(const YamlNode& c, const Catalog& catalog) {
+  c.check_keys({{"gpu", true, "preset name or inline mapping"},
+                {"nodes", true, "servers"},
+                {"gpus_per_node", true, "GPUs per server"},
+                {"network", true, "preset name or inline mapping"},
+                {"calibration", false, "kernel calibration profile"}});
+  ClusterSpec cl;
+  cl.gpu = load_named(c.child("gpu"), catalog, "hardware/gpus", "GPU", load_gpu);
+  cl.nodes = static_cast<int>(c.child("nodes").as_positive_int());
+  cl.gpus_per_node = static_cast<int>(c.child("gpus_per_node").as_positive_int());
+  cl.network = load_named(c.child("network"), catalog, "hardware/networks", "network", load_network);
+  if (auto cal = c.optional_child("calibration")) {
+    auto profile = std::make_shared<CalibrationProfile>(
+        load_named(*cal, catalog, "hardware/calibration", "calibration profile", load_calibration));
+    if (profile->gpu != cl.gpu.name)
+      throw cal->error("profile '" + profile->name + "' describes " + profile->gpu + ", not " + cl.gpu.name);
+    cl.calibration = std::move(profile);
+  }
+  if (cl.nodes > 1 && cl.network.kind == "nvswitch")
+    throw c.child("network").error("an nvswitch network spans one node; " + std::to_string(cl.nodes) +
+                                   " nodes need a fat-tree network");
+  return cl;
+}
+
+}  // namespace gpuhours

@@ -1,0 +1,77 @@
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "gpuhours/error.hpp"
+#include "gpuhours/kernels.hpp"
+#include "gpuhours/yaml.hpp"
+
+namespace gpuhours {
+
+KernelModel::KernelModel(const GpuSpec& gpu, const CalibrationProfile* profile, double time_scale)
+    : gpu_(gpu), profile_(profile), scale_(time_scale) {}
+
+Time KernelModel::time(const Kernel& k) const {
+  // An FP8 GEMM's quantization pass is a memory-bound kernel of its own, before the GEMM.
+  const double quantize = k.quantize_bytes > 0 ? unscaled_seconds(Kernel{OpKind::memory, 0, k.quantize_bytes}) : 0.0;
+  return Time::from_seconds_ceil((unscaled_seconds(k) + quantize) * scale_);
+}
+
+double KernelModel::unscaled_seconds(const Kernel& k) const {
+  if (profile_) {
+    bool fitted = false;
+    double seconds = 0;
+    const double m = static_cast<double>(k.m), n = static_cast<double>(k.n), kk = static_cast<double>(k.k);
+    if (k.kind == OpKind::gemm && m > 0 && n > 0 && kk > 0) {
+      double rate;
+      if (k.groups > 1 && !k.fp8 && !profile_->grouped_bf16.empty())
+        rate = profile_->grouped_bf16.at({static_cast<double>(k.groups), m, n, kk}, &fitted);
+      else rate = (k.fp8 ? profile_->gemm_fp8 : profile_->gemm_bf16).at({m, n, kk}, &fitted);
+      seconds = std::max(k.flops / rate, k.bytes / profile_->copy_bytes_per_s);
+      if (fitted) outside_.insert(k.fp8 ? "FP8 GEMM" : "BF16 GEMM");
+      return seconds;
+    }
+    if (k.kind == OpKind::attention && m > 0 && !profile_->attention_fwd.empty()) {
+      const ThroughputTable& t = k.backward ? profile_->attention_bwd : profile_->attention_fwd;
+      const double rate = t.at({m, n, kk}, &fitted);
+      if (fitted) outside_.insert("attention");
+      return std::max(k.flops / rate, k.bytes / profile_->copy_bytes_per_s);
+    }
+    if (k.kind == OpKind::memory) {
+      return gpu_.kernel_launch_seconds + k.bytes / profile_->elementwise_bytes_per_s;
+    }
+    // GEMMs without a shape (unfused attention): the roofline below.
+  }
+  double peak = 0;
+  if (k.kind == OpKind::gemm) {
+    const auto it = gpu_.peak_flops_per_s.find(k.fp8 ? "fp8" : "bf16");
+    peak = (it != gpu_.peak_flops_per_s.end() ? it->second : gpu_.peak_flops_per_s.at("bf16")) *
+           (k.fp8 ? gpu_.achievable.gemm_fp8 : gpu_.achievable.gemm_bf16);
+  } else if (k.kind == OpKind::attention) {
+    peak = gpu_.peak_flops_per_s.at("bf16") * (k.backward ? gpu_.achievable.attention_bwd : gpu_.achievable.attention_fwd);
+  }
+  const double hbm = gpu_.hbm_bytes_per_s * (k.kind == OpKind::memory ? gpu_.achievable.elementwise : gpu_.achievable.copy);
+  const double compute_s = peak > 0 ? k.flops / peak : 0.0;
+  const double memory_s = k.bytes / hbm;
+  return gpu_.kernel_launch_seconds + std::max(compute_s, memory_s);
+}
+
+std::vector<std::string> KernelModel::assumptions() const {
+  if (!profile_)
+    return {"kernel times: roofline from " + gpu_.name +
+            " catalogue peaks with measured per-class ceilings (no calibration profile)"};
+  auto get = [&](const char* k) {
+    const auto it = profile_->provenance.find(k);
+    return it == profile_->provenance.end() ? std::string("?") : it->second;
+  };
+  std::string a = "kernel times: calibration profile " + profile_->name + " (measured on " + get("device") + ", driver " +
+                  get("driver") + ", CUDA " + get("cuda") + ", " + get("date") + ")";
+  if (profile_->derived_from != "none") a += ", derived from " + profile_->derived_from + " for " + profile_->gpu;
+  std::vector<std::string> out = {a};
+  if (profile_->attention_fwd.empty())
+    out.push_back("attention kernels: roofline with the catalogue's measured ceilings (none in the profile)");
+  for (const auto& c : outside_) out.push_back(c + " shapes outside the profile's range: fitted efficiency curve");
+  return out;
+}
+
+}  // namespace gpuhours
