@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Converts kernel-time measurements (JSON: ../shared/reference/h100-kernels-2026-11.json, and the
+"""Converts kernel-time measurements (JSON: tests/data/h100-kernels-2026-11.json, and the
 output of bench/torch_kernels.py) into one gpuhours calibration profile (hardware/calibration/*.yaml),
 keeping the provenance of each source.
 
-  python3 bench/convert_reference_kernels.py ../shared/reference/h100-kernels-2026-11.json \
+  python3 bench/convert_reference_kernels.py tests/data/h100-kernels-2026-11.json \
       tests/data/h100-kernels-gpuhours-2026-11-27.json > hardware/calibration/h100-sxm-2026-11.yaml
   python3 bench/convert_reference_kernels.py --name h100-sxm-2026-11-cublaslt \
       tests/data/h100-gpuhours-bench-2026-11-27.json > hardware/calibration/h100-sxm-2026-11-cublaslt.yaml

@@ -8,7 +8,8 @@ import sys
 
 HEADER = """# Calibration profile for the H800 SXM, DERIVED from the H100 SXM measurement (not measured on an
 # H800): the H800 is the same GH100 die with the same 132 SMs, tensor clocks, 80 GB HBM3 at
-# 3.35 TB/s and 50 MiB L2 (shared/reference/hardware.yaml gpus.h800_sxm), so single-GPU kernel
+# 3.35 TB/s and 50 MiB L2 (DeepGEMM README: 132 SMs; FlashMLA deep dive: 3.35 TB/s; ISCA '25,
+# arXiv:2505.09343: 80 GB; a public H800 measurement: 50 MiB L2), so single-GPU kernel
 # times carry over. What differs is NVLink (400 vs 900 GB/s bidirectional) and FP64, which no
 # kernel here uses; communication is modelled by the network, not by this profile.
 name: h800-sxm-2026-11-derived

@@ -9,7 +9,7 @@ GEMMs C[MxN] = A[MxK] B[KxN] in BF16 (torch.matmul) and FP8 E4M3 with per-tensor
 (torch._scaled_mm), grouped GEMMs (torch._grouped_mm where present), causal flash attention
 forward and forward+backward (SDPA, flash backend; and cuDNN's fused SDPA, section
 attention_cudnn), and eager element-wise kernels. Writes the same
-JSON layout as shared/reference/h100-kernels-2026-11.json, with the environment, so that
+JSON layout as tests/data/h100-kernels-2026-11.json, with the environment, so that
 bench/convert_reference_kernels.py turns it into a profile. Needs only torch."""
 import datetime
 import json

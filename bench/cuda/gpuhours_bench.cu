@@ -9,7 +9,7 @@
 // expert); memory-bound kernels (copy, RMSNorm, SwiGLU, AdamW step) written here; burst and
 // sustained (power-capped) BF16 GEMM throughput with power and clocks read through NVML; NCCL
 // all-reduce, all-gather and reduce-scatter over every local GPU when there are two or more. Writes
-// the JSON layout of shared/reference/h100-kernels-2026-11.json (bench/convert_reference_kernels.py
+// the JSON layout of tests/data/h100-kernels-2026-11.json (bench/convert_reference_kernels.py
 // turns it into a profile). Attention is measured by bench/torch_kernels.py (flash SDPA).
 #include <cublasLt.h>
 #include <cuda_bf16.h>

@@ -1,5 +1,6 @@
-// Collectives on topologies against closed forms and published measurements
-// (../shared/reference/hardware.yaml, collectives.*).
+// Collectives on topologies against closed forms and published measurements (nccl-tests
+// doc/PERFORMANCE.md busbw factors, NCCL src/graph/tuning.cc latencies, nccl-tests and NCCL GitHub
+// issues, DeepEP README), each cited at its test case.
 #include <doctest/doctest.h>
 
 #include "gpuhours/error.hpp"
@@ -95,7 +96,7 @@ TEST_CASE("DeepEP normal kernels on H800: bottleneck bandwidth within 15% of its
 }
 
 TEST_CASE("DeepEP low-latency kernels on H800 (decode): times within 15% of its table") {
-  // DeepEP README, Feb 2025 (pure RDMA; shared/reference/hardware.yaml deepep low_latency_feb2025):
+  // DeepEP README, Feb 2025 (pure RDMA; deepseek-ai/DeepEP README at initial commit ebfe47e, 2025-02-24):
   // 128 tokens x 7168 hidden per GPU, top-8, FP8 dispatch (with 1 scale per 128 values), BF16
   // combine: dispatch 173/182/186/192 us and combine 329/350/353/369 us at EP16/32/64/128.
   const double fp8 = 128.0 * 7168 * (1 + 4.0 / 128), bf16 = 128.0 * 7168 * 2;

@@ -1,5 +1,5 @@
 // Errors: bugs are assertions (always on); bad input and infeasible layouts are exceptions with
-// stable exit codes (1 and 2), caught only at the CLI boundary (STYLE.md rule 16).
+// stable exit codes (1 and 2), caught only at the CLI boundary.
 #pragma once
 #include <stdexcept>
 #include <string>

@@ -13,7 +13,7 @@ class Time {
  public:
   constexpr Time() = default;
   static constexpr Time ns(std::int64_t v) { return Time{v}; }
-  /// Rounds up so that a transfer or kernel never ends early (STYLE.md rule 7).
+  /// Rounds up so that a transfer or kernel never ends early.
   static Time from_seconds_ceil(double s);
   constexpr std::int64_t count_ns() const { return ns_; }
   constexpr double seconds() const { return static_cast<double>(ns_) * 1e-9; }

@@ -1,6 +1,6 @@
 // YamlNode: a yaml-cpp node that remembers its file and dotted field path, so that every error
-// reads "file:line:column: field 'a.b': message" (STYLE.md rule 14). Loaders declare the keys a
-// mapping may hold; unknown keys are rejected with a "did you mean" hint (rule 12).
+// reads "file:line:column: field 'a.b': message". Loaders declare the keys a mapping may hold;
+// unknown keys are rejected with a "did you mean" hint.
 #pragma once
 #include <map>
 #include <memory>

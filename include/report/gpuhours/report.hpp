@@ -1,4 +1,4 @@
-// Report writers: the JSON contract of DESIGN.md, CSV, and a short terminal table.
+// Report writers: the JSON contract (README "Reading the output"), CSV, and a short terminal table.
 #pragma once
 #include <iosfwd>
 
