@@ -29,7 +29,7 @@ Precision weight_precision(const Scenario& s, const InferenceSpec& layout) {
   return layout.weights.value_or(s.training.precision);
 }
 double weight_bytes_per_param(const Scenario& s, const InferenceSpec& layout) {
-  return weight_precision(s, layout) == Precision::fp8 ? 1.0 : 2.0;
+  return bytes_per_element(weight_precision(s, layout));
 }
 
 struct ParamSplit {
@@ -95,9 +95,9 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const Pa
                             2.0 * w.expert * k * L * tokens / (tp * ep) * s.parallel.expert_imbalance;
   const double attn_flops = attended_pairs / ep * attention_flops_per_pair(m, decode) / tp;
   c.flops = gemm_flops + attn_flops;
-  const bool fp8 = weight_precision(s, layout) == Precision::fp8;
-  const double gemm_peak = gpu.peak_flops_per_s.at(fp8 ? "fp8" : "bf16") * (fp8 ? gpu.achievable.gemm_fp8 : gpu.achievable.gemm_bf16);
-  const double attn_peak = gpu.peak_flops_per_s.at("bf16") * gpu.achievable.attention_fwd;
+  const Precision weights = weight_precision(s, layout);
+  const double gemm_peak = peak_flops_per_s(gpu, weights) * achievable_gemm_fraction(gpu, weights);
+  const double attn_peak = peak_flops_per_s(gpu, Precision::bf16) * gpu.achievable.attention_fwd;
   c.compute_seconds = gemm_flops / gemm_peak + attn_flops / attn_peak;
   c.memory_seconds = (c.weight_bytes + c.kv_bytes) / (gpu.hbm_bytes_per_s * gpu.achievable.copy);
   // Communication, not overlapped with compute: expert dispatch (FP8 or BF16) and combine (BF16)

@@ -44,11 +44,10 @@ double KernelModel::unscaled_seconds(const Kernel& k) const {
   }
   double peak = 0;
   if (k.kind == OpKind::gemm) {
-    const auto it = gpu_.peak_flops_per_s.find(k.fp8 ? "fp8" : "bf16");
-    peak = (it != gpu_.peak_flops_per_s.end() ? it->second : gpu_.peak_flops_per_s.at("bf16")) *
-           (k.fp8 ? gpu_.achievable.gemm_fp8 : gpu_.achievable.gemm_bf16);
+    const Precision p = k.fp8 ? Precision::fp8 : Precision::bf16;
+    peak = peak_flops_per_s(gpu_, p) * achievable_gemm_fraction(gpu_, p);
   } else if (k.kind == OpKind::attention) {
-    peak = gpu_.peak_flops_per_s.at("bf16") * (k.backward ? gpu_.achievable.attention_bwd : gpu_.achievable.attention_fwd);
+    peak = peak_flops_per_s(gpu_, Precision::bf16) * (k.backward ? gpu_.achievable.attention_bwd : gpu_.achievable.attention_fwd);
   }
   const double hbm = gpu_.hbm_bytes_per_s * (k.kind == OpKind::memory ? gpu_.achievable.elementwise : gpu_.achievable.copy);
   const double compute_s = peak > 0 ? k.flops / peak : 0.0;

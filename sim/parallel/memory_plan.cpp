@@ -200,7 +200,7 @@ std::vector<StagePlan> plan_memory(const Scenario& s, const ShapeData& shape) {
 
 std::vector<StagePlan> plan_memory(const Scenario& s, const detail::Layout& l) {
   const int zero = s.parallel.zero;
-  const double opt_bytes = s.training.bf16_moments ? 8.0 : 12.0;  // FP32 master + 2 moments
+  const OptimizerBytes adam = optimizer_bytes(s.training);
   std::vector<StagePlan> out;
   for (int r = 0; r < s.parallel.pp; ++r) {
     StagePlan st;
@@ -234,18 +234,17 @@ std::vector<StagePlan> plan_memory(const Scenario& s, const detail::Layout& l) {
       if (op.pass == Pass::B) take(op.microbatch, op.chunk, -1);
       if (op.pass == Pass::FB) take(op.microbatch2, op.chunk2, -1);
     }
-    // Mixed-precision Adam (Rajbhandari et al. 2020, ZeRO §3.1): 2 bytes BF16 weights, 2 bytes
-    // gradients, 12 bytes FP32 master weights and moments (8 with BF16 moments); ZeRO stage 1
-    // shards the optimizer states over the data-parallel ranks holding the same weights, stage 2
-    // also the gradients, stage 3 also the weights. Routed experts are replicated over `edp` ranks.
+    // Mixed-precision Adam (optimizer_bytes: BF16 weights and gradients, master weights and
+    // moments); ZeRO stage 1 shards the optimizer states over the data-parallel ranks holding the
+    // same weights, stage 2 also the gradients, stage 3 also the weights. Routed experts are replicated over `edp` ranks.
     const double dense = st.params - st.expert_params;
     auto sharded = [&](double bytes_per_param, bool shard) {
       return shard ? bytes_per_param * (dense / l.dense_dp() + st.expert_params / l.edp)
                    : bytes_per_param * st.params;
     };
-    st.weights = sharded(2.0, zero >= 3);
-    st.gradients = sharded(2.0, zero >= 2);
-    st.optimizer = sharded(opt_bytes, zero >= 1);
+    st.weights = sharded(adam.weights, zero >= 3);
+    st.gradients = sharded(adam.gradients, zero >= 2);
+    st.optimizer = sharded(adam.states(), zero >= 1);
     st.buffers = s.memory.comm_buffer_bytes;
     // ZeRO-3 holds the gathered BF16 weights of the layer running and the one prefetched.
     if (zero >= 3) st.buffers += 2 * 2.0 * st.params / std::max(1, st.layers);

@@ -76,7 +76,7 @@ struct OptimizerTimes {
 };
 OptimizerTimes optimizer_times(const Scenario& s, const StagePlan& st, int dense_dp, int edp, int dp_nodes, int edp_nodes) {
   const bool zero_shard = s.parallel.zero >= 1;
-  const double moment_bytes = s.training.bf16_moments ? 26.0 : 30.0;
+  const double moment_bytes = optimizer_bytes(s.training).step_traffic();
   const double dense = st.params - st.expert_params;
   const double local = zero_shard ? dense / dense_dp + st.expert_params / edp : st.params;
   OptimizerTimes t;
@@ -741,8 +741,8 @@ StepResult simulate_step(const Scenario& input, const TraceSink& trace) {
   r.tokens = s.training.global_batch * s.training.seq_len;
   r.tokens_per_gpu_second = static_cast<double>(r.tokens) / (r.seconds * s.cluster.gpus());
   r.model_flops_per_token = model_flops_per_token(s.model, s.training.seq_len);
-  const char* dtype = s.training.precision == Precision::fp8 ? "fp8" : "bf16";
-  r.mfu = r.model_flops_per_token * r.tokens_per_gpu_second / s.cluster.gpu.peak_flops_per_s.at(dtype);
+  const char* dtype = to_string(s.training.precision);
+  r.mfu = r.model_flops_per_token * r.tokens_per_gpu_second / peak_flops_per_s(s.cluster.gpu, s.training.precision);
   fill_breakdown(engine, pp, r);
   for (const auto& [k, v] : b.comm_bytes()) r.comm_bytes_per_step[k] = v / pp;  // mean over pipeline ranks
   r.assumptions = kernels.assumptions();

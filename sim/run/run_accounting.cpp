@@ -16,7 +16,7 @@ ReliabilityResult reliability(const Scenario& s, double useful_gpu_hours);
 namespace {
 
 double peak_flops(const Scenario& s) {
-  return s.cluster.gpu.peak_flops_per_s.at(s.training.precision == Precision::fp8 ? "fp8" : "bf16");
+  return peak_flops_per_s(s.cluster.gpu, s.training.precision);
 }
 
 PhaseResult simulated_phase(const Scenario& s, const std::string& name, double tokens, const StepResult& step) {
@@ -258,7 +258,8 @@ ReliabilityResult reliability(const Scenario& s, double useful_gpu_hours) {
   r.enabled = true;
   // Checkpoint: BF16 weights + FP32 master weights and moments (MTP included).
   const ParamCount p = count_params(s.model);
-  r.checkpoint_bytes = static_cast<double>(p.total + p.mtp) * (2.0 + (s.training.bf16_moments ? 8.0 : 12.0));
+  const OptimizerBytes b = optimizer_bytes(s.training);
+  r.checkpoint_bytes = static_cast<double>(p.total + p.mtp) * (b.weights + b.states());
   r.checkpoint_seconds = r.checkpoint_bytes / (s.cluster.nodes * spec.checkpoint_write_bytes_per_s_per_node);
   const double mtbi = 3600.0 / (spec.interruptions_per_gpu_hour * s.cluster.gpus());
   r.mtbi_hours = mtbi / 3600.0;

@@ -5,10 +5,12 @@
 # commit, whose message says which figures moved, by how much, and why.
 #   tests/golden/golden.sh GPUHOURS            compare (exit 1 on any difference, with a diff)
 #   tests/golden/golden.sh GPUHOURS --update   regenerate
+#   python3 tests/golden/moved.py GPUHOURS     list the figures that moved, for the commit message
 set -uo pipefail
 gpuhours=$(realpath "$1")
 mode=${2:-compare}
 here=$(cd "$(dirname "$0")" && pwd)
+dest=${GOLDEN_DIR:-$here}  # --update writes here (tests/golden/moved.py writes elsewhere to compare)
 cd "$here/../.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -36,8 +38,8 @@ produce sweep-llama-3-405b sweep llama-3-405b --top 5 --threads 1 --vary gpus=81
   --vary tp=4,8 --vary pp=8,16 --vary zero=1,3 --vary schedule=1f1b,interleaved-1f1b --vary micro_batch=1,2 || fail=1
 
 if [ "$mode" = --update ]; then
-  rm -f "$here"/*.json
-  for n in "${outputs[@]}"; do cp "$tmp/$n.json" "$here/$n.json"; done
+  rm -f "$dest"/*.json
+  for n in "${outputs[@]}"; do cp "$tmp/$n.json" "$dest/$n.json"; done
   echo "golden: wrote ${#outputs[@]} files"
   exit $fail
 fi

@@ -131,6 +131,22 @@ struct TrainingSpec {
   std::vector<PhaseSpec> phases;
 };
 
+/// Mixed-precision AdamW's bytes per parameter (Rajbhandari et al. 2020, ZeRO §3.1): BF16 weights
+/// and gradients, FP32 master weights and two FP32 moments, or BF16 moments (DeepSeek-V3 §3.3.3).
+struct OptimizerBytes {
+  double weights = 2, gradients = 2, master = 4, moments = 8;
+  /// Optimizer states, what ZeRO-1 shards: master weights and moments.
+  double states() const { return master + moments; }
+  /// HBM traffic of one optimizer step: reads and writes weights, master weights and moments, and
+  /// reads the gradients.
+  double step_traffic() const { return 2 * (weights + master + moments) + gradients; }
+};
+inline OptimizerBytes optimizer_bytes(const TrainingSpec& t) {
+  OptimizerBytes b;
+  if (t.bf16_moments) b.moments = 4;
+  return b;
+}
+
 /// Owned-cluster cost (Epoch AI's amortised-capex method) and facility energy.
 struct OwnedCostSpec {
   double amortisation_per_year = 0, server_overhead = 0, interconnect_fraction = 0, cost_of_capital_per_year = 0;
