@@ -24,25 +24,44 @@
 // W + B, and the remaining W. Where the reference runs a backward whole (enable_zb off, and the
 // backward half of every overlapped F&B) the op has full_backward = true and no W op follows for it.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "gpuhours/enums.hpp"
+
 namespace gpuhours {
 
-enum class ScheduleKind { gpipe, one_f_one_b, interleaved_1f1b, zb_h1, dualpipe, dualpipev };
-
+/// The schedules of schedules.def.
+enum class ScheduleKind {
+#define GPUHOURS_SCHEDULE(id, name) id,
+#include "gpuhours/schedules.def"
+#undef GPUHOURS_SCHEDULE
+};
+template <>
+struct EnumTable<ScheduleKind> {
+  static constexpr std::array names{
+#define GPUHOURS_SCHEDULE(id, name) EnumName<ScheduleKind>{ScheduleKind::id, name},
+#include "gpuhours/schedules.def"
+#undef GPUHOURS_SCHEDULE
+  };
+};
 /// "gpipe", "1f1b", "interleaved-1f1b", "zb-h1", "dualpipe", "dualpipev"; throws InputError
 /// listing the choices.
-ScheduleKind parse_schedule(const std::string& s);
-const char* to_string(ScheduleKind k);
+inline ScheduleKind parse_schedule(const std::string& s) { return parse_enum<ScheduleKind>(s, "pipeline schedule"); }
+inline const char* to_string(ScheduleKind k) { return name_of(k); }
 
 /// F: forward of one chunk. B: backward of one chunk; a full backward (input and weight gradients)
 /// when StageOp::full_backward, else the input-gradient backward only, whose weight gradient is a
 /// later W op of the same rank. W: weight-gradient backward. FB: DualPipe's overlapped pair, one op
 /// that runs the forward of (microbatch, chunk) together with the backward of (microbatch2, chunk2).
 enum class Pass : std::uint8_t { F, B, W, FB };
-const char* to_string(Pass p);
+template <>
+struct EnumTable<Pass> {
+  static constexpr std::array<EnumName<Pass>, 4> names{{{Pass::F, "F"}, {Pass::B, "B"}, {Pass::W, "W"}, {Pass::FB, "F&B"}}};
+};
+inline const char* to_string(Pass p) { return name_of(p); }
 
 struct StageOp {
   Pass pass;

@@ -1,0 +1,38 @@
+// DualPipe (DeepSeek-V3 §3.2.1; deepseek-ai/DualPipe dualpipe/dualpipe.py): two directions,
+// micro-batches [0, M/2) enter at rank 0 on chunk 0, [M/2, M) at rank stages-1 on chunk 1.
+#include <algorithm>
+
+#include "dual_steps.hpp"
+#include "schedule_algorithm.hpp"
+
+namespace gpuhours {
+
+namespace {
+
+void validate_dualpipe(const ScheduleSpec& s) {
+  // deepseek-ai/DualPipe, DualPipe.step: num_ranks % 2 == 0, num_chunks % 2 == 0 and
+  // num_chunks >= 2 * num_ranks (each direction gets half of the micro-batches).
+  if (s.stages % 2 != 0) invalid_schedule(s, "dualpipe needs an even number of stages");
+  if (s.microbatches % 2 != 0) invalid_schedule(s, "dualpipe needs an even number of micro-batches (half per direction)");
+  if (s.microbatches < 2 * s.stages) invalid_schedule(s, "dualpipe needs at least 2 x stages micro-batches");
+}
+
+std::vector<StageOp> dualpipe_rank(const ScheduleSpec& s, int rank) {
+  using namespace detail;
+  const int stages = s.stages, microbatches = s.microbatches;
+  const int n = stages / 2, per_chunk = microbatches / 2;
+  DualRankOps r(per_chunk);
+  // The first half of the ranks feed direction 0 (chunk 0) in their warm-up, the second half
+  // direction 1 (chunk 1).
+  dual_steps(r, n, std::min(rank, stages - 1 - rank), per_chunk, rank < n ? 0 : 1);
+  return r.finish(per_chunk);
+}
+
+}  // namespace
+
+ScheduleAlgorithm schedule_dualpipe() {
+  return {.placement = Placement::two_directions, .split_backward = true, .validate = validate_dualpipe,
+          .rank_ops = dualpipe_rank};
+}
+
+}  // namespace gpuhours

@@ -1,0 +1,30 @@
+// DualPipeV (deepseek-ai/DualPipe dualpipe/dualpipev.py, "cut-in-half" DualPipe): one direction,
+// V shape over 2*stages positions; rank r holds positions r (chunk 0) and 2*stages-1-r (chunk 1).
+#include "dual_steps.hpp"
+#include "schedule_algorithm.hpp"
+
+namespace gpuhours {
+
+namespace {
+
+void validate_dualpipev(const ScheduleSpec& s) {
+  // deepseek-ai/DualPipe, DualPipeV.step: num_chunks >= 2 * num_ranks.
+  if (s.microbatches < 2 * s.stages) invalid_schedule(s, "dualpipev needs at least 2 x stages micro-batches");
+}
+
+std::vector<StageOp> dualpipev_rank(const ScheduleSpec& s, int rank) {
+  using namespace detail;
+  const int stages = s.stages, microbatches = s.microbatches;
+  DualRankOps r(0);
+  dual_steps(r, stages, rank, microbatches, 0);
+  return r.finish(microbatches);
+}
+
+}  // namespace
+
+ScheduleAlgorithm schedule_dualpipev() {
+  return {.placement = Placement::v_shape, .split_backward = true, .validate = validate_dualpipev,
+          .rank_ops = dualpipev_rank};
+}
+
+}  // namespace gpuhours

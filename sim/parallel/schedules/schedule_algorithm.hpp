@@ -1,0 +1,38 @@
+// What one pipeline schedule file defines (schedules.def lists them): where a micro-batch's path
+// runs through the ranks' chunks, whether the backward is split into B and W, the checks its
+// spec must pass, and the order of each rank's passes.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "gpuhours/schedule.hpp"
+
+namespace gpuhours {
+
+/// How pipeline positions map to (rank, chunk): the maps Schedule::position, rank_of and
+/// chunk_of implement, and the chunks each rank holds.
+enum class Placement {
+  one_chunk,       // position = rank, one chunk per rank
+  interleaved,     // virtual_stages chunks per rank, position = chunk * stages + rank
+  two_directions,  // DualPipe: chunk 0 carries micro-batches [0, M/2) from rank 0, chunk 1 the rest from the last rank
+  v_shape,         // DualPipeV: rank r holds positions r (chunk 0) and 2 * stages - 1 - r (chunk 1)
+};
+
+struct ScheduleAlgorithm {
+  Placement placement = Placement::one_chunk;
+  bool split_backward = false;       // the schedule has W passes
+  bool uses_virtual_stages = false;  // virtual_stages != 1 is allowed
+  /// Checks beyond stages >= 1 and micro-batches >= 1; throws with invalid_schedule().
+  void (*validate)(const ScheduleSpec& spec) = nullptr;
+  /// The passes of pipeline rank `rank`, in execution order.
+  std::vector<StageOp> (*rank_ops)(const ScheduleSpec& spec, int rank) = nullptr;
+};
+
+#define GPUHOURS_SCHEDULE(id, name) ScheduleAlgorithm schedule_##id();
+#include "gpuhours/schedules.def"
+#undef GPUHOURS_SCHEDULE
+
+/// Throws the InputError naming the schedule, its stages and micro-batches, and `why`.
+[[noreturn]] void invalid_schedule(const ScheduleSpec& s, const std::string& why);
+
+}  // namespace gpuhours
