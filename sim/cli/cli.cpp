@@ -357,7 +357,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   coll->add_option("--network", ca.network, "network preset (default: nvswitch-node for one node, else ib-ndr-rail-fat-tree)");
   coll->add_option("--op", ca.op, "allreduce|allgather|reducescatter|alltoall|sendrecv|dispatch|combine")->capture_default_str();
   coll->add_option("--bytes", ca.bytes, "buffer size per GPU (dispatch/combine: token bytes sent per GPU)")->capture_default_str();
-  coll->add_option("--algo", ca.algorithm, "auto|ring|tree|nvls")->capture_default_str();
+  coll->add_option("--algo", ca.algorithm, "auto|ring|tree|nvls|direct|deepep|p2p")->capture_default_str();
   coll->add_option("--topk", ca.top_k, "dispatch/combine: experts per token")->capture_default_str()->check(CLI::PositiveNumber);
   coll->add_option("--max-nodes", ca.max_nodes, "dispatch/combine: nodes a token may reach")->capture_default_str()->check(CLI::PositiveNumber);
   coll->add_flag("--json", ca.json, "print JSON");

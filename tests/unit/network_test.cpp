@@ -86,8 +86,8 @@ TEST_CASE("DeepEP normal kernels on H800: bottleneck bandwidth within 15% of its
   for (const Case& c : {Case{1, 153e9, 158e9}, Case{2, 43e9, 43e9}, Case{4, 58e9, 57e9}, Case{8, 51e9, 50e9}}) {
     CAPTURE(c.nodes);
     const auto cl = cluster("h800-sxm", c.nodes, c.nodes > 1 ? "deepseek-multi-plane" : "nvswitch-node");
-    const auto d = run(CollectiveKind::dispatch, Algorithm::direct, fp8, cl);
-    const auto m = run(CollectiveKind::combine, Algorithm::direct, bf16, cl);
+    const auto d = run(CollectiveKind::dispatch, Algorithm::deepep, fp8, cl);
+    const auto m = run(CollectiveKind::combine, Algorithm::deepep, bf16, cl);
     MESSAGE("EP", 8 * c.nodes, ": dispatch ", d.deepep_bandwidth_bytes_per_s / 1e9, " (", c.dispatch / 1e9,
             "), combine ", m.deepep_bandwidth_bytes_per_s / 1e9, " (", c.combine / 1e9, ") GB/s");
     CHECK(rel(d.deepep_bandwidth_bytes_per_s, c.dispatch) < 0.15);
@@ -218,4 +218,17 @@ TEST_CASE("every catalogue file loads") {
   }
   CHECK(catalog().names("hardware/gpus").size() >= 8);
   CHECK(catalog().names("hardware/networks").size() >= 4);
+}
+
+TEST_CASE("an algorithm that does not implement a collective is refused, naming those that do") {
+  const ClusterSpec c = cluster("h100-sxm", 2, "ib-ndr-rail-fat-tree");
+  CHECK_THROWS_WITH_AS(run(CollectiveKind::all_to_all, Algorithm::ring, GiB, c),
+                       "the ring algorithm does not implement alltoall (algorithms for alltoall: direct)", InputError);
+  CHECK_THROWS_WITH_AS(run(CollectiveKind::all_gather, Algorithm::tree, GiB, c),
+                       "the tree algorithm does not implement allgather (algorithms for allgather: ring)", InputError);
+  // The automatic choice tries the algorithms that implement the collective: dispatch is DeepEP's.
+  CHECK(run(CollectiveKind::dispatch, Algorithm::automatic, GiB / 64, c).algorithm == Algorithm::deepep);
+  CHECK(parse_algorithm("deepep") == Algorithm::deepep);
+  CHECK_THROWS_WITH_AS(parse_algorithm("rign"), "unknown algorithm 'rign'; did you mean 'ring'? (one of: auto ring tree nvls direct deepep p2p)",
+                       InputError);
 }

@@ -6,32 +6,18 @@
 // links by max-min fairness (flow.hpp), so contention between concurrent collectives, and between
 // the flows of one, comes out of the simulation.
 //
-// Algorithms (S: bytes per rank, n ranks, C channels):
-//  - ring (all-reduce, all-gather, reduce-scatter): each of C rings sends to its neighbour
-//    2(n-1)/n*S/C (all-reduce) or (n-1)/n*S/C bytes, pipelined as one phase. Across nodes
-//    C = GPUs per node and ring c visits each node's GPUs starting from local GPU c, so every NIC
-//    carries one ring (NCCL's channels). Latency: baseLat + intra steps * NVLink hwLat + inter-node
-//    steps * network hwLat, with 2(n-1) steps of which 2(nodes-1) cross nodes (all-reduce).
-//  - nvls (all-reduce inside one NVSwitch node): each GPU sends S into the switch and receives S
-//    (the reduction happens in the switch), at the measured NVLS fraction of line rate.
-//  - tree (all-reduce): per channel a binary tree over nodes (leader = local GPU c) and a chain
-//    inside each node; a reduce phase up and a broadcast phase down, S/C bytes per edge.
-//  - all-to-all: every rank sends S/n to every other rank, one phase.
-//  - point-to-point: rank 0 of the group sends S to rank 1.
-//  - dispatch / combine (DeepEP normal kernels): S = dispatched token bytes per GPU. A token goes
-//    to at most M nodes (node-limited routing); it crosses the network once per target node, by
-//    RDMA to the GPU with the same local index, which forwards it over NVLink to the GPUs hosting
-//    its experts. With uniform routing a GPU sends S*min(M, N)/N to each other node; a token
-//    reaching a node for k = K/min(M, N) of its K experts hits G*(1-(1-1/G)^k) of the node's G GPUs.
-//    RDMA and NVLink forwarding overlap (one phase). Combine is the reverse. NVLink flows move at
-//    the NVLink fraction DeepEP's kernels reach (derived from its intranode table), below the
-//    ring efficiency NCCL reaches.
+// Algorithms (S: bytes per rank, n ranks): one file each in sim/network/collectives/, listed in
+// algorithms.def: ring, tree and nvls (all-reduce; ring also all-gather and reduce-scatter),
+// direct (all-to-all), deepep (MoE dispatch and combine), p2p (pipeline send/recv). Each file
+// holds the algorithm's flow plan and, where the step program uses one, its closed form.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "gpuhours/engine.hpp"
+#include "gpuhours/enums.hpp"
 #include "gpuhours/flow.hpp"
 #include "gpuhours/hardware.hpp"
 #include "gpuhours/topology.hpp"
@@ -40,11 +26,36 @@
 namespace gpuhours {
 
 enum class CollectiveKind { all_reduce, reduce_scatter, all_gather, all_to_all, point_to_point, dispatch, combine };
-enum class Algorithm { automatic, ring, tree, nvls, direct };
-const char* to_string(CollectiveKind k);
-const char* to_string(Algorithm a);
-CollectiveKind parse_collective_kind(const std::string& s);  // throws InputError
-Algorithm parse_algorithm(const std::string& s);              // throws InputError
+template <>
+struct EnumTable<CollectiveKind> {
+  static constexpr std::array<EnumName<CollectiveKind>, 7> names{{{CollectiveKind::all_reduce, "allreduce"},
+                                                                  {CollectiveKind::reduce_scatter, "reducescatter"},
+                                                                  {CollectiveKind::all_gather, "allgather"},
+                                                                  {CollectiveKind::all_to_all, "alltoall"},
+                                                                  {CollectiveKind::point_to_point, "sendrecv"},
+                                                                  {CollectiveKind::dispatch, "dispatch"},
+                                                                  {CollectiveKind::combine, "combine"}}};
+};
+/// automatic (NCCL's tuner: the fastest of the algorithms it would try), or one of algorithms.def.
+enum class Algorithm {
+  automatic,
+#define GPUHOURS_ALGORITHM(id, name) id,
+#include "gpuhours/algorithms.def"
+#undef GPUHOURS_ALGORITHM
+};
+template <>
+struct EnumTable<Algorithm> {
+  static constexpr std::array names{
+      EnumName<Algorithm>{Algorithm::automatic, "auto"},
+#define GPUHOURS_ALGORITHM(id, name) EnumName<Algorithm>{Algorithm::id, name},
+#include "gpuhours/algorithms.def"
+#undef GPUHOURS_ALGORITHM
+  };
+};
+inline const char* to_string(CollectiveKind k) { return name_of(k); }
+inline const char* to_string(Algorithm a) { return name_of(a); }
+inline CollectiveKind parse_collective_kind(const std::string& s) { return parse_enum<CollectiveKind>(s, "collective"); }
+inline Algorithm parse_algorithm(const std::string& s) { return parse_enum<Algorithm>(s, "algorithm"); }
 
 /// nccl-tests bus-bandwidth factor: busbw = algbw * factor (doc/PERFORMANCE.md).
 double bus_bandwidth_factor(CollectiveKind k, int ranks);
@@ -71,7 +82,8 @@ struct MoeRouting {
   int max_nodes = 4;  // node-limited routing (DeepSeek-V3: 4)
 };
 
-/// Builds a collective over `ranks` (GPU indices). `algorithm` automatic is not accepted here.
+/// Builds a collective over `ranks` (GPU indices). `algorithm` automatic is not accepted here; one
+/// that does not implement `kind` is an InputError naming those that do.
 CollectiveOp make_collective(CollectiveKind kind, Algorithm algorithm, double bytes,
                              const std::vector<int>& ranks, const Topology& topo,
                              const ClusterSpec& cluster, const MoeRouting& moe = {});

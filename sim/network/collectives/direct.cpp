@@ -1,0 +1,34 @@
+// All-to-all, direct: every rank sends S/n to every other rank, one phase.
+#include "collective_algorithm.hpp"
+
+namespace gpuhours {
+
+namespace {
+
+CollectiveOp direct_plan(const CollectiveRequest& r) {
+  const double S = r.bytes;
+  const std::vector<int>& ranks = r.ranks;
+  const Topology& topo = r.topo;
+  const ClusterSpec& c = r.cluster;
+  const int n = static_cast<int>(ranks.size());
+  const int nodes = nodes_spanned(ranks, topo);
+  Phase ph;
+  ph.latency_seconds = c.network.base_latency_seconds +
+                       (nodes > 1 ? c.network.net_step_latency_seconds : c.network.nvlink_step_latency_seconds);
+  for (int a : ranks)
+    for (int b : ranks)
+      if (a != b) ph.flows.push_back({topo.route(a, b), S / n});
+  CollectiveOp op;
+  op.phases.push_back(std::move(ph));
+  return op;
+}
+
+}  // namespace
+
+CollectiveAlgorithm algorithm_direct() {
+  return {.implements = [](CollectiveKind k) { return k == CollectiveKind::all_to_all; },
+          .automatic = [](CollectiveKind k, int, int) { return k == CollectiveKind::all_to_all; },
+          .plan = direct_plan};
+}
+
+}  // namespace gpuhours

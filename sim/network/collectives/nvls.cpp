@@ -1,0 +1,38 @@
+// NVLink SHARP all-reduce inside one NVSwitch node: each GPU sends S into the switch and receives
+// S (the reduction happens in the switch), at the measured NVLS fraction of line rate.
+#include "collective_algorithm.hpp"
+#include "gpuhours/error.hpp"
+
+namespace gpuhours {
+
+namespace {
+
+CollectiveOp nvls_plan(const CollectiveRequest& r) {
+  const double S = r.bytes;
+  const std::vector<int>& ranks = r.ranks;
+  const Topology& topo = r.topo;
+  const ClusterSpec& c = r.cluster;
+  if (nodes_spanned(ranks, topo) > 1)
+    throw InputError("the nvls algorithm runs inside one NVSwitch node; use ring or tree across nodes");
+  CollectiveOp op;
+  Phase ph;
+  ph.latency_seconds = c.network.base_latency_seconds + 2 * c.network.nvlink_step_latency_seconds;
+  // Links carry NVLink at the ring efficiency; NVLS moves S each way at its own measured fraction.
+  const double wire = S * c.network.nvlink_efficiency / c.network.nvls_efficiency;
+  for (int r : ranks) {
+    ph.flows.push_back({{topo.gpu_to_switch(r)}, wire});
+    ph.flows.push_back({{topo.switch_to_gpu(r)}, wire});
+  }
+  op.phases.push_back(std::move(ph));
+  return op;
+}
+
+}  // namespace
+
+CollectiveAlgorithm algorithm_nvls() {
+  return {.implements = [](CollectiveKind k) { return k == CollectiveKind::all_reduce; },
+          .automatic = [](CollectiveKind k, int nodes, int gpus) { return k == CollectiveKind::all_reduce && nodes == 1 && gpus > 1; },
+          .plan = nvls_plan};
+}
+
+}  // namespace gpuhours
