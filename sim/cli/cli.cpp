@@ -16,6 +16,7 @@
 
 #include "gpuhours/check.hpp"
 #include "gpuhours/error.hpp"
+#include "gpuhours/infeasible.hpp"
 #include "gpuhours/validation.hpp"
 #include "gpuhours/network.hpp"
 #include "gpuhours/topology.hpp"

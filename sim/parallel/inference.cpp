@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "gpuhours/error.hpp"
+#include "gpuhours/infeasible.hpp"
 #include "gpuhours/network.hpp"
 #include "gpuhours/opgraph.hpp"
 #include "gpuhours/step.hpp"
@@ -167,11 +168,11 @@ GenerationResult simulate_generation(const Scenario& input, const GenerationSpec
   GenerationResult r;
   r.instance_gpus = layout.gpus();
   if (s.cluster.gpus() % r.instance_gpus != 0)
-    throw InfeasibleLayout("an inference instance of " + std::to_string(r.instance_gpus) + " GPUs (tp " +
+    throw InfeasibleLayout(Infeasibility::inference_instance, "an inference instance of " + std::to_string(r.instance_gpus) + " GPUs (tp " +
                            std::to_string(layout.tp) + " x ep " + std::to_string(layout.ep) + ") does not divide the " +
                            std::to_string(s.cluster.gpus()) + " GPUs");
   if (s.model.ffn.moe && s.model.ffn.experts % layout.ep != 0)
-    throw InfeasibleLayout("inference ep " + std::to_string(layout.ep) + " does not divide " +
+    throw InfeasibleLayout(Infeasibility::inference_instance, "inference ep " + std::to_string(layout.ep) + " does not divide " +
                            std::to_string(s.model.ffn.experts) + " experts");
   r.instances = s.cluster.gpus() / r.instance_gpus;
   r.outputs = g.outputs;
@@ -186,7 +187,7 @@ GenerationResult simulate_generation(const Scenario& input, const GenerationSpec
   const double free_bytes = s.cluster.gpu.hbm_bytes * (1 - s.memory.fragmentation) - weights - s.memory.comm_buffer_bytes;
   const double kv_per_token = kv_cache_bytes_per_token(s.model, layout);
   if (free_bytes <= 0)
-    throw InfeasibleLayout(fmt::format("the model's weights ({:.1f} GB per GPU) leave no room for a KV cache on an "
+    throw InfeasibleLayout(Infeasibility::kv_cache, fmt::format("the model's weights ({:.1f} GB per GPU) leave no room for a KV cache on an "
                                        "inference instance of {} GPUs; use more GPUs per instance",
                                        weights / 1e9, r.instance_gpus));
   r.kv_capacity_tokens = static_cast<std::int64_t>(free_bytes / kv_per_token);
@@ -204,7 +205,7 @@ GenerationResult simulate_generation(const Scenario& input, const GenerationSpec
   const double prompt = std::max(1.0, std::round(g.prompt_tokens));
   for (std::int64_t len : order) {
     if (prompt + static_cast<double>(len) > capacity)
-      throw InfeasibleLayout("one sequence of " + std::to_string(static_cast<std::int64_t>(prompt) + len) +
+      throw InfeasibleLayout(Infeasibility::kv_cache, "one sequence of " + std::to_string(static_cast<std::int64_t>(prompt) + len) +
                              " tokens does not fit the KV cache of an instance (" +
                              std::to_string(static_cast<std::int64_t>(capacity)) + " tokens)");
   }

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "gpuhours/error.hpp"
+#include "gpuhours/infeasible.hpp"
 #include "gpuhours/kernels.hpp"
 #include "gpuhours/step.hpp"
 #include "placement.hpp"
@@ -71,58 +72,6 @@ RankShape rank_shape(const Scenario& s) {
   return r;
 }
 
-Layout make_layout(const Scenario& s, const Layout* same_shape) {
-  const ParallelSpec& p = s.parallel;
-  Layout l;
-  if (same_shape) {
-    l.shape = same_shape->shape;
-    l.graph = same_shape->graph;
-  } else {
-    l.shape = rank_shape(s);
-    l.graph = build_op_graph(s.model, l.shape);
-  }
-  l.dp = s.dp();
-  l.micro_batches = static_cast<int>(s.training.global_batch / (std::int64_t{l.dp} * p.micro_batch));
-  try {
-    l.schedule = make_schedule({parse_schedule(p.schedule), p.pp, l.micro_batches, p.virtual_stages});
-  } catch (const InputError& e) {
-    throw InfeasibleLayout(e.what());  // the schedule cannot take this layout's micro-batches
-  }
-  const int parts = l.schedule.positions();
-  if (parts > s.model.layers)
-    throw InfeasibleLayout("the schedule cuts the model into " + std::to_string(parts) + " parts; it has " +
-                           std::to_string(s.model.layers) + " layers");
-  if (!p.layers_per_part.empty() && static_cast<int>(p.layers_per_part.size()) != parts)
-    throw InfeasibleLayout("layers_per_part has " + std::to_string(p.layers_per_part.size()) +
-                           " entries; the schedule cuts the model into " + std::to_string(parts) + " parts");
-  if (same_shape) {
-    l.part_layers = same_shape->part_layers;
-  } else if (!p.layers_per_part.empty()) {
-    int first = 0;
-    for (int k : p.layers_per_part) {
-      l.part_layers.emplace_back(first, first + k);
-      first += k;
-    }
-  } else {
-    // Balance the parts by their kernel time (forward + backward) on this GPU.
-    const KernelModel kernels(s.cluster.gpu, s.cluster.calibration.get(), s.uncertainty.kernel_time_scale);
-    auto cost = [&](const std::vector<Op>& ops) {
-      double t = 0;
-      for (const Op& op : ops) {
-        if (op.comm != OpComm::none) continue;
-        t += kernels.time(op.forward).seconds();
-        for (const Kernel& k : op.backward) t += kernels.time(k).seconds();
-      }
-      return t;
-    };
-    std::vector<double> layer_cost;
-    for (int i = 0; i < s.model.layers; ++i) layer_cost.push_back(cost(l.graph.layer(s.model, i)));
-    const double tail = cost(l.graph.head) + s.model.mtp_depth * cost(l.graph.mtp);
-    l.part_layers = balanced_split(layer_cost, cost(l.graph.embedding), tail, parts);
-  }
-  l.edp = std::max(1, l.dp * p.tp * p.cp / p.ep);
-  return l;
-}
 
 std::vector<int> parts_of_rank(const Layout& l, int rank) {
   std::set<int> parts;
@@ -190,15 +139,59 @@ double part_activations(const Scenario& s, const Layout& l, int part) {
 
 }  // namespace detail
 
-OpGraph scenario_op_graph(const Scenario& s) { return build_op_graph(s.model, detail::rank_shape(s)); }
-
-std::vector<StagePlan> plan_memory(const Scenario& s) { return plan_memory(s, detail::make_layout(s)); }
-
-std::vector<StagePlan> plan_memory(const Scenario& s, const ShapeData& shape) {
-  return plan_memory(s, detail::make_layout(s, &shape.layout));
+Layout make_layout(const Scenario& s, const Layout* same_shape) {
+  const ParallelSpec& p = s.parallel;
+  Layout l;
+  if (same_shape) {
+    l.shape = same_shape->shape;
+    l.graph = same_shape->graph;
+  } else {
+    l.shape = detail::rank_shape(s);
+    l.graph = build_op_graph(s.model, l.shape);
+  }
+  l.dp = s.dp();
+  l.micro_batches = static_cast<int>(s.training.global_batch / (std::int64_t{l.dp} * p.micro_batch));
+  if (auto why = layout_infeasibility(s)) throw InfeasibleLayout(*why);
+  l.schedule = make_schedule({parse_schedule(p.schedule), p.pp, l.micro_batches, p.virtual_stages});
+  const int parts = l.schedule.positions();
+  if (same_shape) {
+    l.part_layers = same_shape->part_layers;
+  } else if (!p.layers_per_part.empty()) {
+    int first = 0;
+    for (int k : p.layers_per_part) {
+      l.part_layers.emplace_back(first, first + k);
+      first += k;
+    }
+  } else {
+    // Balance the parts by their kernel time (forward + backward) on this GPU.
+    const KernelModel kernels(s.cluster.gpu, s.cluster.calibration.get(), s.uncertainty.kernel_time_scale);
+    auto cost = [&](const std::vector<Op>& ops) {
+      double t = 0;
+      for (const Op& op : ops) {
+        if (op.comm != OpComm::none) continue;
+        t += kernels.time(op.forward).seconds();
+        for (const Kernel& k : op.backward) t += kernels.time(k).seconds();
+      }
+      return t;
+    };
+    std::vector<double> layer_cost;
+    for (int i = 0; i < s.model.layers; ++i) layer_cost.push_back(cost(l.graph.layer(s.model, i)));
+    const double tail = cost(l.graph.head) + s.model.mtp_depth * cost(l.graph.mtp);
+    l.part_layers = balanced_split(layer_cost, cost(l.graph.embedding), tail, parts);
+  }
+  l.edp = std::max(1, l.dp * p.tp * p.cp / p.ep);
+  return l;
 }
 
-std::vector<StagePlan> plan_memory(const Scenario& s, const detail::Layout& l) {
+OpGraph scenario_op_graph(const Scenario& s) { return build_op_graph(s.model, detail::rank_shape(s)); }
+
+std::vector<StagePlan> plan_memory(const Scenario& s) {
+  std::vector<StagePlan> stages = memory_plan(s, make_layout(s));
+  if (auto why = memory_infeasibility(s, stages)) throw InfeasibleLayout(*why);
+  return stages;
+}
+
+std::vector<StagePlan> memory_plan(const Scenario& s, const Layout& l) {
   const int zero = s.parallel.zero;
   const OptimizerBytes adam = optimizer_bytes(s.training);
   std::vector<StagePlan> out;
@@ -251,8 +244,12 @@ std::vector<StagePlan> plan_memory(const Scenario& s, const detail::Layout& l) {
     st.fragmentation = s.memory.fragmentation * (st.weights + st.gradients + st.optimizer + st.activations);
     out.push_back(st);
   }
+  return out;
+}
+
+std::optional<Infeasible> memory_infeasibility(const Scenario& s, const std::vector<StagePlan>& stages) {
   const double capacity = s.cluster.gpu.hbm_bytes;
-  for (const StagePlan& st : out) {
+  for (const StagePlan& st : stages) {
     if (st.total() <= capacity) continue;
     std::ostringstream msg;
     msg << "out of memory on pipeline stage " << st.rank << " of " << s.parallel.pp << ": needs " << gib(st.total())
@@ -262,9 +259,10 @@ std::vector<StagePlan> plan_memory(const Scenario& s, const detail::Layout& l) {
         << gib(st.activations) << " (" << st.micro_batches_in_flight << " micro-batches in flight), buffers "
         << gib(st.buffers) << ", fragmentation " << gib(st.fragmentation)
         << "; try more pipeline or expert parallelism, a higher ZeRO stage, recompute, or a smaller micro_batch";
-    throw InfeasibleLayout(msg.str());
+    return Infeasible{Infeasibility::out_of_memory, msg.str(),
+                      {{"stage", st.rank}, {"needed_bytes", st.total()}, {"capacity_bytes", capacity}}};
   }
-  return out;
+  return std::nullopt;
 }
 
 }  // namespace gpuhours

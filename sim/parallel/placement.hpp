@@ -2,6 +2,7 @@
 #pragma once
 #include <vector>
 
+#include "gpuhours/layout.hpp"
 #include "gpuhours/opgraph.hpp"
 #include "gpuhours/schedule.hpp"
 #include "gpuhours/scenario.hpp"
@@ -9,23 +10,8 @@
 
 namespace gpuhours::detail {
 
-/// Everything derived from the scenario's layout: the per-rank op graph, the schedule, and which
-/// model parts (layer ranges) each pipeline rank holds.
-struct Layout {
-  RankShape shape;
-  OpGraph graph;
-  Schedule schedule;
-  int dp = 1, micro_batches = 1;
-  std::vector<std::pair<int, int>> part_layers;  // [first, last) layers of each part
-  int edp = 1;  // ranks sharing one routed expert's weights (expert data parallelism)
-  // Ranks sharing the dense weights: data x context parallel (Megatron-LM reduces gradients and
-  // shards the distributed optimizer over this group).
-  int dense_dp() const { return dp * shape.cp; }
-};
-
-/// `same_shape`: a layout of the same rank shape and split into parts (part_times_key), whose op
-/// graph and parts are reused; the rest is derived from `s`.
-Layout make_layout(const Scenario& s, const Layout* same_shape = nullptr);
+using gpuhours::Layout;
+using gpuhours::make_layout;
 /// The parts pipeline rank `rank` holds (a DualPipe rank holds both directions' parts).
 std::vector<int> parts_of_rank(const Layout& l, int rank);
 /// Parameters of a part on one GPU: (all, routed-expert only).
@@ -45,7 +31,5 @@ struct ShapeData {
   PartTimes times;
 };
 
-/// The memory plan of `s` on a layout already made.
-std::vector<StagePlan> plan_memory(const Scenario& s, const detail::Layout& l);
 
 }  // namespace gpuhours

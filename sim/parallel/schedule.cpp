@@ -1,6 +1,7 @@
 // Pipeline schedules: the registry of schedules.def, the position maps of each placement, and
 // make_schedule. Each schedule's own passes are in sim/parallel/schedules/<identifier>.cpp.
 #include <algorithm>
+#include <optional>
 
 #include "gpuhours/error.hpp"
 #include "gpuhours/schedule.hpp"
@@ -23,10 +24,34 @@ Placement placement(const ScheduleSpec& spec) { return algorithm(spec.kind).plac
 
 }  // namespace
 
-void invalid_schedule(const ScheduleSpec& s, const std::string& why) {
-  throw InputError(std::string("pipeline schedule ") + to_string(s.kind) + " with " + std::to_string(s.stages) +
-                   " stages and " + std::to_string(s.microbatches) + " micro-batches: " + why);
+std::optional<std::string> schedule_problem(const ScheduleSpec& spec) {
+  const ScheduleAlgorithm& a = algorithm(spec.kind);
+  std::string why;
+  if (spec.stages < 1) why = "needs at least 1 pipeline stage";
+  else if (spec.microbatches < 1) why = "needs at least 1 micro-batch";
+  else if (!a.uses_virtual_stages && spec.virtual_stages != 1)
+    why = "virtual_stages (" + std::to_string(spec.virtual_stages) + ") applies to interleaved-1f1b only; leave it at 1";
+  else if (a.validate) why = a.validate(spec);
+  if (why.empty()) return std::nullopt;
+  return std::string("pipeline schedule ") + to_string(spec.kind) + " with " + std::to_string(spec.stages) +
+         " stages and " + std::to_string(spec.microbatches) + " micro-batches: " + why;
 }
+
+int chunks_per_rank(ScheduleKind kind, int virtual_stages) {
+  switch (algorithm(kind).placement) {
+    case Placement::one_chunk: return 1;
+    case Placement::interleaved: return virtual_stages;
+    case Placement::two_directions:
+    case Placement::v_shape: return 2;
+  }
+  GPUHOURS_ASSERT(false, "unhandled placement");
+}
+
+int schedule_positions(ScheduleKind kind, int stages, int virtual_stages) {
+  return algorithm(kind).placement == Placement::two_directions ? stages : stages * chunks_per_rank(kind, virtual_stages);
+}
+
+bool uses_virtual_stages(ScheduleKind kind) { return algorithm(kind).uses_virtual_stages; }
 
 int Schedule::direction(int microbatch) const {
   GPUHOURS_ASSERT(microbatch >= 0 && microbatch < spec.microbatches, "micro-batch out of range");
@@ -35,7 +60,7 @@ int Schedule::direction(int microbatch) const {
 }
 
 int Schedule::positions() const {
-  return placement(spec) == Placement::two_directions ? spec.stages : spec.stages * chunks_per_rank;
+  return schedule_positions(spec.kind, spec.stages, spec.virtual_stages);
 }
 
 int Schedule::position(int rank, int chunk, int microbatch) const {
@@ -99,20 +124,11 @@ int Schedule::max_in_flight_chunks() const {
 }
 
 Schedule make_schedule(const ScheduleSpec& spec) {
+  if (auto problem = schedule_problem(spec)) throw InputError(*problem);
   const ScheduleAlgorithm& a = algorithm(spec.kind);
-  if (spec.stages < 1) invalid_schedule(spec, "needs at least 1 pipeline stage");
-  if (spec.microbatches < 1) invalid_schedule(spec, "needs at least 1 micro-batch");
-  if (!a.uses_virtual_stages && spec.virtual_stages != 1)
-    invalid_schedule(spec, "virtual_stages (" + std::to_string(spec.virtual_stages) + ") applies to interleaved-1f1b only; leave it at 1");
-  if (a.validate) a.validate(spec);
   Schedule s;
   s.spec = spec;
-  switch (a.placement) {
-    case Placement::one_chunk: s.chunks_per_rank = 1; break;
-    case Placement::interleaved: s.chunks_per_rank = spec.virtual_stages; break;
-    case Placement::two_directions:
-    case Placement::v_shape: s.chunks_per_rank = 2; break;
-  }
+  s.chunks_per_rank = chunks_per_rank(spec.kind, spec.virtual_stages);
   s.split_backward = a.split_backward;
   for (int r = 0; r < spec.stages; ++r) s.ops.push_back(a.rank_ops(spec, r));
   return s;

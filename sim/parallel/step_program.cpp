@@ -23,6 +23,7 @@
 
 #include "gpuhours/engine.hpp"
 #include "gpuhours/error.hpp"
+#include "gpuhours/infeasible.hpp"
 #include "gpuhours/kernels.hpp"
 #include "gpuhours/network.hpp"
 #include "gpuhours/step.hpp"
@@ -94,7 +95,7 @@ OptimizerTimes optimizer_times(const Scenario& s, const StagePlan& st, int dense
 class ProgramBuilder {
  public:
   // `labels`: name every task (for a trace); without, tasks share one empty label.
-  ProgramBuilder(const Scenario& s, const detail::Layout& l, const KernelModel& k, bool labels = false)
+  ProgramBuilder(const Scenario& s, const Layout& l, const KernelModel& k, bool labels = false)
       : s_(s), l_(l), kernels_(k), labels_(labels) {
     unlabelled_ = g_.intern("");
     const int pp = s.parallel.pp;
@@ -328,7 +329,7 @@ class ProgramBuilder {
 
  private:
   const Scenario& s_;
-  const detail::Layout& l_;
+  const Layout& l_;
   const KernelModel& kernels_;
   TaskGraph g_;
   std::vector<std::array<StreamId, kStreams>> streams_;
@@ -404,7 +405,7 @@ void fill_breakdown(const Engine& e, int ranks, StepResult& r) {
 // ZeRO-3: each layer's weights are all-gathered (BF16) before its forward and its backward.
 class ChainFactory {
  public:
-  ChainFactory(const Scenario& s, const detail::Layout& l, ProgramBuilder& b)
+  ChainFactory(const Scenario& s, const Layout& l, ProgramBuilder& b)
       : s_(s), l_(l), b_(b), parts_(static_cast<int>(l.part_layers.size())), zero3_(s.parallel.zero == 3) {}
 
   // Without labels a pass's chain is the same for every micro-batch: built once, then reused.
@@ -511,7 +512,7 @@ class ChainFactory {
   }
 
   const Scenario& s_;
-  const detail::Layout& l_;
+  const Layout& l_;
   ProgramBuilder& b_;
   int parts_;
   bool zero3_;
@@ -520,33 +521,61 @@ class ChainFactory {
 
 }  // namespace
 
-void check_layout(const Scenario& s) {
+std::optional<Infeasible> layout_infeasibility(const Scenario& s) {
   const ParallelSpec& p = s.parallel;
   const ModelSpec& m = s.model;
   const int gpus = s.cluster.gpus();
-  auto fail = [](const std::string& msg) { throw InfeasibleLayout(msg); };
+  using I = Infeasibility;
+  auto fail = [](Infeasibility code, const std::string& msg, std::map<std::string, double> numbers) {
+    return std::optional<Infeasible>(Infeasible{code, msg, std::move(numbers)});
+  };
   if (gpus % (p.tp * p.pp * p.cp) != 0)
-    fail("tp*pp*cp = " + std::to_string(p.tp * p.pp * p.cp) + " does not divide the " + std::to_string(gpus) + " GPUs");
+    return fail(I::parallel_divides_gpus, "tp*pp*cp = " + std::to_string(p.tp * p.pp * p.cp) + " does not divide the " + std::to_string(gpus) + " GPUs",
+                {{"tp*pp*cp", p.tp * p.pp * p.cp}, {"gpus", gpus}});
   const int dp = s.dp();
-  if (p.tp > s.cluster.gpus_per_node) fail("tp " + std::to_string(p.tp) + " exceeds the GPUs of a node (" +
-                                            std::to_string(s.cluster.gpus_per_node) + "): tensor parallelism stays on NVLink");
-  if (m.attention.heads % p.tp != 0) fail("tp " + std::to_string(p.tp) + " does not divide the " +
-                                          std::to_string(m.attention.heads) + " attention heads");
-  const int chunks = p.schedule == "interleaved-1f1b" ? p.virtual_stages : (p.schedule.starts_with("dualpipe") ? 2 : 1);
-  if (p.pp * chunks > m.layers) fail("pp " + std::to_string(p.pp) + (chunks > 1 ? " x " + std::to_string(chunks) + " chunks" : "") +
-                                     " exceeds the " + std::to_string(m.layers) + " layers");
+  if (p.tp > s.cluster.gpus_per_node)
+    return fail(I::tp_within_node, "tp " + std::to_string(p.tp) + " exceeds the GPUs of a node (" + std::to_string(s.cluster.gpus_per_node) +
+                                       "): tensor parallelism stays on NVLink",
+                {{"tp", p.tp}, {"gpus_per_node", s.cluster.gpus_per_node}});
+  if (m.attention.heads % p.tp != 0)
+    return fail(I::tp_divides_heads, "tp " + std::to_string(p.tp) + " does not divide the " + std::to_string(m.attention.heads) + " attention heads",
+                {{"tp", p.tp}, {"heads", m.attention.heads}});
+  const ScheduleKind kind = parse_schedule(p.schedule);
+  const int chunks = chunks_per_rank(kind, p.virtual_stages);
+  if (p.pp * chunks > m.layers)
+    return fail(I::pp_within_layers, "pp " + std::to_string(p.pp) + (chunks > 1 ? " x " + std::to_string(chunks) + " chunks" : "") +
+                                         " exceeds the " + std::to_string(m.layers) + " layers",
+                {{"parts", p.pp * chunks}, {"layers", m.layers}});
   if (p.ep > 1) {
-    if (!m.ffn.moe) fail("ep " + std::to_string(p.ep) + " needs a mixture-of-experts model");
-    if (m.ffn.experts % p.ep != 0) fail("ep " + std::to_string(p.ep) + " does not divide the " +
-                                        std::to_string(m.ffn.experts) + " experts");
-    if ((dp * p.tp * p.cp) % p.ep != 0) fail("ep " + std::to_string(p.ep) + " does not divide dp*tp*cp = " +
-                                             std::to_string(dp * p.tp * p.cp));
+    if (!m.ffn.moe) return fail(I::ep_needs_moe, "ep " + std::to_string(p.ep) + " needs a mixture-of-experts model", {{"ep", p.ep}});
+    if (m.ffn.experts % p.ep != 0)
+      return fail(I::ep_divides_experts, "ep " + std::to_string(p.ep) + " does not divide the " + std::to_string(m.ffn.experts) + " experts",
+                  {{"ep", p.ep}, {"experts", m.ffn.experts}});
+    if ((dp * p.tp * p.cp) % p.ep != 0)
+      return fail(I::ep_divides_ranks, "ep " + std::to_string(p.ep) + " does not divide dp*tp*cp = " + std::to_string(dp * p.tp * p.cp),
+                  {{"ep", p.ep}, {"dp*tp*cp", dp * p.tp * p.cp}});
   }
-  if (s.training.seq_len % p.cp != 0) fail("cp " + std::to_string(p.cp) + " does not divide seq_len");
+  if (s.training.seq_len % p.cp != 0)
+    return fail(I::cp_divides_sequence, "cp " + std::to_string(p.cp) + " does not divide seq_len",
+                {{"cp", p.cp}, {"seq_len", static_cast<double>(s.training.seq_len)}});
   const std::int64_t per_step = std::int64_t{dp} * p.micro_batch;
   if (s.training.global_batch % per_step != 0)
-    fail("global_batch " + std::to_string(s.training.global_batch) + " is not a multiple of dp (" + std::to_string(dp) +
-         ") x micro_batch (" + std::to_string(p.micro_batch) + ")");
+    return fail(I::batch_divides, "global_batch " + std::to_string(s.training.global_batch) + " is not a multiple of dp (" + std::to_string(dp) +
+                                      ") x micro_batch (" + std::to_string(p.micro_batch) + ")",
+                {{"global_batch", static_cast<double>(s.training.global_batch)}, {"dp", dp}, {"micro_batch", p.micro_batch}});
+  const int micro_batches = static_cast<int>(s.training.global_batch / per_step);
+  if (auto problem = schedule_problem({kind, p.pp, micro_batches, p.virtual_stages}))
+    return fail(I::schedule, *problem, {{"stages", p.pp}, {"micro_batches", micro_batches}, {"virtual_stages", p.virtual_stages}});
+  const int parts = schedule_positions(kind, p.pp, p.virtual_stages);
+  if (!p.layers_per_part.empty() && static_cast<int>(p.layers_per_part.size()) != parts)
+    return fail(I::layers_per_part, "layers_per_part has " + std::to_string(p.layers_per_part.size()) +
+                                        " entries; the schedule cuts the model into " + std::to_string(parts) + " parts",
+                {{"entries", static_cast<double>(p.layers_per_part.size())}, {"parts", parts}});
+  return std::nullopt;
+}
+
+void check_layout(const Scenario& s) {
+  if (auto why = layout_infeasibility(s)) throw InfeasibleLayout(*why);
 }
 
 Scenario with_network_uncertainty(const Scenario& input) {
@@ -561,10 +590,10 @@ Scenario with_network_uncertainty(const Scenario& input) {
 
 StepResult simulate_step(const Scenario& input, const TraceSink& trace) {
   const Scenario s = with_network_uncertainty(input);
-  check_layout(s);
-  const detail::Layout l = detail::make_layout(s);
+  const Layout l = make_layout(s);
   StepResult r;
-  r.stages = plan_memory(s);
+  r.stages = memory_plan(s, l);
+  if (auto why = memory_infeasibility(s, r.stages)) throw InfeasibleLayout(*why);
   r.peak = *std::max_element(r.stages.begin(), r.stages.end(),
                              [](const StagePlan& a, const StagePlan& b) { return a.total() < b.total(); });
   r.dp = l.dp;
@@ -770,7 +799,7 @@ StepResult simulate_step(const Scenario& input, const TraceSink& trace) {
 
 namespace {
 
-PartTimes part_compute_times(const Scenario& s, const detail::Layout& l) {
+PartTimes part_compute_times(const Scenario& s, const Layout& l) {
   const KernelModel kernels(s.cluster.gpu, s.cluster.calibration.get(), s.uncertainty.kernel_time_scale);
   ProgramBuilder b(s, l, kernels);
   ChainFactory chains(s, l, b);
@@ -799,16 +828,18 @@ PartTimes part_compute_times(const Scenario& s, const detail::Layout& l) {
 
 }  // namespace
 
-PartTimes part_compute_times(const Scenario& s) { return part_compute_times(s, detail::make_layout(s)); }
+PartTimes part_compute_times(const Scenario& s) { return part_compute_times(s, make_layout(s)); }
 
 std::shared_ptr<const ShapeData> build_shape_data(const Scenario& s) {
   auto d = std::make_shared<ShapeData>();
-  d->layout = detail::make_layout(s);
+  d->layout = make_layout(s);
   d->times = part_compute_times(s, d->layout);
   return d;
 }
 
 const PartTimes& part_times(const ShapeData& shape) { return shape.times; }
+
+Layout make_layout(const Scenario& s, const ShapeData& shape) { return make_layout(s, &shape.layout); }
 
 std::string part_times_key(const Scenario& s) {
   const ParallelSpec& p = s.parallel;
@@ -824,19 +855,12 @@ std::string part_times_key(const Scenario& s) {
          std::to_string(s.model.layers);
 }
 
-double step_lower_bound(const Scenario& s, const PartTimes& t, const std::vector<StagePlan>& stages) {
-  check_layout(s);
+double step_lower_bound(const Scenario& s, const Layout& l, const PartTimes& t, const std::vector<StagePlan>& stages) {
   const ParallelSpec& p = s.parallel;
   const int G = s.cluster.gpus_per_node;
   const int dense_dp = s.dp() * p.cp, edp = std::max(1, s.dp() * p.tp * p.cp / p.ep);
   const int dp_nodes = group_nodes(dense_dp, p.tp, G), edp_nodes = group_nodes(edp, edp_stride(s), G);
-  const int micro_batches = static_cast<int>(s.training.global_batch / (std::int64_t{s.dp()} * p.micro_batch));
-  Schedule sched;
-  try {
-    sched = make_schedule({parse_schedule(p.schedule), p.pp, micro_batches, p.virtual_stages});
-  } catch (const InputError& e) {
-    throw InfeasibleLayout(e.what());
-  }
+  const Schedule& sched = l.schedule;
   auto sum_below = [](const std::vector<PartTimes::Pass>& v, int part) {
     std::int64_t ns = 0;
     for (int q = 0; q < part; ++q) ns += v[static_cast<std::size_t>(q)].serial_ns();

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "gpuhours/error.hpp"
+#include "gpuhours/infeasible.hpp"
 #include "gpuhours/inference.hpp"
 
 namespace gpuhours {
@@ -41,7 +42,7 @@ StepResult step_of(const Scenario& s, const std::string& phase) {
   try {
     return simulate_step(s);
   } catch (const InfeasibleLayout& e) {
-    throw InfeasibleLayout("phase '" + phase + "': " + e.what());
+    throw e.within("phase '" + phase + "': ");
   }
 }
 
@@ -49,7 +50,7 @@ GenerationResult generation_of(const Scenario& s, const PhaseSpec& ph, double me
   try {
     return simulate_generation(s, ph.generation, mean);
   } catch (const InfeasibleLayout& e) {
-    throw InfeasibleLayout("phase '" + ph.name + "': generation: " + e.what());
+    throw e.within("phase '" + ph.name + "': generation: ");
   }
 }
 
@@ -65,7 +66,7 @@ StepResult step_at_batch(Scenario& at, std::int64_t sequences, std::int64_t limi
     try {
       return simulate_step(at);
     } catch (const InfeasibleLayout& e) {
-      if (batch + unit > limit) throw InfeasibleLayout("phase '" + phase + "': " + e.what());
+      if (batch + unit > limit) throw e.within("phase '" + phase + "': ");
     }
   }
 }
@@ -266,7 +267,7 @@ ReliabilityResult reliability(const Scenario& s, double useful_gpu_hours) {
   r.interval_seconds = std::sqrt(2.0 * r.checkpoint_seconds * mtbi);  // Young 1974
   const double lost = r.interval_seconds / 2 + r.checkpoint_seconds + spec.restart_seconds;
   if (lost >= mtbi)
-    throw InfeasibleLayout("interruptions every " + std::to_string(r.mtbi_hours) +
+    throw InfeasibleLayout(Infeasibility::interruptions, "interruptions every " + std::to_string(r.mtbi_hours) +
                            " h are too frequent to make progress with this checkpoint and restart time");
   const double wall_per_useful = (1.0 + r.checkpoint_seconds / r.interval_seconds) / (1.0 - lost / mtbi);
   r.goodput = 1.0 / wall_per_useful;

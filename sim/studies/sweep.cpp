@@ -60,24 +60,6 @@ struct AxisValues {
 
 // Numbers replaced by N, so that "dualpipe with 16 stages" and "... 8 stages" count together
 // (digits inside names such as 1f1b or zb-h1 are kept).
-std::string reason_of(const std::string& message) {
-  if (message.rfind("out of memory", 0) == 0) return "out of memory";
-  std::string out;
-  auto word = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '-'; };
-  for (std::size_t i = 0; i < message.size();) {
-    std::size_t j = i;
-    while (j < message.size() && (std::isdigit(static_cast<unsigned char>(message[j])) || (j > i && message[j] == '.'))) ++j;
-    const bool number = j > i && (i == 0 || !word(message[i - 1])) && (j == message.size() || !word(message[j]));
-    if (number) {
-      out += 'N';
-      i = j;
-    } else {
-      out += message[i++];
-    }
-  }
-  return out.size() > 160 ? out.substr(0, 157) + "..." : out;
-}
-
 double objective_of(SweepObjective o, double cost, double owned, double hours, double days) {
   switch (o) {
     case SweepObjective::cost: return cost;
@@ -88,18 +70,6 @@ double objective_of(SweepObjective o, double cost, double owned, double hours, d
   return cost;
 }
 
-
-// A scalar encoding of text for the double all-gather (one character per double).
-void put_text(std::vector<double>& out, const std::string& s) {
-  out.push_back(static_cast<double>(s.size()));
-  for (char c : s) out.push_back(static_cast<unsigned char>(c));
-}
-std::string get_text(const std::vector<double>& in, std::size_t& at) {
-  const auto n = static_cast<std::size_t>(in.at(at++));
-  std::string s;
-  for (std::size_t i = 0; i < n; ++i) s += static_cast<char>(static_cast<int>(in.at(at++)));
-  return s;
-}
 
 // A layout that got past the checks, with its bound.
 struct Candidate {
@@ -163,8 +133,8 @@ class Sweep {
     return v;
   }
 
-  // The scenario of layout `index`; throws InfeasibleLayout when the GPU count does not fill nodes.
-  Scenario scenario(std::int64_t index) const {
+  // The scenario of layout `index`, or why its cluster cannot be built.
+  std::variant<Scenario, Infeasible> try_scenario(std::int64_t index) const {
     Scenario s = base_;
     ParallelSpec& p = s.parallel;
     const auto d = digits(index);
@@ -182,7 +152,7 @@ class Sweep {
       else if (a.key == "virtual_stages") p.virtual_stages = n, split_changes = true;
       else if (a.key == "micro_batch") p.micro_batch = n;
       else if (a.key == "schedule") p.schedule = t, split_changes = true;
-      else if (a.key == "recompute") p.recompute = t == "none" ? Recompute::none : t == "selective" ? Recompute::selective : Recompute::full;
+      else if (a.key == "recompute") p.recompute = parse_enum<Recompute>(t, "recompute");
       else if (a.key == "global_batch") s.training.global_batch = a.ints[d[i]];
       else if (a.key == "seq_len") s.training.seq_len = a.ints[d[i]];
       else if (a.key == "gpus") gpus = a.ints[d[i]];
@@ -194,16 +164,21 @@ class Sweep {
     }
     if (split_changes) p.layers_per_part.clear();
     // Varying the schedule alone: the scenario's interleaving applies to interleaved-1f1b only.
-    if (varies_schedule_ && !varies_virtual_stages_ && p.schedule != "interleaved-1f1b") p.virtual_stages = 1;
+    if (varies_schedule_ && !varies_virtual_stages_ && !uses_virtual_stages(parse_schedule(p.schedule))) p.virtual_stages = 1;
     if (gpus) {
       if (*gpus % s.cluster.gpus_per_node != 0)
-        throw InfeasibleLayout(fmt::format("gpus ({}) is not a multiple of the {} GPUs per node", *gpus, s.cluster.gpus_per_node));
+        return Infeasible{Infeasibility::gpus_fill_nodes,
+                          fmt::format("gpus ({}) is not a multiple of the {} GPUs per node", *gpus, s.cluster.gpus_per_node),
+                          {{"gpus", static_cast<double>(*gpus)}, {"gpus_per_node", s.cluster.gpus_per_node}}};
       s.cluster.nodes = static_cast<int>(*gpus / s.cluster.gpus_per_node);
     }
     if (s.cluster.nodes > 1 && s.cluster.network.kind == "nvswitch")
-      throw InfeasibleLayout("an nvswitch network spans one node");
+      return Infeasible{Infeasibility::network_spans_node, "an nvswitch network spans one node", {{"nodes", s.cluster.nodes}}};
     return s;
   }
+
+  // The scenario of a layout that passed try_scenario.
+  Scenario scenario(std::int64_t index) const { return std::get<Scenario>(try_scenario(index)); }
 
   // Shape data for `s`, built once per rank shape (or every time without the cache).
   std::shared_ptr<const ShapeData> shape(const Scenario& s) {
@@ -219,7 +194,7 @@ class Sweep {
         return it->second;
       }
     }
-    auto built = build_shape_data(s);  // may throw InfeasibleLayout: nothing cached
+    auto built = build_shape_data(s);
     std::lock_guard lock(mutex_);
     ++shapes_built_;
     return shapes_.emplace(key, std::move(built)).first->second;
@@ -241,27 +216,30 @@ class Sweep {
     return r;
   }
 
-  // Checks and bounds layout `index`: a candidate, or the reason it cannot run.
-  std::variant<Candidate, std::string> bound(std::int64_t index) {
+  // Checks and bounds layout `index`: a candidate, or why it cannot run.
+  std::variant<Candidate, Infeasibility> bound(std::int64_t index) {
+    const auto made = try_scenario(index);
+    if (const auto* why = std::get_if<Infeasible>(&made)) return why->code;
+    const Scenario& s = std::get<Scenario>(made);
+    if (auto why = layout_infeasibility(s)) return why->code;
+    const auto sh = shape(s);
+    const Layout l = make_layout(s, *sh);
+    const std::vector<StagePlan> stages = memory_plan(s, l);
+    if (auto why = memory_infeasibility(s, stages)) return why->code;
     try {
-      const Scenario s = scenario(index);
-      check_layout(s);
-      const auto sh = shape(s);
-      const std::vector<StagePlan> stages = plan_memory(s, *sh);
       Candidate c;
       c.index = index;
       c.gpus = s.cluster.gpus();
-      c.bound_seconds = step_lower_bound(s, part_times(*sh), stages);
+      c.bound_seconds = step_lower_bound(s, l, part_times(*sh), stages);
       for (const StagePlan& st : stages) c.peak_memory_bytes = std::max(c.peak_memory_bytes, st.total());
       const Scaled lb = scale(s, c.bound_seconds);
       c.lb_days = lb.days;
       c.lb_cost = lb.cost;
       c.lb_metric = objective_of(o_.objective, lb.cost, lb.owned, lb.hours, lb.days);
-      if (o_.deadline_days && lb.days > *o_.deadline_days)
-        return fmt::format("deadline: cannot finish within {} days (bound)", *o_.deadline_days);
+      if (o_.deadline_days && lb.days > *o_.deadline_days) return Infeasibility::deadline;
       return c;
-    } catch (const InfeasibleLayout& e) {
-      return reason_of(e.what());
+    } catch (const InfeasibleLayout& e) {  // interruptions too frequent for this cluster (reliability)
+      return e.why().code;
     }
   }
 
@@ -480,12 +458,12 @@ SweepResult run_sweep(const Scenario& base, const Catalog& catalog, const SweepO
     if (local % comm.size() == comm.rank()) mine.push_back(i);
   r.evaluated = (r.grid - o.shard.index + o.shard.count - 1) / o.shard.count;
   const auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::variant<Candidate, std::string>> checked(mine.size());
+  std::vector<std::variant<Candidate, Infeasibility>> checked(mine.size());
   parallel_for(mine.size(), o.threads, [&](std::size_t i) { checked[i] = sweep.bound(mine[i]); });
   std::vector<double> packed;
-  std::map<std::string, std::int64_t> reasons;
+  std::map<Infeasibility, std::int64_t> reasons;
   for (const auto& c : checked) {
-    if (const auto* reason = std::get_if<std::string>(&c)) {
+    if (const auto* reason = std::get_if<Infeasibility>(&c)) {
       ++reasons[*reason];
       continue;
     }
@@ -494,9 +472,7 @@ SweepResult run_sweep(const Scenario& base, const Catalog& catalog, const SweepO
                                  k.lb_metric, k.lb_days, k.lb_cost, k.peak_memory_bytes});
   }
   for (const auto& [reason, n] : reasons) {
-    packed.push_back(2.0);
-    put_text(packed, reason);
-    packed.push_back(static_cast<double>(n));
+    packed.insert(packed.end(), {2.0, static_cast<double>(reason), static_cast<double>(n)});
   }
   const std::vector<double> all = comm.allgather(packed);
   std::vector<Candidate> candidates;
@@ -506,8 +482,9 @@ SweepResult run_sweep(const Scenario& base, const Catalog& catalog, const SweepO
                             all[at + 4], all[at + 5], all[at + 6]});
       at += 7;
     } else {
-      const std::string reason = get_text(all, at);
-      r.rejected[reason] += static_cast<std::int64_t>(all[at++]);
+      const auto reason = static_cast<Infeasibility>(static_cast<int>(all[at]));
+      r.rejected[name_of(reason)] += static_cast<std::int64_t>(all[at + 1]);
+      at += 2;
     }
   }
   r.bounded = static_cast<std::int64_t>(candidates.size());
@@ -528,7 +505,7 @@ SweepResult run_sweep(const Scenario& base, const Catalog& catalog, const SweepO
       return p.days <= c.lb_days && p.cost_usd <= c.lb_cost && (p.days < c.lb_days || p.cost_usd < c.lb_cost);
     });
   };
-  const std::string late = o.deadline_days ? fmt::format("deadline: takes more than {} days", *o.deadline_days) : "";
+  const std::string late = name_of(Infeasibility::deadline);
   // Programs simulated so far (with the cache): key -> step seconds and MFU, the same on every
   // process since every process sees every result.
   std::map<std::string, std::pair<double, double>> programs;

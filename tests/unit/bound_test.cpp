@@ -4,6 +4,7 @@
 #include <random>
 
 #include "gpuhours/error.hpp"
+#include "gpuhours/infeasible.hpp"
 #include "gpuhours/step.hpp"
 #include "test_util.hpp"
 
@@ -36,7 +37,7 @@ void check_random_layouts(const Scenario& base, int wanted, std::uint64_t seed, 
     s.training.batch_ramp.reset();
     double bound = 0;
     try {
-      bound = step_lower_bound(s, part_compute_times(s), plan_memory(s));
+      bound = step_lower_bound(s, make_layout(s), part_compute_times(s), plan_memory(s));
     } catch (const InfeasibleLayout&) {
       continue;
     }
@@ -97,6 +98,6 @@ TEST_CASE("sweep bound: a 1F1B pipeline's bound counts the fill and drain") {
   // Rank 3 (last): head = F0+F1+F2, busy = F3+B3, tail = B_in of parts 0-2.
   const double expected =
       static_cast<double>(chain - t.backward_input[3].serial_ns() + t.backward_full[3].serial_ns()) * 1e-9;
-  CHECK(step_lower_bound(s, t, plan_memory(s)) == doctest::Approx(expected));
-  CHECK(step_lower_bound(s, t, plan_memory(s)) <= simulate_step(s).seconds);
+  CHECK(step_lower_bound(s, make_layout(s), t, plan_memory(s)) == doctest::Approx(expected));
+  CHECK(step_lower_bound(s, make_layout(s), t, plan_memory(s)) <= simulate_step(s).seconds);
 }

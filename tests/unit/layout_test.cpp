@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "gpuhours/error.hpp"
+#include "gpuhours/infeasible.hpp"
 #include "gpuhours/step.hpp"
 #include "test_util.hpp"
 
@@ -20,11 +21,15 @@ TEST_CASE("DeepSeek-V3's published layout fits in 80 GB, PP1 does not and says w
   }
   s.parallel.pp = 1;
   s.parallel.schedule = "1f1b";
+  s.training.global_batch = 2048 * 8;  // a batch the 2,048 data-parallel ranks split
+  REQUIRE_FALSE(layout_infeasibility(s));
   try {
     plan_memory(s);
     FAIL("PP1 should not fit");
   } catch (const InfeasibleLayout& e) {
     const std::string msg = e.what();
+    CHECK(e.why().code == Infeasibility::out_of_memory);
+    CHECK(e.why().numbers.at("needed_bytes") > e.why().numbers.at("capacity_bytes"));
     CHECK(msg.find("out of memory on pipeline stage 0 of 1") != std::string::npos);
     CHECK(msg.find("weights") != std::string::npos);
     CHECK(msg.find("bytes) over") != std::string::npos);
@@ -95,4 +100,25 @@ TEST_CASE("ZeRO-3 shards the weights, gathers them per layer and reduce-scatters
   const double P = static_cast<double>(count_params(s.model).total);
   CHECK(z3.comm_bytes_per_step.at("dp all-gather (ZeRO-3)") == doctest::Approx(16 * 2 * P * 7 / 8).epsilon(0.02));
   CHECK(z3.seconds > z2.seconds);
+}
+
+TEST_CASE("layout checks return a reason code with the numbers that decide it") {
+  Scenario s = preset("deepseek-v3-claim");
+  CHECK_FALSE(layout_infeasibility(s));
+  Scenario t = s;
+  t.parallel.tp = 16;  // wider than a node of 8
+  auto why = layout_infeasibility(t);
+  REQUIRE(why);
+  CHECK(why->code == Infeasibility::tp_within_node);
+  CHECK(why->numbers.at("gpus_per_node") == 8);
+  t = s;
+  t.training.global_batch = 15360 + 1;  // not a multiple of dp x micro_batch
+  REQUIRE(layout_infeasibility(t));
+  CHECK(layout_infeasibility(t)->code == Infeasibility::batch_divides);
+  t = s;
+  t.training.global_batch = 128 * 2;  // 2 micro-batches per rank: DualPipe needs 2 x 16 stages
+  REQUIRE(layout_infeasibility(t));
+  CHECK(layout_infeasibility(t)->code == Infeasibility::schedule);
+  CHECK(layout_infeasibility(t)->message.find("dualpipe needs at least 2 x stages micro-batches") != std::string::npos);
+  CHECK_THROWS_AS(check_layout(t), InfeasibleLayout);
 }

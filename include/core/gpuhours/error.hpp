@@ -1,5 +1,5 @@
-// Errors: bugs are assertions (always on); bad input and infeasible layouts are exceptions with
-// stable exit codes (1 and 2), caught only at the CLI boundary.
+// Errors: bugs are assertions (always on); bad input and infeasible layouts (infeasible.hpp) are
+// exceptions with stable exit codes (1 and 2), caught only at the CLI boundary.
 #pragma once
 #include <stdexcept>
 #include <string>
@@ -8,12 +8,6 @@ namespace gpuhours {
 
 /// Bad input: a data file or flag that cannot be used as given. Exit code 1.
 class InputError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-/// A valid input that cannot run: inconsistent layout, out of memory. Exit code 2.
-class InfeasibleLayout : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };

@@ -26,6 +26,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -116,5 +117,13 @@ struct Schedule {
 /// microbatches >= 2*stages (the asserts of DualPipe.step); dualpipev needs
 /// microbatches >= 2*stages (DualPipeV.step).
 Schedule make_schedule(const ScheduleSpec& spec);
+/// Why make_schedule would refuse `spec` (the message it throws), or nothing.
+std::optional<std::string> schedule_problem(const ScheduleSpec& spec);
+/// Model chunks each pipeline rank holds under `kind`.
+int chunks_per_rank(ScheduleKind kind, int virtual_stages);
+/// Pipeline positions (model parts) of `kind` over `stages` ranks: Schedule::positions().
+int schedule_positions(ScheduleKind kind, int stages, int virtual_stages);
+/// Whether `kind` interleaves virtual stages (virtual_stages != 1 allowed).
+bool uses_virtual_stages(ScheduleKind kind);
 
 }  // namespace gpuhours

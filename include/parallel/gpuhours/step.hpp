@@ -3,10 +3,13 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "gpuhours/infeasible.hpp"
+#include "gpuhours/layout.hpp"
 #include "gpuhours/opgraph.hpp"
 #include "gpuhours/scenario.hpp"
 
@@ -67,9 +70,16 @@ struct StepResult {
 /// The op graph of one rank of the scenario's layout.
 OpGraph scenario_op_graph(const Scenario& s);
 
-/// Checks the layout; throws InfeasibleLayout naming what does not divide.
+/// Why the scenario's layout cannot run (what does not divide, what the pipeline schedule refuses),
+/// or nothing.
+std::optional<Infeasible> layout_infeasibility(const Scenario& s);
+/// Throws InfeasibleLayout with layout_infeasibility(s).
 void check_layout(const Scenario& s);
-/// Memory per pipeline rank; throws InfeasibleLayout (out of memory) for the first stage over.
+/// Memory per pipeline rank on layout `l`, whether it fits or not.
+std::vector<StagePlan> memory_plan(const Scenario& s, const Layout& l);
+/// Out of memory: the first stage over the GPU's memory, with its needs; or nothing.
+std::optional<Infeasible> memory_infeasibility(const Scenario& s, const std::vector<StagePlan>& stages);
+/// memory_plan on the scenario's layout; throws InfeasibleLayout when infeasible or out of memory.
 std::vector<StagePlan> plan_memory(const Scenario& s);
 /// One micro-batch's passes through each model part on one GPU, indexed by part (pipeline
 /// position): the compute kernels at their nominal time, and the communication the pass waits for
@@ -91,8 +101,8 @@ std::string part_times_key(const Scenario& s);
 struct ShapeData;
 std::shared_ptr<const ShapeData> build_shape_data(const Scenario& s);
 const PartTimes& part_times(const ShapeData& shape);
-/// plan_memory(s) for a layout of `shape`'s rank shape, without rebuilding its op graph.
-std::vector<StagePlan> plan_memory(const Scenario& s, const ShapeData& shape);
+/// The layout of `s` (feasible), reusing `shape`'s op graph and split into parts.
+Layout make_layout(const Scenario& s, const ShapeData& shape);
 /// A lower bound on simulate_step(s).seconds. On each pipeline rank: the busy time of its compute
 /// stream (every pass's kernels, plus the communication a pass waits for between its kernels;
 /// DualPipe's overlapped F&B pairs count their kernels only; concurrent communication only slows
@@ -100,9 +110,8 @@ std::vector<StagePlan> plan_memory(const Scenario& s, const ShapeData& shape);
 /// its last op is a backward, before the backward passes that this micro-batch still needs on
 /// earlier parts (each pass is a chain of dependent tasks), or followed by its optimizer step and
 /// ZeRO-1/2 weight all-gathers. Never exceeds the simulated step
-/// (tested on random layouts). Throws InfeasibleLayout like check_layout.
-/// `stages` is the memory plan (plan_memory), for each rank's parameters.
-double step_lower_bound(const Scenario& s, const PartTimes& parts, const std::vector<StagePlan>& stages);
+/// (tested on random layouts). `l` is the scenario's (feasible) layout, `stages` its memory plan.
+double step_lower_bound(const Scenario& s, const Layout& l, const PartTimes& parts, const std::vector<StagePlan>& stages);
 
 /// `s` with the achievable link bandwidths scaled by its uncertainty's network_bandwidth_scale.
 Scenario with_network_uncertainty(const Scenario& s);

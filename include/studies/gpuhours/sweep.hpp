@@ -69,7 +69,7 @@ struct SweepResult {
   std::vector<std::string> keys;
   std::int64_t grid = 0;       // layouts in the grid
   std::int64_t evaluated = 0;  // this shard's share of them
-  std::map<std::string, std::int64_t> rejected;  // reason -> layouts
+  std::map<std::string, std::int64_t> rejected;  // infeasibility (its name, infeasible.hpp) -> layouts
   std::int64_t bounded = 0, pruned = 0, simulated = 0;
   std::int64_t programs_reused = 0;  // layouts whose step program was simulated already (cache)
   std::int64_t shape_cache_hits = 0, shapes_built = 0;

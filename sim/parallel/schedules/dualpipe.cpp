@@ -3,18 +3,21 @@
 #include <algorithm>
 
 #include "dual_steps.hpp"
+#include <string>
+
 #include "schedule_algorithm.hpp"
 
 namespace gpuhours {
 
 namespace {
 
-void validate_dualpipe(const ScheduleSpec& s) {
+std::string validate_dualpipe(const ScheduleSpec& s) {
   // deepseek-ai/DualPipe, DualPipe.step: num_ranks % 2 == 0, num_chunks % 2 == 0 and
   // num_chunks >= 2 * num_ranks (each direction gets half of the micro-batches).
-  if (s.stages % 2 != 0) invalid_schedule(s, "dualpipe needs an even number of stages");
-  if (s.microbatches % 2 != 0) invalid_schedule(s, "dualpipe needs an even number of micro-batches (half per direction)");
-  if (s.microbatches < 2 * s.stages) invalid_schedule(s, "dualpipe needs at least 2 x stages micro-batches");
+  if (s.stages % 2 != 0) return "dualpipe needs an even number of stages";
+  if (s.microbatches % 2 != 0) return "dualpipe needs an even number of micro-batches (half per direction)";
+  if (s.microbatches < 2 * s.stages) return "dualpipe needs at least 2 x stages micro-batches";
+  return {};
 }
 
 std::vector<StageOp> dualpipe_rank(const ScheduleSpec& s, int rank) {

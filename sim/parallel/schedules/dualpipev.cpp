@@ -1,15 +1,18 @@
 // DualPipeV (deepseek-ai/DualPipe dualpipe/dualpipev.py, "cut-in-half" DualPipe): one direction,
 // V shape over 2*stages positions; rank r holds positions r (chunk 0) and 2*stages-1-r (chunk 1).
 #include "dual_steps.hpp"
+#include <string>
+
 #include "schedule_algorithm.hpp"
 
 namespace gpuhours {
 
 namespace {
 
-void validate_dualpipev(const ScheduleSpec& s) {
+std::string validate_dualpipev(const ScheduleSpec& s) {
   // deepseek-ai/DualPipe, DualPipeV.step: num_chunks >= 2 * num_ranks.
-  if (s.microbatches < 2 * s.stages) invalid_schedule(s, "dualpipev needs at least 2 x stages micro-batches");
+  if (s.microbatches < 2 * s.stages) return "dualpipev needs at least 2 x stages micro-batches";
+  return {};
 }
 
 std::vector<StageOp> dualpipev_rank(const ScheduleSpec& s, int rank) {

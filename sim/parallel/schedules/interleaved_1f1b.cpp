@@ -8,13 +8,13 @@ namespace gpuhours {
 
 namespace {
 
-void validate_interleaved(const ScheduleSpec& s) {
+std::string validate_interleaved(const ScheduleSpec& s) {
   // Megatron-LM's interleaved schedule runs the micro-batches in groups of `stages`.
   if (s.virtual_stages < 2)
-    invalid_schedule(s, "interleaved-1f1b needs virtual_stages >= 2 (got " + std::to_string(s.virtual_stages) +
-                            "); with 1 use 1f1b");
+    return "interleaved-1f1b needs virtual_stages >= 2 (got " + std::to_string(s.virtual_stages) + "); with 1 use 1f1b";
   if (s.microbatches % s.stages != 0)
-    invalid_schedule(s, "interleaved-1f1b needs the micro-batches to be a multiple of the stages");
+    return "interleaved-1f1b needs the micro-batches to be a multiple of the stages";
+  return {};
 }
 
 // Megatron-LM's interleaved 1F1B. The k-th forward of a rank runs chunk (k mod (S*V)) / S of

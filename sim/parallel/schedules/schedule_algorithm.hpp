@@ -22,8 +22,8 @@ struct ScheduleAlgorithm {
   Placement placement = Placement::one_chunk;
   bool split_backward = false;       // the schedule has W passes
   bool uses_virtual_stages = false;  // virtual_stages != 1 is allowed
-  /// Checks beyond stages >= 1 and micro-batches >= 1; throws with invalid_schedule().
-  void (*validate)(const ScheduleSpec& spec) = nullptr;
+  /// Checks beyond stages >= 1 and micro-batches >= 1: why the schedule cannot run `spec`, or empty.
+  std::string (*validate)(const ScheduleSpec& spec) = nullptr;
   /// The passes of pipeline rank `rank`, in execution order.
   std::vector<StageOp> (*rank_ops)(const ScheduleSpec& spec, int rank) = nullptr;
 };
@@ -32,7 +32,5 @@ struct ScheduleAlgorithm {
 #include "gpuhours/schedules.def"
 #undef GPUHOURS_SCHEDULE
 
-/// Throws the InputError naming the schedule, its stages and micro-batches, and `why`.
-[[noreturn]] void invalid_schedule(const ScheduleSpec& s, const std::string& why);
 
 }  // namespace gpuhours
