@@ -335,46 +335,32 @@ void sort_top(std::vector<SweepPoint>& top, SweepObjective o, std::size_t k) {
   if (top.size() > k) top.resize(k);
 }
 
-constexpr int kPointFields = 10;
+// A point's figures, in the order of the JSON and of the all-gather: the one list every
+// serialisation of a SweepPoint reads (index, gpus and the layout's values are written beside it).
+struct Figure {
+  const char* name;
+  double SweepPoint::*member;
+};
+constexpr Figure kFigures[] = {{"bound_seconds", &SweepPoint::bound_seconds}, {"step_seconds", &SweepPoint::step_seconds},
+                               {"mfu", &SweepPoint::mfu},                     {"peak_memory_bytes", &SweepPoint::peak_memory_bytes},
+                               {"gpu_hours", &SweepPoint::gpu_hours},         {"wall_clock_days", &SweepPoint::days},
+                               {"cost_usd", &SweepPoint::cost_usd},           {"owned_cost_usd", &SweepPoint::owned_cost_usd}};
+constexpr int kPointFields = 2 + static_cast<int>(std::size(kFigures));
 
 void put_point(std::vector<double>& out, const SweepPoint& p) {
-  out.insert(out.end(), {static_cast<double>(p.index), static_cast<double>(p.gpus), p.bound_seconds, p.step_seconds,
-                         p.mfu, p.peak_memory_bytes, p.gpu_hours, p.days, p.cost_usd, p.owned_cost_usd});
+  out.insert(out.end(), {static_cast<double>(p.index), static_cast<double>(p.gpus)});
+  for (const Figure& f : kFigures) out.push_back(p.*f.member);
 }
 SweepPoint get_point(const std::vector<double>& in, std::size_t at) {
   SweepPoint p;
-  p.index = static_cast<std::int64_t>(in[at]);
-  p.gpus = static_cast<int>(in[at + 1]);
-  p.bound_seconds = in[at + 2];
-  p.step_seconds = in[at + 3];
-  p.mfu = in[at + 4];
-  p.peak_memory_bytes = in[at + 5];
-  p.gpu_hours = in[at + 6];
-  p.days = in[at + 7];
-  p.cost_usd = in[at + 8];
-  p.owned_cost_usd = in[at + 9];
+  p.index = static_cast<std::int64_t>(in[at++]);
+  p.gpus = static_cast<int>(in[at++]);
+  for (const Figure& f : kFigures) p.*f.member = in[at++];
   return p;
 }
 
 }  // namespace
 
-const char* to_string(SweepObjective o) {
-  switch (o) {
-    case SweepObjective::cost: return "cost";
-    case SweepObjective::owned_cost: return "owned_cost";
-    case SweepObjective::gpu_hours: return "gpu_hours";
-    case SweepObjective::days: return "days";
-  }
-  return "cost";
-}
-
-SweepObjective parse_objective(const std::string& s) {
-  if (s == "cost") return SweepObjective::cost;
-  if (s == "owned_cost") return SweepObjective::owned_cost;
-  if (s == "gpu_hours") return SweepObjective::gpu_hours;
-  if (s == "days") return SweepObjective::days;
-  throw InputError("unknown objective '" + s + "' (one of: cost, owned_cost, gpu_hours, days)");
-}
 
 const std::vector<std::string>& sweep_keys() {
   static const std::vector<std::string> keys = {"tp", "pp", "ep", "cp", "zero", "schedule", "virtual_stages",
@@ -582,10 +568,9 @@ namespace {
 nlohmann::ordered_json point_json(const SweepResult& r, const SweepPoint& p) {
   nlohmann::ordered_json layout = nlohmann::ordered_json::object();
   for (std::size_t i = 0; i < r.keys.size() && i < p.values.size(); ++i) layout[r.keys[i]] = p.values[i];
-  return {{"index", p.index},         {"layout", layout},      {"gpus", p.gpus},
-          {"bound_seconds", p.bound_seconds}, {"step_seconds", p.step_seconds}, {"mfu", p.mfu},
-          {"peak_memory_bytes", p.peak_memory_bytes}, {"gpu_hours", p.gpu_hours}, {"wall_clock_days", p.days},
-          {"cost_usd", p.cost_usd}, {"owned_cost_usd", p.owned_cost_usd}};
+  nlohmann::ordered_json j = {{"index", p.index}, {"layout", layout}, {"gpus", p.gpus}};
+  for (const Figure& f : kFigures) j[f.name] = p.*f.member;
+  return j;
 }
 
 SweepPoint point_from_json(const nlohmann::json& j, const std::vector<std::string>& keys) {
@@ -593,14 +578,7 @@ SweepPoint point_from_json(const nlohmann::json& j, const std::vector<std::strin
   p.index = j.at("index").get<std::int64_t>();
   for (const auto& k : keys) p.values.push_back(j.at("layout").at(k).get<std::string>());
   p.gpus = j.at("gpus").get<int>();
-  p.bound_seconds = j.at("bound_seconds").get<double>();
-  p.step_seconds = j.at("step_seconds").get<double>();
-  p.mfu = j.at("mfu").get<double>();
-  p.peak_memory_bytes = j.at("peak_memory_bytes").get<double>();
-  p.gpu_hours = j.at("gpu_hours").get<double>();
-  p.days = j.at("wall_clock_days").get<double>();
-  p.cost_usd = j.at("cost_usd").get<double>();
-  p.owned_cost_usd = j.at("owned_cost_usd").get<double>();
+  for (const Figure& f : kFigures) p.*f.member = j.at(f.name).get<double>();
   return p;
 }
 

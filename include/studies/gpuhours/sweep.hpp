@@ -4,6 +4,7 @@
 // against cost. Deterministic: candidates are visited in order of their bound, in fixed batches,
 // so the result (and every count) is the same for any number of threads or MPI processes.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
@@ -38,9 +39,16 @@ Shard parse_shard(const std::string& spec);
 /// cost: GPU-hours at the scenario's rental price (the same for every GPU type); owned_cost: the
 /// owned-cluster cost per GPU-hour of each GPU type (Epoch AI's method, its catalogue price).
 enum class SweepObjective { cost, owned_cost, gpu_hours, days };
-const char* to_string(SweepObjective o);
+template <>
+struct EnumTable<SweepObjective> {
+  static constexpr std::array<EnumName<SweepObjective>, 4> names{{{SweepObjective::cost, "cost"},
+                                                                  {SweepObjective::owned_cost, "owned_cost"},
+                                                                  {SweepObjective::gpu_hours, "gpu_hours"},
+                                                                  {SweepObjective::days, "days"}}};
+};
+inline const char* to_string(SweepObjective o) { return name_of(o); }
 /// "cost", "owned_cost", "gpu_hours" or "days"; throws InputError listing them.
-SweepObjective parse_objective(const std::string& s);
+inline SweepObjective parse_objective(const std::string& s) { return parse_enum<SweepObjective>(s, "objective"); }
 
 struct SweepOptions {
   std::vector<SweepAxis> axes;
