@@ -10,6 +10,7 @@ namespace gpuhours {
 GpuSpec load_gpu(const YamlNode& n) {
   n.check_keys({{"name", true, "GPU id"},
                 {"title", true, "product name"},
+                {"architecture", true, "GPU generation (ampere, hopper, blackwell...): published MFU is compared per architecture"},
                 {"sources", true, "key -> citation"},
                 {"peak_flops", true, "dense tensor-core peaks by dtype"},
                 {"hbm_capacity", true, "device memory"},
@@ -25,6 +26,7 @@ GpuSpec load_gpu(const YamlNode& n) {
   GpuSpec g;
   g.name = n.child("name").as_string();
   g.title = n.child("title").as_string();
+  g.architecture = n.child("architecture").as_string();
   g.sources = load_sources(n);
   const YamlNode peaks = n.child("peak_flops");
   for (const auto& [dtype, node] : peaks.entries()) {

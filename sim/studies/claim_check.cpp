@@ -21,18 +21,15 @@ double percentile(std::vector<double> v, double q) {
   return i + 1 < v.size() ? v[i] * (1 - frac) + v[i + 1] * frac : v[i];
 }
 
-// The best published MFU for this GPU generation and precision (hardware/published-mfu.yaml).
+// The best published MFU for this GPU architecture and precision (hardware/published-mfu.yaml).
 std::pair<double, std::string> best_published(const Scenario& s, const Catalog& catalog) {
   const YamlNode doc = YamlNode::load_file(catalog.root() + "/hardware/published-mfu.yaml");
-  std::string family;
-  for (const auto& [fam, gpus] : doc.child("families").entries())
-    for (const auto& g : gpus.as_string_list())
-      if (g == s.cluster.gpu.name) family = fam;
+  const std::string& family = s.cluster.gpu.architecture;
   double best = 0;
   std::string what;
   const std::string precision = to_string(s.training.precision);
   for (const YamlNode& b : doc.child("best").items()) {
-    if (b.child("family").as_string() != family || b.child("precision").as_string() != precision) continue;
+    if (b.child("architecture").as_string() != family || b.child("precision").as_string() != precision) continue;
     const double mfu = b.child("mfu").as_positive_double();
     if (mfu > best) {
       best = mfu;
@@ -114,6 +111,10 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
   if (c.best_published_mfu > 0)
     c.reasons.push_back(fmt::format("The best published MFU for this hardware and precision is {:.1f}%: {}.",
                                     100 * c.best_published_mfu, c.best_published_what));
+  else
+    c.reasons.push_back(fmt::format("No published MFU for {} GPUs in {} is on file (hardware/published-mfu.yaml), so "
+                                    "the required MFU is set against none.",
+                                    s.cluster.gpu.architecture, to_string(s.training.precision)));
   auto dominant = [](const RunResult& run) {
     const PhaseResult* best = &run.phases.front();
     for (const PhaseResult& p : run.phases)

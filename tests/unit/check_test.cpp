@@ -1,6 +1,9 @@
 // gpuhours check and compare: the claim's simulated range, reproducibility, verdicts.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "test_util.hpp"
@@ -70,4 +73,44 @@ TEST_CASE("check deepseek-v2-vs-67b: claimed and simulated savings side by side,
   CHECK(b["simulated_saving"].get<double>() > 0);
   CHECK(j["claim"]["dominant_phase"]["name"] == "main");
   CHECK(b["dominant_phase"] == "main");
+}
+
+TEST_CASE("a GPU added as one YAML file gets a full check, the published-MFU comparison included") {
+  // A catalogue with every preset of the repository plus one new GPU file: no code, no other list.
+  namespace fs = std::filesystem;
+  const fs::path repo = GPUHOURS_DATA_DIR;
+  const fs::path root = fs::temp_directory_path() / "gpuhours-tests" / "new-gpu-catalogue";
+  fs::remove_all(root);
+  fs::create_directories(root / "hardware" / "gpus");
+  for (const char* folder : {"models", "scenarios", "hardware/networks", "hardware/nodes", "hardware/calibration"})
+    fs::create_directory_symlink(repo / folder, root / folder);
+  for (const char* file : {"hardware/costs.yaml", "hardware/published-mfu.yaml"}) fs::create_symlink(repo / file, root / file);
+  // The new GPU: the H100 SXM's figures under another name, a Hopper by its architecture.
+  std::string text;
+  {
+    std::ifstream in(repo / "hardware" / "gpus" / "h100-sxm.yaml");
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  text.replace(text.find("name: h100-sxm"), 14, "name: hopper-next");
+  std::ofstream(root / "hardware" / "gpus" / "hopper-next.yaml") << text;
+  std::ofstream(root / "claim.yaml") << R"(name: new-gpu-claim
+title: Llama 3 8B on 8 GPUs of a GPU added as one file
+model: llama-3-8b
+cluster: {gpu: hopper-next, nodes: 1, gpus_per_node: 8, network: nvswitch-node}
+parallelism: {zero: 2, micro_batch: 1}
+training: {precision: bf16, seq_len: 8192, global_batch: 64, tokens: 100e9}
+cost: {gpu_hour_usd: 2.0}
+claim: {gpu_hours: 20000, source: "a test claim"}
+)";
+  std::ostringstream out, err;
+  const int code = run_cli({"check", (root / "claim.yaml").string(), "--json", "--samples", "200"}, out, err, root.string());
+  REQUIRE_MESSAGE(code == 0, err.str());
+  const auto j = nlohmann::json::parse(out.str());
+  CHECK(j["gpu"] == "hopper-next");
+  CHECK(j["claim"]["required_mfu"].get<double>() > 0);
+  // Hopper in BF16: the best published MFU on file is dgxc-benchmarking's 53.4%.
+  CHECK(j["claim"]["best_published_mfu"].get<double>() == doctest::Approx(0.534));
+  bool compared = false;
+  for (const auto& r : j["claim"]["reasons"]) compared |= r.get<std::string>().find("best published MFU") != std::string::npos;
+  CHECK(compared);
 }

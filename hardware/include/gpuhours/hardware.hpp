@@ -14,6 +14,7 @@ namespace gpuhours {
 
 struct GpuSpec {
   std::string name, title;
+  std::string architecture;  // generation (hopper, ...): published MFU figures are per architecture
   std::map<std::string, std::string> sources;
   std::map<std::string, double> peak_flops_per_s;  // dense, by dtype: fp64, tf32, bf16, fp8
   double hbm_bytes = 0;
