@@ -53,7 +53,7 @@ int cmd_run(const Catalog& catalog, const std::string& scenario, const std::stri
   if (!trace_path.empty())
     sink = [&trace](const Engine& e, const std::vector<std::string>& names) { write_chrome_trace(e, names, trace); };
   const StepResult step = simulate_step(s, sink);
-  const RunResult run = account_run(s, step);
+  const RunResult run = account_run(s, simulate_phases(s, step));
   const ClaimResult claim = check_claim(s, run);
   const Report report{s, step, run, claim};
   if (format == "json") write_json(report, out);
@@ -192,7 +192,7 @@ int cmd_compare(const Catalog& catalog, const std::vector<std::string>& names, s
   for (const auto& name : names) {
     const Scenario s = load_scenario(name, catalog);
     const StepResult step = simulate_step(s);
-    const RunResult run = account_run(s, step);
+    const RunResult run = account_run(s, simulate_phases(s, step));
     out << fmt::format("{:<28}{:>7}{:>14.0f}{:>9.1f}{:>14.0f}{:>14.0f}{:>6.1f}%{:>10.0f}\n", s.name.substr(0, 27),
                        s.cluster.gpus(), run.gpu_hours, run.wall_clock_days, run.costs.rental_usd, run.costs.owned_usd,
                        100 * run.mfu, run.energy_mwh);

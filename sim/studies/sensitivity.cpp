@@ -6,7 +6,7 @@
 namespace gpuhours {
 
 namespace {
-RunResult rerun(const Scenario& s) { return account_run(s, simulate_step(s)); }
+RunResult rerun(const Scenario& s) { return account_run(s, simulate_phases(s, simulate_step(s))); }
 }  // namespace
 
 std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base) {

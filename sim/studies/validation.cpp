@@ -39,7 +39,7 @@ ValidationReport run_validation(const Catalog& catalog, const std::string& folde
       const StepResult step = simulate_step(s);
       if (v.metric == "tokens_per_gpu_second") v.simulated = step.tokens_per_gpu_second;
       else if (v.metric == "step_seconds") v.simulated = step.seconds;
-      else if (v.metric == "gpu_hours") v.simulated = account_run(s, step).gpu_hours;
+      else if (v.metric == "gpu_hours") v.simulated = account_run(s, simulate_phases(s, step)).gpu_hours;
       else throw c.child("published").error("unknown figure '" + v.metric + "' (tokens_per_gpu_second, step_seconds, gpu_hours)");
       rep.cases.push_back(v);
     }

@@ -157,7 +157,7 @@ TEST_CASE("rl: a GRPO step is its share of the rollout plus the forward passes a
   s.training.tokens = 0;
   s.training.phases = {ph};
   s.reliability.enabled = false;
-  const RunResult run = account_run(s, simulate_step(s));
+  const RunResult run = account_run(s, simulate_phases(s, simulate_step(s)));
   REQUIRE(run.phases.size() == 1);
   const PhaseResult& p = run.phases[0];
   // By hand: 512 outputs per rollout generated on 8 instances of one GPU, a quarter per step; the
@@ -175,13 +175,13 @@ TEST_CASE("rl: a GRPO step is its share of the rollout plus the forward passes a
   CHECK(p.global_batch == 64);
   // PPO adds a critic update and its value pass.
   s.training.phases[0].rl.algorithm = "ppo";
-  const RunResult ppo = account_run(s, simulate_step(s));
+  const RunResult ppo = account_run(s, simulate_phases(s, simulate_step(s)));
   CHECK(ppo.phases[0].step_seconds == doctest::Approx(gen.wall.seconds() / 4 + step.seconds * (2 + 3.0 / 3)));
 }
 
 TEST_CASE("distillation: the API alternative is prompt and output tokens at their prices, exactly") {
   const Scenario s = preset("distillation");
-  const RunResult run = account_run(s, simulate_step(s));
+  const RunResult run = account_run(s, simulate_phases(s, simulate_step(s)));
   const PhaseResult& gen = run.phases.at(0);
   REQUIRE(gen.kind == "generate");
   REQUIRE(gen.api_usd);

@@ -72,7 +72,7 @@ TEST_CASE("run: the whole programme next to the final run") {
 
 TEST_CASE("run: sensitivity moves GPU-hours the way each input pushes") {
   const Scenario s = preset("llama-3-8b-8gpu-dp");
-  const RunResult base = account_run(s, simulate_step(s));
+  const RunResult base = account_run(s, simulate_phases(s, simulate_step(s)));
   const auto rows = sensitivity(s, base);
   bool kernel = false, price = false;
   for (const auto& r : rows) {
@@ -115,10 +115,10 @@ TEST_CASE("run: bad values are rejected with their field") {
 TEST_CASE("run: the run's MFU is the step's for one phase, and FLOP-weighted over phases") {
   Scenario s = preset("llama-3-8b-8gpu-dp");
   const StepResult step = simulate_step(s);
-  const RunResult one = account_run(s, step);
+  const RunResult one = account_run(s, simulate_phases(s, step));
   CHECK(one.mfu == doctest::Approx(step.mfu));
   const Scenario v3 = preset("deepseek-v3-claim");
-  const RunResult run = account_run(v3, simulate_step(v3));
+  const RunResult run = account_run(v3, simulate_phases(v3, simulate_step(v3)));
   double flops = 0, peak_seconds = 0;
   for (const PhaseResult& p : run.phases)
     if (p.simulated) {

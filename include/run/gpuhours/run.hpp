@@ -1,5 +1,5 @@
-// Whole-run accounting: the simulated step scaled to the run's tokens, priced and compared with
-// the scenario's claim.
+// Whole-run accounting, pure arithmetic over the simulated phases (phases.hpp): GPU-hours with
+// interruptions and checkpoints, wall-clock days, costs under each model, energy, and the claim.
 #pragma once
 #include <map>
 #include <optional>
@@ -7,25 +7,9 @@
 #include <vector>
 
 #include "gpuhours/scenario.hpp"
-#include "gpuhours/step.hpp"
+#include "gpuhours/phases.hpp"
 
 namespace gpuhours {
-
-/// One phase of the run: simulated (step time x steps) or taken as reported.
-struct PhaseResult {
-  std::string name;
-  std::string kind = "train";  // train | rl | generate | reported
-  bool simulated = true;
-  int gpus = 0;
-  double tokens = 0, steps = 0, step_seconds = 0, mfu = 0;
-  std::int64_t seq_len = 0, global_batch = 0;
-  double gpu_hours = 0, wall_clock_days = 0;
-  double model_flops = 0;  // MFU convention (forward 2N, training 6N, plus attention)
-  // Generation (rl, generate): GPU-hours spent generating, tokens generated, decode throughput.
-  double generation_gpu_hours = 0, output_tokens = 0, output_tokens_per_gpu_second = 0;
-  std::optional<double> api_usd;            // generate: the same tokens bought from an API
-  std::string note;
-};
 
 /// Interruptions and checkpoints over the simulated phases (first-order model, Young 1974 / Daly
 /// 2006): with checkpoint write time d, cluster mean time between interruptions M and restart R,
@@ -76,9 +60,9 @@ struct ClaimResult {
   std::string source;
 };
 
-/// Scales `step` (the main phase at its final batch) to the run: the batch ramp and each later
-/// phase are simulated with their own shape and layout (InfeasibleLayout names the phase).
-RunResult account_run(const Scenario& s, const StepResult& step);
+/// The run made of `phases` (simulate_phases): totals, interruptions and checkpoints over the
+/// simulated ones, wall-clock days, costs, energy. Simulates nothing.
+RunResult account_run(const Scenario& s, std::vector<PhaseResult> phases);
 /// Interruptions and checkpoints for `useful_gpu_hours` of simulated training (see above).
 ReliabilityResult reliability(const Scenario& s, double useful_gpu_hours);
 /// Costs of a run under each model (rental, presets, owned cluster, programme).
