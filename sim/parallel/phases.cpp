@@ -15,23 +15,6 @@ namespace gpuhours {
 
 namespace {
 
-PhaseResult simulated_phase(const Scenario& s, const std::string& name, double tokens, const StepResult& step) {
-  PhaseResult p;
-  p.name = name;
-  p.gpus = s.cluster.gpus();
-  p.tokens = tokens;
-  p.seq_len = s.training.seq_len;
-  p.global_batch = s.training.global_batch;
-  p.steps = tokens / static_cast<double>(step.tokens);
-  p.step_seconds = step.seconds;
-  p.mfu = step.mfu;
-  p.model_flops = tokens * step.model_flops_per_token;
-  const double seconds = p.steps * step.seconds;
-  p.gpu_hours = seconds * p.gpus / 3600.0;
-  p.wall_clock_days = seconds / 86400.0;
-  return p;
-}
-
 // Simulates `s` with another batch / shape / layout, naming the phase in an infeasibility.
 StepResult step_of(const Scenario& s, const std::string& phase) {
   try {
@@ -171,6 +154,23 @@ PhaseResult generate_phase(const Scenario& at, const PhaseSpec& ph) {
 
 }  // namespace
 
+PhaseResult training_phase(const Scenario& s, const std::string& name, double tokens, const StepResult& step) {
+  PhaseResult p;
+  p.name = name;
+  p.gpus = s.cluster.gpus();
+  p.tokens = tokens;
+  p.seq_len = s.training.seq_len;
+  p.global_batch = s.training.global_batch;
+  p.steps = tokens / static_cast<double>(step.tokens);
+  p.step_seconds = step.seconds;
+  p.mfu = step.mfu;
+  p.model_flops = tokens * step.model_flops_per_token;
+  const double seconds = p.steps * step.seconds;
+  p.gpu_hours = seconds * p.gpus / 3600.0;
+  p.wall_clock_days = seconds / 86400.0;
+  return p;
+}
+
 std::vector<PhaseResult> simulate_phases(const Scenario& s, const StepResult& step) {
   std::vector<PhaseResult> phases;
   const TrainingSpec& t = s.training;
@@ -185,11 +185,11 @@ std::vector<PhaseResult> simulate_phases(const Scenario& s, const StepResult& st
       Scenario at = s;
       const StepResult result = step_at_batch(at, static_cast<std::int64_t>(std::llround(b)), t.global_batch, "ramp");
       const std::string name = "main/ramp, batch " + std::to_string(at.training.global_batch);
-      phases.push_back(simulated_phase(at, name, ramp.tokens / ramp.points, result));
+      phases.push_back(training_phase(at, name, ramp.tokens / ramp.points, result));
     }
     main_tokens -= ramp.tokens;
   }
-  if (t.tokens > 0) phases.push_back(simulated_phase(s, "main", main_tokens, step));
+  if (t.tokens > 0) phases.push_back(training_phase(s, "main", main_tokens, step));
   for (const PhaseSpec& ph : t.phases) {
     if (ph.reported_gpu_hours) {
       PhaseResult p;
@@ -206,7 +206,7 @@ std::vector<PhaseResult> simulate_phases(const Scenario& s, const StepResult& st
     const Scenario at = phase_scenario(s, ph);
     switch (ph.kind) {
       case PhaseKind::train:
-        phases.push_back(simulated_phase(at, ph.name, ph.tokens, step_of(at, ph.name)));
+        phases.push_back(training_phase(at, ph.name, ph.tokens, step_of(at, ph.name)));
         phases.back().note = ph.source;
         break;
       case PhaseKind::rl:

@@ -106,7 +106,6 @@ class Sweep {
         throw InputError("sweep: the grid is too large");
       grid_ *= static_cast<std::int64_t>(a.text.size());
     }
-    price_ = base.cost.gpu_hour_usd;
     for (const AxisValues& a : axes_) {
       varies_schedule_ = varies_schedule_ || a.key == "schedule";
       varies_virtual_stages_ = varies_virtual_stages_ || a.key == "virtual_stages";
@@ -203,17 +202,13 @@ class Sweep {
   struct Scaled {
     double hours = 0, days = 0, cost = 0, owned = 0;
   };
-  // The main phase at `step_seconds` per step, with interruptions.
+  // The main phase at `step_seconds` per step, accounted as a run (interruptions included).
   Scaled scale(const Scenario& s, double step_seconds) const {
-    const double tokens_per_step = static_cast<double>(s.training.global_batch * s.training.seq_len);
-    const double useful = s.training.tokens / tokens_per_step * step_seconds * s.cluster.gpus() / 3600.0;
-    const double goodput = reliability(s, std::max(useful, 1.0)).goodput;
-    Scaled r;
-    r.hours = useful / goodput;
-    r.days = r.hours / s.cluster.gpus() / 24.0;
-    r.cost = r.hours * price_;
-    r.owned = r.hours * owned_usd_per_gpu_hour(s);
-    return r;
+    StepResult step;
+    step.seconds = step_seconds;
+    step.tokens = s.training.global_batch * s.training.seq_len;
+    const RunResult run = account_run(s, {training_phase(s, "main", s.training.tokens, step)});
+    return {run.gpu_hours, run.wall_clock_days, run.cost_usd, run.costs.owned_usd};
   }
 
   // Checks and bounds layout `index`: a candidate, or why it cannot run.
@@ -285,7 +280,6 @@ class Sweep {
   const SweepOptions& o_;
   std::vector<AxisValues> axes_;
   std::int64_t grid_ = 1;
-  double price_ = 0;
   bool varies_schedule_ = false, varies_virtual_stages_ = false;
   std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<const ShapeData>> shapes_;

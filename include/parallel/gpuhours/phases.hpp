@@ -29,6 +29,8 @@ struct PhaseResult {
   std::string note;
 };
 
+/// A training phase of `tokens` at `step` (steps = tokens / the step's tokens) on `s`'s cluster.
+PhaseResult training_phase(const Scenario& s, const std::string& name, double tokens, const StepResult& step);
 /// The phases of `s`'s run, the main one at `main_step` (simulate_step(s)); the batch ramp and each
 /// later phase are simulated (InfeasibleLayout names the phase).
 std::vector<PhaseResult> simulate_phases(const Scenario& s, const StepResult& main_step);
