@@ -430,42 +430,32 @@ class ChainFactory {
     return it->second;
   }
 
+  // "mb3 L12 " for a layer's ops, "mb3 " for the others (labels only when the program has them).
+  static std::string block_label(const std::string& mb, const PartBlock& b) {
+    return b.kind == PartBlock::layer ? mb + "L" + std::to_string(b.index) + " " : mb;
+  }
+
   Chain build_forward(int part, int mb) {
     Chain c;
     const std::string p = "mb" + std::to_string(mb) + " ";
-    if (part == 0) fwd_ops(c, l_.graph.embedding, p);
-    for (int i = l_.part_layers[part].first; i < l_.part_layers[part].second; ++i)
-      fwd_ops(c, l_.graph.layer(s_.model, i), p + "L" + std::to_string(i) + " ");
-    if (part + 1 == parts_) {
-      fwd_ops(c, l_.graph.head, p);
-      for (int k = 0; k < s_.model.mtp_depth; ++k) fwd_ops(c, l_.graph.mtp, p);
-    }
+    for (const PartBlock& b : part_blocks(s_, l_, part)) fwd_ops(c, *b.ops, block_label(p, b));
     return c;
   }
 
   Chain build_backward(int part, int mb, bool with_weights) {
     Chain c;
     const std::string p = "mb" + std::to_string(mb) + " ";
-    if (part + 1 == parts_) {
-      for (int k = 0; k < s_.model.mtp_depth; ++k) bwd_ops(c, l_.graph.mtp, p, with_weights, false);
-      bwd_ops(c, l_.graph.head, p, with_weights, false);
-    }
-    for (int i = l_.part_layers[part].second - 1; i >= l_.part_layers[part].first; --i)
-      bwd_ops(c, l_.graph.layer(s_.model, i), p + "L" + std::to_string(i) + " ", with_weights, true);
-    if (part == 0) bwd_ops(c, l_.graph.embedding, p, with_weights, false);
+    const auto blocks = part_blocks(s_, l_, part);
+    for (auto b = blocks.rbegin(); b != blocks.rend(); ++b)
+      bwd_ops(c, *b->ops, block_label(p, *b), with_weights, b->kind == PartBlock::layer);
     return c;
   }
 
   Chain build_weights(int part, int mb) {
     Chain c;
     const std::string p = "mb" + std::to_string(mb) + " ";
-    if (part + 1 == parts_) {
-      for (int k = 0; k < s_.model.mtp_depth; ++k) b_.weights(l_.graph.mtp, p, c);
-      b_.weights(l_.graph.head, p, c);
-    }
-    for (int i = l_.part_layers[part].second - 1; i >= l_.part_layers[part].first; --i)
-      b_.weights(l_.graph.layer(s_.model, i), p + "L" + std::to_string(i) + " ", c);
-    if (part == 0) b_.weights(l_.graph.embedding, p, c);
+    const auto blocks = part_blocks(s_, l_, part);
+    for (auto b = blocks.rbegin(); b != blocks.rend(); ++b) b_.weights(*b->ops, block_label(p, *b), c);
     return c;
   }
 

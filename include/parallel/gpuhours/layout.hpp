@@ -29,4 +29,14 @@ struct Layout {
 /// graph and parts are reused; the rest is derived from `s`.
 Layout make_layout(const Scenario& s, const Layout* same_shape = nullptr);
 
+/// A block of ops of a pipeline part, in forward order: the embedding (first part), each layer,
+/// the head and each multi-token-prediction module (last part). The one walk over a part.
+struct PartBlock {
+  enum Kind { embedding, layer, head, mtp } kind;
+  int index;  // the layer's index, -1 for the other blocks
+  const std::vector<Op>* ops;
+};
+/// The blocks of part `part` in forward order (the backward runs them in reverse).
+std::vector<PartBlock> part_blocks(const Scenario& s, const Layout& l, int part);
+
 }  // namespace gpuhours
