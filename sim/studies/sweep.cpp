@@ -672,13 +672,10 @@ SweepResult read_sweep_json(const std::string& path) {
 SweepResult merge_sweeps(const std::vector<SweepResult>& shards) {
   if (shards.empty()) throw InputError("merge: no shard results given");
   const SweepResult& first = shards.front();
+  // What every shard shares (scenario, keys, grid, top K, objective, deadline); counts from zero.
   SweepResult r;
-  r.scenario = first.scenario;
-  r.keys = first.keys;
-  r.grid = first.grid;
-  r.top_k = first.top_k;
-  r.objective = first.objective;
-  r.deadline_days = first.deadline_days;
+  std::tie(r.scenario, r.keys, r.grid, r.top_k, r.objective, r.deadline_days) =
+      std::tie(first.scenario, first.keys, first.grid, first.top_k, first.objective, first.deadline_days);
   std::vector<bool> seen(static_cast<std::size_t>(first.shard.count), false);
   std::vector<SweepPoint> top, front;
   for (const SweepResult& s : shards) {

@@ -6,10 +6,7 @@ namespace gpuhours {
 namespace {
 
 CollectiveOp direct_plan(const CollectiveRequest& r) {
-  const double S = r.bytes;
-  const std::vector<int>& ranks = r.ranks;
-  const Topology& topo = r.topo;
-  const ClusterSpec& c = r.cluster;
+  const auto& [kind, S, ranks, topo, c, moe] = r;
   const int n = static_cast<int>(ranks.size());
   const int nodes = nodes_spanned(ranks, topo);
   Phase ph;

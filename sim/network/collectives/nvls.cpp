@@ -8,10 +8,7 @@ namespace gpuhours {
 namespace {
 
 CollectiveOp nvls_plan(const CollectiveRequest& r) {
-  const double S = r.bytes;
-  const std::vector<int>& ranks = r.ranks;
-  const Topology& topo = r.topo;
-  const ClusterSpec& c = r.cluster;
+  const auto& [kind, S, ranks, topo, c, moe] = r;
   if (nodes_spanned(ranks, topo) > 1)
     throw InputError("the nvls algorithm runs inside one NVSwitch node; use ring or tree across nodes");
   CollectiveOp op;

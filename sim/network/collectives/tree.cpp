@@ -9,10 +9,7 @@ namespace gpuhours {
 namespace {
 
 CollectiveOp tree_plan(const CollectiveRequest& r) {
-  const double S = r.bytes;
-  const std::vector<int>& ranks = r.ranks;
-  const Topology& topo = r.topo;
-  const ClusterSpec& c = r.cluster;
+  const auto& [kind, S, ranks, topo, c, moe] = r;
   const auto groups = by_node(ranks, topo);
   const int nodes = static_cast<int>(groups.size());
   const int channels = static_cast<int>(groups.front().size());

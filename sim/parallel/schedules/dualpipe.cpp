@@ -20,15 +20,13 @@ std::string validate_dualpipe(const ScheduleSpec& s) {
   return {};
 }
 
+// Each direction gets half of the micro-batches; the first half of the ranks feed direction 0
+// (chunk 0) in their warm-up, the second half direction 1 (chunk 1).
 std::vector<StageOp> dualpipe_rank(const ScheduleSpec& s, int rank) {
-  using namespace detail;
-  const int stages = s.stages, microbatches = s.microbatches;
-  const int n = stages / 2, per_chunk = microbatches / 2;
-  DualRankOps r(per_chunk);
-  // The first half of the ranks feed direction 0 (chunk 0) in their warm-up, the second half
-  // direction 1 (chunk 1).
-  dual_steps(r, n, std::min(rank, stages - 1 - rank), per_chunk, rank < n ? 0 : 1);
-  return r.finish(per_chunk);
+  const int half = s.stages / 2, per_chunk = s.microbatches / 2;
+  detail::DualRankOps ops(per_chunk);
+  detail::dual_steps(ops, half, std::min(rank, s.stages - 1 - rank), per_chunk, rank < half ? 0 : 1);
+  return ops.finish(per_chunk);
 }
 
 }  // namespace

@@ -15,12 +15,12 @@ std::string validate_dualpipev(const ScheduleSpec& s) {
   return {};
 }
 
+// DualPipeV is the first half of a DualPipe over 2 * stages ranks: rank r runs its steps with
+// h = r, all micro-batches on one chunk numbering.
 std::vector<StageOp> dualpipev_rank(const ScheduleSpec& s, int rank) {
-  using namespace detail;
-  const int stages = s.stages, microbatches = s.microbatches;
-  DualRankOps r(0);
-  dual_steps(r, stages, rank, microbatches, 0);
-  return r.finish(microbatches);
+  detail::DualRankOps ops(0);
+  detail::dual_steps(ops, s.stages, rank, s.microbatches, 0);
+  return ops.finish(s.microbatches);
 }
 
 }  // namespace
