@@ -202,6 +202,25 @@ PhaseSpec parse_phase(const YamlNode& n, const Scenario& s, const Catalog& catal
   return ph;
 }
 
+// The ranges of the uncertain inputs (hardware/uncertainty.yaml), each {low, high, source}.
+void load_uncertainty(const Catalog& catalog, UncertaintySpec& u) {
+  const YamlNode doc = YamlNode::load_file(catalog.root() + "/hardware/uncertainty.yaml");
+  doc.check_keys({{"sources", true, ""}, {"kernel_time", true, ""}, {"network_bandwidth", true, ""},
+                  {"interruption_rate", true, ""}, {"expert_imbalance", true, ""}, {"response_length", true, ""}});
+  const auto sources = load_sources(doc);
+  for (auto [key, range] : {std::pair{"kernel_time", &u.kernel_time}, {"network_bandwidth", &u.network_bandwidth},
+                            {"interruption_rate", &u.interruption_rate}, {"expert_imbalance", &u.expert_imbalance},
+                            {"response_length", &u.response_length}}) {
+    const YamlNode r = doc.child(key);
+    r.check_keys({{"low", true, "low end"}, {"high", true, "high end"}, {"source", true, "key of sources"}, {"note", false, ""}});
+    for (const auto& cite : r.child("source").as_string_list())
+      if (!sources.count(cite)) throw r.child("source").error("unknown source '" + cite + "'; add it under 'sources'");
+    range->low = r.child("low").as_positive_double();
+    range->high = r.child("high").as_positive_double();
+    if (range->high < range->low) throw r.child("high").error("the high end is below the low end");
+  }
+}
+
 // Defaults from hardware/costs.yaml, then the scenario's `cost:` and `reliability:` overrides.
 void load_costs(const YamlNode& n, const Catalog& catalog, Scenario& s) {
   const YamlNode defaults = YamlNode::load_file(catalog.root() + "/hardware/costs.yaml");
@@ -383,6 +402,7 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
     throw t.error("give the main phase's 'tokens', or later 'phases' (or both)");
 
   load_costs(n, catalog, s);
+  load_uncertainty(catalog, s.uncertainty);
   if (auto cl = n.optional_child("claim")) {
     cl->check_keys({{"gpu_hours", false, "claimed GPU-hours"},
                     {"cost_usd", false, "claimed cost"},

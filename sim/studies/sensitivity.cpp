@@ -1,6 +1,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "gpuhours/sensitivity.hpp"
 
 namespace gpuhours {
@@ -14,27 +16,36 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
     std::string input, low, high;
     void (*apply)(Scenario&, bool high);
   };
+  // Labels: a multiplier as a percentage ("-15%", "+15%") or a factor ("x0.5", "x2").
+  auto percent = [](double m) { return fmt::format("{:+.0f}%", 100 * (m - 1)); };
+  auto factor = [](double m) { return fmt::format("x{:g}", m); };
+  const UncertaintySpec& u = s.uncertainty;
   std::vector<Knob> knobs = {
-      {"kernel time", "-15%", "+15%",
-       [](Scenario& x, bool hi) { x.uncertainty.kernel_time_scale *= hi ? 1.15 : 0.85; }},
-      {"network bandwidth", "-15%", "+15%",
-       [](Scenario& x, bool hi) { x.uncertainty.network_bandwidth_scale *= hi ? 1.15 : 0.85; }},
-      {"interruption rate", "x0.5", "x2",
-       [](Scenario& x, bool hi) { x.reliability.interruptions_per_gpu_hour *= hi ? 2.0 : 0.5; }},
+      {"kernel time", percent(u.kernel_time.low), percent(u.kernel_time.high),
+       [](Scenario& x, bool hi) { x.uncertainty.kernel_time_scale *= hi ? x.uncertainty.kernel_time.high : x.uncertainty.kernel_time.low; }},
+      {"network bandwidth", percent(u.network_bandwidth.low), percent(u.network_bandwidth.high),
+       [](Scenario& x, bool hi) {
+         x.uncertainty.network_bandwidth_scale *= hi ? x.uncertainty.network_bandwidth.high : x.uncertainty.network_bandwidth.low;
+       }},
+      {"interruption rate", factor(u.interruption_rate.low), factor(u.interruption_rate.high),
+       [](Scenario& x, bool hi) {
+         x.reliability.interruptions_per_gpu_hour *= hi ? x.uncertainty.interruption_rate.high : x.uncertainty.interruption_rate.low;
+       }},
   };
   if (s.model.ffn.moe && s.parallel.ep > 1)
-    knobs.push_back({"expert load imbalance", "1.0", "1.3", [](Scenario& x, bool hi) {
-                       x.parallel.expert_imbalance = hi ? 1.3 : 1.0;
+    knobs.push_back({"expert load imbalance", fmt::format("{:.1f}", u.expert_imbalance.low),
+                     fmt::format("{:.1f}", u.expert_imbalance.high), [](Scenario& x, bool hi) {
+                       x.parallel.expert_imbalance = hi ? x.uncertainty.expert_imbalance.high : x.uncertainty.expert_imbalance.low;
                        for (PhaseSpec& p : x.training.phases) p.parallel.expert_imbalance = x.parallel.expert_imbalance;
                      }});
-  // Generated lengths are rarely published as figures (read from plots or assumed): +-30%.
   if (std::any_of(s.training.phases.begin(), s.training.phases.end(), [](const PhaseSpec& p) { return p.kind != PhaseKind::train; }))
-    knobs.push_back({"response length", "-30%", "+30%", [](Scenario& x, bool hi) {
+    knobs.push_back({"response length", percent(u.response_length.low), percent(u.response_length.high), [](Scenario& x, bool hi) {
+                       const double m = hi ? x.uncertainty.response_length.high : x.uncertainty.response_length.low;
                        for (PhaseSpec& p : x.training.phases) {
                          LengthSpec& r = p.generation.response;
                          const double cap = 0.99 * static_cast<double>(r.max_tokens);
-                         r.mean_from = std::min(cap, r.mean_from * (hi ? 1.3 : 0.7));
-                         r.mean_to = std::min(cap, r.mean_to * (hi ? 1.3 : 0.7));
+                         r.mean_from = std::min(cap, r.mean_from * m);
+                         r.mean_to = std::min(cap, r.mean_to * m);
                        }
                      }});
   std::vector<SensitivityRow> rows;

@@ -188,6 +188,11 @@ struct ReliabilitySpec {
 struct UncertaintySpec {
   double kernel_time_scale = 1.0;        // every kernel's time
   double network_bandwidth_scale = 1.0;  // every achievable link bandwidth
+  /// The range each uncertain input moves over (hardware/uncertainty.yaml, with sources).
+  struct Range {
+    double low = 1, high = 1;
+  };
+  Range kernel_time, network_bandwidth, interruption_rate, expert_imbalance, response_length;
 };
 
 struct ClaimSpec {

@@ -14,10 +14,10 @@ struct SensitivityRow {
   double gpu_hours_low = 0, gpu_hours_high = 0, cost_low = 0, cost_high = 0;
 };
 
-/// Moves each uncertain input over its range: kernel times +-15% (calibration spread), achievable
-/// network bandwidth +-15% (nccl-tests spread), expert load imbalance 1.0-1.3 (MoE), interruption
-/// rate x0.5-x2 (Llama 3 vs Meta RSC reports), rental price over the presets. Rows are sorted by
-/// swing in GPU-hours (price: by cost).
+/// Moves each uncertain input over its range (hardware/uncertainty.yaml, with sources): kernel
+/// time, achievable network bandwidth, interruption rate, expert load imbalance (MoE with ep > 1),
+/// response length (RL and generation phases); and the rental price over the presets. Rows are
+/// sorted by swing in GPU-hours (price: by cost).
 /// `base` is the scenario's own run (account_run of its step).
 std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base);
 
