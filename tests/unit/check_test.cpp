@@ -84,7 +84,8 @@ TEST_CASE("a GPU added as one YAML file gets a full check, the published-MFU com
   fs::create_directories(root / "hardware" / "gpus");
   for (const char* folder : {"models", "scenarios", "hardware/networks", "hardware/nodes", "hardware/calibration"})
     fs::create_directory_symlink(repo / folder, root / folder);
-  for (const char* file : {"hardware/costs.yaml", "hardware/published-mfu.yaml"}) fs::create_symlink(repo / file, root / file);
+  for (const auto& e : fs::directory_iterator(repo / "hardware"))
+    if (e.is_regular_file()) fs::create_symlink(e.path(), root / "hardware" / e.path().filename());
   // The new GPU: the H100 SXM's figures under another name, a Hopper by its architecture.
   std::string text;
   {
