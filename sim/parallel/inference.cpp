@@ -10,6 +10,7 @@
 #include "gpuhours/error.hpp"
 #include "gpuhours/infeasible.hpp"
 #include "gpuhours/network.hpp"
+#include "gpuhours/decode.hpp"
 #include "gpuhours/opgraph.hpp"
 #include "gpuhours/step.hpp"
 
@@ -24,8 +25,6 @@ constexpr double kKernelsPerLayer = 10;
 // stays close to the mean of the per-iteration costs (max(compute, memory) is convex).
 constexpr std::int64_t kMaxSegmentIterations = 256;
 
-int moe_layers(const ModelSpec& m) { return m.ffn.moe ? m.layers - m.ffn.dense_layers : 0; }
-
 Precision weight_precision(const Scenario& s, const InferenceSpec& layout) {
   return layout.weights.value_or(s.training.precision);
 }
@@ -33,52 +32,7 @@ double weight_bytes_per_param(const Scenario& s, const InferenceSpec& layout) {
   return bytes_per_element(weight_precision(s, layout));
 }
 
-struct ParamSplit {
-  double expert = 0;          // one routed expert of one layer
-  double routed_total = 0;    // all routed experts, all layers
-  double dense_read = 0;      // weights every token reads: attention, dense FFNs, shared experts, head
-  double dense_matmul = 0;    // of them, those in matrix multiplications one token uses
-};
-
-ParamSplit split_params(const ModelSpec& m) {
-  const ParamCount p = count_params(m);
-  ParamSplit w;
-  const int L = moe_layers(m);
-  if (m.ffn.moe && m.ffn.experts > 0) {
-    w.expert = static_cast<double>(p.routed_experts_per_layer) / m.ffn.experts;
-    w.routed_total = static_cast<double>(p.routed_experts_per_layer) * L;
-  }
-  // The embedding lookup reads one row per token; a tied embedding is read whole as the LM head.
-  w.dense_read = static_cast<double>(p.total) - w.routed_total - (m.tie_embeddings ? 0.0 : static_cast<double>(p.embedding));
-  w.dense_matmul = static_cast<double>(p.matmul_active) - w.expert * m.ffn.experts_per_token * L;
-  return w;
-}
-
-// Attention FLOPs per (query, key) pair over all layers. Decode with MLA multiplies in the
-// compressed latent space (weight absorption, DeepSeek-V2 §2.1.2): per head 2*(d_c + d_rope) for
-// the scores and 2*d_c for the values; otherwise 2*d_qk + 2*d_v per head.
-double attention_flops_per_pair(const ModelSpec& m, bool decode) {
-  const AttentionSpec& a = m.attention;
-  const double per_head = (decode && a.kind == AttentionKind::mla)
-                              ? 2.0 * static_cast<double>(a.kv_lora_rank + a.qk_rope_head_dim) + 2.0 * static_cast<double>(a.kv_lora_rank)
-                              : 2.0 * (a.qk_dim() + a.v_dim());
-  return per_head * a.heads * m.layers;
-}
-
-}  // namespace
-
-double kv_cache_bytes_per_token(const ModelSpec& m, const InferenceSpec& layout) {
-  const AttentionSpec& a = m.attention;
-  constexpr double kBf16 = 2;
-  if (a.kind == AttentionKind::mla) return static_cast<double>(a.kv_lora_rank + a.qk_rope_head_dim) * m.layers * kBf16;
-  const int kv_heads = a.kv_heads > 0 ? a.kv_heads : a.heads;
-  const double shards = std::min(layout.tp, kv_heads);  // a KV head is replicated when tp > kv_heads
-  return 2.0 * kv_heads * a.head_dim * m.layers * kBf16 / shards;
-}
-
-namespace {
-
-IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const ParamSplit& w, double tokens,
+IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const DecodeWeights& w, double tokens,
                         double attended_pairs, double kv_tokens, bool decode) {
   const ModelSpec& m = s.model;
   const GpuSpec& gpu = s.cluster.gpu;
@@ -91,7 +45,7 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const Pa
   const int k = m.ffn.experts_per_token;
   const double p_touched = (L > 0 && tokens > 0) ? 1.0 - std::pow(1.0 - static_cast<double>(k) / m.ffn.experts, tokens) : 0.0;
   c.weight_bytes = (w.dense_read / tp + w.routed_total * p_touched / (tp * ep)) * wbytes;
-  c.kv_bytes = kv_tokens / ep * kv_cache_bytes_per_token(m, layout);
+  c.kv_bytes = kv_tokens / ep * kv_cache_bytes_per_token(m, layout.tp);
   const double gemm_flops = 2.0 * w.dense_matmul * per_replica / tp +
                             2.0 * w.expert * k * L * tokens / (tp * ep) * s.parallel.expert_imbalance;
   const double attn_flops = attended_pairs / ep * attention_flops_per_pair(m, decode) / tp;
@@ -136,7 +90,7 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const Pa
 
 IterationCost iteration_cost(const Scenario& s, const InferenceSpec& layout, double tokens, double attended_pairs,
                              double kv_tokens, bool decode) {
-  return iteration(s, layout, split_params(s.model), tokens, attended_pairs, kv_tokens, decode);
+  return iteration(s, layout, decode_weights(s.model), tokens, attended_pairs, kv_tokens, decode);
 }
 
 std::vector<std::int64_t> response_lengths(const LengthSpec& spec, double mean, std::int64_t count) {
@@ -179,13 +133,13 @@ GenerationResult simulate_generation(const Scenario& input, const GenerationSpec
   r.outputs_per_instance = (g.outputs + r.instances - 1) / r.instances;
 
   // KV capacity of one GPU: HBM less its weights, communication buffers and allocator allowance.
-  const ParamSplit w = split_params(s.model);
+  const DecodeWeights w = decode_weights(s.model);
   const ParamCount p = count_params(s.model);
   const double weights = (w.dense_read / layout.tp + w.routed_total / layout.gpus() +
                           (s.model.tie_embeddings ? 0.0 : static_cast<double>(p.embedding) / layout.tp)) *
                          weight_bytes_per_param(s, layout);
   const double free_bytes = s.cluster.gpu.hbm_bytes * (1 - s.memory.fragmentation) - weights - s.memory.comm_buffer_bytes;
-  const double kv_per_token = kv_cache_bytes_per_token(s.model, layout);
+  const double kv_per_token = kv_cache_bytes_per_token(s.model, layout.tp);
   if (free_bytes <= 0)
     throw InfeasibleLayout(Infeasibility::kv_cache, fmt::format("the model's weights ({:.1f} GB per GPU) leave no room for a KV cache on an "
                                        "inference instance of {} GPUs; use more GPUs per instance",

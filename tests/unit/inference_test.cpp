@@ -28,9 +28,8 @@ Scenario one_h100_8b() {
 
 TEST_CASE("inference: KV-cache bytes per token, GQA and MLA, by hand") {
   // Llama 3 8B: K and V, 8 KV heads x 128 x 32 layers, BF16.
-  CHECK(kv_cache_bytes_per_token(test::zoo("llama-3-8b"), {}) == 2.0 * 8 * 128 * 32 * 2);
-  InferenceSpec tp8;
-  tp8.tp = 8;
+  CHECK(kv_cache_bytes_per_token(test::zoo("llama-3-8b"), 1) == 2.0 * 8 * 128 * 32 * 2);
+  const int tp8 = 8;
   CHECK(kv_cache_bytes_per_token(test::zoo("llama-3-8b"), tp8) == 2.0 * 8 * 128 * 32 * 2 / 8);
   // DeepSeek-V3: latent 512 + RoPE key 64 per layer, 61 layers, BF16, not split by tp.
   CHECK(kv_cache_bytes_per_token(test::zoo("deepseek-v3"), tp8) == (512.0 + 64) * 61 * 2);

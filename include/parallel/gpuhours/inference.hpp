@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "gpuhours/decode.hpp"
 #include "gpuhours/scenario.hpp"
 #include "gpuhours/units.hpp"
 
@@ -21,10 +22,6 @@ struct IterationCost {
   double seconds = 0;       // max(compute, memory) + communication + kernel launches
 };
 
-/// KV-cache bytes per token per GPU of one attention replica: MLA caches the compressed latent and
-/// the RoPE key, (kv_lora_rank + rope dim) per layer (DeepSeek-V2 §2.1.2), not split by tensor
-/// parallelism; MHA/GQA caches K and V, 2 * kv_heads * head_dim per layer, split over tp.
-double kv_cache_bytes_per_token(const ModelSpec& model, const InferenceSpec& layout);
 
 /// Cost of one forward iteration of an instance over `tokens` new tokens (prefill: prompts' tokens;
 /// decode: one per running sequence) that attend to `attended_pairs` (query, key) pairs in all and
