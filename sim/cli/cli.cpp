@@ -22,6 +22,7 @@
 #include "gpuhours/topology.hpp"
 #include "gpuhours/report.hpp"
 #include "gpuhours/trace.hpp"
+#include "gpuhours/simulated_run.hpp"
 #include "gpuhours/step.hpp"
 #include "gpuhours/sweep.hpp"
 #include "gpuhours/yaml.hpp"
@@ -52,8 +53,7 @@ int cmd_run(const Catalog& catalog, const std::string& scenario, const std::stri
   TraceSink sink;
   if (!trace_path.empty())
     sink = [&trace](const Engine& e, const std::vector<std::string>& names) { write_chrome_trace(e, names, trace); };
-  const StepResult step = simulate_step(s, sink);
-  const RunResult run = account_run(s, simulate_phases(s, step));
+  const auto [step, run] = simulate_run(s, sink);
   const ClaimResult claim = check_claim(s, run);
   const Report report{s, step, run, claim};
   if (format == "json") write_json(report, out);
@@ -191,8 +191,7 @@ int cmd_compare(const Catalog& catalog, const std::vector<std::string>& names, s
                      "rental USD", "owned USD", "MFU", "MWh");
   for (const auto& name : names) {
     const Scenario s = load_scenario(name, catalog);
-    const StepResult step = simulate_step(s);
-    const RunResult run = account_run(s, simulate_phases(s, step));
+    const RunResult run = simulate_run(s).run;
     out << fmt::format("{:<28}{:>7}{:>14.0f}{:>9.1f}{:>14.0f}{:>14.0f}{:>6.1f}%{:>10.0f}\n", s.name.substr(0, 27),
                        s.cluster.gpus(), run.gpu_hours, run.wall_clock_days, run.costs.rental_usd, run.costs.owned_usd,
                        100 * run.mfu, run.energy_mwh);

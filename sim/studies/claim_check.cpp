@@ -1,4 +1,5 @@
 #include "gpuhours/check.hpp"
+#include "gpuhours/simulated_run.hpp"
 
 #include <fmt/format.h>
 
@@ -47,8 +48,9 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
   CheckResult c;
   c.seed = seed;
   c.samples = samples;
-  c.step = simulate_step(s);
-  c.run = account_run(s, simulate_phases(s, c.step));
+  SimulatedRun simulated = simulate_run(s);
+  c.step = std::move(simulated.step);
+  c.run = std::move(simulated.run);
   c.claim = check_claim(s, c.run);
   c.inputs = sensitivity(s, c.run);
   // Monte Carlo on the separable surrogate.
@@ -135,7 +137,7 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
     const Scenario base = load_scenario(s.claim->baseline, catalog);
     if (!base.claim || !base.claim->gpu_hours)
       throw InputError(base.file + ": the baseline of " + s.name + " needs its own claim.gpu_hours");
-    const RunResult br = account_run(base, simulate_phases(base, simulate_step(base)));
+    const RunResult br = simulate_run(base).run;
     CheckResult::Baseline b;
     b.name = base.name;
     b.claimed_gpu_hours = *base.claim->gpu_hours;

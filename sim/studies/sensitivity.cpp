@@ -4,11 +4,12 @@
 #include <fmt/format.h>
 
 #include "gpuhours/sensitivity.hpp"
+#include "gpuhours/simulated_run.hpp"
 
 namespace gpuhours {
 
 namespace {
-RunResult rerun(const Scenario& s) { return account_run(s, simulate_phases(s, simulate_step(s))); }
+RunResult rerun(const Scenario& s) { return simulate_run(s).run; }
 }  // namespace
 
 std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base) {
