@@ -11,7 +11,9 @@
 namespace gpuhours {
 
 namespace {
-constexpr double kRangeSlack = 0.6931471805599453;  // ln 2: a factor 2 beyond the measured range
+// ln 2: a factor 2 beyond the measured range, where interpolation between the nearest shapes
+// stops being trusted and the fitted curve takes over (assumed).
+constexpr double kRangeSlack = 0.6931471805599453;
 }
 
 void ThroughputTable::add(std::vector<double> shape, double throughput) {
@@ -62,7 +64,8 @@ double ThroughputTable::at(const std::vector<double>& shape, bool* fitted) const
     for (std::size_t d = 0; d < x.size(); ++d) ln += coef_[d + 1] * (hi_[d] > lo_[d] ? x[d] : 0.0);
     return std::min(best_, std::exp(ln));
   }
-  // Inverse distance weighting (power 4) over all points: the nearest dominate; exact at a point.
+  // Inverse distance weighting (Shepard 1968) with power 4 over all points (assumed: the nearest
+  // shapes dominate more than with Shepard's usual power 2); exact at a point.
   double num = 0, den = 0;
   for (const Point& p : points_) {
     double d2 = 0;

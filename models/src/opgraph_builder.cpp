@@ -232,7 +232,7 @@ struct Builder {
       attn.forward.bytes = io + d(T) * a * 4.0;
       Kernel bwd = attn.forward;
       bwd.backward = true;
-      bwd.flops = 2.5 * fwd;
+      bwd.flops = 2.5 * fwd;  // 5 matmuls for 2 (Dao 2023, FlashAttention-2 §3.1; its benchmark's flops())
       bwd.bytes = 2 * io + d(T) * a * 4.0;  // read q, k, v, o, do, lse; write dq, dk, dv
       attn.backward = {bwd};
       attn.saved_bytes = d(T) * (d(a) * dqk + d(kv) * (dqk + dv)) * kAct + d(T) * a * 4.0;  // q, k, v, lse
@@ -336,6 +336,7 @@ void apply_autocast(std::vector<Op>& ops) {
       const double input = fp32_stream ? d(op.forward.m) * d(op.forward.k) * op.forward.groups : 0.0;
       Op cast;
       cast.name = op.name + " cast (autocast)";
+      // Per element: read FP32 (4 bytes), write BF16 (2): 6 bytes (backward: the gradients back).
       cast.forward = memory_kernel(6.0 * (d(op.params) + input));
       cast.backward = {memory_kernel(6.0 * (d(op.params) + input), true)};
       out.push_back(cast);
@@ -395,6 +396,7 @@ ParamCount count_params(const ModelSpec& m) {
 }
 
 double model_flops_per_token(const ModelSpec& m, std::int64_t seq_len) {
+  // 6N (Kaplan et al. 2020) + causal attention, half of PaLM's 12*L*H*Q*T (Chowdhery et al. 2022, App. B).
   const double dqk = m.attention.qk_dim(), dv = m.attention.v_dim();
   return 6.0 * d(count_params(m).matmul_active) + 3.0 * m.layers * m.attention.heads * d(seq_len) * (dqk + dv);
 }

@@ -11,7 +11,8 @@ namespace gpuhours {
 namespace {
 constexpr TaskId kNone = std::numeric_limits<TaskId>::max();
 constexpr std::uint32_t kNoOp = std::numeric_limits<std::uint32_t>::max();
-// Compute never runs slower than this fraction, whatever the communication kernels take.
+// Compute never runs slower than this fraction, whatever the communication kernels take: a floor
+// (assumed) under the linear SM-share rule, reached only when several transfers hold most SMs.
 constexpr double kMinComputeRate = 0.05;
 }  // namespace
 

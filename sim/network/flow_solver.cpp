@@ -12,7 +12,8 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // A flow whose remaining bytes take less than the completion quantum at its current rate counts as
 // finished, so that flows ending close together finish in one event and one re-solve: the
 // quantum is 1 us, or 1% of the time the network has been busy without a pause, if longer. A
-// flow ends at most that early: under 1% of the collective's time.
+// flow ends at most that early: under 1% of the collective's time (a resolution chosen here, like
+// SimGrid's precision on remaining work; tests/unit/flow_solver_test.cpp checks the error).
 constexpr double kCompletionQuantumSeconds = 1e-6;
 constexpr double kCompletionQuantumFraction = 0.01;
 }

@@ -151,6 +151,8 @@ GenerationResult simulate_generation(const Scenario& input, const GenerationSpec
   // Arrival order: a fixed stride permutation of the quantiles, so that long and short responses
   // mix as in a shuffled batch, deterministically.
   const auto n = static_cast<std::int64_t>(lengths.size());
+  // The stride is the golden-ratio conjugate (sqrt(5) - 1) / 2 of n, coprime with n: Fibonacci
+  // hashing (Knuth, TAOCP vol. 3 §6.4) spreads consecutive quantiles far apart.
   std::int64_t stride = std::max<std::int64_t>(1, static_cast<std::int64_t>(0.618034 * static_cast<double>(n)));
   while (std::gcd(stride, n) != 1) ++stride;
   std::vector<std::int64_t> order(lengths.size());

@@ -104,6 +104,8 @@ class ProgramBuilder {
       for (int st = 0; st < kStreams; ++st) streams_[r][st] = g_.add_stream(r, kStreamNames[st]);
     const ClusterSpec& c = s.cluster;
     const int G = c.gpus_per_node;
+    // A communication kernel's share of the SMs (DeepSeek-V3 §3.2.1: 20 of 132), at most 90%
+    // (assumed: a network file cannot give the transfers the whole GPU).
     share_ = std::min(0.9, static_cast<double>(c.network.comm_sms) / c.gpu.sms);
     tp_nodes_ = group_nodes(s.parallel.tp, 1, G);
     ep_nodes_ = group_nodes(s.parallel.ep, 1, G);

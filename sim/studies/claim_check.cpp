@@ -75,6 +75,7 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
     hours.push_back(h);
     cost.push_back(h * price);
   }
+  // The simulated range is the central 80% of the samples (P10-P90), the band the verdict reads.
   c.gpu_hours = {percentile(hours, 0.1), percentile(hours, 0.5), percentile(hours, 0.9)};
   c.cost_usd = {percentile(cost, 0.1), percentile(cost, 0.5), percentile(cost, 0.9)};
 

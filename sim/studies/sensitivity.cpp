@@ -44,6 +44,7 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
                        const double m = hi ? x.uncertainty.response_length.high : x.uncertainty.response_length.low;
                        for (PhaseSpec& p : x.training.phases) {
                          LengthSpec& r = p.generation.response;
+                         // A truncated exponential's mean stays below its cap: 1% under it (assumed).
                          const double cap = 0.99 * static_cast<double>(r.max_tokens);
                          r.mean_from = std::min(cap, r.mean_from * m);
                          r.mean_to = std::min(cap, r.mean_to * m);

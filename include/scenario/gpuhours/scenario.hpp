@@ -34,20 +34,22 @@ struct ParallelSpec {
   int micro_batch = 1;
   Recompute recompute = Recompute::none;
   std::vector<int> layers_per_part;  // explicit uneven split over pipeline parts (optional)
-  double expert_imbalance = 1.0;     // busiest expert-parallel rank's tokens / mean
+  double expert_imbalance = 1.0;     // busiest expert-parallel rank's tokens / mean; default: perfect balance (assumed)
   bool sequence_parallel = true;     // with tp > 1 (Korthikanti et al. 2022)
 };
 
+/// Memory outside the model's states and activations; both defaults are gpuhours assumptions (the
+/// README lists them), overridable in a scenario's `memory:`.
 struct MemorySpec {
-  double comm_buffer_bytes = 1.0 * (1 << 30);  // NCCL channels + DeepEP buffers per GPU
-  double fragmentation = 0.05;                 // allocator allowance, fraction of the rest
+  double comm_buffer_bytes = 1.0 * (1 << 30);  // NCCL channels + DeepEP buffers per GPU (assumed 1 GiB)
+  double fragmentation = 0.05;                 // allocator allowance, fraction of the rest (assumed)
 };
 
 /// The batch grows linearly from `from` sequences to the phase's global batch over `tokens`.
 struct BatchRamp {
   std::int64_t from = 0;
   double tokens = 0;
-  int points = 4;  // batch sizes simulated along the ramp, each for tokens / points
+  int points = 4;  // batch sizes simulated along the ramp, each for tokens / points (default assumed)
 };
 
 /// Inference instances carved out of the cluster for generation: each runs tp x ep GPUs, attention
@@ -66,7 +68,7 @@ struct LengthSpec {
   double mean_from = 0, mean_to = 0;  // tokens; equal when constant
   std::int64_t max_tokens = 0;
   bool fixed = false;
-  int points = 3;  // means simulated along a growing length, each for an equal share of the steps
+  int points = 3;  // means simulated along a growing length, each for an equal share of the steps (default assumed)
 };
 
 struct GenerationSpec {

@@ -20,7 +20,8 @@ struct ValidationReport {
   std::vector<ValidationCase> cases;
   std::map<std::string, double> mape_by_hardware;
   double mape = 0, worst = 0;
-  /// Pass: mean absolute percentage error <= 15% and no case beyond 30%.
+  /// Pass: mean absolute percentage error <= 15% and no case beyond 30% (the project's acceptance
+  /// limits, README "Validation").
   bool passed() const { return mape <= 0.15 && worst <= 0.30; }
 };
 

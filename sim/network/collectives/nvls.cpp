@@ -13,6 +13,7 @@ CollectiveOp nvls_plan(const CollectiveRequest& r) {
     throw InputError("the nvls algorithm runs inside one NVSwitch node; use ring or tree across nodes");
   CollectiveOp op;
   Phase ph;
+  // Two NVLink hops: into the switch, which reduces, and back out (assumed from the data path).
   ph.latency_seconds = c.network.base_latency_seconds + 2 * c.network.nvlink_step_latency_seconds;
   // Links carry NVLink at the ring efficiency; NVLS moves S each way at its own measured fraction.
   const double wire = S * c.network.nvlink_efficiency / c.network.nvls_efficiency;

@@ -16,7 +16,8 @@ CollectiveOp tree_plan(const CollectiveRequest& r) {
   const double bytes = S / channels;
   Phase up, down;
   const double depth = std::ceil(std::log2(static_cast<double>(nodes) + 1));
-  // NCCL tree latency: baseLat + 2 * ((ranks per node - 1) * intraLat + log2(nodes) * interLat).
+  // NCCL's tree latency (src/graph/tuning.cc): baseLat + 2 * ((ranks per node - 1) * intraLat +
+  // depth * interLat), depth = ceil(log2(nodes + 1)), the levels of a binary tree over the nodes.
   up.latency_seconds = c.network.base_latency_seconds +
                        (channels - 1) * c.network.nvlink_step_latency_seconds +
                        depth * c.network.net_step_latency_seconds;
