@@ -580,9 +580,10 @@ Scenario with_network_uncertainty(const Scenario& input) {
   return s;
 }
 
-StepResult simulate_step(const Scenario& input, const TraceSink& trace) {
+StepResult simulate_step(const Scenario& input, const TraceSink& trace) { return simulate_step(input, make_layout(input), trace); }
+
+StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink& trace) {
   const Scenario s = with_network_uncertainty(input);
-  const Layout l = make_layout(s);
   StepResult r;
   r.stages = memory_plan(s, l);
   if (auto why = memory_infeasibility(s, r.stages)) throw InfeasibleLayout(*why);

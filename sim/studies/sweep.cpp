@@ -250,9 +250,9 @@ class Sweep {
   }
 
   // Simulates candidate `c`, or takes the step of an identical program simulated before.
-  SweepPoint simulate(const Candidate& c, const StepResult* same_program) const {
+  SweepPoint simulate(const Candidate& c, const StepResult* same_program) {
     const Scenario s = scenario(c.index);
-    const StepResult step = same_program ? *same_program : simulate_step(s);
+    const StepResult step = same_program ? *same_program : simulate_step(s, make_layout(s, *shape(s)));
     SweepPoint p;
     p.index = c.index;
     p.gpus = c.gpus;

@@ -119,5 +119,7 @@ Scenario with_network_uncertainty(const Scenario& s);
 using TraceSink = std::function<void(const Engine& engine, const std::vector<std::string>& rank_names)>;
 /// Simulates one step of `s`; hands the simulation to `trace` when given.
 StepResult simulate_step(const Scenario& s, const TraceSink& trace = {});
+/// The same on `s`'s layout `l` built already (make_layout).
+StepResult simulate_step(const Scenario& s, const Layout& l, const TraceSink& trace = {});
 
 }  // namespace gpuhours
