@@ -88,7 +88,7 @@ ModelSpec load_model(const YamlNode& n) {
   const YamlNode f = n.child("ffn");
   f.check_keys({{"kind", true, "dense | moe"},
                 {"intermediate", false, "dense FFN width"},
-                {"activation", true, "swiglu | gelu | relu2"},
+                {"activation", true, "swiglu | geglu | gelu | relu2"},
                 {"dense_layers", false, "moe: leading layers with a dense FFN (default 0)"},
                 {"experts", false, "moe: routed experts"},
                 {"experts_per_token", false, "moe: routed experts per token"},

@@ -99,12 +99,12 @@ Op comm(std::string name, OpComm kind, double bytes) {
   return op;
 }
 
-// Activation: SwiGLU silu(gate)*up reads 2, writes 1, backward reads dy, gate, up, writes 2;
-// GELU / squared ReLU read 1, write 1, backward reads dy and x, writes dx. Under FP8 training the
-// inputs are cached in FP8 (DeepSeek-V3 §3.3.3, "inputs of the SwiGLU operator in MoE").
+// Activation: a gated one (SwiGLU silu(gate)*up, GeGLU gelu(gate)*up) reads 2, writes 1,
+// backward reads dy, gate, up, writes 2; GELU / squared ReLU read 1, write 1, backward reads dy
+// and x, writes dx. Under FP8 training the inputs are cached in FP8 (DeepSeek-V3 §3.3.3, "inputs
+// of the SwiGLU operator in MoE").
 Op activation(Activation a, double elems, bool fp8) {
-  Op op = a == Activation::swiglu ? elementwise("swiglu", elems, 2, 1, 3, 2, 2)
-                                  : elementwise(a == Activation::gelu ? "gelu" : "relu2", elems, 1, 1, 2, 1, 1);
+  Op op = gated(a) ? elementwise(name_of(a), elems, 2, 1, 3, 2, 2) : elementwise(name_of(a), elems, 1, 1, 2, 1, 1);
   if (fp8) op.saved_bytes = op.saved_selective = op.saved_bytes / kAct * kFp8Token;
   return op;
 }
@@ -254,7 +254,7 @@ struct Builder {
 
   void dense_ffn(std::vector<Op>& L, std::int64_t width, const std::string& prefix) const {
     const std::int64_t h = m.hidden, f = width / s.tp;
-    const bool glu = m.ffn.activation == Activation::swiglu;
+    const bool glu = gated(m.ffn.activation);
     L.push_back(input_recomputed(
         sequence_sharded(linear(prefix + (glu ? "gate_up_proj" : "up_proj"), T, h, glu ? 2 * f : f, bias, fp8))));
     L.push_back(activation(m.ffn.activation, d(T) * d(f), fp8));
@@ -281,7 +281,7 @@ struct Builder {
       const double routed = d(T) * ff.experts_per_token * s.expert_imbalance;
       const auto per_expert = static_cast<std::int64_t>(std::ceil(routed / local));
       const std::int64_t ei = ff.expert_intermediate;
-      const bool glu = ff.activation == Activation::swiglu;
+      const bool glu = gated(ff.activation);
       Op up = linear("experts_gate_up", per_expert, h, glu ? 2 * ei : ei, false, fp8, local, /*input_fp8=*/true);
       up.expert_params = true;
       L.push_back(up);

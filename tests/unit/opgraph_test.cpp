@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "gpuhours/opgraph.hpp"
 #include "gpuhours/scenario.hpp"
 #include "gpuhours/yaml.hpp"
@@ -129,4 +131,26 @@ TEST_CASE("FP8 linears carry their quantization passes (DeepSeek-V3 §3.3 and §
   // BF16 training quantizes nothing.
   shape.precision = Precision::bf16;
   for (const Op& op : build_op_graph(zoo("deepseek-v3"), shape).moe_layer) CHECK(op.forward.quantize_bytes == 0);
+}
+
+TEST_CASE("a GeGLU FFN has SwiGLU's gated width and parameters, with a GELU-gated activation") {
+  ModelSpec swiglu = zoo("llama-3-8b");
+  ModelSpec geglu = swiglu;
+  geglu.ffn.activation = Activation::geglu;
+  ModelSpec gelu = swiglu;
+  gelu.ffn.activation = Activation::gelu;
+  // Gate and up projections: 2 x 4096 x 14336 per layer, as for SwiGLU; an ungated GELU FFN has one.
+  CHECK(count_params(geglu).total == count_params(swiglu).total);
+  CHECK(count_params(swiglu).total - count_params(gelu).total == 32LL * 4096 * 14336);
+  const OpGraph g = build_op_graph(geglu, 4096, 1, Precision::bf16);
+  const auto has = [&](const std::string& name) {
+    return std::any_of(g.dense_layer.begin(), g.dense_layer.end(), [&](const Op& op) { return op.name == name; });
+  };
+  CHECK(has("geglu"));
+  CHECK(has("gate_up_proj"));
+  CHECK_FALSE(has("swiglu"));
+  // Its activation moves SwiGLU's bytes: reads gate and up, writes one (per element, BF16).
+  for (const Op& op : g.dense_layer)
+    if (op.name == "geglu") CHECK(op.forward.bytes == doctest::Approx(4096.0 * 14336 * 2 * 3));
+  CHECK(YamlNode::load_string("a: geglu", "t").child("a").as_enum<Activation>() == Activation::geglu);
 }

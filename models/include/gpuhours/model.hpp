@@ -19,12 +19,18 @@ struct EnumTable<AttentionKind> {
   static constexpr std::array<EnumName<AttentionKind>, 3> names{
       {{AttentionKind::mha, "mha"}, {AttentionKind::gqa, "gqa"}, {AttentionKind::mla, "mla"}}};
 };
-enum class Activation { swiglu, gelu, relu2 };
+/// FFN activation. Gated ones multiply an activated gate by an up projection, so the FFN's first
+/// GEMM is twice as wide (Shazeer 2020, "GLU Variants Improve Transformer", arXiv:2002.05202):
+/// SwiGLU (Llama, DeepSeek) and GeGLU, a GELU-gated FFN (Gemma, arXiv:2403.08295).
+enum class Activation { swiglu, geglu, gelu, relu2 };
 template <>
 struct EnumTable<Activation> {
-  static constexpr std::array<EnumName<Activation>, 3> names{
-      {{Activation::swiglu, "swiglu"}, {Activation::gelu, "gelu"}, {Activation::relu2, "relu2"}}};
+  static constexpr std::array<EnumName<Activation>, 4> names{{{Activation::swiglu, "swiglu"},
+                                                              {Activation::geglu, "geglu"},
+                                                              {Activation::gelu, "gelu"},
+                                                              {Activation::relu2, "relu2"}}};
 };
+constexpr bool gated(Activation a) { return a == Activation::swiglu || a == Activation::geglu; }
 enum class NormKind { rmsnorm, layernorm };
 template <>
 struct EnumTable<NormKind> {
