@@ -11,6 +11,7 @@ GpuSpec load_gpu(const YamlNode& n) {
   n.check_keys({{"name", true, "GPU id"},
                 {"title", true, "product name"},
                 {"architecture", true, "GPU generation (ampere, hopper, blackwell...): published MFU is compared per architecture"},
+                {"calibration", false, "the calibration profile measured for this GPU (hardware/calibration/): clusters' default"},
                 {"sources", true, "key -> citation"},
                 {"peak_flops", true, "dense tensor-core peaks by dtype"},
                 {"hbm_capacity", true, "device memory"},
@@ -27,6 +28,7 @@ GpuSpec load_gpu(const YamlNode& n) {
   g.name = n.child("name").as_string();
   g.title = n.child("title").as_string();
   g.architecture = n.child("architecture").as_string();
+  g.calibration = n.optional_string("calibration");
   g.sources = load_sources(n);
   const YamlNode peaks = n.child("peak_flops");
   for (const auto& [dtype, node] : peaks.entries()) {
@@ -35,7 +37,7 @@ GpuSpec load_gpu(const YamlNode& n) {
       throw node.error("unknown dtype '" + dtype + "' (one of: fp64 tf32 bf16 fp16 fp8)");
     g.peak_flops_per_s[dtype] = sourced(peaks, dtype, Dimension::flops_per_second, g.sources);
   }
-  if (!g.peak_flops_per_s.count("bf16")) throw peaks.error("missing required key 'bf16'");
+  if (!g.peak_flops_per_s.count(to_string(Precision::bf16))) throw peaks.error("missing required key 'bf16'");
   g.hbm_bytes = sourced(n, "hbm_capacity", Dimension::bytes, g.sources);
   g.hbm_bytes_per_s = sourced(n, "hbm_bandwidth", Dimension::bytes_per_second, g.sources);
   g.l2_bytes = sourced(n, "l2_cache", Dimension::bytes, g.sources);
@@ -165,23 +167,40 @@ NetworkSpec load_network_preset(const std::string& name, const Catalog& catalog)
                     "hardware/networks", "network", load_network);
 }
 
+namespace {
+
+// The profile `name` names, which must describe `gpu`.
+std::shared_ptr<const CalibrationProfile> profile_for(const GpuSpec& gpu, const YamlNode& name, const Catalog& catalog) {
+  auto profile = std::make_shared<CalibrationProfile>(
+      load_named(name, catalog, "hardware/calibration", "calibration profile", load_calibration));
+  if (profile->gpu != gpu.name)
+    throw name.error("profile '" + profile->name + "' describes " + profile->gpu + ", not " + gpu.name);
+  return profile;
+}
+
+}  // namespace
+
+std::shared_ptr<const CalibrationProfile> default_calibration(const GpuSpec& gpu, const Catalog& catalog) {
+  if (gpu.calibration.empty()) return nullptr;
+  const YamlNode name = YamlNode::load_string("calibration: \"" + gpu.calibration + "\"", gpu.name + " (its calibration)");
+  return profile_for(gpu, name.child("calibration"), catalog);
+}
+
 ClusterSpec load_cluster(const YamlNode& c, const Catalog& catalog) {
   c.check_keys({{"gpu", true, "preset name or inline mapping"},
                 {"nodes", true, "servers"},
                 {"gpus_per_node", true, "GPUs per server"},
                 {"network", true, "preset name or inline mapping"},
-                {"calibration", false, "kernel calibration profile"}});
+                {"calibration", false, "kernel calibration profile (default: the GPU's own; none: roofline)"}});
   ClusterSpec cl;
   cl.gpu = load_named(c.child("gpu"), catalog, "hardware/gpus", "GPU", load_gpu);
   cl.nodes = static_cast<int>(c.child("nodes").as_positive_int());
   cl.gpus_per_node = static_cast<int>(c.child("gpus_per_node").as_positive_int());
   cl.network = load_named(c.child("network"), catalog, "hardware/networks", "network", load_network);
   if (auto cal = c.optional_child("calibration")) {
-    auto profile = std::make_shared<CalibrationProfile>(
-        load_named(*cal, catalog, "hardware/calibration", "calibration profile", load_calibration));
-    if (profile->gpu != cl.gpu.name)
-      throw cal->error("profile '" + profile->name + "' describes " + profile->gpu + ", not " + cl.gpu.name);
-    cl.calibration = std::move(profile);
+    if (!(cal->is_scalar() && cal->as_string() == "none")) cl.calibration = profile_for(cl.gpu, *cal, catalog);
+  } else {
+    cl.calibration = default_calibration(cl.gpu, catalog);
   }
   if (cl.nodes > 1 && cl.network.kind == "nvswitch")
     throw c.child("network").error("an nvswitch network spans one node; " + std::to_string(cl.nodes) +

@@ -1,4 +1,4 @@
-// Internal: the layout of a scenario on ranks, shared by the memory plan and the step program.
+// Internal to the parallel layer: what the memory plan and the step program derive from a layout.
 #pragma once
 #include <vector>
 
@@ -12,6 +12,7 @@ namespace gpuhours::detail {
 
 using gpuhours::Layout;
 using gpuhours::make_layout;
+
 /// The parts pipeline rank `rank` holds (a DualPipe rank holds both directions' parts).
 std::vector<int> parts_of_rank(const Layout& l, int rank);
 /// Parameters of a part on one GPU: (all, routed-expert only).
@@ -27,9 +28,8 @@ namespace gpuhours {
 
 /// What layouts of one rank shape share (step.hpp).
 struct ShapeData {
-  detail::Layout layout;
+  Layout layout;
   PartTimes times;
 };
-
 
 }  // namespace gpuhours

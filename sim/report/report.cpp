@@ -199,6 +199,12 @@ void write_terminal(const Report& r, std::ostream& out) {
       "{} step of {} tokens takes {:.3f} s, with the GPUs doing useful model arithmetic {:.1f}% of "
       "the time their datasheet allows (MFU).\n\n",
       s.training.tokens > 0 ? "Each" : "A training", grouped(static_cast<double>(st.tokens)), st.seconds, 100.0 * st.mfu);
+  if (s.cluster.calibration)
+    out << fmt::format("Kernel times come from the calibration profile {}.\n\n", s.cluster.calibration->name);
+  else
+    out << fmt::format("No kernel was measured on the {}: kernel times are a roofline estimate from its datasheet peaks "
+                       "and measured ceilings, less certain than a calibration profile.\n\n",
+                       s.cluster.gpu.title);
   out << "Step\n";
   out << fmt::format("  {:<34}{:>14.4f} s\n", "step time", st.seconds);
   out << fmt::format("  {:<34}{:>14.4f} s\n", "  compute", st.breakdown.compute);

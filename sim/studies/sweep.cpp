@@ -38,16 +38,6 @@ const std::vector<std::string> kIntKeys = {"tp", "pp", "ep", "cp", "zero", "virt
 
 bool is_int_key(const std::string& k) { return std::find(kIntKeys.begin(), kIntKeys.end(), k) != kIntKeys.end(); }
 
-// Calibration profile for a GPU: the first profile (by file name) measured or derived for it.
-std::shared_ptr<const CalibrationProfile> calibration_for(const std::string& gpu, const Catalog& catalog) {
-  for (const std::string& name : catalog.names("hardware/calibration")) {
-    const YamlNode n = YamlNode::load_file(catalog.preset_path("hardware/calibration", name));
-    CalibrationProfile p = load_calibration(n);
-    if (p.gpu == gpu) return std::make_shared<const CalibrationProfile>(std::move(p));
-  }
-  return nullptr;
-}
-
 // What a grid value resolves to: a number, a name, or presets loaded once.
 struct AxisValues {
   std::string key;
@@ -94,7 +84,7 @@ class Sweep {
           v.gpus.push_back(load_gpu_preset(t, catalog));
           v.calibrations.push_back(base.cluster.calibration && base.cluster.calibration->gpu == t
                                        ? base.cluster.calibration
-                                       : calibration_for(t, catalog));
+                                       : default_calibration(v.gpus.back(), catalog));
         }
         if (a.key == "network") v.networks.push_back(load_network_preset(t, catalog));
       }

@@ -148,7 +148,10 @@ TEST_CASE("calibration: gpuhours run reports the profile and where it was measur
   CHECK(j["calibration"]["profile"] == "h100-sxm-2026-11");
   CHECK(j["calibration"]["measured_on"] == "NVIDIA H100 80GB HBM3");
   CHECK(j["assumptions"][0].get<std::string>().find("calibration profile h100-sxm-2026-11") != std::string::npos);
-  const auto roof = test::cli({"run", test::write_temp("roof.yaml", test::inline_scenario()), "--json"});
+  // Without a profile (calibration: none), the JSON says so with a null.
+  const auto roof = test::cli({"run", test::write_temp("roof.yaml", test::variant("network: nvswitch-node}",
+                                                                                    "network: nvswitch-node, calibration: none}")),
+                               "--json"});
   CHECK(nlohmann::json::parse(roof.out)["calibration"].is_null());
 }
 
@@ -220,4 +223,28 @@ TEST_CASE("calibration: an FP8 GEMM's quantization pass adds a memory-bound kern
   const auto extra = model.time(quantized).count_ns() - model.time(g).count_ns();
   CHECK(std::abs(extra - model.time(pass).count_ns()) <= 1);  // rounding to whole nanoseconds
   CHECK(model.time(pass).seconds() == doctest::Approx(gpu.kernel_launch_seconds + pass.bytes / p.elementwise_bytes_per_s));
+}
+
+TEST_CASE("an H100 scenario without a calibration key is timed by the H100's measured profile; 'none' asks for the roofline") {
+  const Catalog catalog(GPUHOURS_DATA_DIR);
+  const std::string text = test::inline_scenario();  // h100-sxm, no calibration key
+  REQUIRE(text.find("calibration") == std::string::npos);
+  const Scenario measured = load_scenario(YamlNode::load_string(text, "h100.yaml"), catalog);
+  REQUIRE(measured.cluster.calibration);
+  CHECK(measured.cluster.calibration->name == "h100-sxm-2026-11");
+  const StepResult with_profile = simulate_step(measured);
+  CHECK(std::any_of(with_profile.assumptions.begin(), with_profile.assumptions.end(), [](const std::string& a) {
+    return a.find("calibration profile h100-sxm-2026-11") != std::string::npos;
+  }));
+  const Scenario roofline = load_scenario(
+      YamlNode::load_string(test::variant("network: nvswitch-node}", "network: nvswitch-node, calibration: none}"), "roofline.yaml"),
+      catalog);
+  CHECK_FALSE(roofline.cluster.calibration);
+  // The two time the same kernels differently: the roofline runs at the datasheet-derived ceilings.
+  CHECK(simulate_step(roofline).seconds != doctest::Approx(with_profile.seconds).epsilon(1e-6));
+  // The terminal report says which timing it used in its first lines.
+  const auto head = [](const test::CliResult& r) { return r.out.substr(0, 600); };
+  const std::string path = test::write_temp("roofline.yaml", test::variant("network: nvswitch-node}", "network: nvswitch-node, calibration: none}"));
+  CHECK(head(test::cli({"run", path})).find("roofline estimate") != std::string::npos);
+  CHECK(head(test::cli({"run", test::write_temp("h100.yaml", text)})).find("calibration profile h100-sxm-2026-11") != std::string::npos);
 }

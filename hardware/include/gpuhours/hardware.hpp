@@ -15,6 +15,7 @@ namespace gpuhours {
 struct GpuSpec {
   std::string name, title;
   std::string architecture;  // generation (hopper, ...): published MFU figures are per architecture
+  std::string calibration;   // the profile measured for it (hardware/calibration/), the clusters' default; empty: none
   std::map<std::string, std::string> sources;
   std::map<std::string, double> peak_flops_per_s;  // dense, by dtype: fp64, tf32, bf16, fp8
   double hbm_bytes = 0;
@@ -84,10 +85,14 @@ double achievable_gemm_fraction(const GpuSpec& gpu, Precision p);
 GpuSpec load_gpu(const YamlNode& node);
 NetworkSpec load_network(const YamlNode& node);
 NodeSpec load_node(const YamlNode& node);
-/// A cluster mapping {gpu, nodes, gpus_per_node, network, calibration}.
+/// A cluster mapping {gpu, nodes, gpus_per_node, network, calibration}. Without `calibration`, the
+/// GPU's own profile (GpuSpec::calibration) times the kernels; `calibration: none` asks for the
+/// roofline.
 ClusterSpec load_cluster(const YamlNode& node, const Catalog& catalog);
 /// Loads a preset by name, or throws an InputError that suggests the closest name.
 GpuSpec load_gpu_preset(const std::string& name, const Catalog& catalog);
 NetworkSpec load_network_preset(const std::string& name, const Catalog& catalog);
+/// The GPU's own calibration profile (GpuSpec::calibration), or none.
+std::shared_ptr<const CalibrationProfile> default_calibration(const GpuSpec& gpu, const Catalog& catalog);
 
 }  // namespace gpuhours

@@ -3,8 +3,8 @@
 #pragma once
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,10 +14,8 @@
 #include "gpuhours/scenario.hpp"
 
 namespace gpuhours {
-class Engine;
-}
 
-namespace gpuhours {
+class Engine;
 
 /// What one pipeline rank holds: layer ranges per model part, parameters, and memory (bytes).
 struct StagePlan {
