@@ -129,7 +129,7 @@ int cmd_shapes(const Catalog& catalog, const std::string& scenario, std::ostream
   std::map<std::tuple<std::string, int, std::int64_t, std::int64_t, std::int64_t>, std::string> shapes;
   auto add = [&](const Kernel& k, const std::string& name) {
     if (k.kind != OpKind::gemm || k.m <= 0) return;
-    shapes.try_emplace({k.fp8 ? "fp8" : "bf16", k.groups, k.m, k.n, k.k}, name);
+    shapes.try_emplace({to_string(k.fp8 ? Precision::fp8 : Precision::bf16), k.groups, k.m, k.n, k.k}, name);
   };
   for (const auto* ops : {&g.embedding, &g.dense_layer, &g.moe_layer, &g.head, &g.mtp})
     for (const Op& op : *ops) {
@@ -205,9 +205,10 @@ int cmd_validate(const Catalog& catalog, bool json, std::ostream& out) {
     nlohmann::ordered_json j;
     j["cases"] = nlohmann::ordered_json::array();
     for (const auto& c : rep.cases)
-      j["cases"].push_back({{"id", c.id}, {"hardware", c.hardware}, {"metric", c.metric}, {"reported", c.reported},
-                            {"simulated", c.simulated}, {"error", c.error()}, {"source", c.source}});
+      j["cases"].push_back({{"id", c.id}, {"hardware", c.hardware}, {"group", c.group()}, {"metric", c.metric},
+                            {"reported", c.reported}, {"simulated", c.simulated}, {"error", c.error()}, {"source", c.source}});
     j["mape_by_hardware"] = rep.mape_by_hardware;
+    j["mape_by_group"] = rep.mape_by_group;
     j["mape"] = rep.mape;
     j["worst_abs_error"] = rep.worst;
     j["passed"] = rep.passed();
@@ -217,7 +218,8 @@ int cmd_validate(const Catalog& catalog, bool json, std::ostream& out) {
     for (const auto& c : rep.cases)
       out << fmt::format("{:<30}{:>9}{:>24}{:>13.4g}{:>13.4g}{:>+8.1f}%\n", c.id.substr(0, 29), c.hardware, c.metric,
                          c.reported, c.simulated, 100 * c.error());
-    for (const auto& [hw, m] : rep.mape_by_hardware) out << fmt::format("MAPE {:<8}{:>6.1f}%\n", hw, 100 * m);
+    for (const auto& [hw, m] : rep.mape_by_hardware) out << fmt::format("MAPE {:<18}{:>6.1f}%\n", hw, 100 * m);
+    for (const auto& [group, m] : rep.mape_by_group) out << fmt::format("MAPE {:<18}{:>6.1f}%\n", group, 100 * m);
     out << fmt::format("MAPE {:.1f}% over {} cases, worst {:.1f}% (limits: 15% mean, 30% any case): {}\n", 100 * rep.mape,
                        rep.cases.size(), 100 * rep.worst, rep.passed() ? "PASS" : "FAIL");
   }

@@ -36,6 +36,8 @@ ValidationReport run_validation(const Catalog& catalog, const std::string& folde
       if (entries.size() != 1) throw c.child("published").error("give one published figure");
       v.metric = entries.front().first;
       v.reported = entries.front().second.as_positive_double();
+      v.moe = s.model.ffn.moe;
+      v.precision = to_string(s.training.precision);
       const StepResult step = simulate_step(s);
       if (v.metric == "tokens_per_gpu_second") v.simulated = step.tokens_per_gpu_second;
       else if (v.metric == "step_seconds") v.simulated = step.seconds;
@@ -44,16 +46,19 @@ ValidationReport run_validation(const Catalog& catalog, const std::string& folde
       rep.cases.push_back(v);
     }
   }
-  std::map<std::string, std::pair<double, int>> sums;
+  std::map<std::string, std::pair<double, int>> by_hardware, by_group;
   double total = 0;
   for (const auto& v : rep.cases) {
     const double e = std::abs(v.error());
-    sums[v.hardware].first += e;
-    ++sums[v.hardware].second;
+    for (auto [sums, key] : {std::pair{&by_hardware, v.hardware}, {&by_group, v.group()}}) {
+      (*sums)[key].first += e;
+      ++(*sums)[key].second;
+    }
     total += e;
     rep.worst = std::max(rep.worst, e);
   }
-  for (const auto& [hw, s] : sums) rep.mape_by_hardware[hw] = s.first / s.second;
+  for (const auto& [hw, s] : by_hardware) rep.mape_by_hardware[hw] = s.first / s.second;
+  for (const auto& [group, s] : by_group) rep.mape_by_group[group] = s.first / s.second;
   rep.mape = total / static_cast<double>(rep.cases.size());
   return rep;
 }

@@ -12,13 +12,17 @@ namespace gpuhours {
 
 struct ValidationCase {
   std::string id, hardware, source, metric;  // metric: tokens_per_gpu_second | step_seconds | gpu_hours
+  bool moe = false;                          // the model has a mixture-of-experts FFN
+  std::string precision;                     // the training precision (bf16, fp8)
+  /// Hardware x dense/MoE x precision, e.g. "H800 MoE fp8".
+  std::string group() const { return hardware + (moe ? " MoE " : " dense ") + precision; }
   double reported = 0, simulated = 0;
   double error() const { return simulated / reported - 1.0; }
 };
 
 struct ValidationReport {
   std::vector<ValidationCase> cases;
-  std::map<std::string, double> mape_by_hardware;
+  std::map<std::string, double> mape_by_hardware, mape_by_group;
   double mape = 0, worst = 0;
   /// Pass: mean absolute percentage error <= 15% and no case beyond 30% (the project's acceptance
   /// limits, README "Validation").
