@@ -351,6 +351,7 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
   t.check_keys({{"precision", true, "bf16 | fp8"},
                 {"optimizer", false, "adamw (default)"},
                 {"optimizer_moments", false, "fp32 (default) | bf16 (DeepSeek-V3)"},
+                {"gradients", false, "bf16 (default) | fp32: gradients accumulated in FP32 (DeepSeek-V3)"},
                 {"attention_kernel", false, "flash (default) | unfused (frameworks before FlashAttention)"},
                 {"dropout", false, "hidden dropout after attention and MLP (default false)"},
                 {"mixed_precision", false, "master-weights (default: BF16 weights, FP32 master in the optimizer) | autocast (PyTorch AMP over FP32 parameters)"},
@@ -372,6 +373,7 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
     s.training.flash_attention = a->as_choice<bool>({{"flash", true}, {"unfused", false}});
   if (auto o = t.optional_child("optimizer_moments"))
     s.training.bf16_moments = o->as_choice<bool>({{"fp32", false}, {"bf16", true}});
+  if (auto g = t.optional_child("gradients")) s.training.fp32_gradients = g->as_choice<bool>({{"bf16", false}, {"fp32", true}});
   s.training.seq_len = t.child("seq_len").as_positive_int();
   if (t.has("global_batch") == t.has("global_batch_tokens"))
     throw t.error("give exactly one of 'global_batch' (sequences) or 'global_batch_tokens'");

@@ -122,3 +122,18 @@ TEST_CASE("layout checks return a reason code with the numbers that decide it") 
   CHECK(layout_infeasibility(t)->message.find("dualpipe needs at least 2 x stages micro-batches") != std::string::npos);
   CHECK_THROWS_AS(check_layout(t), InfeasibleLayout);
 }
+
+TEST_CASE("gradients accumulated in FP32 take 4 bytes per parameter in the memory plan, BF16 ones 2") {
+  Scenario bf16 = preset("llama-3-405b");
+  Scenario fp32 = bf16;
+  fp32.training.fp32_gradients = true;
+  const auto a = plan_memory(bf16), c = plan_memory(fp32);
+  // ZeRO-1: gradients are not sharded, 2 (or 4) bytes for every parameter on the GPU.
+  CHECK(a[0].gradients == doctest::Approx(2.0 * a[0].params));
+  CHECK(c[0].gradients == doctest::Approx(4.0 * a[0].params));
+  CHECK(c[0].weights == a[0].weights);
+  CHECK(optimizer_bytes(fp32.training).step_traffic() == optimizer_bytes(bf16.training).step_traffic() + 2);
+  const Scenario loaded = load_scenario(YamlNode::load_string(test::variant("  precision: bf16\n", "  precision: bf16\n  gradients: fp32\n"), "g.yaml"),
+                                        Catalog(GPUHOURS_DATA_DIR));
+  CHECK(loaded.training.fp32_gradients);
+}

@@ -123,6 +123,7 @@ struct TrainingSpec {
   Precision precision = Precision::bf16;
   std::string optimizer = "adamw";
   bool bf16_moments = false;  // AdamW moments in BF16 (DeepSeek-V3 §3.3.3)
+  bool fp32_gradients = false;  // gradients accumulated in FP32 (DeepSeek-V3 §3.3.3), not BF16
   bool flash_attention = true;  // false: unfused attention kernels (pre-2022 frameworks)
   bool dropout = false;         // hidden dropout after attention and MLP
   bool autocast = false;        // mixed precision: PyTorch autocast over FP32 parameters
@@ -134,7 +135,8 @@ struct TrainingSpec {
 };
 
 /// Mixed-precision AdamW's bytes per parameter (Rajbhandari et al. 2020, ZeRO §3.1): BF16 weights
-/// and gradients, FP32 master weights and two FP32 moments, or BF16 moments (DeepSeek-V3 §3.3.3).
+/// and gradients, FP32 master weights and two FP32 moments; DeepSeek-V3 §3.3.3 keeps the moments
+/// in BF16 and accumulates the gradients in FP32.
 struct OptimizerBytes {
   double weights = 2, gradients = 2, master = 4, moments = 8;
   /// Optimizer states, what ZeRO-1 shards: master weights and moments.
@@ -146,6 +148,7 @@ struct OptimizerBytes {
 inline OptimizerBytes optimizer_bytes(const TrainingSpec& t) {
   OptimizerBytes b;
   if (t.bf16_moments) b.moments = 4;
+  if (t.fp32_gradients) b.gradients = 4;
   return b;
 }
 
