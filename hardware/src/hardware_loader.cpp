@@ -194,8 +194,8 @@ ClusterSpec load_cluster(const YamlNode& c, const Catalog& catalog) {
                 {"calibration", false, "kernel calibration profile (default: the GPU's own; none: roofline)"}});
   ClusterSpec cl;
   cl.gpu = load_named(c.child("gpu"), catalog, "hardware/gpus", "GPU", load_gpu);
-  cl.nodes = static_cast<int>(c.child("nodes").as_positive_int());
-  cl.gpus_per_node = static_cast<int>(c.child("gpus_per_node").as_positive_int());
+  cl.nodes = c.child("nodes").as_count();
+  cl.gpus_per_node = c.child("gpus_per_node").as_count();
   cl.network = load_named(c.child("network"), catalog, "hardware/networks", "network", load_network);
   if (auto cal = c.optional_child("calibration")) {
     if (!(cal->is_scalar() && cal->as_string() == "none")) cl.calibration = profile_for(cl.gpu, *cal, catalog);

@@ -29,7 +29,7 @@ ModelSpec load_model(const YamlNode& n) {
   m.name = n.child("name").as_string();
   m.title = n.has("title") ? n.child("title").as_string() : m.name;
   m.sources = n.optional_list("sources");
-  m.layers = static_cast<int>(n.child("layers").as_positive_int());
+  m.layers = n.child("layers").as_count();
   m.hidden = n.child("hidden").as_positive_int();
   m.vocab = n.child("vocab").as_positive_int();
   if (auto c = n.optional_child("norm"))
@@ -39,8 +39,9 @@ ModelSpec load_model(const YamlNode& n) {
   if (auto c = n.optional_child("qkv_bias")) m.qkv_bias = c->as_bool();
   if (auto c = n.optional_child("position_embeddings")) m.position_embeddings = c->as_positive_int();
   if (auto c = n.optional_child("mtp_depth")) {
-    m.mtp_depth = static_cast<int>(c->as_int());
-    if (m.mtp_depth < 0) throw c->error("must not be negative");
+    const std::int64_t depth = c->as_int();
+    if (depth < 0 || depth > m.layers) throw c->error("must be between 0 and the model's layers");
+    m.mtp_depth = static_cast<int>(depth);
   }
   if (auto c = n.optional_child("published_params")) m.published_params = c->as_positive_double();
   if (auto c = n.optional_child("published_active_params")) m.published_active_params = c->as_positive_double();
@@ -57,7 +58,7 @@ ModelSpec load_model(const YamlNode& n) {
                 {"v_head_dim", false, "mla: per-head value width"}});
   AttentionSpec& at = m.attention;
   at.kind = a.child("kind").as_enum<AttentionKind>();
-  at.heads = static_cast<int>(a.child("heads").as_positive_int());
+  at.heads = a.child("heads").as_count();
   if (at.kind == AttentionKind::mla) {
     for (const char* k : {"kv_heads", "head_dim"})
       if (a.has(k)) throw a.child(k).error("not used by mla; give kv_lora_rank and the head dims");
@@ -65,14 +66,14 @@ ModelSpec load_model(const YamlNode& n) {
     at.q_lora_rank = a.has("q_lora_rank") ? a.child("q_lora_rank").as_int() : 0;
     if (at.q_lora_rank < 0) throw a.child("q_lora_rank").error("must not be negative");
     at.kv_lora_rank = a.child("kv_lora_rank").as_positive_int();
-    at.qk_nope_head_dim = static_cast<int>(a.child("qk_nope_head_dim").as_positive_int());
-    at.qk_rope_head_dim = static_cast<int>(a.child("qk_rope_head_dim").as_positive_int());
-    at.v_head_dim = static_cast<int>(a.child("v_head_dim").as_positive_int());
+    at.qk_nope_head_dim = a.child("qk_nope_head_dim").as_count();
+    at.qk_rope_head_dim = a.child("qk_rope_head_dim").as_count();
+    at.v_head_dim = a.child("v_head_dim").as_count();
     at.head_dim = at.qk_nope_head_dim;
   } else {
     for (const char* k : {"q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"})
       if (a.has(k)) throw a.child(k).error("only used by kind: mla");
-    at.kv_heads = a.has("kv_heads") ? static_cast<int>(a.child("kv_heads").as_positive_int()) : at.heads;
+    at.kv_heads = a.has("kv_heads") ? a.child("kv_heads").as_count() : at.heads;
     if (!a.has("head_dim") && m.hidden % at.heads != 0)
       throw a.child("heads").error("heads (" + std::to_string(at.heads) + ") must divide hidden (" +
                                    std::to_string(m.hidden) + ")");
@@ -81,7 +82,7 @@ ModelSpec load_model(const YamlNode& n) {
                                       std::to_string(at.heads) + ")");
     if (at.kind == AttentionKind::mha && at.kv_heads != at.heads)
       throw a.child("kv_heads").error("mha has kv_heads == heads; use kind: gqa");
-    at.head_dim = a.has("head_dim") ? static_cast<int>(a.child("head_dim").as_positive_int())
+    at.head_dim = a.has("head_dim") ? a.child("head_dim").as_count()
                                     : static_cast<int>(m.hidden / at.heads);
   }
 
@@ -104,19 +105,20 @@ ModelSpec load_model(const YamlNode& n) {
       if (f.has(k)) throw f.child(k).error("only used by kind: moe");
     ff.intermediate = f.child("intermediate").as_positive_int();
   } else {
-    ff.dense_layers = f.has("dense_layers") ? static_cast<int>(f.child("dense_layers").as_int()) : 0;
-    if (ff.dense_layers < 0 || ff.dense_layers > m.layers)
+    const std::int64_t dense = f.has("dense_layers") ? f.child("dense_layers").as_int() : 0;
+    if (dense < 0 || dense > m.layers)
       throw f.child("dense_layers").error("must be between 0 and layers (" + std::to_string(m.layers) + ")");
+    ff.dense_layers = static_cast<int>(dense);
     if (ff.dense_layers > 0) ff.intermediate = f.child("intermediate").as_positive_int();
-    ff.experts = static_cast<int>(f.child("experts").as_positive_int());
-    ff.experts_per_token = static_cast<int>(f.child("experts_per_token").as_positive_int());
+    ff.experts = f.child("experts").as_count();
+    ff.experts_per_token = f.child("experts_per_token").as_count();
     if (ff.experts_per_token > ff.experts)
       throw f.child("experts_per_token").error("cannot exceed experts (" + std::to_string(ff.experts) + ")");
     ff.shared_experts = f.has("shared_experts") ? static_cast<int>(f.child("shared_experts").as_int()) : 0;
     if (ff.shared_experts < 0) throw f.child("shared_experts").error("must not be negative");
     ff.expert_intermediate = f.child("expert_intermediate").as_positive_int();
     if (f.has("max_nodes_per_token"))
-      ff.max_nodes_per_token = static_cast<int>(f.child("max_nodes_per_token").as_positive_int());
+      ff.max_nodes_per_token = f.child("max_nodes_per_token").as_count();
   }
   return m;
 }

@@ -6,7 +6,11 @@
 #include <cstdlib>
 #include <iostream>
 #include <thread>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <yaml-cpp/yaml.h>
 #include <fstream>
 #include <map>
 #include <tuple>
@@ -54,6 +58,7 @@ int cmd_run(const Catalog& catalog, const std::string& scenario, const std::stri
   if (!trace_path.empty())
     sink = [&trace](const Engine& e, const std::vector<std::string>& names) { write_chrome_trace(e, names, trace); };
   const auto [step, run] = simulate_run(s, sink);
+  if (!trace_path.empty() && !trace.flush()) throw InputError(trace_path + ": the trace could not be written (disk full?)");
   const ClaimResult claim = check_claim(s, run);
   const Report report{s, step, run, claim};
   if (format == "json") write_json(report, out);
@@ -153,6 +158,7 @@ int cmd_check(const Catalog& catalog, const std::string& scenario, bool json, co
     std::ofstream f(html);
     if (!f) throw InputError(html + ": cannot write the HTML report");
     write_html(s, c, f);
+    if (!f.flush()) throw InputError(html + ": the HTML report could not be written (disk full?)");
   }
   if (json) {
     nlohmann::ordered_json j = report_json(report);
@@ -418,10 +424,18 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (*bench) {
       if (bench_path.empty())
         throw InputError("gpuhours bench is not built here: it needs the CUDA toolkit (nvcc) at configure time");
-      std::string cmd = "'" + bench_path + "'";
-      for (const auto& a : bench->remaining()) cmd += " '" + a + "'";
-      const int rc = std::system(cmd.c_str());
-      return rc == 0 ? 0 : 1;
+      // Its arguments go to the helper as an argument vector: no shell sees them.
+      std::vector<std::string> args = {bench_path};
+      for (const auto& a : bench->remaining()) args.push_back(a);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      pid_t pid = 0;
+      if (posix_spawn(&pid, bench_path.c_str(), nullptr, nullptr, argv.data(), environ) != 0)
+        throw InputError(bench_path + ": cannot start the benchmark");
+      int status = 0;
+      if (waitpid(pid, &status, 0) < 0) throw InputError(bench_path + ": lost the benchmark process");
+      return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
     }
   } catch (const InputError& e) {
     err << "error: " << e.what() << "\n";
@@ -429,6 +443,16 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   } catch (const InfeasibleLayout& e) {
     err << "infeasible: " << e.what() << "\n";
     return 2;
+  } catch (const YAML::Exception& e) {  // yaml-cpp refusing input the loaders did not catch first
+    err << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const nlohmann::json::exception& e) {  // e.g. a string that is not valid UTF-8 in --json
+    err << "error: cannot write the output: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    err << "internal error: " << e.what()
+        << "\nThis is a bug in gpuhours: please report it with the command and the input files that caused it.\n";
+    return 4;
   }
   return 1;
 }

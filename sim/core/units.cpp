@@ -101,7 +101,11 @@ double parse_quantity(std::string_view text, Dimension dim) {
       continue;
     bool ok = false;
     const double f = prefix_factor(std::string_view(unit).substr(0, unit.size() - name.size()), ok);
-    if (ok) return value * f * u.factor;
+    if (ok) {
+      const double scaled = value * f * u.factor;
+      if (!std::isfinite(scaled)) throw std::invalid_argument("\"" + s + "\" is out of range");
+      return scaled;
+    }
   }
   throw std::invalid_argument("expected " + dimension_example(dim) + ", got \"" + s + "\"");
 }

@@ -170,6 +170,12 @@ std::int64_t YamlNode::as_positive_int() const {
   return v;
 }
 
+int YamlNode::as_count(std::int64_t max) const {
+  const std::int64_t v = as_positive_int();
+  if (v > max) throw error("must be at most " + std::to_string(max) + ", got " + node_.Scalar());
+  return static_cast<int>(v);
+}
+
 double YamlNode::as_positive_double() const {
   const double v = as_double();
   if (v <= 0) throw error("must be greater than zero, got " + node_.Scalar());

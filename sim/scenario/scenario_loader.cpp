@@ -25,7 +25,7 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, ParallelSpec& out
                 {"expert_imbalance", false, "busiest expert-parallel rank's tokens / mean (default 1)"},
                 {"sequence_parallel", false, "with tp > 1 (default true)"}});
   auto get = [&](std::string_view k, int& v) {
-    if (auto c = p.optional_child(k)) v = static_cast<int>(c->as_positive_int());
+    if (auto c = p.optional_child(k)) v = c->as_count();
   };
   get("tp", out.tp);
   get("pp", out.pp);
@@ -43,8 +43,9 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, ParallelSpec& out
     out.layers_per_part.clear();
     int sum = 0;
     for (const auto& item : v->items()) {
-      out.layers_per_part.push_back(static_cast<int>(item.as_int()));
-      if (out.layers_per_part.back() < 0) throw item.error("must not be negative");
+      const std::int64_t k = item.as_int();
+      if (k < 0 || k > model.layers) throw item.error("must be between 0 and the model's " + std::to_string(model.layers) + " layers");
+      out.layers_per_part.push_back(static_cast<int>(k));
       sum += out.layers_per_part.back();
     }
     if (sum != model.layers)
@@ -65,9 +66,9 @@ InferenceSpec parse_inference(const YamlNode& n) {
                 {"max_sequences", false, "running sequences per instance at most (default: as the KV cache holds)"},
                 {"weights", false, "fp8 | bf16 (default: the training precision)"}});
   InferenceSpec i;
-  if (auto v = n.optional_child("tp")) i.tp = static_cast<int>(v->as_positive_int());
-  if (auto v = n.optional_child("ep")) i.ep = static_cast<int>(v->as_positive_int());
-  if (auto v = n.optional_child("max_sequences")) i.max_sequences = static_cast<int>(v->as_positive_int());
+  if (auto v = n.optional_child("tp")) i.tp = v->as_count();
+  if (auto v = n.optional_child("ep")) i.ep = v->as_count();
+  if (auto v = n.optional_child("max_sequences")) i.max_sequences = v->as_count();
   if (auto v = n.optional_child("weights")) i.weights = v->as_enum<Precision>();
   return i;
 }
@@ -94,7 +95,8 @@ void parse_generation(const YamlNode& n, GenerationSpec& g) {
     throw mean.error("the mean must be below max (" + std::to_string(g.response.max_tokens) + ")");
   if (auto d = r.optional_child("distribution"))
     g.response.fixed = d->as_choice<bool>({{"exponential", false}, {"fixed", true}});
-  if (auto v = r.optional_child("points")) g.response.points = static_cast<int>(v->as_positive_int());
+  // Each point is simulated: a few describe a linear growth (bounded so that a run stays short).
+  if (auto v = r.optional_child("points")) g.response.points = v->as_count(64);
   if (auto v = n.optional_child("inference")) g.inference = parse_inference(*v);
 }
 
@@ -172,7 +174,7 @@ PhaseSpec parse_phase(const YamlNode& n, const Scenario& s, const Catalog& catal
         ph.rl.algorithm = a->as_choice<std::string>({{"grpo", "grpo"}, {"ppo", "ppo"}});
       ph.rl.prompts_per_step = n.child("prompts_per_step").as_positive_int();
       ph.rl.samples_per_prompt = n.child("samples_per_prompt").as_positive_int();
-      if (auto v = n.optional_child("updates_per_rollout")) ph.rl.updates_per_rollout = static_cast<int>(v->as_positive_int());
+      if (auto v = n.optional_child("updates_per_rollout")) ph.rl.updates_per_rollout = v->as_count();
       if (auto v = n.optional_child("reference_model")) ph.rl.reference_model = v->as_bool();
       if (auto v = n.optional_child("reward_model")) ph.rl.reward_model = v->as_bool();
       parse_generation(n, ph.generation);
@@ -392,7 +394,8 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
     BatchRamp ramp;
     ramp.from = r->child("from").as_positive_int();
     ramp.tokens = r->child("tokens").as_positive_double();
-    if (auto p = r->optional_child("points")) ramp.points = static_cast<int>(p->as_positive_int());
+    // Each point is a simulated step: a few describe a linear ramp (bounded so that a run stays short).
+    if (auto p = r->optional_child("points")) ramp.points = p->as_count(64);
     if (ramp.from >= s.training.global_batch) throw r->child("from").error("must be below global_batch");
     if (ramp.tokens > s.training.tokens) throw r->child("tokens").error("exceeds the phase's tokens");
     s.training.batch_ramp = ramp;

@@ -1,6 +1,8 @@
 // The command line end to end: the JSON contract, determinism, traces, presets, exit codes.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -224,4 +226,13 @@ TEST_CASE("the run section has a per-phase breakdown, and rental cost is GPU-hou
   CHECK(j["run"]["cost_usd"].get<double>() == 2.0 * j["run"]["gpu_hours"].get<double>());
   // A phase's step time follows its shape: the 32K stage's steps are longer than the main ones.
   CHECK(phases[5]["step_seconds"].get<double>() > phases[4]["step_seconds"].get<double>());
+}
+
+TEST_CASE("bench passes its arguments to the helper without a shell") {
+  const auto marker = std::filesystem::temp_directory_path() / "gpuhours-tests" / "bench-injection";
+  std::filesystem::create_directories(marker.parent_path());
+  std::filesystem::remove(marker);
+  const std::string hostile = "x'; touch " + marker.string() + "; echo '";
+  test::cli({"bench", hostile});  // the helper sees one odd argument (or is not built here)
+  CHECK_FALSE(std::filesystem::exists(marker));
 }

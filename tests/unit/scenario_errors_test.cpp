@@ -2,6 +2,7 @@
 // field, and exit code 1.
 #include <doctest/doctest.h>
 
+#include "gpuhours/units.hpp"
 #include "test_util.hpp"
 
 using namespace gpuhours;
@@ -90,4 +91,38 @@ TEST_CASE("a YAML syntax error names the line") {
 TEST_CASE("unknown command-line options exit 1") {
   CHECK(cli({"run", "h100-1gpu-llama-1b", "--jsn"}).code == 1);
   CHECK(cli({}).code == 1);
+}
+
+TEST_CASE("hostile input: counts beyond an int, infinite quantities, unbounded ramps, non-scalar keys and bad UTF-8 exit 1") {
+  // A count past 2^31 no longer wraps to a small one (it ran as 1 node before).
+  auto r = run_text("big.yaml", test::variant("nodes: 1,", "nodes: 4294967297,"));
+  check_one_line(r);
+  CHECK(r.err.find("big.yaml:") != std::string::npos);
+  CHECK(r.err.find("field 'cluster.nodes': must be at most 2147483647") != std::string::npos);
+  r = run_text("tp.yaml", test::variant("cost: {gpu_hour_usd: 2.5}", "parallelism: {tp: 4294967297}\ncost: {gpu_hour_usd: 2.5}"));
+  check_one_line(r);
+  CHECK(r.err.find("field 'parallelism.tp': must be at most 2147483647") != std::string::npos);
+  // A unit prefix that overflows a double is out of range, not an infinite quantity.
+  CHECK_THROWS_WITH_AS(parse_quantity("1e308 TB/s", Dimension::bytes_per_second), "\"1e308 TB/s\" is out of range",
+                       std::invalid_argument);
+  // Each batch-ramp point is a simulated step: bounded.
+  r = run_text("ramp.yaml", test::variant("  tokens: 1e9", "  tokens: 1e9\n  batch_ramp: {from: 2, tokens: 1e8, points: 100000}"));
+  check_one_line(r);
+  CHECK(r.err.find("field 'training.batch_ramp.points': must be at most 64") != std::string::npos);
+  // yaml-cpp's own refusals (a mapping as a key) and JSON's (a title that is not UTF-8) exit 1.
+  r = run_text("key.yaml", "? [a, b]\n: 1\n");
+  CHECK(r.code == 1);
+  CHECK(r.err.rfind("error: ", 0) == 0);
+  r = cli({"run", test::write_temp("utf8.yaml", test::variant("title: Inline 1-GPU scenario", "title: \"bad \xff\xfe\"")), "--json"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("UTF-8") != std::string::npos);
+}
+
+TEST_CASE("a failed write of the trace or the HTML report exits non-zero") {
+  auto r = cli({"run", "h100-1gpu-llama-1b", "--trace", "/dev/full"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("/dev/full: the trace could not be written") != std::string::npos);
+  r = cli({"check", "deepseek-llm-67b-per-trillion", "--samples", "100", "--html", "/dev/full"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("/dev/full: the HTML report could not be written") != std::string::npos);
 }

@@ -58,6 +58,8 @@ class YamlNode {
   bool as_bool() const;
   /// A count or size that must be > 0.
   std::int64_t as_positive_int() const;
+  /// A count from 1 to `max` (default: what an int holds), rejected beyond it.
+  int as_count(std::int64_t max = 2147483647) const;
   double as_positive_double() const;
   double as_nonnegative_double() const;
   /// A quantity with a unit: a scalar "3.35 TB/s", or a mapping {value: "3.35 TB/s", source: key}.
