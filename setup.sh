@@ -21,9 +21,12 @@ fi
 
 build=build
 flags=(-DCMAKE_BUILD_TYPE=Release)
+targets=()
 if [ "${1:-}" = "--sanitize" ]; then
   build=build-asan
   flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPUHOURS_SANITIZE=ON)
+  # What the sanitizer tests run: the CLI and the unit tests (no benchmarks, no CUDA helper).
+  targets=(--target gpuhours gpuhours_tests)
 fi
 cmake -S . -B "$build" -G Ninja "${flags[@]}" >/dev/null
-cmake --build "$build" -j "$(nproc)"
+cmake --build "$build" -j "$(nproc)" "${targets[@]}"

@@ -28,10 +28,5 @@ inline TaskId add_task(TaskGraph& g, StreamId stream, Time work, TaskKind k, std
                        double sm_share = 0.0) {
   return g.add_task(stream, work, use_of(k), static_cast<TaskCategory>(k), label, sm_share);
 }
-/// Appends a communication task of kind `k` run by the graph's external model (the network).
-inline TaskId add_network_task(TaskGraph& g, StreamId stream, std::uint32_t op, TaskKind k, std::uint32_t label,
-                               double sm_share = 0.0) {
-  return g.add_external_task(stream, op, static_cast<TaskCategory>(k), label, sm_share);
-}
 
 }  // namespace gpuhours
