@@ -237,9 +237,14 @@ double sourced(const YamlNode& parent, std::string_view key, Dimension dim,
   if (!n.is_map())
     throw n.error("expected {value: ..., source: ...}: every hardware number carries its source");
   const double v = n.as_quantity(dim);
-  for (const auto& s : n.child("source").as_string_list())
-    if (!sources.count(s)) throw n.child("source").error("unknown source '" + s + "'; add it under 'sources'");
+  check_sources(n, sources);
   return v;
+}
+
+void check_sources(const YamlNode& n, const std::map<std::string, std::string>& sources) {
+  const YamlNode source = n.child("source");
+  for (const auto& s : source.as_string_list())
+    if (!sources.count(s)) throw source.error("unknown source '" + s + "'; add it under 'sources'");
 }
 
 std::string unknown_name_message(std::string_view what, std::string_view value, const std::vector<std::string>& names) {

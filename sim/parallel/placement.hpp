@@ -10,9 +10,6 @@
 
 namespace gpuhours::detail {
 
-using gpuhours::Layout;
-using gpuhours::make_layout;
-
 /// The parts pipeline rank `rank` holds (a DualPipe rank holds both directions' parts).
 std::vector<int> parts_of_rank(const Layout& l, int rank);
 /// Parameters of a part on one GPU: (all, routed-expert only).

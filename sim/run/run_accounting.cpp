@@ -11,16 +11,6 @@
 
 namespace gpuhours {
 
-ReliabilityResult reliability(const Scenario& s, double useful_gpu_hours);
-
-namespace {
-
-double peak_flops(const Scenario& s) {
-  return peak_flops_per_s(s.cluster.gpu, s.training.precision);
-}
-
-}  // namespace
-
 RunResult account_run(const Scenario& s, std::vector<PhaseResult> phases) {
   RunResult r;
   r.phases = std::move(phases);
@@ -136,7 +126,7 @@ ClaimResult check_claim(const Scenario& s, const RunResult& run) {
     double flops = 0, reported = 0;
     for (const PhaseResult& p : run.phases) (p.simulated ? flops : reported) += p.simulated ? p.model_flops : p.gpu_hours;
     const double hours = (*c.gpu_hours - reported) * run.reliability.goodput;
-    if (hours > 0 && flops > 0) c.required_mfu = flops / (hours * 3600.0 * peak_flops(s));
+    if (hours > 0 && flops > 0) c.required_mfu = flops / (hours * 3600.0 * peak_flops_per_s(s.cluster.gpu, s.training.precision));
   }
   return c;
 }

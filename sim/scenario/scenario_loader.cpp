@@ -215,8 +215,7 @@ void load_uncertainty(const Catalog& catalog, UncertaintySpec& u) {
                             {"response_length", &u.response_length}}) {
     const YamlNode r = doc.child(key);
     r.check_keys({{"low", true, "low end"}, {"high", true, "high end"}, {"source", true, "key of sources"}, {"note", false, ""}});
-    for (const auto& cite : r.child("source").as_string_list())
-      if (!sources.count(cite)) throw r.child("source").error("unknown source '" + cite + "'; add it under 'sources'");
+    check_sources(r, sources);
     range->low = r.child("low").as_positive_double();
     range->high = r.child("high").as_positive_double();
     if (range->high < range->low) throw r.child("high").error("the high end is below the low end");
@@ -240,8 +239,7 @@ void load_costs(const YamlNode& n, const Catalog& catalog, Scenario& s) {
   for (const auto& [key, dst] : owned_keys) {
     const YamlNode v = dn.child(key);
     *dst = v.child("value").as_nonnegative_double();
-    for (const auto& src : v.child("source").as_string_list())
-      if (!sources.count(src)) throw v.error("unknown source '" + src + "'");
+    check_sources(v, sources);
   }
   const YamlNode dr = defaults.child("reliability");
   s.reliability.interruptions_per_gpu_hour = sourced(dr, "interruptions_per_gpu_hour", Dimension::ratio, sources);

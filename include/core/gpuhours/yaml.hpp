@@ -102,6 +102,8 @@ class YamlNode {
 /// {value, source} naming one of those keys (sourced()); a bare number is an error.
 std::map<std::string, std::string> load_sources(const YamlNode& n);
 double sourced(const YamlNode& parent, std::string_view key, Dimension dim, const std::map<std::string, std::string>& sources);
+/// Every key of `n`'s `source:` (one or a list) names one of `sources`.
+void check_sources(const YamlNode& n, const std::map<std::string, std::string>& sources);
 
 /// Levenshtein distance, for "did you mean" hints.
 std::size_t edit_distance(std::string_view a, std::string_view b);
