@@ -48,8 +48,7 @@ struct AxisValues {
   std::vector<NetworkSpec> networks;
 };
 
-// Numbers replaced by N, so that "dualpipe with 16 stages" and "... 8 stages" count together
-// (digits inside names such as 1f1b or zb-h1 are kept).
+// The figure the search ranks by.
 double objective_of(SweepObjective o, double cost, double owned, double hours, double days) {
   switch (o) {
     case SweepObjective::cost: return cost;
@@ -59,7 +58,6 @@ double objective_of(SweepObjective o, double cost, double owned, double hours, d
   }
   return cost;
 }
-
 
 // A layout that got past the checks, with its bound.
 struct Candidate {
