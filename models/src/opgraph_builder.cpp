@@ -146,6 +146,9 @@ struct Builder {
   }
   void block_exit(std::vector<Op>& L, const std::string& name) const {
     if (s.dropout) L.push_back(elementwise(name + "_dropout", d(Ts) * d(m.hidden), 1, 1, 1, 1, 0));
+    tp_exit(L, name);
+  }
+  void tp_exit(std::vector<Op>& L, const std::string& name) const {
     if (s.tp <= 1) return;
     if (s.sequence_parallel) L.push_back(comm(name + " reduce-scatter (tp)", OpComm::tp_reduce_scatter, d(T) * d(m.hidden) * kAct));
     else L.push_back(comm(name + " all-reduce (tp)", OpComm::tp_all_reduce, d(T) * d(m.hidden) * kAct));
@@ -266,39 +269,55 @@ struct Builder {
     const std::int64_t h = m.hidden;
     attention(L);
     L.push_back(norm("ffn_norm", Ts, h, m.norm));
-    block_entry(L, "ffn");
-    if (!moe) {
-      dense_ffn(L, m.ffn.intermediate, "");
+    if (moe) {
+      moe_ffn(L);
     } else {
-      const FfnSpec& ff = m.ffn;
-      Op router = input_recomputed(linear("router", T, h, ff.experts, false, false));
-      router.weight_grad_kernels = 1;
-      L.push_back(router);
-      if (ff.shared_experts > 0) dense_ffn(L, std::int64_t{ff.shared_experts} * ff.expert_intermediate, "shared_");
-      L.push_back(comm("dispatch (ep)", OpComm::ep_dispatch, d(T) * d(h) * (fp8 ? kFp8Token : kAct)));
-      // Routed experts on this rank: experts / ep, receiving imbalance x the mean token count.
-      const int local = std::max(1, ff.experts / s.ep);
-      const double routed = d(T) * ff.experts_per_token * s.expert_imbalance;
-      const auto per_expert = static_cast<std::int64_t>(std::ceil(routed / local));
-      const std::int64_t ei = ff.expert_intermediate;
-      const bool glu = gated(ff.activation);
-      Op up = linear("experts_gate_up", per_expert, h, glu ? 2 * ei : ei, false, fp8, local, /*input_fp8=*/true);
-      up.expert_params = true;
-      L.push_back(up);
-      L.push_back(activation(ff.activation, d(per_expert) * local * d(ei), fp8));
-      Op down = linear("experts_down", per_expert, ei, h, false, fp8, local);
-      down.expert_params = true;
-      L.push_back(down);
-      L.push_back(comm("combine (ep)", OpComm::ep_combine, d(T) * d(h) * kAct));
-      // Weighted sum of the k expert outputs per token, done inside the combine; it keeps the FP32
-      // gate weights. Assumed: the expert outputs are not cached for the gate-weight gradient.
-      Op sum = elementwise("expert_weighted_sum", d(T) * d(h), ff.experts_per_token, 1, 1, ff.experts_per_token, 0);
-      sum.saved_bytes = sum.saved_selective = d(T) * ff.experts_per_token * 4.0;
-      L.push_back(sum);
+      block_entry(L, "ffn");
+      dense_ffn(L, m.ffn.intermediate, "");
+      block_exit(L, "ffn");
     }
-    block_exit(L, "ffn");
     L.push_back(residual("ffn_residual", Ts, h));
     return L;
+  }
+
+  // Mixture of experts with MoE parallel folding (Megatron-Core; Liu et al. 2025,
+  // arXiv:2504.14960): the routed experts are not tensor-parallel (expert TP 1) and the
+  // expert-parallel group folds over the tensor-parallel ranks, so each rank routes, dispatches
+  // and combines only its own Ts tokens (T/tp under sequence parallelism) and no TP collective
+  // surrounds the routed experts. Shared experts are a dense FFN under TP with their own
+  // all-gather and reduce-scatter.
+  void moe_ffn(std::vector<Op>& L) const {
+    const FfnSpec& ff = m.ffn;
+    const std::int64_t h = m.hidden;
+    Op router = input_recomputed(linear("router", Ts, h, ff.experts, false, false));
+    router.weight_grad_kernels = 1;
+    L.push_back(router);
+    if (ff.shared_experts > 0) {
+      block_entry(L, "shared_experts");
+      dense_ffn(L, std::int64_t{ff.shared_experts} * ff.expert_intermediate, "shared_");
+      tp_exit(L, "shared_experts");
+    }
+    L.push_back(comm("dispatch (ep)", OpComm::ep_dispatch, d(Ts) * d(h) * (fp8 ? kFp8Token : kAct)));
+    // Routed experts on this rank: experts / ep, receiving imbalance x the mean token count.
+    const int local = std::max(1, ff.experts / s.ep);
+    const double routed = d(Ts) * ff.experts_per_token * s.expert_imbalance;
+    const auto per_expert = static_cast<std::int64_t>(std::ceil(routed / local));
+    const std::int64_t ei = ff.expert_intermediate;
+    const bool glu = gated(ff.activation);
+    Op up = linear("experts_gate_up", per_expert, h, glu ? 2 * ei : ei, false, fp8, local, /*input_fp8=*/true);
+    up.expert_params = true;
+    L.push_back(up);
+    L.push_back(activation(ff.activation, d(per_expert) * local * d(ei), fp8));
+    Op down = linear("experts_down", per_expert, ei, h, false, fp8, local);
+    down.expert_params = true;
+    L.push_back(down);
+    L.push_back(comm("combine (ep)", OpComm::ep_combine, d(Ts) * d(h) * kAct));
+    // Weighted sum of the k expert outputs per token, done inside the combine; it keeps the FP32
+    // gate weights. Assumed: the expert outputs are not cached for the gate-weight gradient.
+    Op sum = elementwise("expert_weighted_sum", d(Ts) * d(h), ff.experts_per_token, 1, 1, ff.experts_per_token, 0);
+    sum.saved_bytes = sum.saved_selective = d(Ts) * ff.experts_per_token * 4.0;
+    L.push_back(sum);
+    if (s.dropout) L.push_back(elementwise("ffn_dropout", d(Ts) * d(h), 1, 1, 1, 1, 0));
   }
 
   std::vector<Op> head(const std::string& prefix, bool owns_weights) const {
@@ -407,6 +426,7 @@ OpGraph build_op_graph(const ModelSpec& m, const RankShape& s) {
   Builder b{m, s, T, s.sequence_parallel ? std::max<std::int64_t>(1, T / s.tp) : T, s.precision == Precision::fp8, m.bias};
   OpGraph g;
   g.tokens = T;
+  g.routed_tokens = b.Ts;
   const std::int64_t h = m.hidden;
   // Embedding: gather rows; backward scatter-adds rows of gradient into FP32 storage.
   Op emb;

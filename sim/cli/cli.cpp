@@ -13,6 +13,7 @@
 #include <yaml-cpp/yaml.h>
 #include <fstream>
 #include <map>
+#include <set>
 #include <tuple>
 #include <ostream>
 
@@ -207,27 +208,47 @@ int cmd_compare(const Catalog& catalog, const std::vector<std::string>& names, s
 
 int cmd_validate(const Catalog& catalog, bool json, std::ostream& out) {
   const ValidationReport rep = run_validation(catalog, catalog.root() + "/tests/validation");
+  auto limits_json = [](const ValidationLimits& l) {
+    return nlohmann::ordered_json{{"mean", l.mean}, {"group", l.group}, {"any_case", l.any_case}};
+  };
   if (json) {
     nlohmann::ordered_json j;
     j["cases"] = nlohmann::ordered_json::array();
-    for (const auto& c : rep.cases)
-      j["cases"].push_back({{"id", c.id}, {"hardware", c.hardware}, {"group", c.group()}, {"metric", c.metric},
-                            {"reported", c.reported}, {"simulated", c.simulated}, {"error", c.error()}, {"source", c.source}});
-    j["mape_by_hardware"] = rep.mape_by_hardware;
-    j["mape_by_group"] = rep.mape_by_group;
-    j["mape"] = rep.mape;
-    j["worst_abs_error"] = rep.worst;
+    for (const auto& c : rep.cases) {
+      nlohmann::ordered_json jc = {{"id", c.id}, {"hardware", c.hardware}, {"group", c.group()}, {"metric", c.metric},
+                                   {"reported", c.reported}, {"simulated", c.simulated}, {"error", c.error()}, {"source", c.source}};
+      if (!c.tracking.empty()) jc["tracking"] = c.tracking;
+      j["cases"].push_back(jc);
+    }
+    j["mape_by_hardware"] = rep.all.mape_by_hardware;
+    j["mape_by_group"] = rep.all.mape_by_group;
+    j["mape"] = rep.all.mape;
+    j["worst_abs_error"] = rep.all.worst;
+    j["gated"] = {{"cases", rep.gated.cases}, {"mape", rep.gated.mape}, {"worst_abs_error", rep.gated.worst},
+                  {"mape_by_group", rep.gated.mape_by_group}};
+    j["gate_limits"] = limits_json(kValidationGate);
+    j["target_limits"] = limits_json(kValidationTarget);
     j["passed"] = rep.passed();
+    j["meets_target"] = rep.all.within(kValidationTarget);
     out << j.dump(1) << "\n";
   } else {
-    out << fmt::format("{:<30}{:>9}{:>24}{:>13}{:>13}{:>9}\n", "case", "hardware", "figure", "reported", "simulated", "error");
+    out << fmt::format("{:<38}{:>9}{:>24}{:>13}{:>13}{:>9}\n", "case", "hardware", "figure", "reported", "simulated", "error");
     for (const auto& c : rep.cases)
-      out << fmt::format("{:<30}{:>9}{:>24}{:>13.4g}{:>13.4g}{:>+8.1f}%\n", c.id.substr(0, 29), c.hardware, c.metric,
-                         c.reported, c.simulated, 100 * c.error());
-    for (const auto& [hw, m] : rep.mape_by_hardware) out << fmt::format("MAPE {:<18}{:>6.1f}%\n", hw, 100 * m);
-    for (const auto& [group, m] : rep.mape_by_group) out << fmt::format("MAPE {:<18}{:>6.1f}%\n", group, 100 * m);
-    out << fmt::format("MAPE {:.1f}% over {} cases, worst {:.1f}% (limits: 15% mean, 30% any case): {}\n", 100 * rep.mape,
-                       rep.cases.size(), 100 * rep.worst, rep.passed() ? "PASS" : "FAIL");
+      out << fmt::format("{:<38}{:>9}{:>24}{:>13.4g}{:>13.4g}{:>+8.1f}%{}\n", c.id, c.hardware, c.metric, c.reported,
+                         c.simulated, 100 * c.error(), c.tracking.empty() ? "" : "  (not gated)");
+    for (const auto& [hw, m] : rep.all.mape_by_hardware) out << fmt::format("MAPE {:<20}{:>6.1f}%\n", hw, 100 * m);
+    for (const auto& [group, m] : rep.all.mape_by_group) out << fmt::format("MAPE {:<20}{:>6.1f}%\n", group, 100 * m);
+    auto limits = [](const ValidationLimits& l) {
+      return fmt::format("{:.0f}% mean, {:.0f}% any group, {:.0f}% any case", 100 * l.mean, 100 * l.group, 100 * l.any_case);
+    };
+    std::set<std::string> reasons;
+    for (const auto& c : rep.cases)
+      if (!c.tracking.empty()) reasons.insert(c.tracking);
+    out << fmt::format("MAPE {:.1f}% over all {} cases, worst {:.1f}%; target ({}): {}\n", 100 * rep.all.mape, rep.all.cases,
+                       100 * rep.all.worst, limits(kValidationTarget), rep.all.within(kValidationTarget) ? "met" : "NOT MET");
+    for (const auto& r : reasons) out << "Not gated: " << r << "\n";
+    out << fmt::format("Gate over the {} gated cases ({}): MAPE {:.1f}%, worst {:.1f}%: {}\n", rep.gated.cases,
+                       limits(kValidationGate), 100 * rep.gated.mape, 100 * rep.gated.worst, rep.passed() ? "PASS" : "FAIL");
   }
   return rep.passed() ? 0 : 3;
 }

@@ -154,10 +154,12 @@ class ProgramBuilder {
       case OpComm::ep_combine: {
         const bool dispatch = (op.comm == OpComm::ep_dispatch) != backward;
         // The backward of a dispatch is a combine of BF16 gradients, and vice versa.
-        const double bytes = backward ? static_cast<double>(l_.graph.tokens) * s_.model.hidden * 2.0 : op.comm_bytes;
+        const double bytes = backward ? static_cast<double>(l_.graph.routed_tokens) * s_.model.hidden * 2.0 : op.comm_bytes;
         it.stream = kEp;
         it.kind = TaskKind::comm_ep;
-        it.comm_time = moe_exchange_time(bytes, p.ep, ep_nodes_, p.expert_imbalance, c, moe_);
+        it.comm_time = p.dispatcher == Dispatcher::alltoall
+                           ? moe_alltoall_time(bytes, moe_.top_k, p.ep, ep_nodes_, p.expert_imbalance, c)
+                           : moe_exchange_time(bytes, p.ep, ep_nodes_, p.expert_imbalance, c, moe_);
         it.scale_out = ep_nodes_ > 1;
         it.bytes_key = dispatch ? "ep dispatch" : "ep combine";
         it.bytes = bytes;

@@ -23,7 +23,8 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, ParallelSpec& out
                 {"recompute", false, "none | selective | full"},
                 {"layers_per_part", false, "explicit layers of each pipeline part (uneven split)"},
                 {"expert_imbalance", false, "busiest expert-parallel rank's tokens / mean (default 1)"},
-                {"sequence_parallel", false, "with tp > 1 (default true)"}});
+                {"sequence_parallel", false, "with tp > 1 (default true)"},
+                {"dispatcher", false, "MoE token exchange: deepep (default) | alltoall"}});
   auto get = [&](std::string_view k, int& v) {
     if (auto c = p.optional_child(k)) v = c->as_count();
   };
@@ -58,6 +59,8 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, ParallelSpec& out
   }
   if (auto v = p.optional_child("recompute"))
     out.recompute = v->as_enum<Recompute>();
+  if (auto v = p.optional_child("dispatcher"))
+    out.dispatcher = v->as_enum<Dispatcher>();
 }
 
 InferenceSpec parse_inference(const YamlNode& n) {

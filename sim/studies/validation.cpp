@@ -5,10 +5,18 @@
 #include <filesystem>
 
 #include "gpuhours/error.hpp"
+#include "gpuhours/infeasible.hpp"
 #include "gpuhours/run.hpp"
 #include "gpuhours/yaml.hpp"
 
 namespace gpuhours {
+
+bool ErrorSummary::within(const ValidationLimits& l) const {
+  if (mape > l.mean || worst > l.any_case) return false;
+  for (const auto& [group, m] : mape_by_group)
+    if (m > l.group) return false;
+  return true;
+}
 
 ValidationReport run_validation(const Catalog& catalog, const std::string& folder) {
   namespace fs = std::filesystem;
@@ -20,13 +28,16 @@ ValidationReport run_validation(const Catalog& catalog, const std::string& folde
   ValidationReport rep;
   for (const auto& file : files) {
     const YamlNode doc = YamlNode::load_file(file);
-    doc.check_keys({{"hardware", true, "A100 | H100 | H800 | mixed"}, {"source", true, ""}, {"cases", true, ""}});
+    doc.check_keys({{"hardware", true, "A100 | H100 | H800 | mixed"}, {"source", true, ""}, {"cases", true, ""},
+                    {"tracking", false, "why these cases are reported but not gated (a mechanism not yet simulated)"}});
+    const std::string tracking = doc.has("tracking") ? doc.child("tracking").as_string() : "";
     for (const YamlNode& c : doc.child("cases").items()) {
       c.check_keys({{"id", true, ""}, {"hardware", false, "when the file says mixed"}, {"source", false, ""},
                     {"scenario", false, "inline scenario"}, {"scenario_file", false, "path from the repository root"},
                     {"published", true, "{tokens_per_gpu_second | step_seconds | gpu_hours: value}"}});
       ValidationCase v;
       v.id = c.child("id").as_string();
+      v.tracking = tracking;
       v.hardware = c.has("hardware") ? c.child("hardware").as_string() : doc.child("hardware").as_string();
       v.source = c.has("source") ? c.child("source").as_string() : doc.child("source").as_string();
       if (c.has("scenario") == c.has("scenario_file")) throw c.error("give exactly one of 'scenario' or 'scenario_file'");
@@ -38,29 +49,44 @@ ValidationReport run_validation(const Catalog& catalog, const std::string& folde
       v.reported = entries.front().second.as_positive_double();
       v.moe = s.model.ffn.moe;
       v.precision = to_string(s.training.precision);
-      const StepResult step = simulate_step(s);
-      if (v.metric == "tokens_per_gpu_second") v.simulated = step.tokens_per_gpu_second;
-      else if (v.metric == "step_seconds") v.simulated = step.seconds;
-      else if (v.metric == "gpu_hours") v.simulated = account_run(s, simulate_phases(s, step)).gpu_hours;
-      else throw c.child("published").error("unknown figure '" + v.metric + "' (tokens_per_gpu_second, step_seconds, gpu_hours)");
+      if (v.metric != "tokens_per_gpu_second" && v.metric != "step_seconds" && v.metric != "gpu_hours")
+        throw c.child("published").error("unknown figure '" + v.metric + "' (tokens_per_gpu_second, step_seconds, gpu_hours)");
+      try {
+        const StepResult step = simulate_step(s);
+        if (v.metric == "tokens_per_gpu_second") v.simulated = step.tokens_per_gpu_second;
+        else if (v.metric == "step_seconds") v.simulated = step.seconds;
+        else v.simulated = account_run(s, simulate_phases(s, step)).gpu_hours;
+      } catch (const InfeasibleLayout& e) {
+        // A published run the simulation cannot place is a validation failure, named by its case.
+        throw e.within(file + ": case '" + v.id + "': ");
+      }
       rep.cases.push_back(v);
     }
   }
-  std::map<std::string, std::pair<double, int>> by_hardware, by_group;
-  double total = 0;
-  for (const auto& v : rep.cases) {
-    const double e = std::abs(v.error());
-    for (auto [sums, key] : {std::pair{&by_hardware, v.hardware}, {&by_group, v.group()}}) {
-      (*sums)[key].first += e;
-      ++(*sums)[key].second;
+  auto summarise = [&](bool gated_only) {
+    ErrorSummary sum;
+    std::map<std::string, std::pair<double, int>> by_hardware, by_group;
+    double total = 0;
+    for (const auto& v : rep.cases) {
+      if (gated_only && !v.tracking.empty()) continue;
+      const double e = std::abs(v.error());
+      for (auto [sums, key] : {std::pair{&by_hardware, v.hardware}, {&by_group, v.group()}}) {
+        (*sums)[key].first += e;
+        ++(*sums)[key].second;
+      }
+      total += e;
+      ++sum.cases;
+      sum.worst = std::max(sum.worst, e);
     }
-    total += e;
-    rep.worst = std::max(rep.worst, e);
-  }
-  for (const auto& [hw, s] : by_hardware) rep.mape_by_hardware[hw] = s.first / s.second;
-  for (const auto& [group, s] : by_group) rep.mape_by_group[group] = s.first / s.second;
-  rep.mape = total / static_cast<double>(rep.cases.size());
+    for (const auto& [hw, s] : by_hardware) sum.mape_by_hardware[hw] = s.first / s.second;
+    for (const auto& [group, s] : by_group) sum.mape_by_group[group] = s.first / s.second;
+    sum.mape = sum.cases > 0 ? total / sum.cases : 0.0;
+    return sum;
+  };
+  rep.all = summarise(false);
+  rep.gated = summarise(true);
   return rep;
 }
 
 }  // namespace gpuhours
+

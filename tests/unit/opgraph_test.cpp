@@ -11,6 +11,15 @@ using namespace gpuhours;
 
 using test::zoo;
 
+namespace {
+Op find(const std::vector<Op>& ops, const std::string& name) {
+  for (const Op& op : ops)
+    if (op.name == name) return op;
+  FAIL("no op " << name);
+  return Op{};
+}
+}  // namespace
+
 TEST_CASE("Llama 3 parameter counts are within 0.5% of the published 8.03B and 70.6B") {
   const auto p8 = count_params(zoo("llama-3-8b"));
   const auto p70 = count_params(zoo("llama-3-70b"));
@@ -85,12 +94,6 @@ TEST_CASE("context parallelism: MLA's ring carries the latents, GQA's the keys a
   shape.ep = 64;
   const OpGraph g = build_op_graph(zoo("deepseek-v3"), shape);
   const double T = 131072.0 / 16;
-  auto find = [](const std::vector<Op>& ops, const std::string& name) {
-    for (const Op& op : ops)
-      if (op.name == name) return op;
-    FAIL("no op " << name);
-    return Op{};
-  };
   const Op ring = find(g.moe_layer, "kv latent ring (cp)");
   CHECK(ring.comm == OpComm::cp_ring);
   CHECK(ring.comm_bytes == doctest::Approx(T * (512 + 64) * 2 * 15));  // latent + RoPE key, BF16, 15 hops
@@ -114,20 +117,14 @@ TEST_CASE("FP8 linears carry their quantization passes (DeepSeek-V3 §3.3 and §
   shape.ep = 64;
   shape.precision = Precision::fp8;
   const OpGraph g = build_op_graph(zoo("deepseek-v3"), shape);
-  auto find = [&](const std::string& name) {
-    for (const Op& op : g.moe_layer)
-      if (op.name == name) return op;
-    FAIL("no op " << name);
-    return Op{};
-  };
   const double T = 4096, q = 2 + (1 + 4.0 / 128), fp8 = 1 + 4.0 / 128;  // BF16 in, FP8 + 1 scale per 128 out
-  const Op o = find("o_proj");  // 128 heads x 128 -> 7168
+  const Op o = find(g.moe_layer, "o_proj");  // 128 heads x 128 -> 7168
   CHECK(o.forward.quantize_bytes == doctest::Approx(T * 16384 * q));
   CHECK(o.backward[0].quantize_bytes == doctest::Approx(T * 7168 * q));
   CHECK(o.backward[1].quantize_bytes == doctest::Approx(T * 16384 * 2 * fp8 + T * 7168 * q));
   // Routed experts get their tokens dispatched in FP8: no forward pass of their own.
-  CHECK(find("experts_gate_up").forward.quantize_bytes == 0);
-  CHECK(find("experts_down").forward.quantize_bytes > 0);
+  CHECK(find(g.moe_layer, "experts_gate_up").forward.quantize_bytes == 0);
+  CHECK(find(g.moe_layer, "experts_down").forward.quantize_bytes > 0);
   // BF16 training quantizes nothing.
   shape.precision = Precision::bf16;
   for (const Op& op : build_op_graph(zoo("deepseek-v3"), shape).moe_layer) CHECK(op.forward.quantize_bytes == 0);
@@ -153,4 +150,29 @@ TEST_CASE("a GeGLU FFN has SwiGLU's gated width and parameters, with a GELU-gate
   for (const Op& op : g.dense_layer)
     if (op.name == "geglu") CHECK(op.forward.bytes == doctest::Approx(4096.0 * 14336 * 2 * 3));
   CHECK(YamlNode::load_string("a: geglu", "t").child("a").as_enum<Activation>() == Activation::geglu);
+}
+
+TEST_CASE("MoE parallel folding: under TP each rank routes only its own sequence-parallel tokens") {
+  // Qwen3-30B-A3B, 4,096 tokens, TP 2 with sequence parallelism, EP 8: a rank routes 2,048
+  // tokens x 8 experts over 128 / 8 = 16 local experts = 1,024 tokens per expert, and dispatches
+  // its 2,048 tokens of width 2,048 in BF16; no TP collective surrounds the routed experts.
+  RankShape shape;
+  shape.seq_len = 4096;
+  shape.tp = 2;
+  shape.ep = 8;
+  const OpGraph g = build_op_graph(zoo("qwen3-30b-a3b"), shape);
+  CHECK(g.tokens == 4096);
+  CHECK(g.routed_tokens == 2048);
+  const Op up = find(g.moe_layer, "experts_gate_up");
+  CHECK(up.forward.groups == 16);
+  CHECK(up.forward.m == 1024);
+  CHECK(find(g.moe_layer, "dispatch (ep)").comm_bytes == 2048.0 * 2048 * 2);
+  CHECK(find(g.moe_layer, "router").forward.m == 2048);
+  for (const Op& op : g.moe_layer) CHECK(op.name.rfind("ffn ", 0) != 0);
+  // Shared experts stay a TP-sharded dense FFN with their own all-gather of all 4,096 tokens.
+  RankShape v3 = shape;
+  v3.ep = 64;
+  const OpGraph d = build_op_graph(zoo("deepseek-v3"), v3);
+  CHECK(find(d.moe_layer, "shared_experts all-gather (tp)").comm_bytes == 4096.0 * 7168 * 2);
+  CHECK(find(d.moe_layer, "shared_gate_up_proj").forward.n == 2 * 2048 / 2);
 }

@@ -152,6 +152,12 @@ Time moe_exchange_time(double bytes, int ranks, int nodes, double imbalance, con
 /// node-limited dedup), so a GPU receives top_k x `bytes` (its tokens' bytes, balanced); inside
 /// one node over NVLink. Latency as one network step.
 Time moe_low_latency_time(double bytes, int top_k, int ranks, int nodes, const ClusterSpec& cluster);
+
+/// Closed-form NCCL all-to-all of MoE tokens (Megatron-Core's alltoall dispatcher): a GPU sends
+/// each of its tokens' `top_k` copies to the expert's rank, spread evenly over `ranks` GPUs on
+/// `nodes` nodes, with no per-node dedup: the remote share crosses the NIC, the rest NVLink, in
+/// parallel; `imbalance` scales the busiest rank's volume. Latency as one network step.
+Time moe_alltoall_time(double bytes, int top_k, int ranks, int nodes, double imbalance, const ClusterSpec& cluster);
 /// Point-to-point transfer (pipeline send/recv) inside a node or across nodes.
 Time p2p_time(double bytes, bool cross_node, const ClusterSpec& cluster);
 

@@ -26,6 +26,15 @@ inline const char* to_string(Recompute r) { return name_of(r); }
 
 
 
+/// How MoE tokens travel to their experts: DeepEP (each token crosses to a node once and is
+/// forwarded over NVLink, DeepSeek-V3 §3.2.2) or a plain NCCL all-to-all of every (token, expert)
+/// copy (Megatron-Core's alltoall token dispatcher).
+enum class Dispatcher { deepep, alltoall };
+template <>
+struct EnumTable<Dispatcher> {
+  static constexpr std::array<EnumName<Dispatcher>, 2> names{{{Dispatcher::deepep, "deepep"}, {Dispatcher::alltoall, "alltoall"}}};
+};
+
 struct ParallelSpec {
   int tp = 1, pp = 1, ep = 1, cp = 1;
   int zero = 0;
@@ -36,6 +45,7 @@ struct ParallelSpec {
   std::vector<int> layers_per_part;  // explicit uneven split over pipeline parts (optional)
   double expert_imbalance = 1.0;     // busiest expert-parallel rank's tokens / mean; default: perfect balance (assumed)
   bool sequence_parallel = true;     // with tp > 1 (Korthikanti et al. 2022)
+  Dispatcher dispatcher = Dispatcher::deepep;
 };
 
 /// Memory outside the model's states and activations; both defaults are gpuhours assumptions (the

@@ -14,19 +14,35 @@ struct ValidationCase {
   std::string id, hardware, source, metric;  // metric: tokens_per_gpu_second | step_seconds | gpu_hours
   bool moe = false;                          // the model has a mixture-of-experts FFN
   std::string precision;                     // the training precision (bf16, fp8)
+  /// Non-empty: reported but outside the gate, with the reason (a mechanism not yet simulated).
+  std::string tracking;
   /// Hardware x dense/MoE x precision, e.g. "H800 MoE fp8".
   std::string group() const { return hardware + (moe ? " MoE " : " dense ") + precision; }
   double reported = 0, simulated = 0;
   double error() const { return simulated / reported - 1.0; }
 };
 
-struct ValidationReport {
-  std::vector<ValidationCase> cases;
+/// Limits on absolute percentage errors: the mean over the cases, the mean of any group, any case.
+struct ValidationLimits {
+  double mean, group, any_case;
+};
+/// What CI enforces on the gated cases (README "Validation").
+constexpr ValidationLimits kValidationGate{0.15, 0.25, 0.30};
+/// The fidelity the project aims at (docs/validation.md).
+constexpr ValidationLimits kValidationTarget{0.08, 0.12, 0.25};
+
+/// Mean absolute percentage errors of a set of cases.
+struct ErrorSummary {
   std::map<std::string, double> mape_by_hardware, mape_by_group;
   double mape = 0, worst = 0;
-  /// Pass: mean absolute percentage error <= 15% and no case beyond 30% (the project's acceptance
-  /// limits, README "Validation").
-  bool passed() const { return mape <= 0.15 && worst <= 0.30; }
+  int cases = 0;
+  bool within(const ValidationLimits& l) const;
+};
+
+struct ValidationReport {
+  std::vector<ValidationCase> cases;
+  ErrorSummary all, gated;  // every case; the cases without `tracking`
+  bool passed() const { return gated.within(kValidationGate); }
 };
 
 /// Runs every case of every YAML file in `folder` (paths in cases are relative to the catalogue root).

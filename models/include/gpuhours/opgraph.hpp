@@ -20,7 +20,8 @@
 //  - Mixture of experts (DeepSeekMoE; DeepSeek-V3 §2.1): router GEMM, shared experts as a dense
 //    FFN, routed experts as a grouped GEMM over the experts on the rank; tokens are dispatched to
 //    and combined from the expert-parallel ranks. The busiest rank gets `imbalance` x the mean
-//    tokens.
+//    tokens. Under TP the routed experts are folded (expert TP 1): each rank routes its own T/tp
+//    sequence-parallel tokens, with no TP collective around them.
 //  - FP8 (DeepSeek-V3 §3.3.1): linear layers' GEMMs in FP8; embedding, LM head, router,
 //    normalisation and attention stay in BF16/FP32.
 #pragma once
@@ -93,6 +94,7 @@ struct OpGraph {
   std::vector<Op> head;         // final norm, LM head, loss
   std::vector<Op> mtp;          // one multi-token-prediction module (projection, a layer, head, loss)
   std::int64_t tokens = 0;      // tokens per micro-batch on the rank
+  std::int64_t routed_tokens = 0;  // of them, the tokens this rank routes to experts (T/tp under sequence parallelism)
   const std::vector<Op>& layer(const ModelSpec& m, int index) const {
     return m.is_moe_layer(index) ? moe_layer : dense_layer;
   }

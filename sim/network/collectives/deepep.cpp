@@ -111,4 +111,15 @@ Time moe_low_latency_time(double bytes, int top_k, int ranks, int nodes, const C
   return Time::from_seconds_ceil(latency) + Time::from_seconds_ceil(seconds);
 }
 
+Time moe_alltoall_time(double bytes, int top_k, int ranks, int nodes, double imbalance, const ClusterSpec& c) {
+  if (ranks <= 1) return Time::ns(0);
+  const NetworkSpec& net = c.network;
+  const int N = std::max(1, nodes), G = ranks / N;
+  const double copies = bytes * top_k * imbalance;
+  const double rdma = copies * (N - 1) / N / (net.nic_bytes_per_s_per_gpu * net.nic_efficiency);
+  const double nvl = copies * (G - 1) / (static_cast<double>(G) * N) / (c.gpu.nvlink_bytes_per_s * net.ep_nvlink_efficiency);
+  const double latency = net.base_latency_seconds + (N > 1 ? net.net_step_latency_seconds : net.nvlink_step_latency_seconds);
+  return Time::from_seconds_ceil(latency) + Time::from_seconds_ceil(std::max(rdma, nvl));
+}
+
 }  // namespace gpuhours
