@@ -120,7 +120,7 @@ class ProgramBuilder {
   std::map<std::string, double>& comm_bytes() { return comm_bytes_; }
 
   // Collective time of a communication op, forward or backward (the dual).
-  Item comm_item(const Op& op, bool backward) {
+  Item comm_item(const Op& op, bool backward, Time overlapped_gemm = Time()) {
     Item it;
     it.is_comm = true;
     if (labels_) it.label = op.name + (backward ? " (bwd)" : "");
@@ -136,6 +136,12 @@ class ProgramBuilder {
                                             op.comm_bytes, p.tp, tp_nodes_, c);
         it.bytes_key = gather ? "tp all-gather" : "tp reduce-scatter";
         it.bytes = op.comm_bytes * (p.tp - 1) / p.tp;
+        if (overlapped_gemm > Time()) {
+          // Pipelined in tp chunks: g/tp + (tp-1) * max(g/tp, c/(tp-1)) for the pair, so what the
+          // chain waits for beyond the GEMM is (tp-1) * max(0, c/(tp-1) - g/tp).
+          const std::int64_t c_step = it.comm_time.count_ns() / (p.tp - 1), g_step = overlapped_gemm.count_ns() / p.tp;
+          it.comm_time = Time::ns((p.tp - 1) * std::max<std::int64_t>(0, c_step - g_step));
+        }
         break;
       }
       case OpComm::tp_all_reduce: {
@@ -199,10 +205,34 @@ class ProgramBuilder {
 
   // Forward chain of a list of ops.
   void forward(const std::vector<Op>& ops, const std::string& prefix, Chain& out) {
-    for (const Op& op : ops) {
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      const Op& op = ops[i];
       if (op.comm == OpComm::none) out.push_back(kernel_item(prefix + op.name, op.forward));
-      else if (Item it = comm_item(op, false); !it.skip) out.push_back(it);
+      else if (Item it = comm_item(op, false, overlap_partner(ops, i, false)); !it.skip) out.push_back(it);
     }
+  }
+
+  // TP communication overlap (Transformer Engine userbuffers; Wang et al., ASPLOS '23): an
+  // all-gather is pipelined in tp chunks with the GEMM that consumes it (the next op), a
+  // reduce-scatter with the GEMM that produces it (the previous op); in backward the duals pair
+  // with the same ops' input-gradient GEMMs. Returns that GEMM's time, or zero.
+  Time overlap_partner(const std::vector<Op>& ops, std::size_t i, bool backward) const {
+    if (!s_.parallel.tp_comm_overlap || s_.parallel.tp <= 1) return Time();
+    const OpComm c = ops[i].comm;
+    std::size_t j;
+    if (c == OpComm::tp_all_gather && i + 1 < ops.size()) j = i + 1;
+    else if (c == OpComm::tp_reduce_scatter && i > 0) j = i - 1;
+    else return Time();
+    const Op& g = ops[j];
+    const Kernel& k = backward ? (g.backward.empty() ? g.forward : g.backward.front()) : g.forward;
+    if (g.comm != OpComm::none || k.kind != OpKind::gemm) return Time();
+    // The GEMM runs as tp chunks of m/tp rows, each timed at its own shape by the profile.
+    Kernel chunk = k;
+    chunk.m = std::max<std::int64_t>(1, k.m / s_.parallel.tp);
+    chunk.flops /= s_.parallel.tp;
+    chunk.bytes /= s_.parallel.tp;
+    chunk.quantize_bytes /= s_.parallel.tp;
+    return Time::ns(kernels_.time(chunk).count_ns() * s_.parallel.tp);
   }
 
   // Backward chain (reverse op order); `with_weights` false leaves weight gradients to W. The item
@@ -211,7 +241,8 @@ class ProgramBuilder {
     for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
       const Op& op = *it;
       if (op.comm != OpComm::none) {
-        if (Item it = comm_item(op, true); !it.skip) out.push_back(it);
+        const auto index = static_cast<std::size_t>(std::distance(ops.begin(), it.base()) - 1);
+        if (Item it = comm_item(op, true, overlap_partner(ops, index, true)); !it.skip) out.push_back(it);
         continue;
       }
       const std::size_t n = op.backward.size();
@@ -845,6 +876,7 @@ std::string part_times_key(const Scenario& s) {
          std::to_string(p.cp) + "|" + std::to_string(p.ep) + "|" + std::to_string(p.pp) + "|" +
          std::to_string(p.virtual_stages) + "|" + std::to_string(p.micro_batch) + "|" + to_string(p.recompute) + "|" +
          p.schedule + "|" + layers + "|" + std::to_string(p.expert_imbalance) + "|" + std::to_string(p.sequence_parallel) +
+         std::to_string(p.tp_comm_overlap) + to_string(p.dispatcher) +
          "|" + std::to_string(s.training.flash_attention) + std::to_string(s.training.dropout) +
          std::to_string(s.training.autocast) + "|" + std::to_string(s.uncertainty.kernel_time_scale) + "|" +
          std::to_string(s.model.layers);

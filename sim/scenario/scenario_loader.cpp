@@ -24,7 +24,8 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, ParallelSpec& out
                 {"layers_per_part", false, "explicit layers of each pipeline part (uneven split)"},
                 {"expert_imbalance", false, "busiest expert-parallel rank's tokens / mean (default 1)"},
                 {"sequence_parallel", false, "with tp > 1 (default true)"},
-                {"dispatcher", false, "MoE token exchange: deepep (default) | alltoall"}});
+                {"dispatcher", false, "MoE token exchange: deepep (default) | alltoall"},
+                {"tp_comm_overlap", false, "TP collectives pipelined with their GEMMs, with sequence parallelism (default false)"}});
   auto get = [&](std::string_view k, int& v) {
     if (auto c = p.optional_child(k)) v = c->as_count();
   };
@@ -53,6 +54,7 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, ParallelSpec& out
       throw v->error("adds up to " + std::to_string(sum) + " layers; the model has " + std::to_string(model.layers));
   }
   if (auto v = p.optional_child("sequence_parallel")) out.sequence_parallel = v->as_bool();
+  if (auto v = p.optional_child("tp_comm_overlap")) out.tp_comm_overlap = v->as_bool();
   if (auto v = p.optional_child("expert_imbalance")) {
     out.expert_imbalance = v->as_double();
     if (out.expert_imbalance < 1.0) throw v->error("max / mean tokens is at least 1");

@@ -34,6 +34,7 @@ template <>
 struct EnumTable<Dispatcher> {
   static constexpr std::array<EnumName<Dispatcher>, 2> names{{{Dispatcher::deepep, "deepep"}, {Dispatcher::alltoall, "alltoall"}}};
 };
+inline const char* to_string(Dispatcher d) { return name_of(d); }
 
 struct ParallelSpec {
   int tp = 1, pp = 1, ep = 1, cp = 1;
@@ -46,6 +47,7 @@ struct ParallelSpec {
   double expert_imbalance = 1.0;     // busiest expert-parallel rank's tokens / mean; default: perfect balance (assumed)
   bool sequence_parallel = true;     // with tp > 1 (Korthikanti et al. 2022)
   Dispatcher dispatcher = Dispatcher::deepep;
+  bool tp_comm_overlap = false;      // TP all-gathers / reduce-scatters pipelined with their GEMMs (Transformer Engine)
 };
 
 /// Memory outside the model's states and activations; both defaults are gpuhours assumptions (the
