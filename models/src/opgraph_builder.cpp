@@ -145,8 +145,11 @@ struct Builder {
     else L.push_back(comm(name + " input grad all-reduce (tp)", OpComm::tp_all_reduce, 0));  // backward only
   }
   void block_exit(std::vector<Op>& L, const std::string& name) const {
-    if (s.dropout) L.push_back(elementwise(name + "_dropout", d(Ts) * d(m.hidden), 1, 1, 1, 1, 0));
+    dropout(L, name);
     tp_exit(L, name);
+  }
+  void dropout(std::vector<Op>& L, const std::string& name) const {
+    if (s.dropout) L.push_back(elementwise(name + "_dropout", d(Ts) * d(m.hidden), 1, 1, 1, 1, 0));
   }
   void tp_exit(std::vector<Op>& L, const std::string& name) const {
     if (s.tp <= 1) return;
@@ -317,7 +320,7 @@ struct Builder {
     Op sum = elementwise("expert_weighted_sum", d(Ts) * d(h), ff.experts_per_token, 1, 1, ff.experts_per_token, 0);
     sum.saved_bytes = sum.saved_selective = d(Ts) * ff.experts_per_token * 4.0;
     L.push_back(sum);
-    if (s.dropout) L.push_back(elementwise("ffn_dropout", d(Ts) * d(h), 1, 1, 1, 1, 0));
+    dropout(L, "ffn");
   }
 
   std::vector<Op> head(const std::string& prefix, bool owns_weights) const {

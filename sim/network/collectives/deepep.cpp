@@ -29,6 +29,11 @@ double deepep_counted_bytes(double bytes, int N, int G, const MoeRouting& moe) {
 
 namespace {
 
+// One exchange step's latency: NCCL's base latency plus a network or an NVLink hop.
+double exchange_latency_seconds(const NetworkSpec& net, bool cross_node) {
+  return net.base_latency_seconds + (cross_node ? net.net_step_latency_seconds : net.nvlink_step_latency_seconds);
+}
+
 CollectiveOp deepep_plan(const CollectiveRequest& r) {
   const CollectiveKind kind = r.kind;
   const double S = r.bytes;
@@ -47,8 +52,7 @@ CollectiveOp deepep_plan(const CollectiveRequest& r) {
   // Links carry NVLink at NCCL's ring efficiency; DeepEP's kernels reach a lower fraction.
   const double nvlink_inflation = c.network.nvlink_efficiency / c.network.ep_nvlink_efficiency;
   Phase ph;
-  ph.latency_seconds = c.network.base_latency_seconds +
-                       (N > 1 ? c.network.net_step_latency_seconds : c.network.nvlink_step_latency_seconds);
+  ph.latency_seconds = exchange_latency_seconds(c.network, N > 1);
   auto add = [&](std::vector<LinkId> path, double bytes) {
     if (bytes > 0) ph.flows.push_back({std::move(path), bytes});
   };
@@ -96,7 +100,7 @@ Time moe_exchange_time(double bytes, int ranks, int nodes, double imbalance, con
   const double rdma = to_node * (N - 1) / (net.nic_bytes_per_s_per_gpu * net.nic_efficiency);
   // NVLink egress of a GPU: for each of the N nodes' tokens it sends or relays, (G-1) shares.
   const double nvl = N * (G - 1) * to_node * gpus_hit / G / (c.gpu.nvlink_bytes_per_s * net.ep_nvlink_efficiency);
-  const double latency = net.base_latency_seconds + (N > 1 ? net.net_step_latency_seconds : net.nvlink_step_latency_seconds);
+  const double latency = exchange_latency_seconds(net, N > 1);
   return Time::from_seconds_ceil(latency) + Time::from_seconds_ceil(std::max(N > 1 ? rdma : 0.0, nvl));
 }
 
@@ -107,7 +111,7 @@ Time moe_low_latency_time(double bytes, int top_k, int ranks, int nodes, const C
   const bool rdma = nodes > 1;
   const double seconds = rdma ? received / (net.nic_bytes_per_s_per_gpu * net.nic_efficiency)
                               : received * (ranks - 1) / ranks / (c.gpu.nvlink_bytes_per_s * net.ep_nvlink_efficiency);
-  const double latency = net.base_latency_seconds + (rdma ? net.net_step_latency_seconds : net.nvlink_step_latency_seconds);
+  const double latency = exchange_latency_seconds(net, rdma);
   return Time::from_seconds_ceil(latency) + Time::from_seconds_ceil(seconds);
 }
 
@@ -118,7 +122,7 @@ Time moe_alltoall_time(double bytes, int top_k, int ranks, int nodes, double imb
   const double copies = bytes * top_k * imbalance;
   const double rdma = copies * (N - 1) / N / (net.nic_bytes_per_s_per_gpu * net.nic_efficiency);
   const double nvl = copies * (G - 1) / (static_cast<double>(G) * N) / (c.gpu.nvlink_bytes_per_s * net.ep_nvlink_efficiency);
-  const double latency = net.base_latency_seconds + (N > 1 ? net.net_step_latency_seconds : net.nvlink_step_latency_seconds);
+  const double latency = exchange_latency_seconds(net, N > 1);
   return Time::from_seconds_ceil(latency) + Time::from_seconds_ceil(std::max(rdma, nvl));
 }
 
