@@ -126,11 +126,19 @@ CalibrationProfile load_calibration(const YamlNode& n) {
   mem.check_keys({{"copy", true, "bytes/s"}, {"elementwise", true, "bytes/s"}});
   p.copy_bytes_per_s = mem.child("copy").as_positive_double();
   p.elementwise_bytes_per_s = mem.child("elementwise").as_positive_double();
-  if (auto sus = n.optional_child("sustained")) {
-    sus->check_keys({{"gemm_bf16_flops_per_s", true, "FLOP/s"}});
-    p.sustained_gemm_bf16_flops_per_s = sus->child("gemm_bf16_flops_per_s").as_positive_double();
-  }
   for (ThroughputTable* t : {&p.gemm_bf16, &p.gemm_fp8, &p.grouped_bf16, &p.attention_fwd, &p.attention_bwd}) t->fit();
+  if (auto sus = n.optional_child("sustained")) {
+    sus->check_keys({{"gemm_bf16_flops_per_s", true, "FLOP/s"},
+                     {"shape", true, "[M, N, K] of the GEMM looped under the power cap (a measured gemm_bf16 shape)"}});
+    p.sustained_gemm_bf16_flops_per_s = sus->child("gemm_bf16_flops_per_s").as_positive_double();
+    const YamlNode shape = sus->child("shape");
+    std::vector<double> mnk;
+    for (const YamlNode& x : shape.items()) mnk.push_back(x.as_positive_double());
+    if (mnk.size() != 3) throw shape.error("expected [M, N, K]");
+    // The same GEMM's burst throughput, from the table (exact at a measured shape).
+    const double burst = p.gemm_bf16.at(mnk);
+    p.sustained_clock_ratio = std::min(1.0, p.sustained_gemm_bf16_flops_per_s / burst);
+  }
   return p;
 }
 

@@ -191,7 +191,8 @@ ClusterSpec load_cluster(const YamlNode& c, const Catalog& catalog) {
                 {"nodes", true, "servers"},
                 {"gpus_per_node", true, "GPUs per server"},
                 {"network", true, "preset name or inline mapping"},
-                {"calibration", false, "kernel calibration profile (default: the GPU's own; none: roofline)"}});
+                {"calibration", false, "kernel calibration profile (default: the GPU's own; none: roofline)"},
+                {"clocks", false, "sustained (default: tensor-core kernels at the profile's power-capped rate) or burst"}});
   ClusterSpec cl;
   cl.gpu = load_named(c.child("gpu"), catalog, "hardware/gpus", "GPU", load_gpu);
   cl.nodes = c.child("nodes").as_count();
@@ -202,6 +203,7 @@ ClusterSpec load_cluster(const YamlNode& c, const Catalog& catalog) {
   } else {
     cl.calibration = default_calibration(cl.gpu, catalog);
   }
+  if (auto clocks = c.optional_child("clocks")) cl.clocks = clocks->as_enum<Clocks>();
   if (cl.nodes > 1 && cl.network.kind == "nvswitch")
     throw c.child("network").error("an nvswitch network spans one node; " + std::to_string(cl.nodes) +
                                    " nodes need a fat-tree network");

@@ -2,14 +2,22 @@
 #include <cmath>
 #include <limits>
 
+#include <fmt/format.h>
+
 #include "gpuhours/error.hpp"
 #include "gpuhours/kernels.hpp"
 #include "gpuhours/yaml.hpp"
 
 namespace gpuhours {
 
-KernelModel::KernelModel(const GpuSpec& gpu, const CalibrationProfile* profile, double time_scale)
-    : gpu_(gpu), profile_(profile), scale_(time_scale) {}
+KernelModel::KernelModel(const GpuSpec& gpu, const CalibrationProfile* profile, double time_scale, Clocks clocks)
+    : gpu_(gpu),
+      profile_(profile),
+      scale_(time_scale),
+      tensor_clock_(profile && clocks == Clocks::sustained ? profile->sustained_clock_ratio : 1.0) {}
+
+KernelModel::KernelModel(const ClusterSpec& cluster, double time_scale)
+    : KernelModel(cluster.gpu, cluster.calibration.get(), time_scale, cluster.clocks) {}
 
 Time KernelModel::time(const Kernel& k) const {
   // An FP8 GEMM's quantization pass is a memory-bound kernel of its own, before the GEMM.
@@ -27,7 +35,7 @@ double KernelModel::unscaled_seconds(const Kernel& k) const {
       if (k.groups > 1 && !k.fp8 && !profile_->grouped_bf16.empty())
         rate = profile_->grouped_bf16.at({static_cast<double>(k.groups), m, n, kk}, &fitted);
       else rate = (k.fp8 ? profile_->gemm_fp8 : profile_->gemm_bf16).at({m, n, kk}, &fitted);
-      seconds = std::max(k.flops / rate, k.bytes / profile_->copy_bytes_per_s);
+      seconds = std::max(k.flops / (rate * tensor_clock_), k.bytes / profile_->copy_bytes_per_s);
       if (fitted) outside_.insert(k.fp8 ? "FP8 GEMM" : "BF16 GEMM");
       return seconds;
     }
@@ -35,7 +43,7 @@ double KernelModel::unscaled_seconds(const Kernel& k) const {
       const ThroughputTable& t = k.backward ? profile_->attention_bwd : profile_->attention_fwd;
       const double rate = t.at({m, n, kk}, &fitted);
       if (fitted) outside_.insert("attention");
-      return std::max(k.flops / rate, k.bytes / profile_->copy_bytes_per_s);
+      return std::max(k.flops / (rate * tensor_clock_), k.bytes / profile_->copy_bytes_per_s);
     }
     if (k.kind == OpKind::memory) {
       return gpu_.kernel_launch_seconds + k.bytes / profile_->elementwise_bytes_per_s;
@@ -67,6 +75,15 @@ std::vector<std::string> KernelModel::assumptions() const {
                   get("driver") + ", CUDA " + get("cuda") + ", " + get("date") + ")";
   if (profile_->derived_from != "none") a += ", derived from " + profile_->derived_from + " for " + profile_->gpu;
   std::vector<std::string> out = {a};
+  if (tensor_clock_ < 1.0)
+    out.push_back(fmt::format("clocks: sustained under the power cap; GEMMs and attention at {:.1f}% of the profile's burst "
+                              "throughput (its looped GEMM: {:.0f} against {:.0f} TFLOP/s)",
+                              100 * tensor_clock_, profile_->sustained_gemm_bf16_flops_per_s / 1e12,
+                              profile_->sustained_gemm_bf16_flops_per_s / tensor_clock_ / 1e12));
+  else if (profile_->sustained_gemm_bf16_flops_per_s > 0)
+    out.push_back("clocks: burst, as the profile's short timed repetitions ran (clocks: burst)");
+  else
+    out.push_back("clocks: burst (the profile has no sustained measurement)");
   if (profile_->attention_fwd.empty())
     out.push_back("attention kernels: roofline with the catalogue's measured ceilings (none in the profile)");
   for (const auto& c : outside_) out.push_back(c + " shapes outside the profile's range: fitted efficiency curve");

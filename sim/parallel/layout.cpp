@@ -148,7 +148,7 @@ Layout make_layout(const Scenario& s, const Layout* same_shape) {
     }
   } else {
     // Balance the parts by their kernel time (forward + backward) on this GPU.
-    const KernelModel kernels(s.cluster.gpu, s.cluster.calibration.get(), s.uncertainty.kernel_time_scale);
+    const KernelModel kernels(s.cluster, s.uncertainty.kernel_time_scale);
     auto cost = [&](const std::vector<Op>& ops) {
       double t = 0;
       for (const Op& op : ops) {

@@ -624,7 +624,7 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
                              [](const StagePlan& a, const StagePlan& b) { return a.total() < b.total(); });
   r.dp = l.dp;
   r.micro_batches = l.micro_batches;
-  const KernelModel kernels(s.cluster.gpu, s.cluster.calibration.get(), s.uncertainty.kernel_time_scale);
+  const KernelModel kernels(s.cluster, s.uncertainty.kernel_time_scale);
   ProgramBuilder b(s, l, kernels, trace != nullptr);
   const int pp = s.parallel.pp;
   const int parts = static_cast<int>(l.part_layers.size());
@@ -826,7 +826,7 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
 namespace {
 
 PartTimes part_compute_times(const Scenario& s, const Layout& l) {
-  const KernelModel kernels(s.cluster.gpu, s.cluster.calibration.get(), s.uncertainty.kernel_time_scale);
+  const KernelModel kernels(s.cluster, s.uncertainty.kernel_time_scale);
   ProgramBuilder b(s, l, kernels);
   ChainFactory chains(s, l, b);
   auto times = [&](const Chain& c) {
@@ -872,6 +872,7 @@ std::string part_times_key(const Scenario& s) {
   std::string layers;
   for (int k : p.layers_per_part) layers += std::to_string(k) + ",";
   return s.model.name + "|" + s.cluster.gpu.name + "|" + (s.cluster.calibration ? s.cluster.calibration->name : "") + "|" +
+         name_of(s.cluster.clocks) + "|" +
          to_string(s.training.precision) + "|" + std::to_string(s.training.seq_len) + "|" + std::to_string(p.tp) + "|" +
          std::to_string(p.cp) + "|" + std::to_string(p.ep) + "|" + std::to_string(p.pp) + "|" +
          std::to_string(p.virtual_stages) + "|" + std::to_string(p.micro_batch) + "|" + to_string(p.recompute) + "|" +

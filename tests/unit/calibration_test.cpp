@@ -199,9 +199,11 @@ TEST_CASE("calibration: the gpuhours-bench (cuBLASLt) profile agrees with the Py
       CAPTURE(fp8);
       CHECK(std::abs(b.time(k).seconds() / a.time(k).seconds() - 1) < 0.10);
     }
-  // No attention table: attention falls back to the catalogue ceilings, and says so.
+  // No attention table: attention falls back to the catalogue ceilings, and says so (after the
+  // profile line and the clocks line).
   CHECK(lt.attention_fwd.empty());
-  CHECK(b.assumptions().size() == 2);
+  REQUIRE(b.assumptions().size() == 3);
+  CHECK(b.assumptions()[2].find("attention kernels: roofline") == 0);
 }
 
 TEST_CASE("calibration: an FP8 GEMM's quantization pass adds a memory-bound kernel's time") {
@@ -247,4 +249,59 @@ TEST_CASE("an H100 scenario without a calibration key is timed by the H100's mea
   const std::string path = test::write_temp("roofline.yaml", test::variant("network: nvswitch-node}", "network: nvswitch-node, calibration: none}"));
   CHECK(head(test::cli({"run", path})).find("roofline estimate") != std::string::npos);
   CHECK(head(test::cli({"run", test::write_temp("h100.yaml", text)})).find("calibration profile h100-sxm-2026-11") != std::string::npos);
+}
+
+TEST_CASE("calibration: sustained clocks run tensor-core kernels at the profile's looped-GEMM rate") {
+  // hardware/calibration/h100-sxm-2026-11.yaml: the 8192^3 BF16 GEMM takes 1.46414932 ms in the
+  // timed bursts (750.96 TFLOP/s) and runs at 678.404 TFLOP/s looped for 12 s under the 700 W cap.
+  const CalibrationProfile p = h100_profile();
+  const double burst = 2.0 * 8192 * 8192 * 8192 / 1.46414932e-3;
+  CHECK(p.sustained_clock_ratio == doctest::Approx(6.78404e14 / burst).epsilon(1e-9));
+  CHECK(p.sustained_clock_ratio == doctest::Approx(0.90339).epsilon(1e-4));
+  const GpuSpec gpu = load_gpu_preset("h100-sxm", Catalog(kRoot));
+  const KernelModel bursty(gpu, &p, 1.0, Clocks::burst), capped(gpu, &p, 1.0, Clocks::sustained);
+  Kernel g;
+  g.kind = OpKind::gemm;
+  g.m = g.n = g.k = 8192;
+  g.flops = 2.0 * 8192 * 8192 * 8192;
+  CHECK(bursty.time(g).seconds() == doctest::Approx(1.46414932e-3).epsilon(1e-6));
+  CHECK(capped.time(g).seconds() == doctest::Approx(g.flops / 6.78404e14).epsilon(1e-6));  // 1.6208 ms
+  // A memory-bound kernel keeps its measured bandwidth: HBM is clocked apart from the SMs.
+  Kernel norm;
+  norm.bytes = 16384.0 * 7168 * 2 * 2;
+  CHECK(capped.time(norm) == bursty.time(norm));
+  // The report says which clock it assumed.
+  CHECK(capped.assumptions()[1].find("clocks: sustained") == 0);
+  CHECK(bursty.assumptions()[1].find("clocks: burst") == 0);
+  // A profile without a sustained measurement keeps its burst times, and says so.
+  CalibrationProfile unmeasured = p;
+  unmeasured.sustained_clock_ratio = 1.0;
+  unmeasured.sustained_gemm_bf16_flops_per_s = 0;
+  const KernelModel plain(gpu, &unmeasured, 1.0, Clocks::sustained);
+  CHECK(plain.time(g) == bursty.time(g));
+  CHECK(plain.assumptions()[1].find("no sustained measurement") != std::string::npos);
+}
+
+TEST_CASE("calibration: a scenario's clocks default to sustained; clocks: burst restores the profile's timings") {
+  const Catalog catalog(GPUHOURS_DATA_DIR);
+  const Scenario capped = load_scenario(YamlNode::load_string(test::inline_scenario(), "h100.yaml"), catalog);
+  CHECK(capped.cluster.clocks == Clocks::sustained);
+  const Scenario bursty = load_scenario(
+      YamlNode::load_string(test::variant("network: nvswitch-node}", "network: nvswitch-node, clocks: burst}"), "burst.yaml"),
+      catalog);
+  CHECK(bursty.cluster.clocks == Clocks::burst);
+  const StepResult a = simulate_step(capped), b = simulate_step(bursty);
+  // Slower, but by less than the GEMM ratio alone: memory-bound kernels and communication keep
+  // their speed.
+  CHECK(a.seconds > b.seconds);
+  CHECK(a.seconds < b.seconds / 0.90339);
+  try {
+    load_scenario(YamlNode::load_string(test::variant("network: nvswitch-node}", "network: nvswitch-node, clocks: turbo}"), "turbo.yaml"),
+                  catalog);
+    FAIL("clocks: turbo was accepted");
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    CHECK(what.find("turbo.yaml:") == 0);
+    CHECK(what.find("sustained") != std::string::npos);
+  }
 }

@@ -44,6 +44,9 @@ struct CalibrationProfile {
   ThroughputTable attention_fwd, attention_bwd;  // FLOP/s over (batch*heads, seq, d_qk + d_v)
   double copy_bytes_per_s = 0, elementwise_bytes_per_s = 0;
   double sustained_gemm_bf16_flops_per_s = 0;
+  // Sustained / burst throughput of the same GEMM looped under the power cap (1: not measured).
+  // The table's kernels are timed in short bursts; a training step runs for seconds at the cap.
+  double sustained_clock_ratio = 1.0;
 };
 
 /// Loads and validates a profile; a missing, malformed or truncated table is an InputError.

@@ -67,9 +67,18 @@ struct NodeSpec {
   double nic_bytes_per_s = 0, pcie_bytes_per_s = 0, system_power_watts = 0, price_usd = 0;
 };
 
+/// The clock tensor-core kernels run at: `sustained` under the power cap for the seconds a step
+/// lasts (the profile's looped GEMM), or `burst`, as the profile's short timed repetitions ran.
+enum class Clocks { sustained, burst };
+template <>
+struct EnumTable<Clocks> {
+  static constexpr std::array<EnumName<Clocks>, 2> names{{{Clocks::sustained, "sustained"}, {Clocks::burst, "burst"}}};
+};
+
 struct ClusterSpec {
   GpuSpec gpu;
   std::shared_ptr<const CalibrationProfile> calibration;  // measured kernel times, or none (roofline)
+  Clocks clocks = Clocks::sustained;
   int nodes = 1;
   int gpus_per_node = 1;
   NetworkSpec network;
@@ -85,7 +94,7 @@ double achievable_gemm_fraction(const GpuSpec& gpu, Precision p);
 GpuSpec load_gpu(const YamlNode& node);
 NetworkSpec load_network(const YamlNode& node);
 NodeSpec load_node(const YamlNode& node);
-/// A cluster mapping {gpu, nodes, gpus_per_node, network, calibration}. Without `calibration`, the
+/// A cluster mapping {gpu, nodes, gpus_per_node, network, calibration, clocks}. Without `calibration`, the
 /// GPU's own profile (GpuSpec::calibration) times the kernels; `calibration: none` asks for the
 /// roofline.
 ClusterSpec load_cluster(const YamlNode& node, const Catalog& catalog);

@@ -27,8 +27,14 @@ namespace gpuhours {
 
 class KernelModel {
  public:
-  /// `time_scale` multiplies every kernel time (uncertainty analysis; 1 = as modelled).
-  explicit KernelModel(const GpuSpec& gpu, const CalibrationProfile* profile = nullptr, double time_scale = 1.0);
+  /// `time_scale` multiplies every kernel time (uncertainty analysis; 1 = as modelled). `clocks`:
+  /// with `sustained`, tensor-core kernels (GEMMs, attention) run at the profile's sustained /
+  /// burst ratio of its looped GEMM; memory-bound kernels keep their measured bandwidth (HBM is
+  /// clocked apart from the SMs).
+  explicit KernelModel(const GpuSpec& gpu, const CalibrationProfile* profile = nullptr, double time_scale = 1.0,
+                       Clocks clocks = Clocks::burst);
+  /// The cluster's GPU, profile and clocks.
+  explicit KernelModel(const ClusterSpec& cluster, double time_scale = 1.0);
   /// Time of one kernel on one GPU running alone.
   Time time(const Kernel& k) const;
   /// What the model assumed, for the report (profile and environment, or roofline; how many
@@ -40,6 +46,7 @@ class KernelModel {
   const GpuSpec& gpu_;
   const CalibrationProfile* profile_;
   double scale_ = 1.0;
+  double tensor_clock_ = 1.0;  // tensor-core throughput / the profile's (sustained_clock_ratio or 1)
   mutable std::set<std::string> outside_;  // kernel classes timed by the fitted fallback
 };
 
