@@ -95,13 +95,14 @@ ModelSpec load_model(const YamlNode& n) {
                 {"experts_per_token", false, "moe: routed experts per token"},
                 {"shared_experts", false, "moe: always-active experts (default 0)"},
                 {"expert_intermediate", false, "moe: expert FFN width"},
-                {"max_nodes_per_token", false, "moe: node-limited routing (default unlimited)"}});
+                {"max_nodes_per_token", false, "moe: node-limited routing (default unlimited)"},
+                {"balancing", false, "moe: load-balancing method, a regime of models/routing/balancing.yaml (default aux-loss)"}});
   FfnSpec& ff = m.ffn;
   ff.moe = f.child("kind").as_choice<bool>({{"dense", false}, {"moe", true}});
   ff.activation = f.child("activation").as_enum<Activation>();
   if (!ff.moe) {
     for (const char* k : {"dense_layers", "experts", "experts_per_token", "shared_experts", "expert_intermediate",
-                          "max_nodes_per_token"})
+                          "max_nodes_per_token", "balancing"})
       if (f.has(k)) throw f.child(k).error("only used by kind: moe");
     ff.intermediate = f.child("intermediate").as_positive_int();
   } else {
@@ -119,6 +120,10 @@ ModelSpec load_model(const YamlNode& n) {
     ff.expert_intermediate = f.child("expert_intermediate").as_positive_int();
     if (f.has("max_nodes_per_token"))
       ff.max_nodes_per_token = f.child("max_nodes_per_token").as_count();
+    if (auto b = f.optional_child("balancing")) {
+      ff.balancing = b->as_string();
+      ff.balancing_where = b->where();
+    }
   }
   return m;
 }

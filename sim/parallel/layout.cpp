@@ -53,7 +53,7 @@ RankShape rank_shape(const Scenario& s) {
   r.seq_len = s.training.seq_len;
   r.micro_batch = p.micro_batch;
   r.precision = s.training.precision;
-  r.expert_imbalance = p.expert_imbalance;
+  r.expert_imbalance = expert_imbalance(s);
   r.flash_attention = s.training.flash_attention;
   r.sequence_parallel = p.sequence_parallel;
   r.dropout = s.training.dropout;

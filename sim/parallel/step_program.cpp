@@ -164,8 +164,8 @@ class ProgramBuilder {
         it.stream = kEp;
         it.kind = TaskKind::comm_ep;
         it.comm_time = p.dispatcher == Dispatcher::alltoall
-                           ? moe_alltoall_time(bytes, moe_.top_k, p.ep, ep_nodes_, p.expert_imbalance, c)
-                           : moe_exchange_time(bytes, p.ep, ep_nodes_, p.expert_imbalance, c, moe_);
+                           ? moe_alltoall_time(bytes, moe_.top_k, p.ep, ep_nodes_, l_.shape.expert_imbalance, c)
+                           : moe_exchange_time(bytes, p.ep, ep_nodes_, l_.shape.expert_imbalance, c, moe_);
         it.scale_out = ep_nodes_ > 1;
         it.bytes_key = dispatch ? "ep dispatch" : "ep combine";
         it.bytes = bytes;
@@ -808,6 +808,7 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
                           "transfers of a rank share its NIC equally (contention between ranks through the switches is "
                           "not simulated in the step); communication kernels take " +
                           std::to_string(s.cluster.network.comm_sms) + " SMs from concurrent compute");
+  if (auto a = expert_imbalance_assumption(s); !a.empty()) r.assumptions.push_back(a);
   r.assumptions.push_back("schedule " + std::string(to_string(sched.spec.kind)) + ", " + std::to_string(l.micro_batches) +
                           " micro-batches of " + std::to_string(s.parallel.micro_batch) + " per data-parallel rank");
   r.assumptions.push_back("memory: " + std::to_string(s.memory.comm_buffer_bytes / (1 << 30)).substr(0, 4) +
@@ -876,7 +877,7 @@ std::string part_times_key(const Scenario& s) {
          to_string(s.training.precision) + "|" + std::to_string(s.training.seq_len) + "|" + std::to_string(p.tp) + "|" +
          std::to_string(p.cp) + "|" + std::to_string(p.ep) + "|" + std::to_string(p.pp) + "|" +
          std::to_string(p.virtual_stages) + "|" + std::to_string(p.micro_batch) + "|" + to_string(p.recompute) + "|" +
-         p.schedule + "|" + layers + "|" + std::to_string(p.expert_imbalance) + "|" + std::to_string(p.sequence_parallel) +
+         p.schedule + "|" + layers + "|" + (p.expert_imbalance ? std::to_string(*p.expert_imbalance) : p.routing.name) + "|" + std::to_string(p.sequence_parallel) +
          std::to_string(p.tp_comm_overlap) + to_string(p.dispatcher) +
          "|" + std::to_string(s.training.flash_attention) + std::to_string(s.training.dropout) +
          std::to_string(s.training.autocast) + "|" + std::to_string(s.uncertainty.kernel_time_scale) + "|" +

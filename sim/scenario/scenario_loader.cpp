@@ -14,15 +14,55 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A load-balancing regime of models/routing/balancing.yaml, with the router model's popularity
+// spread that reproduces its published statistic (expert_load.hpp). `where` names the field that
+// asked for it.
+RoutingRegime balancing_regime(const Catalog& catalog, const std::string& name, const std::string& where) {
+  const YamlNode doc = YamlNode::load_file(catalog.root() + "/models/routing/balancing.yaml");
+  doc.check_keys({{"sources", true, ""}, {"regimes", true, "name -> published statistic"}});
+  const auto sources = load_sources(doc);
+  const YamlNode regimes = doc.child("regimes");
+  if (!regimes.has(name)) {
+    std::string names;
+    for (const auto& [k, v] : regimes.entries()) names += (names.empty() ? "" : ", ") + k;
+    throw InputError(where + ": unknown balancing regime '" + name + "' (models/routing/balancing.yaml has " + names + ")");
+  }
+  const YamlNode r = regimes.child(name);
+  r.check_keys({{"max_violation", true, "MaxVio: max expert load / mean - 1"}, {"experts", false, "routed experts measured"},
+                {"top_k", false, "experts per token measured"}, {"tokens", false, "tokens counted over"},
+                {"source", true, "key of sources"}, {"note", false, ""}});
+  check_sources(r, sources);
+  RoutingRegime out;
+  out.name = name;
+  out.source = sources.at(r.child("source").as_string());
+  out.max_violation = r.child("max_violation").as_nonnegative_double();
+  if (out.max_violation > 0) {
+    out.experts = r.child("experts").as_count();
+    out.top_k = r.child("top_k").as_count();
+    out.tokens = r.child("tokens").as_positive_double();
+    out.sigma = calibrate_sigma(out);
+  }
+  return out;
+}
+
+// The regime a model's routed experts were trained under (its `balancing:`, else aux-loss, the
+// common method: assumed).
+RoutingRegime model_regime(const Catalog& catalog, const ModelSpec& m) {
+  if (!m.ffn.moe) return {};
+  if (m.ffn.balancing.empty()) return balancing_regime(catalog, "aux-loss", m.name + " (no ffn.balancing)");
+  return balancing_regime(catalog, m.ffn.balancing, m.ffn.balancing_where + ": field 'ffn.balancing'");
+}
+
 // Overrides the keys `p` gives in `out` (a scenario's layout, or a phase's changes to it).
-void parse_parallel(const YamlNode& p, const ModelSpec& model, ParallelSpec& out) {
+void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& catalog, ParallelSpec& out) {
   p.check_keys({{"tp", false, "tensor parallel"}, {"pp", false, "pipeline parallel"},
                 {"ep", false, "expert parallel"}, {"cp", false, "context parallel"},
                 {"zero", false, "ZeRO stage 0-3"}, {"schedule", false, "pipeline schedule"},
                 {"virtual_stages", false, "interleaving"}, {"micro_batch", false, "sequences per micro-batch"},
                 {"recompute", false, "none | selective | full"},
                 {"layers_per_part", false, "explicit layers of each pipeline part (uneven split)"},
-                {"expert_imbalance", false, "busiest expert-parallel rank's tokens / mean (default 1)"},
+                {"expert_imbalance", false, "busiest expert-parallel rank's tokens / mean (default: the router model's draw)"},
+                {"routing", false, "MoE load balancing of this run, a regime of models/routing/balancing.yaml (default: the model's)"},
                 {"sequence_parallel", false, "with tp > 1 (default true)"},
                 {"dispatcher", false, "MoE token exchange: deepep (default) | alltoall"},
                 {"tp_comm_overlap", false, "TP collectives pipelined with their GEMMs, with sequence parallelism (default false)"}});
@@ -57,7 +97,12 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, ParallelSpec& out
   if (auto v = p.optional_child("tp_comm_overlap")) out.tp_comm_overlap = v->as_bool();
   if (auto v = p.optional_child("expert_imbalance")) {
     out.expert_imbalance = v->as_double();
-    if (out.expert_imbalance < 1.0) throw v->error("max / mean tokens is at least 1");
+    if (!(*out.expert_imbalance >= 1.0 && *out.expert_imbalance <= 1e3))
+      throw v->error("max / mean tokens lies between 1 and 1000");
+  }
+  if (auto v = p.optional_child("routing")) {
+    if (!model.ffn.moe) throw v->error("only used by mixture-of-experts models");
+    out.routing = balancing_regime(catalog, v->as_string(), v->where() + ": field '" + v->path() + "'");
   }
   if (auto v = p.optional_child("recompute"))
     out.recompute = v->as_enum<Recompute>();
@@ -131,7 +176,8 @@ PhaseSpec parse_phase(const YamlNode& n, const Scenario& s, const Catalog& catal
   ph.seq_len = n.has("seq_len") ? n.child("seq_len").as_positive_int() : s.training.seq_len;
   ph.global_batch = n.has("global_batch") ? n.child("global_batch").as_positive_int() : s.training.global_batch;
   ph.parallel = s.parallel;
-  if (auto p = n.optional_child("parallelism")) parse_parallel(*p, model, ph.parallel);
+  if (ph.model) ph.parallel.routing = model_regime(catalog, model);
+  if (auto p = n.optional_child("parallelism")) parse_parallel(*p, model, catalog, ph.parallel);
   if (auto r = n.optional_child("reported_gpu_hours")) {
     n.check_keys(common);
     ph.reported_gpu_hours = r->as_positive_double();
@@ -341,7 +387,8 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
 
   s.cluster = load_cluster(n.child("cluster"), catalog);
 
-  if (auto p = n.optional_child("parallelism")) parse_parallel(*p, s.model, s.parallel);
+  s.parallel.routing = model_regime(catalog, s.model);
+  if (auto p = n.optional_child("parallelism")) parse_parallel(*p, s.model, catalog, s.parallel);
 
   if (auto mem = n.optional_child("memory")) {
     mem->check_keys({{"comm_buffers", false, "bytes per GPU for NCCL / DeepEP buffers (default 1 GiB)"},

@@ -11,6 +11,7 @@
 
 #include "gpuhours/catalog.hpp"
 #include "gpuhours/dtype.hpp"
+#include "gpuhours/expert_load.hpp"
 #include "gpuhours/hardware.hpp"
 #include "gpuhours/model.hpp"
 
@@ -44,7 +45,10 @@ struct ParallelSpec {
   int micro_batch = 1;
   Recompute recompute = Recompute::none;
   std::vector<int> layers_per_part;  // explicit uneven split over pipeline parts (optional)
-  double expert_imbalance = 1.0;     // busiest expert-parallel rank's tokens / mean; default: perfect balance (assumed)
+  // Busiest expert-parallel rank's tokens / mean, when given; otherwise drawn from the router model
+  // of `routing` (expert_load.hpp) for the layout: see expert_imbalance(Scenario).
+  std::optional<double> expert_imbalance;
+  RoutingRegime routing;             // the model's balancing regime, or the layout's `routing:`
   bool sequence_parallel = true;     // with tp > 1 (Korthikanti et al. 2022)
   Dispatcher dispatcher = Dispatcher::deepep;
   bool tp_comm_overlap = false;      // TP all-gathers / reduce-scatters pipelined with their GEMMs (Transformer Engine)
@@ -241,6 +245,17 @@ struct Scenario {
 
 
 Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog);
+
+/// The busiest expert-parallel rank's routed tokens / the mean, for `s`'s layout: the layout's
+/// `expert_imbalance` when given, else the mean over 256 seeded draws of its routing regime's
+/// router model (expert_load.hpp) at the model's experts and top-k, the layout's ep and the tokens
+/// an expert-parallel group routes per micro-batch and layer (ep x micro_batch x seq_len / (tp x cp)).
+/// 1 without expert parallelism.
+double expert_imbalance(const Scenario& s);
+/// The same for `ep` ranks routing `tokens` in one step of one layer (inference instances).
+double expert_imbalance(const Scenario& s, int ep, double tokens);
+/// Says where expert_imbalance(s) comes from, for the report.
+std::string expert_imbalance_assumption(const Scenario& s);
 /// A scenario given as a mapping (e.g. inside a validation case).
 Scenario load_scenario(const YamlNode& node, const Catalog& catalog);
 

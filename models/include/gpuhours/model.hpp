@@ -59,6 +59,8 @@ struct FfnSpec {
   int experts = 0, experts_per_token = 0, shared_experts = 0;
   std::int64_t expert_intermediate = 0;
   int max_nodes_per_token = 0;    // node-limited routing; 0 = unlimited
+  std::string balancing;          // load-balancing method, a regime of models/routing/balancing.yaml; empty: not stated
+  std::string balancing_where;    // file:line:column of `balancing`, for errors
 };
 
 struct ModelSpec {
