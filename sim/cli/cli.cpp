@@ -165,13 +165,33 @@ int cmd_check(const Catalog& catalog, const std::string& scenario, bool json, co
     nlohmann::ordered_json j = report_json(report);
     j["claim"]["range"] = {{"p10", c.gpu_hours.p10}, {"p50", c.gpu_hours.p50}, {"p90", c.gpu_hours.p90}};
     j["claim"]["cost_range_usd"] = {{"p10", c.cost_usd.p10}, {"p50", c.cost_usd.p50}, {"p90", c.cost_usd.p90}};
-    j["claim"]["required_tokens_per_gpu_second"] = c.required_tokens_per_gpu_second;
-    j["claim"]["best_published_mfu"] = c.best_published_mfu;
-    j["claim"]["best_published"] = c.best_published_what;
+    if (!c.counterfactual) {  // what the claim requires: a counterfactual has no claim of its own
+      j["claim"]["required_tokens_per_gpu_second"] = c.required_tokens_per_gpu_second;
+      j["claim"]["best_published_mfu"] = c.best_published_mfu;
+      j["claim"]["best_published"] = c.best_published_what;
+      j["claim"]["dominant_phase"] = {{"name", c.dominant_phase}, {"share", c.dominant_share}};
+    }
     j["claim"]["verdict"] = c.verdict;
+    j["claim"]["verdict_category"] = name_of(c.category);
+    j["claim"]["range_varies"] = c.range_inputs;
+    if (c.cost_at_claim_price)
+      j["claim"]["cost_at_claim_price"] = {{"usd_per_gpu_hour", c.cost_at_claim_price->usd_per_gpu_hour},
+                                           {"claimed_usd", c.cost_at_claim_price->claimed_usd},
+                                           {"simulated_usd", c.cost_at_claim_price->simulated_usd}};
+    if (c.counterfactual)
+      j["counterfactual_of"] = {{"scenario", c.counterfactual->name},
+                                {"title", c.counterfactual->title},
+                                {"gpu_hours", c.counterfactual->gpu_hours},
+                                {"baseline_simulated_gpu_hours", c.counterfactual->simulated_gpu_hours},
+                                {"ratio", c.counterfactual->gpu_hours / c.counterfactual->simulated_gpu_hours},
+                                {"baseline_step_seconds", c.counterfactual->step_seconds},
+                                {"baseline_mfu", c.counterfactual->mfu},
+                                {"baseline_rental_usd", c.counterfactual->cost_usd},
+                                {"baseline_claimed_gpu_hours", c.counterfactual->claimed_gpu_hours
+                                                                   ? nlohmann::ordered_json(*c.counterfactual->claimed_gpu_hours)
+                                                                   : nlohmann::ordered_json()}};
     j["claim"]["reasons"] = c.reasons;
     j["claim"]["monte_carlo"] = {{"samples", c.samples}, {"seed", c.seed}};
-    j["claim"]["dominant_phase"] = {{"name", c.dominant_phase}, {"share", c.dominant_share}};
     if (c.baseline)
       j["claim"]["baseline"] = {{"scenario", c.baseline->name},
                                 {"claimed_gpu_hours", c.baseline->claimed_gpu_hours},
@@ -187,9 +207,9 @@ int cmd_check(const Catalog& catalog, const std::string& scenario, bool json, co
   out << "\n";
   write_terminal(report, out);
   out << fmt::format("\nSimulated range ({} samples, seed {}): GPU-hours P10 {:.0f}, P50 {:.0f}, P90 {:.0f}; cost P10 ${:.0f}, "
-                     "P50 ${:.0f}, P90 ${:.0f}\n",
+                     "P50 ${:.0f}, P90 ${:.0f}\n  varying {}\n",
                      c.samples, c.seed, c.gpu_hours.p10, c.gpu_hours.p50, c.gpu_hours.p90, c.cost_usd.p10, c.cost_usd.p50,
-                     c.cost_usd.p90);
+                     c.cost_usd.p90, c.range_inputs);
   return 0;
 }
 

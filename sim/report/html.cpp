@@ -50,7 +50,16 @@ std::string bar_chart(const std::string& id, const std::vector<std::pair<std::st
 }  // namespace
 
 void write_html(const Scenario& s, const CheckResult& c, std::ostream& out) {
-  const double claimed = *s.claim->gpu_hours;
+  // The claim marked on the range: the scenario's own, or for a counterfactual its baseline's.
+  double claimed = c.gpu_hours.p50;
+  std::string claim_label;
+  if (s.claim && s.claim->gpu_hours) {
+    claimed = *s.claim->gpu_hours;
+    claim_label = "claim";
+  } else if (c.counterfactual && c.counterfactual->claimed_gpu_hours) {
+    claimed = *c.counterfactual->claimed_gpu_hours;
+    claim_label = "claim of " + c.counterfactual->name;
+  }
   const double lo = std::min(claimed, c.gpu_hours.p10) * 0.8, hi = std::max(claimed, c.gpu_hours.p90) * 1.1;
   auto x = [&](double v) { return 40 + 680 * (v - lo) / (hi - lo); };
   std::string range = "<svg id=\"claim-range\" class=\"chart\" width=\"760\" height=\"110\" role=\"img\">";
@@ -60,8 +69,11 @@ void write_html(const Scenario& s, const CheckResult& c, std::ostream& out) {
   range += fmt::format("<line x1=\"{0:.1f}\" y1=\"36\" x2=\"{0:.1f}\" y2=\"74\" class=\"median\"/>", x(c.gpu_hours.p50));
   range += fmt::format("<text x=\"{:.1f}\" y=\"30\" text-anchor=\"middle\">simulated P10-P90, median {}</text>",
                        x(c.gpu_hours.p50), millions(c.gpu_hours.p50));
-  range += fmt::format("<circle cx=\"{:.1f}\" cy=\"55\" r=\"7\" class=\"claim\"/>", x(claimed));
-  range += fmt::format("<text x=\"{:.1f}\" y=\"95\" text-anchor=\"middle\">claim {}</text>", x(claimed), millions(claimed));
+  if (!claim_label.empty()) {
+    range += fmt::format("<circle cx=\"{:.1f}\" cy=\"55\" r=\"7\" class=\"claim\"/>", x(claimed));
+    range += fmt::format("<text x=\"{:.1f}\" y=\"95\" text-anchor=\"middle\">{} {}</text>", x(claimed), esc(claim_label),
+                         millions(claimed));
+  }
   range += "</svg>";
 
   const auto& b = c.step.breakdown;
@@ -88,8 +100,8 @@ void write_html(const Scenario& s, const CheckResult& c, std::ostream& out) {
   out << "<h1>" << esc(s.title) << "</h1>\n<p class=\"verdict\">" << esc(c.verdict) << "</p>\n<ul>";
   for (const auto& r : c.reasons) out << "<li>" << esc(r) << "</li>";
   out << "</ul>\n<h2>Claim against the simulated range</h2>\n" << range;
-  out << fmt::format("<p>Claim {} GPU-hours; simulated P10 {}, P50 {}, P90 {} ({} Monte Carlo samples, seed {}).</p>\n",
-                     millions(claimed), millions(c.gpu_hours.p10), millions(c.gpu_hours.p50), millions(c.gpu_hours.p90),
+  out << fmt::format("<p>{} {} GPU-hours; simulated P10 {}, P50 {}, P90 {} ({} Monte Carlo samples, seed {}).</p>\n",
+                     claim_label.empty() ? "No claim:" : esc(claim_label), claim_label.empty() ? "" : millions(claimed), millions(c.gpu_hours.p10), millions(c.gpu_hours.p50), millions(c.gpu_hours.p90),
                      c.samples, c.seed);
   out << "<h2>One training step (" << fmt::format("{:.3f}", c.step.seconds) << " s)</h2>\n" << step;
   out << "<h2>GPU-hours by phase</h2>\n" << by_phase;
@@ -108,7 +120,8 @@ void write_html(const Scenario& s, const CheckResult& c, std::ostream& out) {
   for (const auto& a : c.step.assumptions) out << "<li>" << esc(a) << "</li>";
   out << "</ul>\n<h2>Sources</h2>\n<ul>";
   for (const auto& src : s.sources) out << "<li>" << esc(src) << "</li>";
-  out << "<li>" << esc(s.claim->source) << "</li></ul>\n";
+  if (s.claim) out << "<li>" << esc(s.claim->source) << "</li>";
+  out << "</ul>\n";
   out << "<script>document.body.dataset.rendered = document.querySelectorAll('svg.chart').length === 4 ? 'ok' : 'missing';"
          "</script>\n</body></html>\n";
 }

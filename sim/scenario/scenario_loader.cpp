@@ -53,6 +53,15 @@ RoutingRegime model_regime(const Catalog& catalog, const ModelSpec& m) {
   return balancing_regime(catalog, m.ffn.balancing, m.ffn.balancing_where + ": field 'ffn.balancing'");
 }
 
+// A scenario named at `n` must exist: fails now, at that field, rather than when it is loaded.
+void scenario_exists(const Catalog& catalog, const YamlNode& n) {
+  try {
+    catalog.scenario_path(n.as_string());
+  } catch (const InputError& e) {
+    throw n.error(e.what());
+  }
+}
+
 // Overrides the keys `p` gives in `out` (a scenario's layout, or a phase's changes to it).
 void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& catalog, ParallelSpec& out) {
   p.check_keys({{"tp", false, "tensor parallel"}, {"pp", false, "pipeline parallel"},
@@ -376,6 +385,7 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
                 {"training", true, "precision, seq_len, global_batch, tokens"},
                 {"cost", true, "gpu_hour_usd"},
                 {"claim", false, "published figure to compare with"},
+                {"counterfactual_of", false, "the scenario this one varies: check sets the two side by side"},
                 {"reliability", false, "interruptions, checkpoints, restarts (defaults: hardware/costs.yaml)"}});
   Scenario s;
   s.file = path;
@@ -458,6 +468,11 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
 
   load_costs(n, catalog, s);
   load_uncertainty(catalog, s.uncertainty);
+  if (auto cf = n.optional_child("counterfactual_of")) {
+    if (n.has("claim")) throw cf->error("a counterfactual is set beside its baseline's claim: give no claim of its own");
+    s.counterfactual_of = cf->as_string();
+    scenario_exists(catalog, *cf);
+  }
   if (auto cl = n.optional_child("claim")) {
     cl->check_keys({{"gpu_hours", false, "claimed GPU-hours"},
                     {"cost_usd", false, "claimed cost"},
@@ -469,7 +484,7 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
     if (cl->has("baseline") != cl->has("saving")) throw cl->error("give 'baseline' and 'saving' together");
     if (auto v = cl->optional_child("baseline")) {
       claim.baseline = v->as_string();
-      catalog.scenario_path(claim.baseline);  // fails now, clearly, when the baseline does not exist
+      scenario_exists(catalog, *v);
     }
     if (auto v = cl->optional_child("saving")) {
       claim.saving = v->as_double();

@@ -40,11 +40,84 @@ std::pair<double, std::string> best_published(const Scenario& s, const Catalog& 
   return {best, what};
 }
 
+// "kernel time -15% to +15%, ..., and the rental price $2.00 to $6.88 per GPU-hour (cost only)".
+std::string range_inputs(const std::vector<SensitivityRow>& inputs) {
+  std::string out;
+  for (const SensitivityRow& r : inputs) {
+    if (!out.empty()) out += ", ";
+    if (r.input == "rental price")
+      out += fmt::format("the rental price ${:.2f} ({}) to ${:.2f} ({}) per GPU-hour (cost only)", r.cost_low / r.gpu_hours_low,
+                         r.low, r.cost_high / r.gpu_hours_high, r.high);
+    else
+      out += fmt::format("{} {} to {}", r.input, r.low, r.high);
+  }
+  return out;
+}
+
+// Prose carries 3 significant figures ("2.20M"); tables and JSON keep full values.
+std::string millions(double v) { return fmt::format("{:#.3g}M", v / 1e6); }
+
+// A counterfactual: the run set beside the scenario it varies, with that scenario's claim.
+CheckResult counterfactual(const Scenario& s, const Catalog& catalog, CheckResult c) {
+  const Scenario base = load_scenario(s.counterfactual_of, catalog);
+  const SimulatedRun b = simulate_run(base);
+  CheckResult::Counterfactual cf;
+  cf.name = base.name;
+  cf.title = base.title;
+  cf.gpu_hours = c.run.gpu_hours;
+  cf.simulated_gpu_hours = b.run.gpu_hours;
+  cf.step_seconds = b.step.seconds;
+  cf.mfu = b.run.mfu;
+  cf.cost_usd = b.run.costs.rental_usd;
+  if (base.claim) cf.claimed_gpu_hours = base.claim->gpu_hours;
+  c.category = Verdict::counterfactual;
+  c.verdict = fmt::format("A counterfactual of '{}': {} GPU-hours, {:.2f}x the {} GPU-hours simulated for it.", base.name,
+                          millions(c.run.gpu_hours), c.run.gpu_hours / b.run.gpu_hours, millions(b.run.gpu_hours));
+  c.reasons.push_back(fmt::format("'{}' ({}) is the run this scenario varies; this is a comparison, not a verdict on its claim.",
+                                  base.name, base.title));
+  c.reasons.push_back(fmt::format("Step {:.2f} s against {:.2f} s ({:.2f}x); MFU {:.1f}% against {:.1f}%; rental cost {:.3g} "
+                                  "against {:.3g} USD at each scenario's price.",
+                                  c.step.seconds, b.step.seconds, c.step.seconds / b.step.seconds, 100 * c.run.mfu,
+                                  100 * b.run.mfu, c.run.costs.rental_usd, b.run.costs.rental_usd));
+  if (cf.claimed_gpu_hours)
+    c.reasons.push_back(fmt::format("'{}' claims {} GPU-hours: this run would take {:.2f}x that.", base.name,
+                                    millions(*cf.claimed_gpu_hours), c.run.gpu_hours / *cf.claimed_gpu_hours));
+  c.reasons.push_back(fmt::format("This run's range, P10-P90: {}-{} GPU-hours, varying {}.", millions(c.gpu_hours.p10),
+                                  millions(c.gpu_hours.p90), c.range_inputs));
+  c.counterfactual = cf;
+  return c;
+}
+
 }  // namespace
 
+VerdictScale load_verdict_scale(const Catalog& catalog) {
+  const YamlNode doc = YamlNode::load_file(catalog.root() + "/hardware/verdict-scale.yaml");
+  doc.check_keys({{"sources", true, ""}, {"impossible_mfu", true, ""}, {"far_above_ratio", true, ""}});
+  const auto sources = load_sources(doc);
+  VerdictScale v;
+  for (auto [key, value] : {std::pair{"impossible_mfu", &v.impossible_mfu}, {"far_above_ratio", &v.far_above_ratio}}) {
+    const YamlNode n = doc.child(key);
+    n.check_keys({{"value", true, ""}, {"source", true, "key of sources"}, {"note", false, ""}});
+    check_sources(n, sources);
+    *value = n.child("value").as_positive_double();
+  }
+  if (v.far_above_ratio <= 1) throw doc.child("far_above_ratio").error("must exceed 1");
+  return v;
+}
+
+Verdict classify_claim(const VerdictScale& scale, double claimed, const Percentiles& range, double required_mfu,
+                       double best_published_mfu) {
+  if (required_mfu > scale.impossible_mfu) return Verdict::impossible;
+  if (claimed < range.p10)
+    return best_published_mfu > 0 && required_mfu > best_published_mfu ? Verdict::beyond_published : Verdict::ambitious;
+  if (claimed <= range.p90) return Verdict::consistent;
+  return claimed > scale.far_above_ratio * range.p50 ? Verdict::far_above : Verdict::above_range;
+}
+
 CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint64_t seed, int samples) {
-  if (!s.claim || !s.claim->gpu_hours)
-    throw InputError(s.file + ": the scenario has no claim.gpu_hours to check");
+  const bool cf = !s.counterfactual_of.empty();
+  if (!cf && (!s.claim || !s.claim->gpu_hours))
+    throw InputError(s.file + ": the scenario has no claim.gpu_hours to check and is no counterfactual_of another");
   CheckResult c;
   c.seed = seed;
   c.samples = samples;
@@ -78,6 +151,8 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
   // The simulated range is the central 80% of the samples (P10-P90), the band the verdict reads.
   c.gpu_hours = {percentile(hours, 0.1), percentile(hours, 0.5), percentile(hours, 0.9)};
   c.cost_usd = {percentile(cost, 0.1), percentile(cost, 0.5), percentile(cost, 0.9)};
+  c.range_inputs = range_inputs(c.inputs);
+  if (cf) return counterfactual(s, catalog, std::move(c));
 
   const double claimed = *s.claim->gpu_hours;
   c.claim.ratio = claimed / c.gpu_hours.p50;
@@ -89,23 +164,48 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
   if (!c.claim.required_mfu) throw InputError(s.file + ": the claim leaves no GPU-hours for the simulated phases");
   std::tie(c.best_published_mfu, c.best_published_what) = best_published(s, catalog);
 
-  const auto M = [](double v) { return fmt::format("{:.3f}M", v / 1e6); };
+  const auto M = millions;
   const std::string range = fmt::format("{}-{} GPU-hours (P10-P90, median {})", M(c.gpu_hours.p10), M(c.gpu_hours.p90),
                                         M(c.gpu_hours.p50));
-  if (claimed < c.gpu_hours.p10) {
-    const bool beyond = c.best_published_mfu > 0 && *c.claim.required_mfu > c.best_published_mfu;
-    c.verdict = beyond ? "Implausible as stated: the claim needs more efficiency than any published run on this hardware."
-                       : "Ambitious: the claim is below the simulated range but within the best published efficiency.";
-    c.reasons.push_back(fmt::format("The claim ({}) is below the simulated range of {}.", M(claimed), range));
-  } else if (claimed > c.gpu_hours.p90) {
-    c.verdict = "Plausible: the claim is above what the simulation needs.";
-    c.reasons.push_back(fmt::format(
-        "The claim ({}) is {:.0f}% above the simulated median ({}); the difference leaves room for what the model "
-        "leaves out (evaluation, stragglers, data loading, restarts beyond the failure model, a less tuned "
-        "implementation).", M(claimed), 100 * (c.claim.ratio.value() - 1), range));
-  } else {
-    c.verdict = "Consistent: the claim lies inside the simulated range.";
-    c.reasons.push_back(fmt::format("The claim ({}) lies inside the simulated range of {}.", M(claimed), range));
+  const double required = *c.claim.required_mfu;
+  c.category = classify_claim(load_verdict_scale(catalog), claimed, c.gpu_hours, required, c.best_published_mfu);
+  switch (c.category) {
+    case Verdict::impossible:
+      c.verdict = fmt::format("Impossible as described: the claim needs the GPUs to compute at {:.0f}% of their datasheet "
+                              "peak, and no GPU computes beyond 100%.", 100 * required);
+      c.reasons.push_back(fmt::format("The claim ({}) is {:.2f}x below the simulated median; either it counts only part of "
+                                      "the GPU-hours this run needs, or the run differs from its description (fewer "
+                                      "tokens, a smaller model, other hardware).", M(claimed), 1 / c.claim.ratio.value()));
+      break;
+    case Verdict::beyond_published:
+      c.verdict = "Implausible as stated: the claim needs more efficiency than any published run on this hardware.";
+      c.reasons.push_back(fmt::format("The claim ({}) is below the simulated range of {}.", M(claimed), range));
+      break;
+    case Verdict::ambitious:
+      c.verdict = "Ambitious: the claim is below the simulated range but within the best published efficiency.";
+      c.reasons.push_back(fmt::format("The claim ({}) is below the simulated range of {}.", M(claimed), range));
+      break;
+    case Verdict::consistent:
+      c.verdict = "Consistent: the claim lies inside the simulated range.";
+      c.reasons.push_back(fmt::format("The claim ({}) lies inside the simulated range of {}.", M(claimed), range));
+      break;
+    case Verdict::above_range:
+      c.verdict = "Consistent with what the simulation leaves out: the claim is above the simulated range.";
+      c.reasons.push_back(fmt::format(
+          "The claim ({}) is {:.0f}% above the simulated median ({}); the difference leaves room for what the model "
+          "leaves out (evaluation, stragglers, data loading, restarts beyond the failure model, a less tuned "
+          "implementation).", M(claimed), 100 * (c.claim.ratio.value() - 1), range));
+      break;
+    case Verdict::far_above:
+      c.verdict = fmt::format("Far more compute than this run needs: the claim is {:.1f}x the simulated median.",
+                              c.claim.ratio.value());
+      c.reasons.push_back(fmt::format(
+          "The claim ({}) against the simulated range of {}: it leaves the run an MFU of only {:.1f}%. It most likely "
+          "covers more than this run (ablations, failed runs, other phases), or the run is not as described.",
+          M(claimed), range, 100 * required));
+      break;
+    case Verdict::counterfactual:
+      break;
   }
   c.reasons.push_back(fmt::format(
       "For the claim to hold, the cluster must sustain {:.0f} tokens/s per GPU, an MFU of {:.1f}% against the "
@@ -152,6 +252,21 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
         M(c.run.gpu_hours), M(b.simulated_gpu_hours), 100 * b.simulated_saving, c.dominant_phase, b.dominant_phase));
     c.baseline = b;
   }
+  if (s.claim->cost_usd) {
+    // The claim's own price per GPU-hour, applied to the simulated GPU-hours: the cost claim
+    // checked on its own terms, beside the market range.
+    CheckResult::CostAtClaimPrice k;
+    k.usd_per_gpu_hour = *s.claim->cost_usd / claimed;
+    k.claimed_usd = *s.claim->cost_usd;
+    k.simulated_usd = c.run.gpu_hours * k.usd_per_gpu_hour;
+    c.reasons.push_back(fmt::format(
+        "At the claim's own price of ${:.2f} per GPU-hour, the simulated run costs ${} against the claimed ${} ({:.2f}x); "
+        "at market prices it would cost ${}-${} (P10-P90).",
+        k.usd_per_gpu_hour, M(k.simulated_usd), M(k.claimed_usd), k.claimed_usd / k.simulated_usd, M(c.cost_usd.p10),
+        M(c.cost_usd.p90)));
+    c.cost_at_claim_price = k;
+  }
+  c.reasons.push_back("The simulated range (P10-P90 of " + std::to_string(c.samples) + " samples) varies " + c.range_inputs + ".");
   const SensitivityRow* top = nullptr;
   for (const auto& r : c.inputs)
     if (r.input != "rental price") {

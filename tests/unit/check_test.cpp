@@ -6,6 +6,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "gpuhours/check.hpp"
 #include "test_util.hpp"
 
 using namespace gpuhours;
@@ -115,4 +116,80 @@ claim: {gpu_hours: 20000, source: "a test claim"}
   bool compared = false;
   for (const auto& r : j["claim"]["reasons"]) compared |= r.get<std::string>().find("best published MFU") != std::string::npos;
   CHECK(compared);
+}
+
+TEST_CASE("verdict scale: each category from its thresholds (hardware/verdict-scale.yaml)") {
+  const VerdictScale scale = load_verdict_scale(Catalog(GPUHOURS_DATA_DIR));
+  CHECK(scale.impossible_mfu == 1.0);
+  CHECK(scale.far_above_ratio == 2.0);
+  const Percentiles range{90, 100, 110};  // simulated P10, P50, P90
+  // required MFU above 100%: impossible, whatever the range says.
+  CHECK(classify_claim(scale, 10, range, 1.2, 0.5) == Verdict::impossible);
+  // Below P10: beyond the best published MFU, or within it.
+  CHECK(classify_claim(scale, 80, range, 0.6, 0.5) == Verdict::beyond_published);
+  CHECK(classify_claim(scale, 80, range, 0.45, 0.5) == Verdict::ambitious);
+  CHECK(classify_claim(scale, 80, range, 0.6, 0.0) == Verdict::ambitious);  // no published figure to exceed
+  // Inside [P10, P90], ends included.
+  CHECK(classify_claim(scale, 90, range, 0.4, 0.5) == Verdict::consistent);
+  CHECK(classify_claim(scale, 110, range, 0.3, 0.5) == Verdict::consistent);
+  // Above P90: up to 2x the median, then far above.
+  CHECK(classify_claim(scale, 150, range, 0.2, 0.5) == Verdict::above_range);
+  CHECK(classify_claim(scale, 200, range, 0.2, 0.5) == Verdict::above_range);
+  CHECK(classify_claim(scale, 201, range, 0.2, 0.5) == Verdict::far_above);
+}
+
+TEST_CASE("check: an MFU above 100% is reported as impossible; a claim 6x the need is not called plausible") {
+  const auto dense = cli({"check", "dense-671b-alternative", "--json", "--samples", "500"});
+  REQUIRE_MESSAGE(dense.code == 0, dense.err);
+  const auto d = nlohmann::json::parse(dense.out)["claim"];
+  CHECK(d["verdict_category"] == "impossible");
+  CHECK(d["required_mfu"].get<double>() > 1.0);
+  CHECK(d["verdict"].get<std::string>().find("Impossible as described") == 0);
+  CHECK(d["verdict"].get<std::string>().find("no GPU computes beyond 100%") != std::string::npos);
+
+  const auto alleged = cli({"check", "deepseek-v3-2t-tokens", "--json", "--samples", "500"});
+  REQUIRE_MESSAGE(alleged.code == 0, alleged.err);
+  const auto a = nlohmann::json::parse(alleged.out)["claim"];
+  CHECK(a["verdict_category"] == "far-above");
+  CHECK(a["ratio"].get<double>() > 2.0);
+  CHECK(a["verdict"].get<std::string>().find("Plausible") == std::string::npos);
+  CHECK(a["verdict"].get<std::string>().find("Far more compute than this run needs") == 0);
+}
+
+TEST_CASE("check: a cost claim is checked at its own price, and the range says what it varies") {
+  const auto r = cli({"check", "deepseek-v3-claim", "--json", "--samples", "500"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& k = j["claim"]["cost_at_claim_price"];
+  CHECK(k["usd_per_gpu_hour"].get<double>() == doctest::Approx(5.576e6 / 2.788e6));  // $2.00, the claim's own
+  CHECK(k["claimed_usd"].get<double>() == 5.576e6);
+  CHECK(k["simulated_usd"].get<double>() == doctest::Approx(j["run"]["gpu_hours"].get<double>() * 2.0));
+  const std::string varies = j["claim"]["range_varies"];
+  for (const char* input : {"kernel time -15% to +15%", "network bandwidth", "interruption rate x0.5 to x2",
+                            "the rental price $2.00 (deepseek-assumed) to $6.88 (hyperscaler-on-demand)"})
+    CHECK_MESSAGE(varies.find(input) != std::string::npos, input);
+}
+
+TEST_CASE("check: a counterfactual is set beside the run it varies, not judged against that run's claim") {
+  const auto r = cli({"check", "deepseek-v3-bf16", "--json", "--samples", "500"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["claim"]["verdict_category"] == "counterfactual");
+  const auto& cf = j["counterfactual_of"];
+  CHECK(cf["scenario"] == "deepseek-v3-claim");
+  CHECK(cf["baseline_claimed_gpu_hours"].get<double>() == 2.788e6);
+  CHECK(cf["ratio"].get<double>() == doctest::Approx(j["run"]["gpu_hours"].get<double>() / cf["baseline_simulated_gpu_hours"].get<double>()));
+  CHECK(cf["ratio"].get<double>() > 1.2);  // BF16 GEMMs at half the FP8 peak
+  const std::string verdict = j["claim"]["verdict"];
+  CHECK(verdict.find("A counterfactual of 'deepseek-v3-claim'") == 0);
+  // A counterfactual with a claim of its own, or of an unknown scenario, is bad input at the field.
+  const std::string both = test::write_temp("both.yaml", test::inline_scenario() + "counterfactual_of: llama-3-405b\nclaim: {gpu_hours: 1, source: x}\n");
+  const auto e1 = cli({"check", both});
+  CHECK(e1.code == 1);
+  CHECK(e1.err.find("counterfactual_of") != std::string::npos);
+  const std::string unknown = test::write_temp("unknown.yaml", test::inline_scenario() + "counterfactual_of: llama-9-405b\n");
+  const auto e2 = cli({"check", unknown});
+  CHECK(e2.code == 1);
+  CHECK(e2.err.find("unknown.yaml:") != std::string::npos);
+  CHECK(e2.err.find("did you mean") != std::string::npos);
 }

@@ -240,6 +240,7 @@ struct Scenario {
   ReliabilitySpec reliability;
   UncertaintySpec uncertainty;
   std::optional<ClaimSpec> claim;
+  std::string counterfactual_of;  // a scenario this one varies (e.g. the same run on other GPUs): set beside it, not judged
   int dp() const { return cluster.gpus() / (parallel.tp * parallel.pp * parallel.cp); }
 };
 
