@@ -213,16 +213,44 @@ int cmd_check(const Catalog& catalog, const std::string& scenario, bool json, co
   return 0;
 }
 
-int cmd_compare(const Catalog& catalog, const std::vector<std::string>& names, std::ostream& out) {
-  out << fmt::format("{:<28}{:>7}{:>14}{:>9}{:>14}{:>14}{:>7}{:>10}\n", "scenario", "GPUs", "GPU-hours", "days",
-                     "rental USD", "owned USD", "MFU", "MWh");
-  for (const auto& name : names) {
+// One row per scenario, full names and grouped digits; with a baseline, ratio columns against
+// it; a claim column where a scenario claims GPU-hours (claimed / simulated).
+int cmd_compare(const Catalog& catalog, const std::vector<std::string>& names, const std::string& baseline,
+                std::ostream& out) {
+  struct Row {
+    std::string name;
+    int gpus = 0;
+    RunResult run;
+    std::optional<double> claimed;
+  };
+  std::vector<Row> rows;
+  auto simulate = [&](const std::string& name) {
     const Scenario s = load_scenario(name, catalog);
-    const RunResult run = simulate_run(s).run;
-    out << fmt::format("{:<28}{:>7}{:>14.0f}{:>9.1f}{:>14.0f}{:>14.0f}{:>6.1f}%{:>10.0f}\n", s.name.substr(0, 27),
-                       s.cluster.gpus(), run.gpu_hours, run.wall_clock_days, run.costs.rental_usd, run.costs.owned_usd,
-                       100 * run.mfu, run.energy_mwh);
+    Row r{s.name, s.cluster.gpus(), simulate_run(s).run, std::nullopt};
+    if (s.claim && s.claim->gpu_hours) r.claimed = *s.claim->gpu_hours;
+    return r;
+  };
+  for (const auto& name : names) rows.push_back(simulate(name));
+  std::optional<Row> base;
+  if (!baseline.empty()) {
+    const auto it = std::find(names.begin(), names.end(), baseline);
+    base = it != names.end() ? rows[static_cast<std::size_t>(it - names.begin())] : simulate(baseline);
   }
+  std::size_t width = std::string("scenario").size();
+  for (const Row& r : rows) width = std::max(width, r.name.size());
+  out << fmt::format("{:<{}}  {:>7}{:>14}{}{:>9}{:>14}{}{:>14}{:>7}{:>10}{:>16}{:>10}\n", "scenario", width, "GPUs", "GPU-hours",
+                     base ? fmt::format("{:>8}", "x base") : "", "days", "rental USD", base ? fmt::format("{:>8}", "x base") : "",
+                     "owned USD", "MFU", "MWh", "claimed GPU-h", "claim/sim");
+  for (const Row& r : rows) {
+    auto ratio = [&](double v, double b) { return base ? fmt::format("{:>8.2f}", v / b) : std::string(); };
+    out << fmt::format("{:<{}}  {:>7}{:>14}{}{:>9.1f}{:>14}{}{:>14}{:>6.1f}%{:>10}{:>16}{:>10}\n", r.name, width, grouped(r.gpus),
+                       grouped(r.run.gpu_hours), base ? ratio(r.run.gpu_hours, base->run.gpu_hours) : "", r.run.wall_clock_days,
+                       grouped(r.run.costs.rental_usd), base ? ratio(r.run.costs.rental_usd, base->run.costs.rental_usd) : "",
+                       grouped(r.run.costs.owned_usd), 100 * r.run.mfu, grouped(r.run.energy_mwh),
+                       r.claimed ? grouped(*r.claimed) : "-", r.claimed ? fmt::format("{:.2f}", *r.claimed / r.run.gpu_hours) : "-");
+  }
+  if (base) out << "x base: the scenario's figure / " << base->name << "'s; ";
+  out << "claim/sim: claimed / simulated GPU-hours; GPU-hours include every simulated phase and interruptions\n";
   return 0;
 }
 
@@ -291,8 +319,11 @@ int cmd_list(const Catalog& catalog, std::ostream& out) {
                                                          {"hardware/networks", "Networks"}};
   for (const auto& [folder, heading] : folders) {
     out << heading << "\n";
-    for (const auto& name : catalog.names(folder))
-      out << fmt::format("  {:<28}{}\n", name, title_of(catalog.preset_path(folder, name)));
+    const auto names = catalog.names(folder);
+    std::size_t width = 0;  // the longest name and two spaces: a name never runs into its title
+    for (const auto& name : names) width = std::max(width, name.size() + 2);
+    for (const auto& name : names)
+      out << fmt::format("  {:<{}}{}\n", name, width, title_of(catalog.preset_path(folder, name)));
   }
   return 0;
 }
@@ -354,7 +385,7 @@ int cmd_merge(const std::vector<std::string>& files, bool json, bool csv, std::o
 
 int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
             const std::string& data_dir, const std::string& bench_path, SweepComm* comm) {
-  CLI::App app{"gpuhours: GPU-hours, days, dollars and energy to train a language model"};
+  CLI::App app{"gpuhours: GPU-hours, days, dollars and energy to train a language model", "gpuhours"};
   app.require_subcommand(1);
   std::string root = data_dir;
   app.add_option("--data-dir", root, "folder holding models/, hardware/ and scenarios/");
@@ -384,6 +415,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   std::vector<std::string> compare_names;
   CLI::App* compare = app.add_subcommand("compare", "one table across scenarios");
   compare->add_option("scenarios", compare_names, "scenario files or preset names")->required();
+  std::string compare_baseline;
+  compare->add_option("--baseline", compare_baseline, "a scenario (one of those compared, or another) to give ratios against");
 
   std::vector<std::string> bench_args;
   CLI::App* bench = app.add_subcommand("bench", "measure kernel times on the local GPU (CUDA build only): "
@@ -439,6 +472,10 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   argv_store.insert(argv_store.end(), args.begin(), args.end());
   std::vector<const char*> argv;
   for (const auto& a : argv_store) argv.push_back(a.c_str());
+  if (args.empty()) {  // a bare `gpuhours`: the commands, not an error
+    out << app.help();
+    return 0;
+  }
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const CLI::CallForHelp&) {
@@ -458,7 +495,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (*coll) return cmd_collective(catalog, ca, out);
     if (*shapes) return cmd_shapes(catalog, shapes_scenario, out);
     if (*check) return cmd_check(catalog, check_scenario_name, check_json, html_path, seed, samples, out);
-    if (*compare) return cmd_compare(catalog, compare_names, out);
+    if (*compare) return cmd_compare(catalog, compare_names, compare_baseline, out);
     if (*validate) return cmd_validate(catalog, validate_json, out);
     if (*sweep) return cmd_sweep(catalog, sw, out, err, comm);
     if (*merge) return cmd_merge(merge_files, merge_json, merge_csv, out);

@@ -30,8 +30,7 @@ std::string Catalog::scenario_path(const std::string& name_or_path) const {
   const std::string path = preset_path("scenarios", name_or_path);
   if (fs::exists(path)) return path;
   std::string msg = "unknown scenario preset '" + name_or_path + "'";
-  if (auto hint = closest_match(name_or_path, names("scenarios")); !hint.empty())
-    msg += "; did you mean '" + hint + "'?";
+  msg += name_hint(name_or_path, names("scenarios"), 0);
   throw InputError(msg + " (gpuhours list shows the presets)");
 }
 

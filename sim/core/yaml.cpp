@@ -145,7 +145,24 @@ double YamlNode::as_double() const {
     if (used != node_.Scalar().size() || !std::isfinite(v)) throw std::invalid_argument("");
     return v;
   } catch (const std::exception&) {
-    throw error("expected a number, got \"" + node_.Scalar() + "\"");
+    // "100B", "1.5T", "16M": a count with a suffix; say how to write it.
+    const std::string& text = node_.Scalar();
+    static constexpr std::pair<char, const char*> kSuffixes[] = {{'K', "e3"}, {'k', "e3"}, {'M', "e6"}, {'B', "e9"},
+                                                                {'G', "e9"}, {'T', "e12"}};
+    if (text.size() > 1)
+      for (const auto& [suffix, exponent] : kSuffixes)
+        if (text.back() == suffix) {
+          const std::string mantissa = text.substr(0, text.size() - 1);
+          std::size_t used = 0;
+          try {
+            std::stod(mantissa, &used);
+          } catch (const std::exception&) {
+            used = 0;
+          }
+          if (used == mantissa.size())
+            throw error("expected a number, got \"" + text + "\"; write " + mantissa + exponent);
+        }
+    throw error("expected a number, got \"" + text + "\"");
   }
 }
 
@@ -247,12 +264,30 @@ void check_sources(const YamlNode& n, const std::map<std::string, std::string>& 
     if (!sources.count(s)) throw source.error("unknown source '" + s + "'; add it under 'sources'");
 }
 
+std::string name_hint(std::string_view word, const std::vector<std::string>& candidates, std::size_t list_up_to) {
+  std::vector<std::string> prefixed;
+  if (!word.empty())
+    for (const auto& c : candidates)
+      if (c.starts_with(word) || (word.starts_with(c) && c.size() >= 3)) prefixed.push_back(c);
+  if (prefixed.empty())
+    if (auto close = closest_match(word, candidates); !close.empty()) prefixed.push_back(close);
+  std::string msg;
+  if (!prefixed.empty() && prefixed.size() <= 6) {
+    msg = "; did you mean ";
+    for (std::size_t i = 0; i < prefixed.size(); ++i)
+      msg += (i == 0 ? "'" : i + 1 == prefixed.size() ? " or '" : ", '") + prefixed[i] + "'";
+    msg += "?";
+  }
+  if (!candidates.empty() && candidates.size() <= list_up_to) {
+    msg += " (one of:";
+    for (const auto& c : candidates) msg += " " + c;
+    msg += ")";
+  }
+  return msg;
+}
+
 std::string unknown_name_message(std::string_view what, std::string_view value, const std::vector<std::string>& names) {
-  std::string msg = "unknown " + std::string(what) + " '" + std::string(value) + "'";
-  if (auto hint = closest_match(value, names); !hint.empty()) msg += "; did you mean '" + hint + "'?";
-  msg += " (one of:";
-  for (const auto& name : names) msg += " " + name;
-  return msg + ")";
+  return "unknown " + std::string(what) + " '" + std::string(value) + "'" + name_hint(value, names, SIZE_MAX);
 }
 
 }  // namespace gpuhours

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "gpuhours/check.hpp"
@@ -57,7 +58,26 @@ TEST_CASE("compare: one row per scenario") {
   REQUIRE_MESSAGE(r.code == 0, r.err);
   CHECK(r.out.find("h100-1gpu-llama-1b") != std::string::npos);
   CHECK(r.out.find("llama-3-8b-8gpu-dp") != std::string::npos);
-  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 3);
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 4);  // header, two rows, the legend
+  CHECK(r.out.find("2,972") != std::string::npos);             // grouped digits
+}
+
+TEST_CASE("compare --baseline: ratio columns against the baseline, and the claim beside the simulation") {
+  const auto r = cli({"compare", "deepseek-v3-claim", "deepseek-v3-bf16", "--baseline", "deepseek-v3-claim"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto json_of = [](const char* name) {
+    return nlohmann::json::parse(cli({"run", name, "--json"}).out)["run"]["gpu_hours"].get<double>();
+  };
+  const double base = json_of("deepseek-v3-claim"), bf16 = json_of("deepseek-v3-bf16");
+  const auto line = [&](const std::string& name) {
+    const auto at = r.out.find("\n" + name + " ");
+    REQUIRE(at != std::string::npos);
+    return r.out.substr(at + 1, r.out.find('\n', at + 1) - at - 1);
+  };
+  CHECK(line("deepseek-v3-bf16").find(fmt::format("{:.2f}", bf16 / base)) != std::string::npos);
+  CHECK(line("deepseek-v3-claim").find("2,788,000") != std::string::npos);                           // its claim
+  CHECK(line("deepseek-v3-claim").find(fmt::format("{:.2f}", 2.788e6 / base)) != std::string::npos);  // claimed / simulated
+  CHECK(r.out.find("x base: the scenario's figure / deepseek-v3-claim's") != std::string::npos);
 }
 
 TEST_CASE("check deepseek-v2-vs-67b: claimed and simulated savings side by side, with the dominant phases") {

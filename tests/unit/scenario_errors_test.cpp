@@ -90,7 +90,7 @@ TEST_CASE("a YAML syntax error names the line") {
 
 TEST_CASE("unknown command-line options exit 1") {
   CHECK(cli({"run", "h100-1gpu-llama-1b", "--jsn"}).code == 1);
-  CHECK(cli({}).code == 1);
+  CHECK(cli({"frobnicate"}).code == 1);
 }
 
 TEST_CASE("hostile input: counts beyond an int, infinite quantities, unbounded ramps, non-scalar keys and bad UTF-8 exit 1") {
@@ -125,4 +125,36 @@ TEST_CASE("a failed write of the trace or the HTML report exits non-zero") {
   r = cli({"check", "deepseek-llm-67b-per-trillion", "--samples", "100", "--html", "/dev/full"});
   CHECK(r.code == 1);
   CHECK(r.err.find("/dev/full: the HTML report could not be written") != std::string::npos);
+}
+
+TEST_CASE("names are suggested by prefix as well as by edit distance, and the few valid ones listed") {
+  const auto gpu = run_text("gpu.yaml", test::variant("gpu: h100-sxm", "gpu: h100"));
+  check_one_line(gpu);
+  CHECK(gpu.err.find("unknown GPU 'h100'; did you mean 'h100-pcie' or 'h100-sxm'?") != std::string::npos);
+  CHECK(gpu.err.find("(one of: a100-sxm-80gb") != std::string::npos);
+  const auto net = run_text("net.yaml", test::variant("network: nvswitch-node", "network: infiniband"));
+  check_one_line(net);
+  CHECK(net.err.find("unknown network 'infiniband' (one of: ") != std::string::npos);
+  CHECK(net.err.find("nvswitch-node") != std::string::npos);
+  const auto preset = cli({"run", "deepseek-v3"});
+  CHECK(preset.code == 1);
+  CHECK(preset.err.find("did you mean 'deepseek-v3-2t-tokens', 'deepseek-v3-bf16', 'deepseek-v3-claim'") != std::string::npos);
+}
+
+TEST_CASE("a count with a suffix says how to write it") {
+  const auto r = run_text("suffix.yaml", test::variant("tokens: 1e9", "tokens: 100B"));
+  check_one_line(r);
+  CHECK(r.err.find("suffix.yaml:") != std::string::npos);
+  CHECK(r.err.find("field 'training.tokens': expected a number, got \"100B\"; write 100e9") != std::string::npos);
+}
+
+TEST_CASE("a bare gpuhours prints the help; list keeps names and titles apart") {
+  const auto bare = cli({});
+  CHECK(bare.code == 0);
+  CHECK(bare.out.find("Usage: gpuhours") != std::string::npos);
+  CHECK(bare.out.find("validate") != std::string::npos);
+  const auto list = cli({"list"});
+  REQUIRE(list.code == 0);
+  // The longest scenario name is followed by two spaces before its title.
+  CHECK(list.out.find("  deepseek-llm-67b-per-trillion  DeepSeek LLM 67B") != std::string::npos);
 }

@@ -34,7 +34,7 @@ auto load_named(const YamlNode& n, const Catalog& catalog, const std::string& fo
   const std::string path = catalog.preset_path(folder, name);
   if (!std::filesystem::exists(path)) {
     std::string msg = "unknown " + what + " '" + name + "'";
-    if (auto hint = closest_match(name, catalog.names(folder)); !hint.empty()) msg += "; did you mean '" + hint + "'?";
+    msg += name_hint(name, catalog.names(folder));
     throw n.error(msg + " (presets are in " + folder + "/)");
   }
   return loader(YamlNode::load_file(path));

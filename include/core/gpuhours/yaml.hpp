@@ -109,5 +109,9 @@ void check_sources(const YamlNode& n, const std::map<std::string, std::string>& 
 std::size_t edit_distance(std::string_view a, std::string_view b);
 /// The closest candidate within a small distance, or empty.
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
+/// "; did you mean 'h100-pcie' or 'h100-sxm'?" for a mistyped name: the candidates that start
+/// with it or that it starts with (a family name, "h100"), else the closest by edit distance;
+/// and " (one of: ...)" when there are at most `list_up_to` candidates. Empty when neither applies.
+std::string name_hint(std::string_view word, const std::vector<std::string>& candidates, std::size_t list_up_to = 12);
 
 }  // namespace gpuhours
