@@ -604,6 +604,8 @@ void write_sweep_terminal(const SweepResult& r, std::ostream& out) {
                      r.shard.count > 1 ? fmt::format(" (shard {}/{}: {})", r.shard.index, r.shard.count, r.evaluated) : "");
   if (r.deadline_days) out << fmt::format(", deadline {} days", *r.deadline_days);
   out << fmt::format(", best {} by {}\n", r.top_k, r.objective);
+  out << "  GPU-hours, days and costs cover the main pre-training phase at its final batch, interruptions and "
+         "checkpoints included; the scenario's other phases and batch ramp are not in them (gpuhours run has them)\n";
   std::int64_t rejected = 0;
   for (const auto& [reason, n] : r.rejected) rejected += n;
   out << fmt::format("  rejected {}, bounded {}, pruned by the bound {}, simulated {}, same program as one simulated {}\n",

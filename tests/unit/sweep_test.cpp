@@ -174,3 +174,10 @@ TEST_CASE("sweep: varying the GPU picks its calibration profile, or the roofline
     if (i > 0) CHECK(p.owned_cost_usd >= owned.top[i - 1].owned_cost_usd);
   }
 }
+
+TEST_CASE("sweep: its first lines say what its GPU-hours cover") {
+  const auto r = cli({"sweep", "llama-3-8b-8gpu-dp", "--vary", "tp=1,2", "--top", "2"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const std::string head = r.out.substr(0, r.out.find("rejected"));
+  CHECK(head.find("GPU-hours, days and costs cover the main pre-training phase at its final batch") != std::string::npos);
+}
