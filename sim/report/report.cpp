@@ -128,6 +128,11 @@ nlohmann::ordered_json report_json(const Report& r) {
                 {"owned_energy_usd", c.owned_energy_usd},
                 {"programme_gpu_hours", c.programme_gpu_hours},
                 {"programme_usd", c.programme_usd},
+                {"programme_gpu_hours_range", c.programme_gpu_hours_range
+                                                  ? nlohmann::ordered_json{c.programme_gpu_hours_range->first,
+                                                                           c.programme_gpu_hours_range->second}
+                                                  : nlohmann::ordered_json(nullptr)},
+                {"fleet_usd_per_year", optional_number(c.fleet_usd_per_year)},
                 {"api_usd", optional_number(c.api_usd)},
                 {"api_route_usd", optional_number(c.api_route_usd)},
                 {"fleet_capex_usd", s.cost.fleet ? nlohmann::ordered_json(s.cost.fleet->capex_usd) : nlohmann::ordered_json(nullptr)}}}};
@@ -252,12 +257,22 @@ void write_terminal(const Report& r, std::ostream& out) {
                        grouped(*c.api_route_usd), grouped(*c.api_usd));
   out << fmt::format("  {:<34}{:>14} USD  (${:.2f} per GPU-hour, energy included)\n", "cost (owned cluster)",
                      grouped(c.owned_usd), c.owned_usd_per_gpu_hour);
-  if (s.cost.programme)
-    out << fmt::format("  {:<34}{:>14} GPU-hours, {} USD\n", "whole programme", grouped(c.programme_gpu_hours),
-                       grouped(c.programme_usd));
-  if (s.cost.fleet)
+  if (s.cost.programme) {
+    out << fmt::format("  {:<34}{:>14} GPU-hours, {} USD  ({:g}x the run)\n", "whole programme", grouped(c.programme_gpu_hours),
+                       grouped(c.programme_usd), s.cost.programme->multiplier);
+    if (c.programme_gpu_hours_range)
+      out << fmt::format("  {:<34}{:>14} to {} GPU-hours  ({:g}x to {:g}x: {})\n", "  its published range",
+                         grouped(c.programme_gpu_hours_range->first), grouped(c.programme_gpu_hours_range->second),
+                         s.cost.programme->range->first, s.cost.programme->range->second, s.cost.programme->range_source);
+  }
+  if (s.cost.fleet) {
     out << fmt::format("  {:<34}{:>14} USD  ({} GPUs; {})\n", "fleet capex", grouped(s.cost.fleet->capex_usd),
                        grouped(s.cost.fleet->gpus), s.cost.fleet->source);
+    out << fmt::format("  {:<34}{:>14} USD  (capex at {:.0f}% amortisation + {:.0f}% cost of capital a year, and every GPU's "
+                       "energy for a year)\n",
+                       "fleet cost per year", grouped(*c.fleet_usd_per_year), 100 * s.cost.owned.amortisation_per_year,
+                       100 * s.cost.owned.cost_of_capital_per_year);
+  }
   out << fmt::format("  {:<34}{:>14.1f} MWh\n", "energy (facility)", r.run.energy_mwh);
   if (s.cost.carbon_t_per_mwh) out << fmt::format("  {:<34}{:>14.1f} t CO2\n", "emissions", r.run.co2_tonnes);
   if (r.claim.gpu_hours) {

@@ -97,6 +97,16 @@ CostResult price(const Scenario& s, const RunResult& run) {
     for (const auto& [name, hours] : s.cost.programme->extra_gpu_hours) c.programme_gpu_hours += hours;
   }
   c.programme_usd = c.programme_gpu_hours * s.cost.gpu_hour_usd;
+  if (s.cost.programme && s.cost.programme->range) {
+    const double fixed = c.programme_gpu_hours - run.gpu_hours * s.cost.programme->multiplier;
+    c.programme_gpu_hours_range = {run.gpu_hours * s.cost.programme->range->first + fixed,
+                                   run.gpu_hours * s.cost.programme->range->second + fixed};
+  }
+  if (s.cost.fleet) {
+    const OwnedCostSpec& o = s.cost.owned;
+    c.fleet_usd_per_year = s.cost.fleet->capex_usd * (o.amortisation_per_year + o.cost_of_capital_per_year) +
+                           s.cost.fleet->gpus * facility_kw_per_gpu(s) * 8766.0 * o.electricity_usd_per_kwh;
+  }
   for (const PhaseResult& p : run.phases)
     if (p.api_usd) {
       c.api_usd = c.api_usd.value_or(0) + *p.api_usd;

@@ -334,6 +334,7 @@ void load_costs(const YamlNode& n, const Catalog& catalog, Scenario& s) {
   }
   if (auto pg = cost.optional_child("programme")) {
     pg->check_keys({{"multiplier", false, "whole programme / final run (default 1)"},
+                    {"range", false, "{low, high, source}: the multiplier's published range"},
                     {"items", false, "[{name, gpu_hours}] added to the final run"},
                     {"source", true, "citation or reasoning"}});
     ProgrammeSpec prog;
@@ -341,6 +342,15 @@ void load_costs(const YamlNode& n, const Catalog& catalog, Scenario& s) {
     if (auto m = pg->optional_child("multiplier")) {
       prog.multiplier = m->as_positive_double();
       if (prog.multiplier < 1) throw m->error("the whole programme is at least the final run (multiplier >= 1)");
+    }
+    if (auto r = pg->optional_child("range")) {
+      r->check_keys({{"low", true, "lowest multiplier"}, {"high", true, "highest multiplier"}, {"source", true, "citation"}});
+      const double low = r->child("low").as_positive_double(), high = r->child("high").as_positive_double();
+      if (low < 1) throw r->child("low").error("the whole programme is at least the final run (>= 1)");
+      if (high < low) throw r->child("high").error("the high end is below the low end");
+      if (prog.multiplier < low || prog.multiplier > high) throw r->error("the multiplier lies outside its range");
+      prog.range = {low, high};
+      prog.range_source = r->child("source").as_string();
     }
     if (auto items = pg->optional_child("items"))
       for (const YamlNode& it : items->items()) {

@@ -68,6 +68,26 @@ TEST_CASE("run: the whole programme next to the final run") {
   const CostResult c = price(s, run);
   CHECK(c.programme_gpu_hours == 3500);
   CHECK(c.programme_usd == 7000);
+  CHECK_FALSE(c.programme_gpu_hours_range);
+  // A published range of multipliers gives the programme's range; the listed items stay fixed.
+  s.cost.programme->range = std::pair{2.0, 5.0};
+  const CostResult r = price(s, run);
+  REQUIRE(r.programme_gpu_hours_range);
+  CHECK(r.programme_gpu_hours_range->first == 2500);
+  CHECK(r.programme_gpu_hours_range->second == 5500);
+}
+
+TEST_CASE("run: an owned fleet's yearly cost is its financed capex and a year of its energy") {
+  Scenario s = preset("h100-1gpu-llama-1b");
+  s.cost.fleet = FleetSpec{1000, 30e6, "test"};
+  const OwnedCostSpec& o = s.cost.owned;
+  const CostResult c = price(s, RunResult{});
+  REQUIRE(c.fleet_usd_per_year);
+  // By hand: 30M x (amortisation + cost of capital) + 1000 GPUs x facility kW x 8766 h x $/kWh.
+  const double energy = 1000 * facility_kw_per_gpu(s) * 8766 * o.electricity_usd_per_kwh;
+  CHECK(*c.fleet_usd_per_year == doctest::Approx(30e6 * (o.amortisation_per_year + o.cost_of_capital_per_year) + energy));
+  CHECK(energy > 0);
+  CHECK(*c.fleet_usd_per_year > 30e6 * o.amortisation_per_year);
 }
 
 TEST_CASE("run: sensitivity moves GPU-hours the way each input pushes") {

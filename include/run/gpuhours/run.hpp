@@ -29,6 +29,10 @@ struct CostResult {
   double owned_usd_per_gpu_hour = 0;           // amortised hardware + interconnect + capital + energy
   double owned_usd = 0, owned_energy_usd = 0;
   double programme_gpu_hours = 0, programme_usd = 0;  // whole programme at the scenario's price
+  std::optional<std::pair<double, double>> programme_gpu_hours_range;  // at the multiplier's low and high ends
+  /// An owned fleet's cost per year: its capex amortised and financed at the owned-cost rates
+  /// (hardware/costs.yaml), plus the energy of every GPU running all year.
+  std::optional<double> fleet_usd_per_year;
   std::optional<double> api_usd;        // generation phases bought from an API instead (their GPU-hours' alternative)
   std::optional<double> api_route_usd;  // the run at the scenario's price with those phases bought from the API
 };

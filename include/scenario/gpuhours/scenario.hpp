@@ -186,6 +186,9 @@ struct ProgrammeSpec {
   double multiplier = 1;  // whole programme / final run, applied to the run's GPU-hours
   std::vector<std::pair<std::string, double>> extra_gpu_hours;
   std::string source;
+  // The multiplier's published range, when one is given (`range: {low, high, source}`).
+  std::optional<std::pair<double, double>> range;
+  std::string range_source;
 };
 
 struct CostSpec {
