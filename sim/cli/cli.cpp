@@ -47,8 +47,17 @@ void write_sensitivity(const Scenario& s, const RunResult& base, std::ostream& o
                        100 * (r.cost_high / base.cost_usd - 1));
 }
 
+// Writes an HTML report to `path` with `write`; a file that cannot be written is bad input.
+template <class Write>
+void write_html_file(const std::string& path, Write write) {
+  std::ofstream f(path);
+  if (!f) throw InputError(path + ": cannot write the HTML report");
+  write(f);
+  if (!f.flush()) throw InputError(path + ": the HTML report could not be written (disk full?)");
+}
+
 int cmd_run(const Catalog& catalog, const std::string& scenario, const std::string& format,
-            const std::string& trace_path, bool explain, bool sens, std::ostream& out) {
+            const std::string& trace_path, const std::string& html, bool explain, bool sens, std::ostream& out) {
   const Scenario s = load_scenario(scenario, catalog);
   std::ofstream trace;
   if (!trace_path.empty()) {
@@ -62,6 +71,7 @@ int cmd_run(const Catalog& catalog, const std::string& scenario, const std::stri
   if (!trace_path.empty() && !trace.flush()) throw InputError(trace_path + ": the trace could not be written (disk full?)");
   const ClaimResult claim = check_claim(s, run);
   const Report report{s, step, run, claim};
+  if (!html.empty()) write_html_file(html, [&](std::ostream& f) { write_html(s, step, run, f); });
   if (format == "json") write_json(report, out);
   else if (format == "csv") write_csv(report, out);
   else write_terminal(report, out);
@@ -155,12 +165,7 @@ int cmd_check(const Catalog& catalog, const std::string& scenario, bool json, co
   const Scenario s = load_scenario(scenario, catalog);
   const CheckResult c = check_scenario(s, catalog, seed, samples);
   const Report report{s, c.step, c.run, c.claim};
-  if (!html.empty()) {
-    std::ofstream f(html);
-    if (!f) throw InputError(html + ": cannot write the HTML report");
-    write_html(s, c, f);
-    if (!f.flush()) throw InputError(html + ": the HTML report could not be written (disk full?)");
-  }
+  if (!html.empty()) write_html_file(html, [&](std::ostream& f) { write_html(s, c, f); });
   if (json) {
     nlohmann::ordered_json j = report_json(report);
     j["claim"]["range"] = {{"p10", c.gpu_hours.p10}, {"p50", c.gpu_hours.p50}, {"p90", c.gpu_hours.p90}};
@@ -397,6 +402,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   auto* json_flag = run->add_flag("--json", json, "print the JSON contract");
   run->add_flag("--csv", csv, "print one CSV row")->excludes(json_flag);
   run->add_option("--trace", trace_path, "write a Chrome trace (Perfetto) of the simulated step");
+  std::string run_html;
+  run->add_option("--html", run_html, "write a self-contained HTML report");
   bool explain = false, sens = false;
   run->add_flag("--sensitivity", sens, "tornado table: GPU-hours and cost as each uncertain input moves over its range");
   run->add_flag("--explain", explain, "per stage: layers, parameters, FLOPs per token, memory; communication per collective");
@@ -490,7 +497,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   }
   const Catalog catalog(root);
   try {
-    if (*run) return cmd_run(catalog, scenario, json ? "json" : csv ? "csv" : "text", trace_path, explain && !json && !csv, sens && !json && !csv, out);
+    if (*run) return cmd_run(catalog, scenario, json ? "json" : csv ? "csv" : "text", trace_path, run_html, explain && !json && !csv, sens && !json && !csv, out);
     if (*list) return cmd_list(catalog, out);
     if (*coll) return cmd_collective(catalog, ca, out);
     if (*shapes) return cmd_shapes(catalog, shapes_scenario, out);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -108,6 +109,23 @@ double parse_quantity(std::string_view text, Dimension dim) {
     }
   }
   throw std::invalid_argument("expected " + dimension_example(dim) + ", got \"" + s + "\"");
+}
+
+std::string three_figures(double v) {
+  if (!std::isfinite(v)) return "n/a";
+  const double a = std::fabs(v);
+  const char* suffix = "";
+  double x = v;
+  if (a >= 999.5e6) x = v / 1e9, suffix = "B";
+  else if (a >= 999.5e3) x = v / 1e6, suffix = "M";
+  else if (a >= 999.5) x = v / 1e3, suffix = "k";
+  const double ax = std::fabs(x);
+  int decimals = ax > 0 ? std::max(0, 2 - static_cast<int>(std::floor(std::log10(ax)))) : 0;
+  // 0.9996 rounds to 1.000 at three decimals: one order up, so one decimal fewer.
+  if (decimals > 0 && std::fabs(std::round(x * std::pow(10.0, decimals))) >= 1000) --decimals;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f%s", decimals, x, suffix);
+  return buf;
 }
 
 }  // namespace gpuhours

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "gpuhours/error.hpp"
+#include "gpuhours/units.hpp"
 #include "gpuhours/yaml.hpp"
 
 namespace gpuhours {
@@ -55,7 +56,7 @@ std::string range_inputs(const std::vector<SensitivityRow>& inputs) {
 }
 
 // Prose carries 3 significant figures ("2.20M"); tables and JSON keep full values.
-std::string millions(double v) { return fmt::format("{:#.3g}M", v / 1e6); }
+std::string millions(double v) { return three_figures(v); }
 
 // A counterfactual: the run set beside the scenario it varies, with that scenario's claim.
 CheckResult counterfactual(const Scenario& s, const Catalog& catalog, CheckResult c) {

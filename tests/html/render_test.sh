@@ -1,25 +1,85 @@
 #!/usr/bin/env bash
-# Renders the HTML report of the DeepSeek-V3 claim check in headless Chromium: the page must
-# render without console errors and hold its four charts. Saves a screenshot as a test artefact.
+# Renders the HTML report of every preset in headless Chromium (`check --html` where the preset
+# has a claim or is a counterfactual, `run --html` otherwise) and checks, from the rendered DOM:
+#   - no console errors;
+#   - every chart has axis ticks, and every text's bounding box lies inside its SVG (the page
+#     measures them with getBBox and writes the counts on <body>);
+#   - the headline's GPU-hours equal `run --json`'s, to 3 significant figures;
+#   - a title with markup is escaped, not executed.
+# Keeps the pages and a screenshot of the DeepSeek-V3 check as test artefacts.
 #   tests/html/render_test.sh BUILD_DIR CHROMIUM
-set -euo pipefail
+set -uo pipefail
 build=$1
 chromium=$2
-out="$build/test-artifacts"
+out="$(cd "$build" && pwd)/test-artifacts"
 mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$build/gpuhours" check deepseek-v3-claim --samples 2000 --html "$out/deepseek-v3-claim.html" > /dev/null
 flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking
        --disable-component-update --disable-sync --user-data-dir="$tmp/profile" --enable-logging=stderr --v=0)
-"$chromium" "${flags[@]}" --dump-dom "file://$out/deepseek-v3-claim.html" > "$tmp/dom.html" 2> "$tmp/console.log" || true
-"$chromium" "${flags[@]}" --window-size=1000,1800 --screenshot="$out/deepseek-v3-claim.png" \
-  "file://$out/deepseek-v3-claim.html" > /dev/null 2>&1 || true
 fail=0
-grep -q 'data-rendered="ok"' "$tmp/dom.html" || { echo "FAIL: the page's check script did not mark it rendered"; fail=1; }
-charts=$(grep -o '<svg id="[a-z-]*" class="chart"' "$tmp/dom.html" | wc -l)
-[ "$charts" -eq 4 ] || { echo "FAIL: expected 4 charts, found $charts"; fail=1; }
-if grep -E 'CONSOLE.*(Error|Uncaught)|Uncaught ' "$tmp/console.log"; then echo "FAIL: console errors"; fail=1; fi
+
+# render NAME PAGE: dumps the DOM to $tmp/NAME.dom, console to $tmp/NAME.log; checks layout.
+render() {
+  local name=$1 page=$2
+  "$chromium" "${flags[@]}" --dump-dom "file://$page" > "$tmp/$name.dom" 2> "$tmp/$name.log" || true
+  local body
+  body=$(grep -o '<body[^>]*>' "$tmp/$name.dom")
+  local charts outside bare
+  charts=$(sed -n 's/.*data-charts="\([0-9]*\)".*/\1/p' <<< "$body")
+  outside=$(sed -n 's/.*data-labels-outside="\([0-9]*\)".*/\1/p' <<< "$body")
+  bare=$(sed -n 's/.*data-charts-without-ticks="\([0-9]*\)".*/\1/p' <<< "$body")
+  if [ -z "$charts" ] || [ "$charts" -lt 3 ]; then echo "FAIL $name: expected at least 3 charts, found '${charts}'"; fail=1; fi
+  [ "$outside" = 0 ] || { echo "FAIL $name: $outside labels outside their chart"; fail=1; }
+  [ "$bare" = 0 ] || { echo "FAIL $name: $bare charts without ticks"; fail=1; }
+  if grep -E 'CONSOLE.*(Error|Uncaught)|Uncaught ' "$tmp/$name.log"; then echo "FAIL $name: console errors"; fail=1; fi
+}
+
+# The headline's GPU-hours (<b id="h-hours">) against the JSON, both to 3 significant figures.
+headline_matches() {
+  local name=$1 json=$2
+  python3 - "$tmp/$name.dom" "$json" <<'PY'
+import json, re, sys
+dom = open(sys.argv[1]).read()
+shown = re.search(r'<b id="h-hours">([^<]*)</b>', dom).group(1)
+hours = json.load(open(sys.argv[2]))["run"]["gpu_hours"]
+def sig3(v):  # three_figures (units.cpp), written again from its specification
+    import math
+    x, unit = v, ""
+    for u, scale in (("B", 999.5e6), ("M", 999.5e3), ("k", 999.5)):
+        if abs(v) >= scale:
+            x, unit = v / {"B": 1e9, "M": 1e6, "k": 1e3}[u], u
+            break
+    decimals = max(0, 2 - math.floor(math.log10(abs(x)))) if x else 0
+    return "%.*f%s" % (decimals, x, unit)
+if shown != sig3(hours):
+    sys.exit(f"headline shows {shown}, the JSON says {hours} ({sig3(hours)})")
+PY
+}
+
+pages=0
+for s in scenarios/*.yaml; do
+  n=$(basename "$s" .yaml)
+  if grep -qE '^(claim|counterfactual_of):' "$s"; then
+    "$build/gpuhours" check "$n" --samples 500 --html "$out/$n.html" > /dev/null || { echo "FAIL: check $n --html"; fail=1; continue; }
+  else
+    "$build/gpuhours" run "$n" --html "$out/$n.html" > /dev/null || { echo "FAIL: run $n --html"; fail=1; continue; }
+  fi
+  "$build/gpuhours" run "$n" --json > "$tmp/$n.json"
+  render "$n" "$out/$n.html"
+  headline_matches "$n" "$tmp/$n.json" || { echo "FAIL $n: headline"; fail=1; }
+  pages=$((pages + 1))
+done
+
+# Escaping: a title carrying markup shows as text.
+sed 's/^title: .*/title: "<script>document.title=\\"owned\\"<\/script> \& <b>bold<\/b>"/' scenarios/llama-3-8b-8gpu-dp.yaml > "$tmp/markup.yaml"
+"$build/gpuhours" run "$tmp/markup.yaml" --html "$tmp/markup.html" > /dev/null
+render markup "$tmp/markup.html"
+grep -q '&lt;script&gt;' "$tmp/markup.dom" || { echo "FAIL: the title's markup is not escaped"; fail=1; }
+grep -q '<title>owned</title>' "$tmp/markup.dom" && { echo "FAIL: the title's script ran"; fail=1; }
+
+"$chromium" "${flags[@]}" --window-size=1000,2600 --screenshot="$out/deepseek-v3-claim.png" \
+  "file://$out/deepseek-v3-claim.html" > /dev/null 2>&1 || true
 [ -s "$out/deepseek-v3-claim.png" ] || { echo "FAIL: no screenshot"; fail=1; }
-[ $fail -eq 0 ] && echo "HTML report rendered: $charts charts, no console errors; screenshot $out/deepseek-v3-claim.png"
+[ $fail -eq 0 ] && echo "HTML reports of $pages presets rendered: ticks on every chart, every label inside its chart, headlines equal to the JSON, markup escaped; screenshot $out/deepseek-v3-claim.png"
 exit $fail

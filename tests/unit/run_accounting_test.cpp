@@ -62,7 +62,7 @@ TEST_CASE("run: owned-cluster cost per GPU-hour follows Epoch AI's method by han
 
 TEST_CASE("run: the whole programme next to the final run") {
   Scenario s = preset("h100-1gpu-llama-1b");
-  s.cost.programme = ProgrammeSpec{3.0, {{"ablations", 500.0}}, "test"};
+  s.cost.programme = ProgrammeSpec{3.0, {{"ablations", 500.0}}, "test", std::nullopt, ""};
   RunResult run;
   run.gpu_hours = 1000;
   const CostResult c = price(s, run);

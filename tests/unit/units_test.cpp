@@ -31,3 +31,15 @@ TEST_CASE("Time rounds durations up to whole nanoseconds") {
   CHECK(Time::from_seconds_ceil(0.0).count_ns() == 0);
   CHECK(Time::from_seconds_ceil(2.0).seconds() == 2.0);
 }
+
+TEST_CASE("numbers in prose carry three significant figures") {
+  CHECK(three_figures(2391771) == "2.39M");
+  CHECK(three_figures(2.788e6) == "2.79M");
+  CHECK(three_figures(116518) == "117k");
+  CHECK(three_figures(999.6) == "1.00k");  // rounds into the next unit, not "1000"
+  CHECK(three_figures(48.654) == "48.7");
+  CHECK(three_figures(0.0048713) == "0.00487");
+  CHECK(three_figures(4.45e9) == "4.45B");
+  CHECK(three_figures(-2.5e6) == "-2.50M");
+  CHECK(three_figures(0) == "0");
+}

@@ -37,4 +37,8 @@ double parse_quantity(std::string_view text, Dimension dim);
 /// Human name of a dimension with an example, for error messages.
 std::string dimension_example(Dimension dim);
 
+/// A number for prose, to 3 significant figures with a k/M/B suffix: 2391771 -> "2.39M",
+/// 116518 -> "117k", 48.7 -> "48.7", 0.004871 -> "0.00487".
+std::string three_figures(double v);
+
 }  // namespace gpuhours

@@ -30,8 +30,11 @@ void write_terminal(const Report& r, std::ostream& out);
 /// communication volume per GPU and step by collective (`gpuhours run --explain`).
 void write_explain(const Report& r, std::ostream& out);
 
-/// One self-contained HTML page: verdict and reasons, claim vs simulated range, step breakdown,
-/// GPU-hours by phase, cost by cost model, assumptions and sources (inline SVG, no network).
+/// One self-contained HTML page (inline SVG and script, no network): a quotable headline, the
+/// verdict and the claim against the simulated range, step breakdown, GPU-hours by phase, cost by
+/// cost model, programme and fleet, a what-if panel, assumptions, sources and a glossary.
 void write_html(const Scenario& s, const CheckResult& c, std::ostream& out);
+/// The same page for a run without a check (gpuhours run --html).
+void write_html(const Scenario& s, const StepResult& step, const RunResult& run, std::ostream& out);
 
 }  // namespace gpuhours
