@@ -26,6 +26,7 @@
 #include "gpuhours/network.hpp"
 #include "gpuhours/topology.hpp"
 #include "gpuhours/report.hpp"
+#include "gpuhours/units.hpp"
 #include "gpuhours/trace.hpp"
 #include "gpuhours/simulated_run.hpp"
 #include "gpuhours/step.hpp"
@@ -221,7 +222,7 @@ int cmd_check(const Catalog& catalog, const std::string& scenario, bool json, co
 // One row per scenario, full names and grouped digits; with a baseline, ratio columns against
 // it; a claim column where a scenario claims GPU-hours (claimed / simulated).
 int cmd_compare(const Catalog& catalog, const std::vector<std::string>& names, const std::string& baseline,
-                std::ostream& out) {
+                const std::string& html, std::ostream& out) {
   struct Row {
     std::string name;
     int gpus = 0;
@@ -256,6 +257,32 @@ int cmd_compare(const Catalog& catalog, const std::vector<std::string>& names, c
   }
   if (base) out << "x base: the scenario's figure / " << base->name << "'s; ";
   out << "claim/sim: claimed / simulated GPU-hours; GPU-hours include every simulated phase and interruptions\n";
+  if (!html.empty()) {
+    TablePage t;
+    t.title = "gpuhours compare: " + std::to_string(rows.size()) + " scenarios";
+    const auto lowest = std::min_element(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.run.gpu_hours < b.run.gpu_hours; });
+    t.headline = fmt::format("{} needs the fewest GPU-hours: {} ({} days, ${} at its price){}.", lowest->name,
+                             three_figures(lowest->run.gpu_hours), three_figures(lowest->run.wall_clock_days),
+                             three_figures(lowest->run.costs.rental_usd),
+                             base ? fmt::format("; ratios are against {}", base->name) : "");
+    t.chart_title = "GPU-hours by scenario";
+    t.bar_unit = "GPU-hours";
+    t.header = {"scenario", "GPUs", "GPU-hours", "days", "rental USD", "owned USD", "MFU", "claimed GPU-hours", "claim / simulated"};
+    if (base) t.header.insert(t.header.begin() + 3, "x base");
+    for (const Row& r : rows) {
+      t.bars.emplace_back(r.name, r.run.gpu_hours);
+      std::vector<std::string> row = {r.name, grouped(r.gpus), grouped(r.run.gpu_hours), fmt::format("{:.1f}", r.run.wall_clock_days),
+                                      grouped(r.run.costs.rental_usd), grouped(r.run.costs.owned_usd),
+                                      fmt::format("{:.1f}%", 100 * r.run.mfu), r.claimed ? grouped(*r.claimed) : "-",
+                                      r.claimed ? fmt::format("{:.2f}", *r.claimed / r.run.gpu_hours) : "-"};
+      if (base) row.insert(row.begin() + 3, fmt::format("{:.2f}", r.run.gpu_hours / base->run.gpu_hours));
+      t.rows.push_back(std::move(row));
+    }
+    t.notes = {"GPU-hours include every simulated phase of each scenario and its interruptions.",
+               "Rental USD is at each scenario's own price per GPU-hour."};
+    t.terms = {"GPU-hour", "MFU", "owned cluster (Epoch method)", "claim / simulated"};
+    write_html_file(html, [&](std::ostream& f) { write_table_html(t, f); });
+  }
   return 0;
 }
 
@@ -334,7 +361,7 @@ int cmd_list(const Catalog& catalog, std::ostream& out) {
 }
 
 struct SweepArgs {
-  std::string scenario, shard, objective = "cost", output;
+  std::string scenario, shard, objective = "cost", output, html;
   std::vector<std::string> vary;
   double deadline_days = 0;
   int top = 10, threads = 0;
@@ -364,6 +391,41 @@ int cmd_sweep(const Catalog& catalog, const SweepArgs& a, std::ostream& out, std
     };
   const SweepResult r = run_sweep(s, catalog, o, c);
   if (c.rank() != 0) return 0;
+  if (!a.html.empty() && !r.top.empty()) {
+    TablePage t;
+    t.title = "gpuhours sweep of " + r.scenario;
+    const SweepPoint& best = r.top.front();
+    std::string layout;
+    for (std::size_t i = 0; i < r.keys.size(); ++i) layout += (i ? ", " : "") + r.keys[i] + " " + best.values[i];
+    t.headline = fmt::format("Best of {} layouts by {}: {} on {} GPUs, {} GPU-hours, {} days, ${} (the main phase at its "
+                             "final batch, interruptions included).",
+                             grouped(static_cast<double>(r.grid)), r.objective, layout, grouped(best.gpus),
+                             three_figures(best.gpu_hours), three_figures(best.days), three_figures(best.cost_usd));
+    t.chart_title = "Rental cost of the best layouts";
+    t.bar_unit = "USD";
+    t.header = r.keys;
+    for (const char* h : {"GPUs", "step s", "MFU", "GPU-hours", "days", "rental USD", "owned USD"}) t.header.emplace_back(h);
+    for (const SweepPoint& p : r.top) {
+      std::string name;
+      for (std::size_t i = 0; i < r.keys.size(); ++i) name += (i ? " " : "") + r.keys[i] + "=" + p.values[i];
+      t.bars.emplace_back(name, p.cost_usd);
+      std::vector<std::string> row = p.values;
+      for (std::string v : {grouped(p.gpus), fmt::format("{:.3f}", p.step_seconds), fmt::format("{:.1f}%", 100 * p.mfu),
+                            grouped(p.gpu_hours), fmt::format("{:.1f}", p.days), grouped(p.cost_usd), grouped(p.owned_cost_usd)})
+        row.push_back(std::move(v));
+      t.rows.push_back(std::move(row));
+    }
+    t.notes = {"GPU-hours, days and costs cover the main pre-training phase at its final batch, interruptions and checkpoints "
+               "included; the scenario's other phases and batch ramp are not in them (gpuhours run has them).",
+               ""};
+    t.terms = {"GPU-hour", "MFU", "owned cluster (Epoch method)"};
+    std::int64_t rejected = 0;
+    for (const auto& [why, n] : r.rejected) rejected += n;
+    t.notes.back() = fmt::format("{} layouts rejected as infeasible, {} bounded, {} pruned by the bound, {} simulated.",
+                                 grouped(static_cast<double>(rejected)), grouped(static_cast<double>(r.bounded)),
+                                 grouped(static_cast<double>(r.pruned)), grouped(static_cast<double>(r.simulated)));
+    write_html_file(a.html, [&](std::ostream& f) { write_table_html(t, f); });
+  }
   if (a.json) write_sweep_json(r, out);
   else if (a.csv) write_sweep_csv(r, out);
   else {
@@ -422,7 +484,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   std::vector<std::string> compare_names;
   CLI::App* compare = app.add_subcommand("compare", "one table across scenarios");
   compare->add_option("scenarios", compare_names, "scenario files or preset names")->required();
-  std::string compare_baseline;
+  std::string compare_baseline, compare_html;
+  compare->add_option("--html", compare_html, "write a self-contained HTML report");
   compare->add_option("--baseline", compare_baseline, "a scenario (one of those compared, or another) to give ratios against");
 
   std::vector<std::string> bench_args;
@@ -466,6 +529,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   sweep->add_option("--shard", sw.shard, "I/N: evaluate only the layouts whose grid index is I mod N (job arrays; see merge)");
   sweep->add_flag("--no-prune", sw.no_prune, "simulate every feasible layout (exhaustive)");
   sweep->add_flag("--no-cache", sw.no_cache, "rebuild op graphs and part times for every layout");
+  sweep->add_option("--html", sw.html, "write a self-contained HTML report of the best layouts");
   auto* sweep_json = sweep->add_flag("--json", sw.json, "print JSON");
   sweep->add_flag("--csv", sw.csv, "print the best layouts as CSV")->excludes(sweep_json);
   std::vector<std::string> merge_files;
@@ -502,7 +566,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (*coll) return cmd_collective(catalog, ca, out);
     if (*shapes) return cmd_shapes(catalog, shapes_scenario, out);
     if (*check) return cmd_check(catalog, check_scenario_name, check_json, html_path, seed, samples, out);
-    if (*compare) return cmd_compare(catalog, compare_names, compare_baseline, out);
+    if (*compare) return cmd_compare(catalog, compare_names, compare_baseline, compare_html, out);
     if (*validate) return cmd_validate(catalog, validate_json, out);
     if (*sweep) return cmd_sweep(catalog, sw, out, err, comm);
     if (*merge) return cmd_merge(merge_files, merge_json, merge_csv, out);

@@ -156,6 +156,30 @@ const std::map<std::string, std::string>& glossary() {
 }
 
 // What a page needs: the scenario and its run, and for a check its range and verdict.
+// The page's head and style, the same on every report.
+void write_head(const std::string& title, std::ostream& out) {
+  out << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << esc(title)
+      << "</title>\n<style>body{font-family:sans-serif;max-width:820px;margin:2em auto;color:#222}"
+         "h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}.chart text{font-size:12px;font-family:sans-serif}"
+         ".bar{fill:#4a7ab5}.band{fill:#9cc3e6}.median{stroke:#1d4f7a;stroke-width:3}.claim{fill:#d1495b}"
+         ".axis,.tick{stroke:#888}.inbar{fill:#fff}.headline{font-size:1.1em;background:#f3f6fa;padding:.6em}"
+         ".verdict{font-size:1.15em;font-weight:bold}td,th{padding:2px 8px;text-align:left}td.n{text-align:right}"
+         "#whatif input{width:8em}dt{font-weight:bold}</style></head>\n<body>\n";
+}
+
+// The glossary of `used` terms, the layout self-check the render test reads (every text's box
+// inside its chart, ticks on every chart), and the end of the page.
+void write_tail(const std::set<std::string>& used, std::ostream& out) {
+  out << "<h2>Glossary</h2>\n<dl>";
+  for (const auto& term : used) out << "<dt>" << esc(term) << "</dt><dd>" << esc(glossary().at(term)) << "</dd>";
+  out << "</dl>\n";
+  out << "<script>(function(){var out=0,bare=0,charts=document.querySelectorAll('svg.chart');charts.forEach(function(svg){"
+         "var w=+svg.getAttribute('width'),h=+svg.getAttribute('height');if(svg.querySelectorAll('.tick').length<2)bare++;"
+         "svg.querySelectorAll('text').forEach(function(t){var r=t.getBBox();if(r.x<-0.5||r.y<-0.5||r.x+r.width>w+0.5||"
+         "r.y+r.height>h+0.5)out++;});});document.body.dataset.charts=charts.length;document.body.dataset.labelsOutside=out;"
+         "document.body.dataset.chartsWithoutTicks=bare;})();</script>\n</body></html>\n";
+}
+
 struct Page {
   const Scenario& s;
   const StepResult& step;
@@ -197,13 +221,7 @@ void write_page(const Page& p, std::ostream& out) {
     generation = generation || ph.kind == "rl" || ph.kind == "generate";
   }
 
-  out << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << esc(s.title)
-      << "</title>\n<style>body{font-family:sans-serif;max-width:820px;margin:2em auto;color:#222}"
-         "h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}.chart text{font-size:12px;font-family:sans-serif}"
-         ".bar{fill:#4a7ab5}.band{fill:#9cc3e6}.median{stroke:#1d4f7a;stroke-width:3}.claim{fill:#d1495b}"
-         ".axis,.tick{stroke:#888}.inbar{fill:#fff}.headline{font-size:1.1em;background:#f3f6fa;padding:.6em}"
-         ".verdict{font-size:1.15em;font-weight:bold}td,th{padding:2px 8px;text-align:left}"
-         "#whatif input{width:8em}dt{font-weight:bold}</style></head>\n<body>\n";
+  write_head(s.title, out);
   out << "<h1>" << esc(s.title) << "</h1>\n<p class=\"headline\">" << headline << "</p>\n";
   if (const CheckResult* c = p.check) {
     used.insert("P10-P90");
@@ -304,15 +322,8 @@ void write_page(const Page& p, std::ostream& out) {
   out << "</ul>\n<h2>Sources</h2>\n<ul>";
   for (const auto& src : s.sources) out << "<li>" << esc(src) << "</li>";
   if (s.claim) out << "<li>" << esc(s.claim->source) << "</li>";
-  out << "</ul>\n<h2>Glossary</h2>\n<dl>";
-  for (const auto& term : used) out << "<dt>" << esc(term) << "</dt><dd>" << esc(glossary().at(term)) << "</dd>";
-  out << "</dl>\n";
-  // Layout self-check for the render test: every text's box inside its chart, ticks on every chart.
-  out << "<script>(function(){var out=0,bare=0,charts=document.querySelectorAll('svg.chart');charts.forEach(function(svg){"
-         "var w=+svg.getAttribute('width'),h=+svg.getAttribute('height');if(svg.querySelectorAll('.tick').length<2)bare++;"
-         "svg.querySelectorAll('text').forEach(function(t){var r=t.getBBox();if(r.x<-0.5||r.y<-0.5||r.x+r.width>w+0.5||"
-         "r.y+r.height>h+0.5)out++;});});document.body.dataset.charts=charts.length;document.body.dataset.labelsOutside=out;"
-         "document.body.dataset.chartsWithoutTicks=bare;})();</script>\n</body></html>\n";
+  out << "</ul>\n";
+  write_tail(used, out);
 }
 
 }  // namespace
@@ -321,6 +332,24 @@ void write_html(const Scenario& s, const CheckResult& c, std::ostream& out) { wr
 
 void write_html(const Scenario& s, const StepResult& step, const RunResult& run, std::ostream& out) {
   write_page({s, step, run, nullptr}, out);
+}
+
+void write_table_html(const TablePage& t, std::ostream& out) {
+  write_head(t.title, out);
+  out << "<h1>" << esc(t.title) << "</h1>\n<p class=\"headline\">" << esc(t.headline) << "</p>\n";
+  out << "<h2>" << esc(t.chart_title) << "</h2>\n" << bar_chart("table-chart", t.bars, t.bar_unit);
+  out << "<table><tr>";
+  for (const auto& h : t.header) out << "<th>" << esc(h) << "</th>";
+  out << "</tr>";
+  for (const auto& row : t.rows) {
+    out << "<tr>";
+    for (std::size_t i = 0; i < row.size(); ++i) out << (i == 0 ? "<td>" : "<td class=\"n\">") << esc(row[i]) << "</td>";
+    out << "</tr>";
+  }
+  out << "</table>\n<ul>";
+  for (const auto& n : t.notes) out << "<li>" << esc(n) << "</li>";
+  out << "</ul>\n";
+  write_tail({t.terms.begin(), t.terms.end()}, out);
 }
 
 }  // namespace gpuhours

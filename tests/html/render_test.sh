@@ -19,9 +19,9 @@ flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --dis
        --disable-component-update --disable-sync --user-data-dir="$tmp/profile" --enable-logging=stderr --v=0)
 fail=0
 
-# render NAME PAGE: dumps the DOM to $tmp/NAME.dom, console to $tmp/NAME.log; checks layout.
+# render NAME PAGE [MIN_CHARTS]: dumps the DOM to $tmp/NAME.dom, console to $tmp/NAME.log; checks layout.
 render() {
-  local name=$1 page=$2
+  local name=$1 page=$2 min=${3:-3}
   "$chromium" "${flags[@]}" --dump-dom "file://$page" > "$tmp/$name.dom" 2> "$tmp/$name.log" || true
   local body
   body=$(grep -o '<body[^>]*>' "$tmp/$name.dom")
@@ -29,7 +29,7 @@ render() {
   charts=$(sed -n 's/.*data-charts="\([0-9]*\)".*/\1/p' <<< "$body")
   outside=$(sed -n 's/.*data-labels-outside="\([0-9]*\)".*/\1/p' <<< "$body")
   bare=$(sed -n 's/.*data-charts-without-ticks="\([0-9]*\)".*/\1/p' <<< "$body")
-  if [ -z "$charts" ] || [ "$charts" -lt 3 ]; then echo "FAIL $name: expected at least 3 charts, found '${charts}'"; fail=1; fi
+  if [ -z "$charts" ] || [ "$charts" -lt "$min" ]; then echo "FAIL $name: expected $min charts or more, found '${charts}'"; fail=1; fi
   [ "$outside" = 0 ] || { echo "FAIL $name: $outside labels outside their chart"; fail=1; }
   [ "$bare" = 0 ] || { echo "FAIL $name: $bare charts without ticks"; fail=1; }
   if grep -E 'CONSOLE.*(Error|Uncaught)|Uncaught ' "$tmp/$name.log"; then echo "FAIL $name: console errors"; fail=1; fi
@@ -71,6 +71,17 @@ for s in scenarios/*.yaml; do
   pages=$((pages + 1))
 done
 
+# compare and sweep pages.
+"$build/gpuhours" compare deepseek-v3-claim deepseek-v3-on-h100 deepseek-v3-bf16 --baseline deepseek-v3-claim \
+  --html "$out/compare.html" > /dev/null || { echo "FAIL: compare --html"; fail=1; }
+render compare "$out/compare.html" 1
+grep -q 'deepseek-v3-bf16' "$tmp/compare.dom" || { echo "FAIL: compare page lacks a row"; fail=1; }
+"$build/gpuhours" sweep llama-3-8b-8gpu-dp --vary tp=1,2 --vary micro_batch=1,2 --threads 1 --html "$out/sweep.html" > /dev/null \
+  || { echo "FAIL: sweep --html"; fail=1; }
+render sweep "$out/sweep.html" 1
+grep -q 'the main pre-training phase at its final batch' "$tmp/sweep.dom" || { echo "FAIL: sweep page does not say what it covers"; fail=1; }
+pages=$((pages + 2))
+
 # Escaping: a title carrying markup shows as text.
 sed 's/^title: .*/title: "<script>document.title=\\"owned\\"<\/script> \& <b>bold<\/b>"/' scenarios/llama-3-8b-8gpu-dp.yaml > "$tmp/markup.yaml"
 "$build/gpuhours" run "$tmp/markup.yaml" --html "$tmp/markup.html" > /dev/null
@@ -81,5 +92,5 @@ grep -q '<title>owned</title>' "$tmp/markup.dom" && { echo "FAIL: the title's sc
 "$chromium" "${flags[@]}" --window-size=1000,2600 --screenshot="$out/deepseek-v3-claim.png" \
   "file://$out/deepseek-v3-claim.html" > /dev/null 2>&1 || true
 [ -s "$out/deepseek-v3-claim.png" ] || { echo "FAIL: no screenshot"; fail=1; }
-[ $fail -eq 0 ] && echo "HTML reports of $pages presets rendered: ticks on every chart, every label inside its chart, headlines equal to the JSON, markup escaped; screenshot $out/deepseek-v3-claim.png"
+[ $fail -eq 0 ] && echo "$pages HTML reports rendered (every preset, compare, sweep): ticks on every chart, every label inside its chart, headlines equal to the JSON, markup escaped; screenshot $out/deepseek-v3-claim.png"
 exit $fail

@@ -36,5 +36,15 @@ void write_explain(const Report& r, std::ostream& out);
 void write_html(const Scenario& s, const CheckResult& c, std::ostream& out);
 /// The same page for a run without a check (gpuhours run --html).
 void write_html(const Scenario& s, const StepResult& step, const RunResult& run, std::ostream& out);
+/// A page for commands that report a table (compare, sweep): headline, one bar chart, the table,
+/// notes and the glossary of `terms` (keys of the glossary in html.cpp).
+struct TablePage {
+  std::string title, headline, chart_title, bar_unit;
+  std::vector<std::pair<std::string, double>> bars;
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> notes, terms;
+};
+void write_table_html(const TablePage& t, std::ostream& out);
 
 }  // namespace gpuhours
