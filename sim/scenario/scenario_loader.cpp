@@ -504,7 +504,9 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
     if (auto v = cl->optional_child("cost_usd")) claim.cost_usd = v->as_positive_double();
     claim.source = cl->child("source").as_string();
     if (auto ph = cl->optional_child("phases"))
-      for (const auto& [key, v] : ph->entries()) {
+      for (const auto& entry : ph->entries()) {
+        const std::string& key = entry.first;  // a plain name: clang 14 cannot capture a structured binding
+        const YamlNode& v = entry.second;
         const bool matches = (key == "main" && s.training.tokens > 0) ||
                              std::any_of(s.training.phases.begin(), s.training.phases.end(), [&](const PhaseSpec& p) {
                                return p.name == key || p.name.rfind(key + "/", 0) == 0;

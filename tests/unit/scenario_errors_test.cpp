@@ -158,3 +158,22 @@ TEST_CASE("a bare gpuhours prints the help; list keeps names and titles apart") 
   // The longest scenario name is followed by two spaces before its title.
   CHECK(list.out.find("  deepseek-llm-67b-per-trillion  DeepSeek LLM 67B") != std::string::npos);
 }
+
+TEST_CASE("a preset name is checked before any file system call: too long, outside the data tree, or with odd bytes") {
+  // The fuzzer's finding (tests/fuzz/crashes/long-preset-name.yaml): a 320-character model name
+  // made std::filesystem throw past the error handling.
+  const auto long_name = cli({"run", std::string(GPUHOURS_DATA_DIR) + "/tests/fuzz/crashes/long-preset-name.yaml"});
+  check_one_line(long_name);
+  CHECK(long_name.err.find("long-preset-name.yaml:") != std::string::npos);
+  CHECK(long_name.err.find("is not a preset name") != std::string::npos);
+  for (const char* name : {"../../etc/passwd", ".hidden", "h100 sxm"}) {
+    const auto r = run_text("name.yaml", test::variant("gpu: h100-sxm", std::string("gpu: \"") + name + "\""));
+    CAPTURE(name);
+    check_one_line(r);
+    CHECK(r.err.find("field 'cluster.gpu': '") != std::string::npos);
+    CHECK(r.err.find("is not a preset name") != std::string::npos);
+  }
+  const auto scenario = cli({"run", std::string(300, 'x')});
+  CHECK(scenario.code == 1);
+  CHECK(scenario.err.find("is not a preset name") != std::string::npos);
+}
