@@ -2,6 +2,7 @@
 
 #include "gpuhours/kernels.hpp"
 #include "gpuhours/step.hpp"
+#include "gpuhours/units.hpp"
 
 #include <fmt/format.h>
 
@@ -197,9 +198,10 @@ void write_terminal(const Report& r, std::ostream& out) {
                         later == 0 ? std::string() : fmt::format(" and {} later phase{}", later, later > 1 ? "s" : ""))
           : fmt::format("The {} phase{} of {} on {} x {}", later, later > 1 ? "s" : "", s.model.title, s.cluster.gpus(),
                         s.cluster.gpu.title);
-  out << fmt::format("{} take{} about {} GPU-hours ({:.1f} days of wall-clock time), about ${} at ${:.2f} per GPU-hour.\n",
-                     what, s.training.tokens > 0 || later == 1 ? "s" : "", grouped(r.run.gpu_hours),
-                     r.run.wall_clock_days, grouped(r.run.cost_usd), s.cost.gpu_hour_usd);
+  // Prose: three significant figures (the tables below keep full values).
+  out << fmt::format("{} take{} about {} GPU-hours ({} days of wall-clock time), about ${} at ${:.2f} per GPU-hour.\n",
+                     what, s.training.tokens > 0 || later == 1 ? "s" : "", three_figures(r.run.gpu_hours),
+                     three_figures(r.run.wall_clock_days), three_figures(r.run.cost_usd), s.cost.gpu_hour_usd);
   out << fmt::format(
       "{} step of {} tokens takes {:.3f} s, with the GPUs doing useful model arithmetic {:.1f}% of "
       "the time their datasheet allows (MFU).\n\n",
@@ -226,7 +228,7 @@ void write_terminal(const Report& r, std::ostream& out) {
       std::string detail;
       if (!p.simulated) detail = "  (" + p.note + ")";
       else if (p.kind == "generate")
-        detail = fmt::format("  ({} output tokens on {} GPUs; {})", grouped(p.output_tokens), p.gpus, p.note);
+        detail = fmt::format("  ({} output tokens on {} GPUs; {})", three_figures(p.output_tokens), p.gpus, p.note);
       else if (p.kind == "rl")
         detail = fmt::format("  ({} steps of {:.1f} s on {} GPUs; {})", grouped(p.steps), p.step_seconds, p.gpus, p.note);
       else

@@ -227,7 +227,7 @@ TEST_CASE("calibration: an FP8 GEMM's quantization pass adds a memory-bound kern
   CHECK(model.time(pass).seconds() == doctest::Approx(gpu.kernel_launch_seconds + pass.bytes / p.elementwise_bytes_per_s));
 }
 
-TEST_CASE("an H100 scenario without a calibration key is timed by the H100's measured profile; 'none' asks for the roofline") {
+TEST_CASE("an H100 scenario without a calibration key is timed by the H100's measured profile, and 'none' asks for the roofline") {
   const Catalog catalog(GPUHOURS_DATA_DIR);
   const std::string text = test::inline_scenario();  // h100-sxm, no calibration key
   REQUIRE(text.find("calibration") == std::string::npos);
@@ -282,7 +282,7 @@ TEST_CASE("calibration: sustained clocks run tensor-core kernels at the profile'
   CHECK(plain.assumptions()[1].find("no sustained measurement") != std::string::npos);
 }
 
-TEST_CASE("calibration: a scenario's clocks default to sustained; clocks: burst restores the profile's timings") {
+TEST_CASE("calibration: a scenario's clocks default to sustained, and clocks: burst restores the profile's timings") {
   const Catalog catalog(GPUHOURS_DATA_DIR);
   const Scenario capped = load_scenario(YamlNode::load_string(test::inline_scenario(), "h100.yaml"), catalog);
   CHECK(capped.cluster.clocks == Clocks::sustained);

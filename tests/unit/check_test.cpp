@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "gpuhours/check.hpp"
+#include "gpuhours/report.hpp"
+#include "gpuhours/units.hpp"
 #include "test_util.hpp"
 
 using namespace gpuhours;
@@ -158,7 +160,7 @@ TEST_CASE("verdict scale: each category from its thresholds (hardware/verdict-sc
   CHECK(classify_claim(scale, 201, range, 0.2, 0.5) == Verdict::far_above);
 }
 
-TEST_CASE("check: an MFU above 100% is reported as impossible; a claim 6x the need is not called plausible") {
+TEST_CASE("check: an MFU above 100% is reported as impossible, and a claim 6x the need is not called plausible") {
   const auto dense = cli({"check", "dense-671b-alternative", "--json", "--samples", "500"});
   REQUIRE_MESSAGE(dense.code == 0, dense.err);
   const auto d = nlohmann::json::parse(dense.out)["claim"];
@@ -212,4 +214,16 @@ TEST_CASE("check: a counterfactual is set beside the run it varies, not judged a
   CHECK(e2.code == 1);
   CHECK(e2.err.find("unknown.yaml:") != std::string::npos);
   CHECK(e2.err.find("did you mean") != std::string::npos);
+}
+
+TEST_CASE("run: the headline's numbers carry three significant figures, the tables full values") {
+  const auto r = cli({"run", "deepseek-v3-claim"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto j = nlohmann::json::parse(cli({"run", "deepseek-v3-claim", "--json"}).out);
+  const double hours = j["run"]["gpu_hours"], cost = j["run"]["cost_usd"];
+  const std::string headline = r.out.substr(0, r.out.find('\n', r.out.find("takes about")));
+  CHECK(headline.find("takes about " + three_figures(hours) + " GPU-hours") != std::string::npos);
+  CHECK(headline.find("about $" + three_figures(cost) + " at $2.00 per GPU-hour") != std::string::npos);
+  CHECK(three_figures(hours).size() == 5);                                     // "2.39M"
+  CHECK(r.out.find(fmt::format("{:>14} GPU-hours", grouped(hours))) != std::string::npos);  // the table keeps all digits
 }

@@ -90,7 +90,7 @@ TEST_CASE("expert load: redundant experts placed as EPLB does flatten the busies
   CHECK(replicated < 1.05);
 }
 
-TEST_CASE("a hot expert slows the step; forced balance and the given factor override the router model") {
+TEST_CASE("a hot expert slows the step, and forced balance and the given factor override the router model") {
   const Catalog catalog(GPUHOURS_DATA_DIR);
   std::ifstream in(std::string(GPUHOURS_DATA_DIR) + "/scenarios/deepseek-v3-claim.yaml");
   const std::string base((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -148,7 +148,7 @@ TEST_CASE("a count with a suffix says how to write it") {
   CHECK(r.err.find("field 'training.tokens': expected a number, got \"100B\"; write 100e9") != std::string::npos);
 }
 
-TEST_CASE("a bare gpuhours prints the help; list keeps names and titles apart") {
+TEST_CASE("a bare gpuhours prints the help, and list keeps names and titles apart") {
   const auto bare = cli({});
   CHECK(bare.code == 0);
   CHECK(bare.out.find("Usage: gpuhours") != std::string::npos);
