@@ -415,15 +415,11 @@ int cmd_sweep(const Catalog& catalog, const SweepArgs& a, std::ostream& out, std
         row.push_back(std::move(v));
       t.rows.push_back(std::move(row));
     }
-    t.notes = {"GPU-hours, days and costs cover the main pre-training phase at its final batch, interruptions and checkpoints "
-               "included; the scenario's other phases and batch ramp are not in them (gpuhours run has them).",
-               ""};
+    t.notes = {std::string(kSweepCoverage) + ".",
+               fmt::format("{} layouts rejected as infeasible, {} bounded, {} pruned by the bound, {} simulated.",
+                           grouped(static_cast<double>(rejected_layouts(r))), grouped(static_cast<double>(r.bounded)),
+                           grouped(static_cast<double>(r.pruned)), grouped(static_cast<double>(r.simulated)))};
     t.terms = {"GPU-hour", "MFU", "owned cluster (Epoch method)"};
-    std::int64_t rejected = 0;
-    for (const auto& [why, n] : r.rejected) rejected += n;
-    t.notes.back() = fmt::format("{} layouts rejected as infeasible, {} bounded, {} pruned by the bound, {} simulated.",
-                                 grouped(static_cast<double>(rejected)), grouped(static_cast<double>(r.bounded)),
-                                 grouped(static_cast<double>(r.pruned)), grouped(static_cast<double>(r.simulated)));
     write_html_file(a.html, [&](std::ostream& f) { write_table_html(t, f); });
   }
   if (a.json) write_sweep_json(r, out);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <numeric>
 #include <queue>
 
@@ -34,27 +33,16 @@ double weight_bytes_per_param(const Scenario& s, const InferenceSpec& layout) {
 }
 
 // The busiest expert-parallel rank's load / mean for an iteration of `tokens` on an instance's ep
-// GPUs (expert_imbalance), memoised at token counts rounded to powers of sqrt(2): the spread of
-// loads changes slowly with the batch, and a generation runs thousands of iterations.
-class InstanceImbalance {
- public:
-  InstanceImbalance(const Scenario& s, int ep) : s_(s), ep_(ep) {}
-  double operator()(double tokens) {
-    if (tokens < 1) return 1.0;
-    const int key = static_cast<int>(std::lround(2.0 * std::log2(tokens)));
-    auto [it, fresh] = memo_.try_emplace(key, 0.0);
-    if (fresh) it->second = expert_imbalance(s_, ep_, std::exp2(key / 2.0));
-    return it->second;
-  }
-
- private:
-  const Scenario& s_;
-  int ep_;
-  std::map<int, double> memo_;
-};
+// GPUs (expert_imbalance), at token counts rounded to powers of sqrt(2): the spread of loads
+// changes slowly with the batch, and the routing regime memoises each draw, so a generation's
+// thousands of iterations draw a few dozen times.
+double instance_imbalance(const Scenario& s, int ep, double tokens) {
+  if (tokens < 1) return 1.0;
+  return expert_imbalance(s, ep, std::exp2(static_cast<double>(std::lround(2.0 * std::log2(tokens))) / 2.0));
+}
 
 IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const DecodeWeights& w, double tokens,
-                        double attended_pairs, double kv_tokens, bool decode, InstanceImbalance& imbalance_of) {
+                        double attended_pairs, double kv_tokens, bool decode) {
   const ModelSpec& m = s.model;
   const GpuSpec& gpu = s.cluster.gpu;
   const int tp = layout.tp, ep = layout.ep, L = moe_layers(m);
@@ -67,8 +55,8 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   const double p_touched = (L > 0 && tokens > 0) ? 1.0 - std::pow(1.0 - static_cast<double>(k) / m.ffn.experts, tokens) : 0.0;
   c.weight_bytes = (w.dense_read / tp + w.routed_total * p_touched / (tp * ep)) * wbytes;
   c.kv_bytes = kv_tokens / ep * kv_cache_bytes_per_token(m, layout.tp);
-  const double gemm_flops = 2.0 * w.dense_matmul * per_replica / tp +
-                            2.0 * w.expert * k * L * tokens / (tp * ep) * imbalance_of(tokens);
+  const double imbalance = instance_imbalance(s, ep, tokens);
+  const double gemm_flops = 2.0 * w.dense_matmul * per_replica / tp + 2.0 * w.expert * k * L * tokens / (tp * ep) * imbalance;
   const double attn_flops = attended_pairs / ep * attention_flops_per_pair(m, decode) / tp;
   c.flops = gemm_flops + attn_flops;
   const Precision weights = weight_precision(s, layout);
@@ -86,7 +74,6 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   if (L > 0 && gpus > 1) {
     const MoeRouting routing{k, m.ffn.max_nodes_per_token};
     const double hidden = static_cast<double>(m.hidden);
-    const double imbalance = imbalance_of(tokens);
     const Time dispatch = decode ? moe_low_latency_time(per_gpu_tokens * hidden * wbytes * imbalance, k, gpus, nodes, s.cluster)
                                  : moe_exchange_time(per_gpu_tokens * hidden * wbytes, gpus, nodes, imbalance, s.cluster, routing);
     const Time combine = decode ? moe_low_latency_time(per_gpu_tokens * hidden * 2.0 * imbalance, k, gpus, nodes, s.cluster)
@@ -111,8 +98,7 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
 
 IterationCost iteration_cost(const Scenario& s, const InferenceSpec& layout, double tokens, double attended_pairs,
                              double kv_tokens, bool decode) {
-  InstanceImbalance imbalance(s, layout.ep);
-  return iteration(s, layout, decode_weights(s.model), tokens, attended_pairs, kv_tokens, decode, imbalance);
+  return iteration(s, layout, decode_weights(s.model), tokens, attended_pairs, kv_tokens, decode);
 }
 
 std::vector<std::int64_t> response_lengths(const LengthSpec& spec, double mean, std::int64_t count) {
@@ -181,7 +167,6 @@ GenerationResult simulate_generation(const Scenario& input, const GenerationSpec
   for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = lengths[static_cast<std::size_t>((i * stride) % n)];
 
   const double prompt = std::max(1.0, std::round(g.prompt_tokens));
-  InstanceImbalance imbalance(s, layout.ep);
   for (std::int64_t len : order) {
     if (prompt + static_cast<double>(len) > capacity)
       throw InfeasibleLayout(Infeasibility::kv_cache, "one sequence of " + std::to_string(static_cast<std::int64_t>(prompt) + len) +
@@ -211,7 +196,7 @@ GenerationResult simulate_generation(const Scenario& input, const GenerationSpec
     }
     if (admitted > 0) {
       const double tok = prompt * static_cast<double>(admitted);
-      const Time dt = Time::from_seconds_ceil(iteration(s, layout, w, tok, tok * (prompt + 1) / 2, 0, false, imbalance).seconds);
+      const Time dt = Time::from_seconds_ceil(iteration(s, layout, w, tok, tok * (prompt + 1) / 2, 0, false).seconds);
       t = t + dt;
       prefill = prefill + dt;
     }
@@ -220,7 +205,7 @@ GenerationResult simulate_generation(const Scenario& input, const GenerationSpec
     const std::int64_t k = std::min(running.top().first - it, kMaxSegmentIterations);
     // Context of a running sequence at iteration j: prompt + (j - start); mean over the segment.
     const double ctx_sum = B * (prompt + static_cast<double>(it) + static_cast<double>(k - 1) / 2.0) - start_sum;
-    const double per_iter = iteration(s, layout, w, B, ctx_sum, ctx_sum, true, imbalance).seconds;
+    const double per_iter = iteration(s, layout, w, B, ctx_sum, ctx_sum, true).seconds;
     const Time dt = Time::from_seconds_ceil(per_iter * static_cast<double>(k));
     t = t + dt;
     decode = decode + dt;

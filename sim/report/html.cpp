@@ -36,9 +36,6 @@ std::string esc(const std::string& s) {
   return o;
 }
 
-// Prose: 3 significant figures ("2.39M", "48.7", "$4.78M").
-std::string sig3(double v) { return three_figures(v); }
-
 // Axis: a step of 1, 2 or 5 x 10^k giving about five intervals over [0, max].
 double tick_step(double max) {
   if (!(max > 0)) return 1;
@@ -96,7 +93,7 @@ std::string bar_chart(const std::string& id, const std::vector<std::pair<std::st
     svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"end\"><title>{}</title>{}</text>", left - 8, y + 15,
                        esc(bars[i].first), esc(label));
     svg += fmt::format("<rect x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"18\" class=\"bar\"/>", left, y + 1, w);
-    const std::string value = sig3(bars[i].second);
+    const std::string value = three_figures(bars[i].second);
     const double value_px = kCharPx * static_cast<double>(value.size()) + 6;
     if (left + w + value_px < right)
       svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\">{}</text>", left + w + 5, y + 15, value);
@@ -119,11 +116,11 @@ std::string range_chart(const Percentiles& r, std::optional<double> claimed, con
   s += fmt::format("<rect x=\"{:.1f}\" y=\"44\" width=\"{:.1f}\" height=\"30\" class=\"band\"/>", x(r.p10), x(r.p90) - x(r.p10));
   s += fmt::format("<line x1=\"{0:.1f}\" y1=\"40\" x2=\"{0:.1f}\" y2=\"78\" class=\"median\"/>", x(r.p50));
   s += fmt::format("<text x=\"{:.1f}\" y=\"32\" text-anchor=\"{}\">simulated P10-P90 {}-{}, median {}</text>", x(r.p50),
-                   anchor(x(r.p50)), sig3(r.p10), sig3(r.p90), sig3(r.p50));
+                   anchor(x(r.p50)), three_figures(r.p10), three_figures(r.p90), three_figures(r.p50));
   if (claimed) {
     s += fmt::format("<circle cx=\"{:.1f}\" cy=\"59\" r=\"7\" class=\"claim\"/>", x(*claimed));
     s += fmt::format("<text x=\"{:.1f}\" y=\"16\" text-anchor=\"{}\">{} {}</text>", x(*claimed), anchor(x(*claimed)),
-                     esc(claim_label), sig3(*claimed));
+                     esc(claim_label), three_figures(*claimed));
   }
   s += x_axis(left, right, 96, top, step, "GPU-hours");
   return s + "</svg>";
@@ -196,11 +193,11 @@ void write_page(const Page& p, std::ostream& out) {
   std::string headline = fmt::format(
       "Simulated: <b id=\"h-hours\">{}</b> GPU-hours, <b id=\"h-days\">{}</b> days on {} {}, <b id=\"h-cost\">${}</b> at "
       "<span id=\"h-price\">${:.2f}</span> per GPU-hour.",
-      sig3(run.gpu_hours), sig3(run.wall_clock_days), grouped(s.cluster.gpus()), esc(s.cluster.gpu.title), sig3(run.cost_usd),
+      three_figures(run.gpu_hours), three_figures(run.wall_clock_days), grouped(s.cluster.gpus()), esc(s.cluster.gpu.title), three_figures(run.cost_usd),
       s.cost.gpu_hour_usd);
   if (s.claim && s.claim->gpu_hours)
-    headline += fmt::format(" Claimed: <b>{}</b> GPU-hours{}.", sig3(*s.claim->gpu_hours),
-                            s.claim->cost_usd ? fmt::format(", ${}", sig3(*s.claim->cost_usd)) : "");
+    headline += fmt::format(" Claimed: <b>{}</b> GPU-hours{}.", three_figures(*s.claim->gpu_hours),
+                            s.claim->cost_usd ? fmt::format(", ${}", three_figures(*s.claim->cost_usd)) : "");
 
   // Cost models: each price once (a preset at the scenario's own price is the same bar).
   std::vector<std::pair<std::string, double>> models = {
@@ -244,14 +241,14 @@ void write_page(const Page& p, std::ostream& out) {
     if (c->baseline)
       out << fmt::format("<h2>The saving over {}</h2>\n<p>Claimed: {} against {} GPU-hours, a {:.1f}% saving. Simulated: {} "
                          "against {}, a {:.1f}% saving.</p>\n",
-                         esc(c->baseline->name), sig3(*s.claim->gpu_hours), sig3(c->baseline->claimed_gpu_hours),
-                         100 * c->baseline->claimed_saving, sig3(run.gpu_hours), sig3(c->baseline->simulated_gpu_hours),
+                         esc(c->baseline->name), three_figures(*s.claim->gpu_hours), three_figures(c->baseline->claimed_gpu_hours),
+                         100 * c->baseline->claimed_saving, three_figures(run.gpu_hours), three_figures(c->baseline->simulated_gpu_hours),
                          100 * c->baseline->simulated_saving);
     if (c->counterfactual)
       out << fmt::format("<h2>Beside {}</h2>\n<p>This run: {} GPU-hours, {:.2f}x the {} simulated for {} (step {:.2f} s "
                          "against {:.2f} s).</p>\n",
-                         esc(c->counterfactual->name), sig3(run.gpu_hours), run.gpu_hours / c->counterfactual->simulated_gpu_hours,
-                         sig3(c->counterfactual->simulated_gpu_hours), esc(c->counterfactual->title), p.step.seconds,
+                         esc(c->counterfactual->name), three_figures(run.gpu_hours), run.gpu_hours / c->counterfactual->simulated_gpu_hours,
+                         three_figures(c->counterfactual->simulated_gpu_hours), esc(c->counterfactual->title), p.step.seconds,
                          c->counterfactual->step_seconds);
   }
   out << fmt::format("<h2>One {} step: {:.2f} s, MFU {:.1f}%</h2>\n", generation ? "policy-update (training)" : "training",
@@ -266,7 +263,7 @@ void write_page(const Page& p, std::ostream& out) {
     for (const PhaseResult& ph : run.phases)
       out << fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(ph.name), esc(ph.kind),
                          grouped(ph.gpu_hours), ph.generation_gpu_hours > 0 ? grouped(ph.generation_gpu_hours) : "-",
-                         ph.output_tokens > 0 ? sig3(ph.output_tokens) : "-");
+                         ph.output_tokens > 0 ? three_figures(ph.output_tokens) : "-");
     out << "</table>\n<p>Generation phases (rollouts, sampling) are timed by the inference model; the training steps "
            "above are the policy update only.</p>\n";
   }
@@ -281,19 +278,19 @@ void write_page(const Page& p, std::ostream& out) {
   if (s.cost.programme || s.cost.fleet) {
     out << "<h2>Programme and fleet</h2>\n<ul>";
     if (s.cost.programme) {
-      out << fmt::format("<li>Whole programme: {} GPU-hours, ${} ({:g}x the final run; {})</li>", sig3(run.costs.programme_gpu_hours),
-                         sig3(run.costs.programme_usd), s.cost.programme->multiplier, esc(s.cost.programme->source));
+      out << fmt::format("<li>Whole programme: {} GPU-hours, ${} ({:g}x the final run; {})</li>", three_figures(run.costs.programme_gpu_hours),
+                         three_figures(run.costs.programme_usd), s.cost.programme->multiplier, esc(s.cost.programme->source));
       if (run.costs.programme_gpu_hours_range)
         out << fmt::format("<li>Its published range: {} to {} GPU-hours ({:g}x to {:g}x; {})</li>",
-                           sig3(run.costs.programme_gpu_hours_range->first), sig3(run.costs.programme_gpu_hours_range->second),
+                           three_figures(run.costs.programme_gpu_hours_range->first), three_figures(run.costs.programme_gpu_hours_range->second),
                            s.cost.programme->range->first, s.cost.programme->range->second, esc(s.cost.programme->range_source));
     }
     if (s.cost.fleet) {
-      out << fmt::format("<li>Fleet: {} GPUs, ${} capital cost ({})</li>", grouped(s.cost.fleet->gpus), sig3(s.cost.fleet->capex_usd),
+      out << fmt::format("<li>Fleet: {} GPUs, ${} capital cost ({})</li>", grouped(s.cost.fleet->gpus), three_figures(s.cost.fleet->capex_usd),
                          esc(s.cost.fleet->source));
       if (run.costs.fleet_usd_per_year)
         out << fmt::format("<li>Fleet cost per year: ${} (capex amortised and financed, and a year of energy)</li>",
-                           sig3(*run.costs.fleet_usd_per_year));
+                           three_figures(*run.costs.fleet_usd_per_year));
     }
     out << "</ul>\n";
   }

@@ -50,7 +50,7 @@ std::string expert_imbalance_assumption(const Scenario& s) {
       "tokens x top-{} on {} experts in {} ranks, the busiest rank routes {:.3f} x the mean, and every MoE layer waits "
       "for it",
       s.parallel.routing.name, s.parallel.routing.max_violation, q.sigma, q.draws, q.tokens, q.top_k, q.experts, q.ep,
-      mean_rank_imbalance(q));
+      expert_imbalance(s));
 }
 
 }  // namespace gpuhours

@@ -55,9 +55,6 @@ std::string range_inputs(const std::vector<SensitivityRow>& inputs) {
   return out;
 }
 
-// Prose carries 3 significant figures ("2.20M"); tables and JSON keep full values.
-std::string millions(double v) { return three_figures(v); }
-
 // A counterfactual: the run set beside the scenario it varies, with that scenario's claim.
 CheckResult counterfactual(const Scenario& s, const Catalog& catalog, CheckResult c) {
   const Scenario base = load_scenario(s.counterfactual_of, catalog);
@@ -73,7 +70,7 @@ CheckResult counterfactual(const Scenario& s, const Catalog& catalog, CheckResul
   if (base.claim) cf.claimed_gpu_hours = base.claim->gpu_hours;
   c.category = Verdict::counterfactual;
   c.verdict = fmt::format("A counterfactual of '{}': {} GPU-hours, {:.2f}x the {} GPU-hours simulated for it.", base.name,
-                          millions(c.run.gpu_hours), c.run.gpu_hours / b.run.gpu_hours, millions(b.run.gpu_hours));
+                          three_figures(c.run.gpu_hours), c.run.gpu_hours / b.run.gpu_hours, three_figures(b.run.gpu_hours));
   c.reasons.push_back(fmt::format("'{}' ({}) is the run this scenario varies; this is a comparison, not a verdict on its claim.",
                                   base.name, base.title));
   c.reasons.push_back(fmt::format("Step {:.2f} s against {:.2f} s ({:.2f}x); MFU {:.1f}% against {:.1f}%; rental cost {:.3g} "
@@ -82,9 +79,9 @@ CheckResult counterfactual(const Scenario& s, const Catalog& catalog, CheckResul
                                   100 * b.run.mfu, c.run.costs.rental_usd, b.run.costs.rental_usd));
   if (cf.claimed_gpu_hours)
     c.reasons.push_back(fmt::format("'{}' claims {} GPU-hours: this run would take {:.2f}x that.", base.name,
-                                    millions(*cf.claimed_gpu_hours), c.run.gpu_hours / *cf.claimed_gpu_hours));
-  c.reasons.push_back(fmt::format("This run's range, P10-P90: {}-{} GPU-hours, varying {}.", millions(c.gpu_hours.p10),
-                                  millions(c.gpu_hours.p90), c.range_inputs));
+                                    three_figures(*cf.claimed_gpu_hours), c.run.gpu_hours / *cf.claimed_gpu_hours));
+  c.reasons.push_back(fmt::format("This run's range, P10-P90: {}-{} GPU-hours, varying {}.", three_figures(c.gpu_hours.p10),
+                                  three_figures(c.gpu_hours.p90), c.range_inputs));
   c.counterfactual = cf;
   return c;
 }
@@ -165,7 +162,7 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
   if (!c.claim.required_mfu) throw InputError(s.file + ": the claim leaves no GPU-hours for the simulated phases");
   std::tie(c.best_published_mfu, c.best_published_what) = best_published(s, catalog);
 
-  const auto M = millions;
+  const auto M = three_figures;  // prose: 3 significant figures; tables and JSON keep full values
   const std::string range = fmt::format("{}-{} GPU-hours (P10-P90, median {})", M(c.gpu_hours.p10), M(c.gpu_hours.p90),
                                         M(c.gpu_hours.p50));
   const double required = *c.claim.required_mfu;
@@ -179,11 +176,10 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
                                       "tokens, a smaller model, other hardware).", M(claimed), 1 / c.claim.ratio.value()));
       break;
     case Verdict::beyond_published:
-      c.verdict = "Implausible as stated: the claim needs more efficiency than any published run on this hardware.";
-      c.reasons.push_back(fmt::format("The claim ({}) is below the simulated range of {}.", M(claimed), range));
-      break;
     case Verdict::ambitious:
-      c.verdict = "Ambitious: the claim is below the simulated range but within the best published efficiency.";
+      c.verdict = c.category == Verdict::beyond_published
+                      ? "Implausible as stated: the claim needs more efficiency than any published run on this hardware."
+                      : "Ambitious: the claim is below the simulated range but within the best published efficiency.";
       c.reasons.push_back(fmt::format("The claim ({}) is below the simulated range of {}.", M(claimed), range));
       break;
     case Verdict::consistent:

@@ -599,17 +599,24 @@ void write_sweep_csv(const SweepResult& r, std::ostream& out) {
   }
 }
 
+const char* const kSweepCoverage =
+    "GPU-hours, days and costs cover the main pre-training phase at its final batch, interruptions and checkpoints "
+    "included; the scenario's other phases and batch ramp are not in them (gpuhours run has them)";
+
+std::int64_t rejected_layouts(const SweepResult& r) {
+  std::int64_t n = 0;
+  for (const auto& [reason, count] : r.rejected) n += count;
+  return n;
+}
+
 void write_sweep_terminal(const SweepResult& r, std::ostream& out) {
   out << fmt::format("Sweep of {}: {} layouts{}", r.scenario, r.grid,
                      r.shard.count > 1 ? fmt::format(" (shard {}/{}: {})", r.shard.index, r.shard.count, r.evaluated) : "");
   if (r.deadline_days) out << fmt::format(", deadline {} days", *r.deadline_days);
   out << fmt::format(", best {} by {}\n", r.top_k, r.objective);
-  out << "  GPU-hours, days and costs cover the main pre-training phase at its final batch, interruptions and "
-         "checkpoints included; the scenario's other phases and batch ramp are not in them (gpuhours run has them)\n";
-  std::int64_t rejected = 0;
-  for (const auto& [reason, n] : r.rejected) rejected += n;
+  out << "  " << kSweepCoverage << "\n";
   out << fmt::format("  rejected {}, bounded {}, pruned by the bound {}, simulated {}, same program as one simulated {}\n",
-                     rejected, r.bounded, r.pruned, r.simulated, r.programs_reused);
+                     rejected_layouts(r), r.bounded, r.pruned, r.simulated, r.programs_reused);
   std::vector<std::pair<std::string, std::int64_t>> reasons(r.rejected.begin(), r.rejected.end());
   std::stable_sort(reasons.begin(), reasons.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
   for (const auto& [reason, n] : reasons) out << fmt::format("  {:>10}  {}\n", n, reason);

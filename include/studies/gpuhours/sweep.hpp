@@ -106,6 +106,10 @@ SweepResult run_sweep(const Scenario& base, const Catalog& catalog, const SweepO
 void write_sweep_json(const SweepResult& r, std::ostream& out);
 void write_sweep_csv(const SweepResult& r, std::ostream& out);
 void write_sweep_terminal(const SweepResult& r, std::ostream& out);
+/// What a sweep's GPU-hours, days and costs cover; its reports say so first.
+extern const char* const kSweepCoverage;
+/// Layouts rejected as infeasible, every reason together.
+std::int64_t rejected_layouts(const SweepResult& r);
 /// Reads a sweep written with write_sweep_json (a shard's output); throws InputError naming the file.
 SweepResult read_sweep_json(const std::string& path);
 /// The result of the whole grid from its shards' results: counts summed, top K and Pareto front
