@@ -11,7 +11,82 @@ namespace {
 std::string join_path(const std::string& parent, std::string_view key) {
   return parent.empty() ? std::string(key) : parent + "." + std::string(key);
 }
+
+std::string mark_of(const std::string& file, const YAML::Mark& m) {
+  if (m.is_null()) return file;
+  return file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+}
+
+// Every key a scalar, no key twice in one mapping, every scalar valid UTF-8: yaml-cpp accepts
+// all three, and a later lookup would then see one of two values, or the JSON writer would throw.
+void check_tree(const YAML::Node& node, const std::string& file, int depth) {
+  if (depth > kMaxYamlDepth)
+    throw InputError(mark_of(file, node.Mark()) + ": nested deeper than " + std::to_string(kMaxYamlDepth) +
+                     " levels");
+  if (node.IsScalar()) {
+    if (!valid_utf8(node.Scalar()))
+      throw InputError(mark_of(file, node.Mark()) + ": text is not valid UTF-8");
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) check_tree(item, file, depth + 1);
+  } else if (node.IsMap()) {
+    std::vector<std::string> seen;
+    for (const auto& kv : node) {
+      if (!kv.first.IsScalar())
+        throw InputError(mark_of(file, kv.first.Mark()) + ": a mapping key must be a plain name, not a " +
+                         (kv.first.IsMap() ? "mapping" : kv.first.IsSequence() ? "list" : "null"));
+      const std::string& key = kv.first.Scalar();
+      check_tree(kv.first, file, depth + 1);
+      if (std::find(seen.begin(), seen.end(), key) != seen.end())
+        throw InputError(mark_of(file, kv.first.Mark()) + ": key '" + key +
+                         "' appears twice in the same mapping");
+      seen.push_back(key);
+      check_tree(kv.second, file, depth + 1);
+    }
+  }
+}
 }  // namespace
+
+bool valid_utf8(std::string_view s) {
+  // RFC 3629 section 4: the well-formed byte sequences (no overlongs, no surrogates, <= U+10FFFF).
+  std::size_t i = 0;
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  while (i < s.size()) {
+    const unsigned char c = byte(i);
+    std::size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c < 0x80) { ++i; continue; }
+    if (c >= 0xC2 && c <= 0xDF) n = 1;
+    else if (c == 0xE0) { n = 2; lo = 0xA0; }
+    else if (c == 0xED) { n = 2; hi = 0x9F; }
+    else if (c >= 0xE1 && c <= 0xEF) n = 2;
+    else if (c == 0xF0) { n = 3; lo = 0x90; }
+    else if (c == 0xF4) { n = 3; hi = 0x8F; }
+    else if (c >= 0xF1 && c <= 0xF3) n = 3;
+    else return false;
+    if (i + n >= s.size()) return false;  // truncated sequence
+    if (byte(i + 1) < lo || byte(i + 1) > hi) return false;
+    for (std::size_t k = 2; k <= n; ++k)
+      if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+std::string read_input_file(const std::string& path, std::size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path + ": cannot open file");
+  std::string text;
+  std::vector<char> buffer(64 * 1024);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    text.append(buffer.data(), static_cast<std::size_t>(in.gcount()));
+    if (text.size() > max_bytes)
+      throw InputError(path + ": larger than " + std::to_string(max_bytes >> 20) +
+                       " MiB; an input file must be smaller");
+  }
+  if (in.bad()) throw InputError(path + ": cannot read file");
+  return text;
+}
 
 YamlNode::YamlNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path)
     : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)) {}
@@ -22,6 +97,7 @@ YamlNode YamlNode::load_string(const std::string& text, const std::string& displ
     YAML::Node root = YAML::Load(text);
     if (!root.IsMap())
       throw InputError(display_name + ": expected a YAML mapping at the top level");
+    check_tree(root, display_name, 0);
     return YamlNode(root, file, "");
   } catch (const YAML::Exception& e) {
     throw InputError(display_name + ":" + std::to_string(e.mark.line + 1) + ":" +
@@ -30,11 +106,7 @@ YamlNode YamlNode::load_string(const std::string& text, const std::string& displ
 }
 
 YamlNode YamlNode::load_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": cannot open file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return load_string(ss.str(), path);
+  return load_string(read_input_file(path), path);
 }
 
 std::string YamlNode::where() const {

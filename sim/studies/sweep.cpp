@@ -418,13 +418,21 @@ SweepResult run_sweep(const Scenario& base, const Catalog& catalog, const SweepO
   r.top_k = o.top;
   r.objective = to_string(o.objective);
   r.deadline_days = o.deadline_days;
+  r.evaluated = (r.grid - o.shard.index + o.shard.count - 1) / o.shard.count;
+  const std::int64_t per_process = (r.evaluated + comm.size() - 1) / comm.size();
+  if (per_process > kMaxLayoutsPerProcess) {
+    const std::int64_t shards = (r.grid + kMaxLayoutsPerProcess * comm.size() - 1) / (kMaxLayoutsPerProcess * comm.size());
+    throw InputError(fmt::format(
+        "sweep: {} layouts for this process, more than the {} one process checks; split the grid with "
+        "--shard I/{} (I = 0..{}, one job each, then gpuhours merge), run it under mpirun, or vary fewer values",
+        per_process, kMaxLayoutsPerProcess, shards, shards - 1));
+  }
 
   // 1. Checks and bounds: this shard's layouts, split over processes and threads.
   std::vector<std::int64_t> mine;
   std::int64_t local = 0;
   for (std::int64_t i = o.shard.index; i < r.grid; i += o.shard.count, ++local)
     if (local % comm.size() == comm.rank()) mine.push_back(i);
-  r.evaluated = (r.grid - o.shard.index + o.shard.count - 1) / o.shard.count;
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::variant<Candidate, Infeasibility>> checked(mine.size());
   parallel_for(mine.size(), o.threads, [&](std::size_t i) { checked[i] = sweep.bound(mine[i]); });
@@ -637,11 +645,10 @@ void write_sweep_terminal(const SweepResult& r, std::ostream& out) {
 }
 
 SweepResult read_sweep_json(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw InputError(path + ": cannot read the sweep result");
+  const std::string text = read_input_file(path);
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(f);
+    j = nlohmann::json::parse(text);
     SweepResult r;
     r.scenario = j.at("scenario").get<std::string>();
     r.keys = j.at("keys").get<std::vector<std::string>>();

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "gpuhours/units.hpp"
+#include "gpuhours/yaml.hpp"
 #include "test_util.hpp"
 
 using namespace gpuhours;
@@ -109,13 +110,35 @@ TEST_CASE("hostile input: counts beyond an int, infinite quantities, unbounded r
   r = run_text("ramp.yaml", test::variant("  tokens: 1e9", "  tokens: 1e9\n  batch_ramp: {from: 2, tokens: 1e8, points: 100000}"));
   check_one_line(r);
   CHECK(r.err.find("field 'training.batch_ramp.points': must be at most 64") != std::string::npos);
-  // yaml-cpp's own refusals (a mapping as a key) and JSON's (a title that is not UTF-8) exit 1.
+  // A list as a key, and a title that is not UTF-8, are refused when the file is read, at their place.
   r = run_text("key.yaml", "? [a, b]\n: 1\n");
-  CHECK(r.code == 1);
-  CHECK(r.err.rfind("error: ", 0) == 0);
+  check_one_line(r);
+  CHECK(r.err.find("key.yaml:1:3: a mapping key must be a plain name, not a list") != std::string::npos);
   r = cli({"run", test::write_temp("utf8.yaml", test::variant("title: Inline 1-GPU scenario", "title: \"bad \xff\xfe\"")), "--json"});
-  CHECK(r.code == 1);
-  CHECK(r.err.find("UTF-8") != std::string::npos);
+  check_one_line(r);
+  CHECK(r.err.find("utf8.yaml:2:8: text is not valid UTF-8") != std::string::npos);
+  CHECK(r.out.empty());
+}
+
+TEST_CASE("a key given twice is refused where it appears the second time") {
+  const auto r = run_text("dup.yaml", test::variant("title: Inline 1-GPU scenario", "title: one\ntitle: two"));
+  check_one_line(r);
+  CHECK(r.err.find("dup.yaml:3:1: key 'title' appears twice in the same mapping") != std::string::npos);
+  // Inside a nested mapping as well.
+  const auto n = run_text("dup2.yaml", test::variant("layers: 4", "layers: 4\n  layers: 8"));
+  check_one_line(n);
+  CHECK(n.err.find("key 'layers' appears twice") != std::string::npos);
+}
+
+TEST_CASE("an input file is read up to 16 MiB, and an endless one is refused") {
+  const auto r = cli({"run", "/dev/zero"});
+  check_one_line(r);
+  CHECK(r.err.find("/dev/zero: larger than 16 MiB") != std::string::npos);
+  CHECK(valid_utf8("gpu\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+  CHECK_FALSE(valid_utf8("\xc0\xaf"));      // overlong '/'
+  CHECK_FALSE(valid_utf8("\xed\xa0\x80"));  // a UTF-16 surrogate
+  CHECK_FALSE(valid_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+  CHECK_FALSE(valid_utf8("ab\xe2\x82"));    // truncated at the end
 }
 
 TEST_CASE("a failed write of the trace or the HTML report exits non-zero") {

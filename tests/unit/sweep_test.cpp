@@ -141,6 +141,15 @@ TEST_CASE("sweep: bad input is named and exits 1") {
     CHECK(r.code == 1);
     CHECK(r.err.find("--shard") != std::string::npos);
   }
+  // A grid of 10^8 layouts is refused before any layout is checked, with the shards it needs.
+  std::string hundred;
+  for (int v = 1; v <= 100; ++v) hundred += (v > 1 ? "," : "") + std::to_string(v);
+  r = run({"--vary", "tp=" + hundred, "--vary", "pp=" + hundred, "--vary", "micro_batch=" + hundred, "--vary",
+           "global_batch=" + hundred, "--threads", "1"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("sweep: 100000000 layouts for this process, more than the 2000000 one process checks") !=
+        std::string::npos);
+  CHECK(r.err.find("--shard I/50 (I = 0..49") != std::string::npos);
   const auto bad = test::write_temp("not-a-sweep.json", "{\"scenario\": 1}");
   r = cli({"merge", bad});
   CHECK(r.code == 1);

@@ -18,6 +18,16 @@
 
 namespace gpuhours {
 
+/// Input files are read whole, up to this size (issue 19: `run /dev/zero` must not run forever).
+inline constexpr std::size_t kMaxInputFileBytes = std::size_t{16} << 20;
+/// Mappings and lists nest at most this deep (a stack-overflow guard for the tree walk).
+inline constexpr int kMaxYamlDepth = 64;
+
+/// Whether `s` is well-formed UTF-8 (RFC 3629).
+bool valid_utf8(std::string_view s);
+/// The whole file, or an InputError naming it when it cannot be read or exceeds `max_bytes`.
+std::string read_input_file(const std::string& path, std::size_t max_bytes = kMaxInputFileBytes);
+
 /// One allowed key of a mapping: its name, whether it must be present, and a one-line help.
 struct KeySpec {
   std::string_view name;

@@ -50,6 +50,10 @@ inline const char* to_string(SweepObjective o) { return name_of(o); }
 /// "cost", "owned_cost", "gpu_hours" or "days"; throws InputError listing them.
 inline SweepObjective parse_objective(const std::string& s) { return parse_enum<SweepObjective>(s, "objective"); }
 
+/// One process checks at most this many layouts of its shard (about 1 us each, so a refused grid
+/// would have taken minutes); a larger grid is refused at once with advice to shard it.
+inline constexpr std::int64_t kMaxLayoutsPerProcess = 2'000'000;
+
 struct SweepOptions {
   std::vector<SweepAxis> axes;
   std::optional<double> deadline_days;
