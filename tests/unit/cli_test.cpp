@@ -4,7 +4,9 @@
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
+#include <map>
 #include <set>
+#include <sstream>
 
 #include "gpuhours/scenario.hpp"
 #include "test_util.hpp"
@@ -93,11 +95,177 @@ TEST_CASE("--trace writes a Chrome trace of the step") {
   CHECK(j["traceEvents"].size() > 100);
 }
 
-TEST_CASE("--csv prints a header and one row") {
+namespace {
+std::vector<std::string> split(const std::string& line, char by) {
+  std::vector<std::string> out;
+  std::stringstream in(line);
+  for (std::string cell; std::getline(in, cell, by);) out.push_back(cell);
+  return out;
+}
+/// The rows of a CSV as maps from header to cell.
+std::vector<std::map<std::string, std::string>> csv_rows(const std::string& text) {
+  std::stringstream in(text);
+  std::string line;
+  std::getline(in, line);
+  const auto header = split(line, ',');
+  std::vector<std::map<std::string, std::string>> rows;
+  while (std::getline(in, line)) {
+    const auto cells = split(line, ',');
+    REQUIRE(cells.size() == header.size());
+    std::map<std::string, std::string> row;
+    for (std::size_t i = 0; i < cells.size(); ++i) row[header[i]] = cells[i];
+    rows.push_back(row);
+  }
+  return rows;
+}
+}  // namespace
+
+TEST_CASE("run --csv: a header and one row, the same figures as --json, and its own arithmetic") {
   const auto r = cli({"run", "h100-1gpu-llama-1b", "--csv"});
   REQUIRE(r.code == 0);
-  CHECK(r.out.rfind("scenario,gpus,step_seconds", 0) == 0);
+  CHECK(r.out.rfind("scenario,gpus,step_seconds,tokens_per_gpu_second,mfu,peak_memory_bytes,compute_seconds,"
+                    "exposed_communication_seconds,bubble_seconds,optimizer_seconds,gpu_hours,wall_clock_days,cost_usd,"
+                    "energy_mwh\n",
+                    0) == 0);
   CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 2);
+  const auto rows = csv_rows(r.out);
+  REQUIRE(rows.size() == 1);
+  const auto& row = rows[0];
+  const auto num = [&](const char* k) { return std::stod(row.at(k)); };
+  CHECK(row.at("scenario") == "h100-1gpu-llama-1b");
+  CHECK(row.at("gpus") == "1");
+  const auto j = nlohmann::json::parse(cli({"run", "h100-1gpu-llama-1b", "--json"}).out);
+  // The CSV prints 9 significant figures.
+  CHECK(num("step_seconds") == doctest::Approx(j["step"]["seconds"].get<double>()).epsilon(1e-8));
+  CHECK(num("gpu_hours") == doctest::Approx(j["run"]["gpu_hours"].get<double>()).epsilon(1e-8));
+  CHECK(num("cost_usd") == doctest::Approx(j["run"]["cost_usd"].get<double>()).epsilon(1e-8));
+  CHECK(num("peak_memory_bytes") == doctest::Approx(j["step"]["peak_memory_bytes"].get<double>()).epsilon(1e-8));
+  // A step of 8 x 2,048... (the preset's global batch times its sequence) tokens on one GPU.
+  const double tokens = j["step"]["tokens"].get<double>();
+  CHECK(num("tokens_per_gpu_second") == doctest::Approx(tokens / num("step_seconds")).epsilon(1e-8));
+  // The breakdown sums to the step; the cost is GPU-hours at the preset's $2.
+  CHECK(num("compute_seconds") + num("exposed_communication_seconds") + num("bubble_seconds") + num("optimizer_seconds") ==
+        doctest::Approx(num("step_seconds")).epsilon(1e-8));
+  CHECK(num("cost_usd") == doctest::Approx(2 * num("gpu_hours")).epsilon(1e-8));
+  CHECK(num("wall_clock_days") == doctest::Approx(num("gpu_hours") / 24).epsilon(1e-8));
+}
+
+TEST_CASE("sweep --csv: one row per kept layout, best first, the front flagged as in --json") {
+  const std::vector<std::string> args = {"sweep", "llama-3-8b-8gpu-dp", "--top", "4", "--vary", "tp=1,2,4",
+                                         "--vary", "micro_batch=1,2", "--vary", "recompute=none,full"};
+  auto csv_args = args, json_args = args;
+  csv_args.push_back("--csv");
+  json_args.push_back("--json");
+  const auto c = cli(csv_args);
+  REQUIRE_MESSAGE(c.code == 0, c.err);
+  CHECK(c.out.rfind("rank,index,tp,micro_batch,recompute,gpus,bound_seconds,step_seconds,mfu,peak_memory_bytes,gpu_hours,"
+                    "wall_clock_days,cost_usd,owned_cost_usd,pareto\n",
+                    0) == 0);
+  const auto rows = csv_rows(c.out);
+  const auto j = nlohmann::json::parse(cli(json_args).out);
+  REQUIRE(rows.size() == 4);
+  REQUIRE(j["top"].size() == 4);
+  std::set<std::int64_t> front;
+  for (const auto& p : j["pareto"]) front.insert(p["index"].get<std::int64_t>());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    CAPTURE(i);
+    const auto& row = rows[i];
+    const auto& p = j["top"][i];
+    CHECK(row.at("rank") == std::to_string(i + 1));
+    CHECK(std::stoll(row.at("index")) == p["index"].get<std::int64_t>());
+    CHECK(row.at("tp") == p["layout"]["tp"]);
+    CHECK(row.at("recompute") == p["layout"]["recompute"]);
+    CHECK(std::stod(row.at("cost_usd")) == doctest::Approx(p["cost_usd"].get<double>()).epsilon(1e-8));
+    CHECK(std::stod(row.at("cost_usd")) == doctest::Approx(2 * std::stod(row.at("gpu_hours"))).epsilon(1e-8));
+    CHECK(row.at("pareto") == (front.count(p["index"].get<std::int64_t>()) ? "1" : "0"));
+    if (i > 0) CHECK(std::stod(row.at("cost_usd")) >= std::stod(rows[i - 1].at("cost_usd")));
+  }
+}
+
+TEST_CASE("--data-dir reads models, hardware and scenarios from another folder") {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::temp_directory_path() / "gpuhours-tests" / "data-dir";
+  fs::remove_all(root);
+  fs::create_directories(root / "scenarios");
+  for (const char* d : {"models", "hardware"})
+    fs::copy(fs::path(GPUHOURS_DATA_DIR) / d, root / d, fs::copy_options::recursive);
+  // A renamed copy of the 1-GPU preset at $4 instead of $2 per GPU-hour, and a retitled model.
+  std::ifstream in(std::string(GPUHOURS_DATA_DIR) + "/scenarios/h100-1gpu-llama-1b.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string yaml = text.str();
+  yaml.replace(yaml.find("name: h100-1gpu-llama-1b"), 24, "name: my-copy");
+  const auto price = yaml.find("gpu_hour_usd: 2");
+  REQUIRE(price != std::string::npos);
+  yaml.replace(price, 15, "gpu_hour_usd: 4");
+  std::ofstream(root / "scenarios" / "my-copy.yaml") << yaml;
+  std::ifstream model_in(root / "models" / "ref-llama-1b.yaml");
+  std::stringstream model_text;
+  model_text << model_in.rdbuf();
+  std::string model = model_text.str();
+  const auto title = model.find("title: ");
+  REQUIRE(title != std::string::npos);
+  model.insert(title + 7, "Copied ");
+  std::ofstream(root / "models" / "ref-llama-1b.yaml") << model;
+
+  const auto list = cli({"--data-dir", root.string(), "list"});
+  REQUIRE_MESSAGE(list.code == 0, list.err);
+  CHECK(list.out.find("my-copy") != std::string::npos);
+  CHECK(list.out.find("h100-1gpu-llama-1b") == std::string::npos);  // the default folder's presets are not listed
+  CHECK(list.out.find("Copied ") != std::string::npos);
+  const auto mine = cli({"--data-dir", root.string(), "run", "my-copy", "--json"});
+  REQUIRE_MESSAGE(mine.code == 0, mine.err);
+  const auto original = cli({"run", "h100-1gpu-llama-1b", "--json"});
+  const auto a = nlohmann::json::parse(mine.out), b = nlohmann::json::parse(original.out);
+  CHECK(a["scenario"] == "my-copy");
+  CHECK(a["step"]["seconds"] == b["step"]["seconds"]);
+  CHECK(a["run"]["gpu_hours"] == b["run"]["gpu_hours"]);
+  CHECK(a["run"]["cost_usd"].get<double>() == doctest::Approx(2 * b["run"]["cost_usd"].get<double>()));
+  // The default folder's preset is not found there; a folder that does not exist finds nothing.
+  auto r = cli({"--data-dir", root.string(), "run", "h100-1gpu-llama-1b"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("unknown scenario preset 'h100-1gpu-llama-1b'") != std::string::npos);
+  r = cli({"--data-dir", (root / "nowhere").string(), "run", "h100-1gpu-llama-1b"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("unknown scenario preset") != std::string::npos);
+  fs::remove_all(root);
+}
+
+TEST_CASE("shapes lists each GEMM of the step once, forward, dgrad and wgrad, by hand") {
+  // The inline model: hidden 1,024, 16 query heads and 4 KV heads of 64 (QKV: 1,024 + 2 x 256 =
+  // 1,536 columns), SwiGLU FFN of 4,096 (gate and up fused: 8,192), vocabulary 32,000; one
+  // micro-batch of 2,048 tokens. Forward C[M x N] = A[M x K] B[K x N] with M = 2,048 tokens;
+  // dgrad swaps N and K; wgrad is [K x N] over the tokens (M = K, K = 2,048). o_proj's dgrad has
+  // its forward shape (1,024 x 1,024) and is listed once.
+  const auto r = cli({"shapes", test::write_temp("shapes.yaml", test::inline_scenario())});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const std::vector<std::string> expected = {
+      "bf16 1 1024 1024 2048 o_proj wgrad",   "bf16 1 1024 1536 2048 qkv_proj wgrad",
+      "bf16 1 1024 8192 2048 gate_up_proj wgrad", "bf16 1 1024 32000 2048 lm_head wgrad",
+      "bf16 1 2048 1024 1024 o_proj",         "bf16 1 2048 1024 1536 qkv_proj dgrad",
+      "bf16 1 2048 1024 4096 down_proj",      "bf16 1 2048 1024 8192 gate_up_proj dgrad",
+      "bf16 1 2048 1024 32000 lm_head dgrad", "bf16 1 2048 1536 1024 qkv_proj",
+      "bf16 1 2048 4096 1024 down_proj dgrad", "bf16 1 2048 8192 1024 gate_up_proj",
+      "bf16 1 2048 32000 1024 lm_head",       "bf16 1 4096 1024 2048 down_proj wgrad"};
+  std::vector<std::string> lines;
+  std::stringstream in(r.out);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line[0] != '#') lines.push_back(line);
+  CHECK(lines == expected);
+  CHECK(r.out.rfind("# dtype groups M N K op", 0) == 0);
+  // FP8 training lists its GEMMs in FP8; a micro-batch of 2 doubles the forward M.
+  const auto fp8 = cli({"shapes", test::write_temp("shapes-fp8.yaml", test::variant("precision: bf16", "precision: fp8"))});
+  REQUIRE_MESSAGE(fp8.code == 0, fp8.err);
+  CHECK(fp8.out.find("fp8 1 2048 1536 1024 qkv_proj") != std::string::npos);
+  const auto mb2 = cli({"shapes", test::write_temp("shapes-mb2.yaml",
+                                                   test::variant("cost:", "parallelism: {micro_batch: 2}\ncost:"))});
+  REQUIRE_MESSAGE(mb2.code == 0, mb2.err);
+  CHECK(mb2.out.find("bf16 1 4096 1536 1024 qkv_proj\n") != std::string::npos);
+  CHECK(mb2.out.find("bf16 1 1024 1536 4096 qkv_proj wgrad") != std::string::npos);
+  // Bad input: a scenario that is not there.
+  const auto bad = cli({"shapes", "no-such-scenario"});
+  CHECK(bad.code == 1);
+  CHECK(bad.err.find("no-such-scenario") != std::string::npos);
 }
 
 TEST_CASE("list shows every preset with its title") {
@@ -157,9 +325,22 @@ TEST_CASE("DeepSeek-V3 claim: JSON has tokens/s/GPU and MFU, and the trace has a
   REQUIRE_MESSAGE(r.code == 0, r.err);
   const auto j = nlohmann::json::parse(r.out);
   CHECK(j["gpus"] == 2048);
-  CHECK(j["step"]["tokens_per_gpu_second"].get<double>() > 0);
-  CHECK(j["step"]["mfu"].get<double>() > 0.05);
-  CHECK(j["step"]["mfu"].get<double>() < 0.6);
+  // Exact arithmetic, not a band. A step is 15,360 sequences of 4,096 tokens on 2,048 GPUs.
+  const double seconds = j["step"]["seconds"].get<double>();
+  CHECK(j["step"]["tokens"] == 15360 * 4096);
+  CHECK(j["step"]["tokens_per_gpu_second"].get<double>() == doctest::Approx(15360.0 * 4096 / seconds / 2048).epsilon(1e-12));
+  // Model FLOPs per token (MFU convention): 6 x the activated parameters that multiply (all but the
+  // input embedding, 129,280 x 7,168; the norms' few thousand per layer are below the tolerance), plus
+  // causal attention, 6 x 61 layers x 4,096 / 2 positions x 128 heads x (192 + 128) (query-key and
+  // value head dimensions of MLA, DeepSeek-V3's config.json).
+  const double active = j["model"]["params_active"].get<double>();
+  const double by_hand = 6 * (active - 129280.0 * 7168) + 6.0 * 61 * 4096 / 2 * 128 * (192 + 128);
+  CHECK(j["step"]["model_flops_per_token"].get<double>() == doctest::Approx(by_hand).epsilon(1e-3));
+  // MFU: model FLOPs per GPU-second over the H800's dense FP8 peak, 1,979 TFLOP/s.
+  CHECK(j["step"]["mfu"].get<double>() ==
+        doctest::Approx(j["step"]["tokens_per_gpu_second"].get<double>() * j["step"]["model_flops_per_token"].get<double>() /
+                        1979e12)
+            .epsilon(1e-12));
   CHECK(j["claim"]["gpu_hours"].get<double>() == 2.788e6);
   CHECK(j["claim"]["ratio"].get<double>() == doctest::Approx(2.788e6 / j["run"]["gpu_hours"].get<double>()));
   const auto& b = j["step"]["breakdown_seconds"];

@@ -3,6 +3,8 @@
 // issues, DeepEP README), each cited at its test case.
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "gpuhours/error.hpp"
 #include "gpuhours/network.hpp"
 #include "gpuhours/topology.hpp"
@@ -245,4 +247,73 @@ TEST_CASE("an algorithm that does not implement a collective is refused, naming 
   CHECK(parse_algorithm("deepep") == Algorithm::deepep);
   CHECK_THROWS_WITH_AS(parse_algorithm("rign"), "unknown algorithm 'rign'; did you mean 'ring'? (one of: auto ring tree nvls direct deepep p2p)",
                        InputError);
+}
+
+TEST_CASE("tree all-reduce: two phases of S/8 per channel over the binary tree of nodes, by hand") {
+  // NCCL's tree (collectives/tree.cpp): 8 channels, each a chain inside every node and a binary
+  // tree over the nodes' leaders; a reduce phase up, then a broadcast phase down, S/8 per edge.
+  // Latency (NCCL tuning.cc): up = 8.4 us + 7 x 3.4 us (intra-node chain) + depth x 14 us, down the
+  // same without the base; depth = ceil(log2(nodes + 1)).
+  const double nic = 50e9 * 0.94;  // NDR 400 Gb/s x 0.94 (nccl-tests #290)
+  const double chunk = GiB / 8;
+  struct Case {
+    int nodes, depth, into_root;  // into_root: the root leader's children, each sending S/8 into its NIC
+  };
+  for (const Case c : {Case{2, 2, 1}, Case{4, 3, 2}}) {
+    CAPTURE(c.nodes);
+    // The NVLink chains carry 7/8 S per GPU at 369.9 GB/s: 2.54 ms, under the NIC's time; the root
+    // leader's NIC receives its children's chunks (2 nodes: one chunk, 2.856 ms; 4 nodes: nodes 1
+    // and 2 both send to node 0, 5.711 ms). Node 1 at 4 nodes receives from node 3 and sends to 0
+    // on the two directions of its NIC at once.
+    const double phase = c.into_root * chunk / nic;
+    const double latency = (8.4 + 7 * 3.4 + c.depth * 14) * 1e-6 + (7 * 3.4 + c.depth * 14) * 1e-6;
+    const double expected = 2 * phase + latency;
+    const ClusterSpec cl = cluster("h100-sxm", c.nodes, "ib-ndr-rail-fat-tree");
+    const auto r = run(CollectiveKind::all_reduce, Algorithm::tree, GiB, cl);
+    CHECK(r.algorithm == Algorithm::tree);
+    CHECK(r.time.seconds() == doctest::Approx(expected).epsilon(1e-6));
+    // The CLI reports the same, and picks the tree by itself only when it asked for it or for auto.
+    const auto cli = test::cli({"collective", "--op", "allreduce", "--algo", "tree", "--nodes", std::to_string(c.nodes),
+                                "--bytes", "1GiB", "--json"});
+    REQUIRE_MESSAGE(cli.code == 0, cli.err);
+    const auto j = nlohmann::json::parse(cli.out);
+    CHECK(j["algorithm"] == "tree");
+    CHECK(j["seconds"].get<double>() == doctest::Approx(expected).epsilon(1e-6));
+    // nccl-tests' bus bandwidth of an all-reduce: algbw x 2(n-1)/n.
+    const double n = 8.0 * c.nodes;
+    CHECK(j["busbw_bytes_per_s"].get<double>() == doctest::Approx(GiB / j["seconds"].get<double>() * 2 * (n - 1) / n));
+  }
+  // On one node the tree is not an algorithm NCCL would pick; asked for, it still runs (a chain).
+  const ClusterSpec one = cluster("h100-sxm", 1, "nvswitch-node");
+  CHECK(run(CollectiveKind::all_reduce, Algorithm::automatic, GiB, one).algorithm != Algorithm::tree);
+}
+
+TEST_CASE("all-to-all (direct) inside an NVSwitch node: (n-1)/n S over NVLink, by hand") {
+  // Every GPU sends S/n to each of the n-1 others at once: (n-1)/n S leaves each GPU over its
+  // NVLink at 450 GB/s x 0.822 (nccl-tests #212), after 8.4 + 3.4 us of latency (one step).
+  const double B = 450e9 * 0.822;
+  for (const int gpus : {8, 4, 2}) {
+    CAPTURE(gpus);
+    for (const double bytes : {GiB, 64.0 * 1048576}) {
+      CAPTURE(bytes);
+      const double expected = (8.4 + 3.4) * 1e-6 + (gpus - 1.0) / gpus * bytes / B;
+      ClusterSpec c = cluster("h100-sxm", 1, "nvswitch-node");
+      c.gpus_per_node = gpus;
+      const auto r = run(CollectiveKind::all_to_all, Algorithm::automatic, bytes, c);
+      CHECK(r.algorithm == Algorithm::direct);
+      CHECK(r.time.seconds() == doctest::Approx(expected).epsilon(1e-6));
+      const auto cli = test::cli({"collective", "--op", "alltoall", "--gpus-per-node", std::to_string(gpus), "--bytes",
+                                  std::to_string(static_cast<long long>(bytes)), "--json"});
+      REQUIRE_MESSAGE(cli.code == 0, cli.err);
+      const auto j = nlohmann::json::parse(cli.out);
+      CHECK(j["algorithm"] == "direct");
+      CHECK(j["seconds"].get<double>() == doctest::Approx(expected).epsilon(1e-6));
+      // nccl-tests' bus bandwidth of an all-to-all: algbw x (n-1)/n.
+      CHECK(j["busbw_bytes_per_s"].get<double>() ==
+            doctest::Approx(bytes / j["seconds"].get<double>() * (gpus - 1.0) / gpus));
+    }
+  }
+  // Across nodes the NIC, not NVLink, is the limit: slower than inside one node of the same GPUs.
+  const auto across = run(CollectiveKind::all_to_all, Algorithm::direct, GiB, cluster("h100-sxm", 2, "ib-ndr-rail-fat-tree"));
+  CHECK(across.time.seconds() > GiB / 2 / (50e9 * 0.94));  // at least half of S through each 47 GB/s NIC
 }
