@@ -200,3 +200,28 @@ TEST_CASE("a preset name is checked before any file system call: too long, outsi
   CHECK(scenario.code == 1);
   CHECK(scenario.err.find("is not a preset name") != std::string::npos);
 }
+
+TEST_CASE("more classes of bad input: an empty file, a missing file, a cluster the network cannot hold, check without a claim, a bad objective") {
+  // An empty file names the file and what it lacks.
+  auto r = run_text("empty.yaml", "");
+  check_one_line(r);
+  CHECK(r.err.find("empty.yaml: expected a YAML mapping at the top level") != std::string::npos);
+  // A file that is not there.
+  r = cli({"run", "/nonexistent-dir/nothing.yaml"});
+  check_one_line(r);
+  CHECK(r.err.find("/nonexistent-dir/nothing.yaml: no such scenario file") != std::string::npos);
+  // A single-node network asked to hold many nodes: the field, at its place, and the fix.
+  r = run_text("span.yaml", test::variant("nodes: 1,", "nodes: 2,"));
+  check_one_line(r);
+  CHECK(r.err.find("span.yaml:10:") != std::string::npos);
+  CHECK(r.err.find("field 'cluster.network': an nvswitch network spans one node; 2 nodes need a fat-tree network") !=
+        std::string::npos);
+  // check on a scenario that makes no claim names the file and the field it needs.
+  r = cli({"check", "h100-1gpu-llama-1b"});
+  check_one_line(r);
+  CHECK(r.err.find("h100-1gpu-llama-1b.yaml: the scenario has no claim.gpu_hours to check") != std::string::npos);
+  // An objective the sweep does not know lists those it does.
+  r = cli({"sweep", "h100-1gpu-llama-1b", "--vary", "tp=1", "--objective", "speed"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("--objective: speed not in {cost,owned_cost,gpu_hours,days}") != std::string::npos);
+}
