@@ -26,6 +26,7 @@
 #include "gpuhours/network.hpp"
 #include "gpuhours/topology.hpp"
 #include "gpuhours/report.hpp"
+#include "gpuhours/serve_report.hpp"
 #include "gpuhours/units.hpp"
 #include "gpuhours/trace.hpp"
 #include "gpuhours/simulated_run.hpp"
@@ -78,6 +79,23 @@ int cmd_run(const Catalog& catalog, const std::string& scenario, const std::stri
   else write_terminal(report, out);
   if (explain) write_explain(report, out);
   if (sens) write_sensitivity(s, run, out);
+  return 0;
+}
+
+int cmd_serve(const Catalog& catalog, const std::string& scenario, const std::string& format, const std::string& html,
+              bool slo, std::ostream& out) {
+  const ServingScenario s = load_serving(scenario, catalog);
+  if (slo) {
+    const std::vector<SloChoice> choices = search_slo(s);
+    if (format == "json") out << slo_json(s, choices).dump(2) << "\n";
+    else write_slo_terminal(s, choices, out);
+    return 0;
+  }
+  const ServeResult r = simulate_serving(s);
+  if (!html.empty()) write_html_file(html, [&](std::ostream& f) { write_serve_html(s, r, f); });
+  if (format == "json") out << serve_json(s, r).dump(2) << "\n";
+  else if (format == "csv") write_serve_csv(r, out);
+  else write_serve_terminal(s, r, out);
   return 0;
 }
 
@@ -308,6 +326,9 @@ int cmd_validate(const Catalog& catalog, bool json, std::ostream& out) {
                   {"mape_by_group", rep.gated.mape_by_group}};
     j["gate_limits"] = limits_json(kValidationGate);
     j["target_limits"] = limits_json(kValidationTarget);
+    j["serving"] = {{"cases", rep.serving.cases}, {"gated_cases", rep.serving_gated.cases}, {"mape_by_group", rep.serving.mape_by_group},
+                    {"limits", {{"throughput", kServingLimits.throughput}, {"latency", kServingLimits.latency}}},
+                    {"passed", rep.serving_passed()}};
     j["passed"] = rep.passed();
     j["meets_target"] = rep.all.within(kValidationTarget);
     out << j.dump(1) << "\n";
@@ -317,6 +338,9 @@ int cmd_validate(const Catalog& catalog, bool json, std::ostream& out) {
       out << fmt::format("{:<38}{:>9}{:>24}{:>13.4g}{:>13.4g}{:>+8.1f}%{}\n", c.id, c.hardware, c.metric, c.reported,
                          c.simulated, 100 * c.error(), c.tracking.empty() ? "" : "  (not gated)");
     for (const auto& [hw, m] : rep.all.mape_by_hardware) out << fmt::format("MAPE {:<20}{:>6.1f}%\n", hw, 100 * m);
+    for (const auto& [group, m] : rep.serving.mape_by_group)
+      out << fmt::format("MAPE {:<20}{:>6.1f}%  (limit {:.0f}%)\n", group, 100 * m,
+                         100 * (group.ends_with("latency") ? kServingLimits.latency : kServingLimits.throughput));
     for (const auto& [group, m] : rep.all.mape_by_group) out << fmt::format("MAPE {:<20}{:>6.1f}%\n", group, 100 * m);
     auto limits = [](const ValidationLimits& l) {
       return fmt::format("{:.0f}% mean, {:.0f}% any group, {:.0f}% any case", 100 * l.mean, 100 * l.group, 100 * l.any_case);
@@ -324,7 +348,13 @@ int cmd_validate(const Catalog& catalog, bool json, std::ostream& out) {
     std::set<std::string> reasons;
     for (const auto& c : rep.cases)
       if (!c.tracking.empty()) reasons.insert(c.tracking);
-    out << fmt::format("MAPE {:.1f}% over all {} cases, worst {:.1f}%; target ({}): {}\n", 100 * rep.all.mape, rep.all.cases,
+    if (rep.serving.cases > 0)
+      out << fmt::format("Serving: {} cases ({} gated), worst {:.1f}%: {}\n", rep.serving.cases, rep.serving_gated.cases,
+                         100 * rep.serving.worst,
+                         within_serving_limits(rep.serving)
+                             ? "within the serving limits"
+                             : "OUTSIDE the serving limits (throughput 15%, latency 20%)");
+    out << fmt::format("MAPE {:.1f}% over all {} training cases, worst {:.1f}%; target ({}): {}\n", 100 * rep.all.mape, rep.all.cases,
                        100 * rep.all.worst, limits(kValidationTarget), rep.all.within(kValidationTarget) ? "met" : "NOT MET");
     for (const auto& r : reasons) out << "Not gated: " << r << "\n";
     out << fmt::format("Gate over the {} gated cases ({}): MAPE {:.1f}%, worst {:.1f}%: {}\n", rep.gated.cases,
@@ -344,7 +374,8 @@ std::string title_of(const std::string& path) {
 }
 
 int cmd_list(const Catalog& catalog, std::ostream& out) {
-  const std::pair<const char*, const char*> folders[5] = {{"scenarios", "Scenarios (gpuhours run NAME)"},
+  const std::pair<const char*, const char*> folders[6] = {{"scenarios", "Scenarios (gpuhours run NAME)"},
+                                                         {"scenarios/serve", "Serving scenarios (gpuhours serve NAME)"},
                                                          {"models", "Models"},
                                                          {"hardware/gpus", "GPUs"},
                                                          {"hardware/nodes", "Nodes"},
@@ -535,6 +566,15 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   auto* merge_json_flag = merge->add_flag("--json", merge_json, "print JSON");
   merge->add_flag("--csv", merge_csv, "print the best layouts as CSV")->excludes(merge_json_flag);
 
+  std::string serve_scenario, serve_html;
+  bool serve_json_flag = false, serve_csv = false, serve_slo = false;
+  CLI::App* serve = app.add_subcommand("serve", "simulate a serving deployment: throughput, TTFT and TPOT, cost per million tokens, margin");
+  serve->add_option("scenario", serve_scenario, "serving scenario file or preset name (scenarios/serve/)")->required();
+  auto* serve_json_opt = serve->add_flag("--json", serve_json_flag, "print JSON");
+  serve->add_flag("--csv", serve_csv, "print one CSV row per deployment")->excludes(serve_json_opt);
+  serve->add_option("--html", serve_html, "write a self-contained HTML report");
+  serve->add_flag("--slo", serve_slo, "find the batch limit with the most answer tokens per GPU within the scenario's slo:");
+
   std::vector<std::string> argv_store = {"gpuhours"};
   argv_store.insert(argv_store.end(), args.begin(), args.end());
   std::vector<const char*> argv;
@@ -565,6 +605,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (*compare) return cmd_compare(catalog, compare_names, compare_baseline, compare_html, out);
     if (*validate) return cmd_validate(catalog, validate_json, out);
     if (*sweep) return cmd_sweep(catalog, sw, out, err, comm);
+    if (*serve)
+      return cmd_serve(catalog, serve_scenario, serve_json_flag ? "json" : serve_csv ? "csv" : "text", serve_html, serve_slo, out);
     if (*merge) return cmd_merge(merge_files, merge_json, merge_csv, out);
     if (*bench) {
       if (bench_path.empty())

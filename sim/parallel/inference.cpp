@@ -36,9 +36,24 @@ double weight_bytes_per_param(const Scenario& s, const InferenceSpec& layout) {
 // GPUs (expert_imbalance), at token counts rounded to powers of sqrt(2): the spread of loads
 // changes slowly with the batch, and the routing regime memoises each draw, so a generation's
 // thousands of iterations draw a few dozen times.
-double instance_imbalance(const Scenario& s, int ep, double tokens) {
+double instance_imbalance(const Scenario& s, int ep, double tokens, int redundant_experts) {
   if (tokens < 1) return 1.0;
-  return expert_imbalance(s, ep, std::exp2(static_cast<double>(std::lround(2.0 * std::log2(tokens))) / 2.0));
+  return expert_imbalance(s, ep, std::exp2(static_cast<double>(std::lround(2.0 * std::log2(tokens))) / 2.0),
+                          redundant_experts);
+}
+
+// An iteration's time from its parts. Without overlap: max(compute, HBM reads) + communication +
+// launches. With dual micro-batch overlap (DeepSeek-V3/R1 inference system): each layer runs
+// micro-batch A's computation while B's dispatch or combine is in flight and the reverse, so a layer
+// takes the longer of the two; the pipeline fills once per iteration (half the shorter part of one
+// layer). Each micro-batch reads the weights and launches the kernels again.
+double iteration_seconds(const IterationCost& c, const InferenceSpec& layout, int layers) {
+  if (!layout.dual_batch_overlap || c.comm_seconds <= 0)
+    return std::max(c.compute_seconds, c.memory_seconds) + c.comm_seconds + c.launch_seconds;
+  const double bytes = c.weight_bytes + c.kv_bytes;
+  const double memory = bytes > 0 ? c.memory_seconds * (2 * c.weight_bytes + c.kv_bytes) / bytes : 0.0;
+  const double work = std::max(c.compute_seconds, memory) + 2 * c.launch_seconds;
+  return std::max(work, c.comm_seconds) + std::min(work, c.comm_seconds) / (2.0 * std::max(1, layers));
 }
 
 IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const DecodeWeights& w, double tokens,
@@ -54,8 +69,8 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   const int k = m.ffn.experts_per_token;
   const double p_touched = (L > 0 && tokens > 0) ? 1.0 - std::pow(1.0 - static_cast<double>(k) / m.ffn.experts, tokens) : 0.0;
   c.weight_bytes = (w.dense_read / tp + w.routed_total * p_touched / (tp * ep)) * wbytes;
-  c.kv_bytes = kv_tokens / ep * kv_cache_bytes_per_token(m, layout.tp);
-  const double imbalance = instance_imbalance(s, ep, tokens);
+  c.kv_bytes = kv_tokens / ep * kv_bytes_per_token(s.model, layout);
+  const double imbalance = instance_imbalance(s, ep, tokens, layout.redundant_experts);
   const double gemm_flops = 2.0 * w.dense_matmul * per_replica / tp + 2.0 * w.expert * k * L * tokens / (tp * ep) * imbalance;
   const double attn_flops = attended_pairs / ep * attention_flops_per_pair(m, decode) / tp;
   c.flops = gemm_flops + attn_flops;
@@ -90,15 +105,61 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   c.compute_seconds *= scale;
   c.memory_seconds *= scale;
   c.launch_seconds *= scale;
-  c.seconds = std::max(c.compute_seconds, c.memory_seconds) + c.comm_seconds + c.launch_seconds;
+  c.seconds = iteration_seconds(c, layout, m.layers);
   return c;
 }
 
 }  // namespace
 
+double kv_bytes_per_token(const ModelSpec& m, const InferenceSpec& layout) {
+  return kv_cache_bytes_per_token(m, layout.tp) * layout.kv_cache_bits / 16.0;
+}
+
+double instance_weight_bytes_per_gpu(const Scenario& s, const InferenceSpec& layout) {
+  const DecodeWeights w = decode_weights(s.model);
+  const ParamCount p = count_params(s.model);
+  // Redundant expert slots hold replicas: (experts + redundant) / experts of the routed weights.
+  const double routed_copies =
+      s.model.ffn.moe ? static_cast<double>(s.model.ffn.experts + layout.redundant_experts) / s.model.ffn.experts : 1.0;
+  return (w.dense_read / layout.tp + w.routed_total * routed_copies / layout.gpus() +
+          (s.model.tie_embeddings ? 0.0 : static_cast<double>(p.embedding) / layout.tp)) *
+         weight_bytes_per_param(s, layout);
+}
+
+std::int64_t kv_capacity_tokens_per_gpu(const Scenario& s, const InferenceSpec& layout) {
+  const double weights = instance_weight_bytes_per_gpu(s, layout);
+  const double free_bytes = s.cluster.gpu.hbm_bytes * (1 - s.memory.fragmentation) - weights - s.memory.comm_buffer_bytes;
+  if (free_bytes <= 0)
+    throw InfeasibleLayout(Infeasibility::kv_cache, fmt::format("the model's weights ({:.1f} GB per GPU) leave no room for a KV cache on an "
+                                       "inference instance of {} GPUs; use more GPUs per instance",
+                                       weights / 1e9, layout.gpus()));
+  return static_cast<std::int64_t>(free_bytes / kv_bytes_per_token(s.model, layout));
+}
+
 IterationCost iteration_cost(const Scenario& s, const InferenceSpec& layout, double tokens, double attended_pairs,
                              double kv_tokens, bool decode) {
   return iteration(s, layout, decode_weights(s.model), tokens, attended_pairs, kv_tokens, decode);
+}
+
+IterationCost batch_iteration_cost(const Scenario& s, const InferenceSpec& layout, const BatchPart& prefill,
+                                   const BatchPart& decode) {
+  const DecodeWeights w = decode_weights(s.model);
+  if (decode.tokens <= 0) return iteration(s, layout, w, prefill.tokens, prefill.attended_pairs, prefill.kv_tokens, false);
+  const IterationCost d = iteration(s, layout, w, decode.tokens, decode.attended_pairs, decode.kv_tokens, true);
+  if (prefill.tokens <= 0) return d;
+  const IterationCost p = iteration(s, layout, w, prefill.tokens, prefill.attended_pairs, prefill.kv_tokens, false);
+  IterationCost c;
+  c.flops = p.flops + d.flops;
+  c.weight_bytes = std::max(p.weight_bytes, d.weight_bytes);
+  c.kv_bytes = p.kv_bytes + d.kv_bytes;
+  c.compute_seconds = p.compute_seconds + d.compute_seconds;
+  // Both parts' memory times are bytes at the same bandwidth: rescale to the bytes read once.
+  const double bytes = p.weight_bytes + p.kv_bytes;
+  c.memory_seconds = bytes > 0 ? p.memory_seconds * (c.weight_bytes + c.kv_bytes) / bytes : d.memory_seconds;
+  c.comm_seconds = p.comm_seconds + d.comm_seconds;
+  c.launch_seconds = d.launch_seconds;
+  c.seconds = iteration_seconds(c, layout, s.model.layers);
+  return c;
 }
 
 std::vector<std::int64_t> response_lengths(const LengthSpec& spec, double mean, std::int64_t count) {
@@ -142,17 +203,7 @@ GenerationResult simulate_generation(const Scenario& input, const GenerationSpec
 
   // KV capacity of one GPU: HBM less its weights, communication buffers and allocator allowance.
   const DecodeWeights w = decode_weights(s.model);
-  const ParamCount p = count_params(s.model);
-  const double weights = (w.dense_read / layout.tp + w.routed_total / layout.gpus() +
-                          (s.model.tie_embeddings ? 0.0 : static_cast<double>(p.embedding) / layout.tp)) *
-                         weight_bytes_per_param(s, layout);
-  const double free_bytes = s.cluster.gpu.hbm_bytes * (1 - s.memory.fragmentation) - weights - s.memory.comm_buffer_bytes;
-  const double kv_per_token = kv_cache_bytes_per_token(s.model, layout.tp);
-  if (free_bytes <= 0)
-    throw InfeasibleLayout(Infeasibility::kv_cache, fmt::format("the model's weights ({:.1f} GB per GPU) leave no room for a KV cache on an "
-                                       "inference instance of {} GPUs; use more GPUs per instance",
-                                       weights / 1e9, r.instance_gpus));
-  r.kv_capacity_tokens = static_cast<std::int64_t>(free_bytes / kv_per_token);
+  r.kv_capacity_tokens = kv_capacity_tokens_per_gpu(s, layout);
   const double capacity = static_cast<double>(r.kv_capacity_tokens) * layout.ep;  // whole instance
 
   std::vector<std::int64_t> lengths = response_lengths(g.response, mean_response_tokens, r.outputs_per_instance);

@@ -146,6 +146,12 @@ const std::map<std::string, std::string>& glossary() {
       {"dgxc", "NVIDIA's DGX Cloud benchmark recipes, a published reference for throughput on H100."},
       {"counterfactual", "a scenario that changes one thing of another (the GPUs, the precision) to show what that "
                          "thing costs; it is compared, not judged against the other scenario's claim."},
+      {"TTFT", "time to first token: from a request's arrival to the first token of its answer."},
+      {"TPOT", "time per output token: the wait between answer tokens after the first, as a user reading the stream sees it."},
+      {"KV cache", "the keys and values of every earlier token that attention reads at each new token, kept in GPU memory; "
+                   "its size per token decides how many conversations a GPU serves at once."},
+      {"P50 / P99", "the median, and the value 99% of requests stay under."},
+      {"disaggregation", "prompts and answers computed on separate GPUs (pools), the prompt's KV cache sent between them."},
       {"claim / simulated", "the claimed GPU-hours divided by the simulated median: above 1 the claim leaves room, below "
                             "1 it needs more efficiency than simulated."},
   };

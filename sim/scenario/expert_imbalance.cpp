@@ -24,13 +24,17 @@ ExpertLoadQuery query(const Scenario& s) {
 
 }  // namespace
 
-double expert_imbalance(const Scenario& s, int ep, double tokens) {
+double expert_imbalance(const Scenario& s, int ep, double tokens, int redundant_experts) {
   if (s.parallel.expert_imbalance) return *s.parallel.expert_imbalance;
   // Forced balance or token dropping at capacity 1: every rank computes exactly the mean.
   if (!s.model.ffn.moe || ep <= 1 || tokens <= 0 || s.parallel.routing.max_violation <= 0) return 1.0;
-  if (s.model.ffn.experts % ep != 0) return 1.0;  // an infeasible layout: layout_infeasibility reports it
-  return s.parallel.routing.memo->get(query(s, ep, tokens));
+  if ((s.model.ffn.experts + redundant_experts) % ep != 0) return 1.0;  // infeasible: the layout checks report it
+  ExpertLoadQuery q = query(s, ep, tokens);
+  q.redundant_experts = redundant_experts;
+  return s.parallel.routing.memo->get(q);
 }
+
+double expert_imbalance(const Scenario& s, int ep, double tokens) { return expert_imbalance(s, ep, tokens, 0); }
 
 double expert_imbalance(const Scenario& s) {
   const ParallelSpec& p = s.parallel;

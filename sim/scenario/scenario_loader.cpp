@@ -119,16 +119,30 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
     out.dispatcher = v->as_enum<Dispatcher>();
 }
 
-InferenceSpec parse_inference(const YamlNode& n) {
-  n.check_keys({{"tp", false, "tensor parallel per attention replica (default 1)"},
-                {"ep", false, "GPUs per instance over which experts spread and attention runs data-parallel (default 1)"},
-                {"max_sequences", false, "running sequences per instance at most (default: as the KV cache holds)"},
-                {"weights", false, "fp8 | bf16 (default: the training precision)"}});
+InferenceSpec parse_inference(const YamlNode& n, std::vector<KeySpec> extra = {}) {
+  std::vector<KeySpec> keys = {
+      {"tp", false, "tensor parallel per attention replica (default 1)"},
+      {"ep", false, "GPUs per instance over which experts spread and attention runs data-parallel (default 1)"},
+      {"max_sequences", false, "running sequences per instance at most (default: as the KV cache holds)"},
+      {"weights", false, "fp8 | bf16 (default: the training precision)"},
+      {"kv_cache_bits", false, "bits per cached element (default 16; DeepSeek-V2 quantised its cache to 6 on average)"},
+      {"redundant_experts", false, "extra expert slots for replicas of the busiest experts (EPLB; default 0)"},
+      {"dual_batch_overlap", false, "split each iteration into two micro-batches whose communication and computation overlap (DeepSeek's inference system; default false)"}};
+  keys.insert(keys.end(), extra.begin(), extra.end());
+  n.check_keys(keys);
   InferenceSpec i;
   if (auto v = n.optional_child("tp")) i.tp = v->as_count();
   if (auto v = n.optional_child("ep")) i.ep = v->as_count();
   if (auto v = n.optional_child("max_sequences")) i.max_sequences = v->as_count();
   if (auto v = n.optional_child("weights")) i.weights = v->as_enum<Precision>();
+  if (auto v = n.optional_child("kv_cache_bits")) {
+    i.kv_cache_bits = v->as_positive_double();
+    if (i.kv_cache_bits > 32) throw v->error("at most 32 bits per cached element");
+  }
+  if (auto v = n.optional_child("redundant_experts")) i.redundant_experts = static_cast<int>(v->as_int());
+  if (auto v = n.optional_child("dual_batch_overlap")) i.dual_batch_overlap = v->as_bool();
+  if (i.redundant_experts < 0 || i.redundant_experts > 1'000'000)
+    throw n.child("redundant_experts").error("between 0 and 1,000,000");
   return i;
 }
 
@@ -375,7 +389,35 @@ void load_costs(const YamlNode& n, const Catalog& catalog, Scenario& s) {
   }
 }
 
+void load_memory(const YamlNode& n, Scenario& s) {
+  if (auto mem = n.optional_child("memory")) {
+    mem->check_keys({{"comm_buffers", false, "bytes per GPU for NCCL / DeepEP buffers (default 1 GiB)"},
+                     {"fragmentation", false, "allocator allowance, fraction (default 0.05)"}});
+    if (auto v = mem->optional_child("comm_buffers")) s.memory.comm_buffer_bytes = v->as_quantity(Dimension::bytes);
+    if (auto v = mem->optional_child("fragmentation")) {
+      s.memory.fragmentation = v->as_nonnegative_double();
+      if (s.memory.fragmentation >= 1) throw v->error("a fraction below 1");
+    }
+  }
+}
+
 }  // namespace
+
+Scenario load_platform(const YamlNode& deployment, const YamlNode& scenario, const Catalog& catalog) {
+  Scenario s;
+  s.file = scenario.file();
+  s.name = scenario.child("name").as_string();
+  s.title = scenario.child("title").as_string();
+  s.model = load_named(deployment.child("model"), catalog, "models", "model", load_model);
+  s.cluster = load_cluster(deployment.child("cluster"), catalog);
+  s.parallel.routing = model_regime(catalog, s.model);
+  load_memory(deployment, s);
+  load_costs(scenario, catalog, s);
+  load_uncertainty(catalog, s.uncertainty);
+  return s;
+}
+
+InferenceSpec load_inference(const YamlNode& n, std::vector<KeySpec> extra) { return parse_inference(n, std::move(extra)); }
 
 Scenario load_scenario(const std::string& name_or_path, const Catalog& catalog) {
   const std::string path = catalog.scenario_path(name_or_path);
@@ -410,15 +452,7 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
   s.parallel.routing = model_regime(catalog, s.model);
   if (auto p = n.optional_child("parallelism")) parse_parallel(*p, s.model, catalog, s.parallel);
 
-  if (auto mem = n.optional_child("memory")) {
-    mem->check_keys({{"comm_buffers", false, "bytes per GPU for NCCL / DeepEP buffers (default 1 GiB)"},
-                     {"fragmentation", false, "allocator allowance, fraction (default 0.05)"}});
-    if (auto v = mem->optional_child("comm_buffers")) s.memory.comm_buffer_bytes = v->as_quantity(Dimension::bytes);
-    if (auto v = mem->optional_child("fragmentation")) {
-      s.memory.fragmentation = v->as_nonnegative_double();
-      if (s.memory.fragmentation >= 1) throw v->error("a fraction below 1");
-    }
-  }
+  load_memory(n, s);
   const YamlNode t = n.child("training");
   t.check_keys({{"precision", true, "bf16 | fp8"},
                 {"optimizer", false, "adamw (default)"},

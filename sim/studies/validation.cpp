@@ -7,6 +7,7 @@
 #include "gpuhours/error.hpp"
 #include "gpuhours/infeasible.hpp"
 #include "gpuhours/run.hpp"
+#include "gpuhours/serve.hpp"
 #include "gpuhours/yaml.hpp"
 
 namespace gpuhours {
@@ -18,6 +19,12 @@ bool ErrorSummary::within(const ValidationLimits& l) const {
   return true;
 }
 
+bool within_serving_limits(const ErrorSummary& s) {
+  for (const auto& [group, m] : s.mape_by_group)
+    if (m > (group.ends_with("latency") ? kServingLimits.latency : kServingLimits.throughput)) return false;
+  return true;
+}
+
 ValidationReport run_validation(const Catalog& catalog, const std::string& folder) {
   namespace fs = std::filesystem;
   std::vector<std::string> files;
@@ -26,6 +33,7 @@ ValidationReport run_validation(const Catalog& catalog, const std::string& folde
   std::sort(files.begin(), files.end());
   if (files.empty()) throw InputError(folder + ": no validation files (*.yaml)");
   ValidationReport rep;
+  std::map<std::string, ServeResult> served;  // serving scenario files, simulated once for all their cases
   for (const auto& file : files) {
     const YamlNode doc = YamlNode::load_file(file);
     doc.check_keys({{"hardware", true, "A100 | H100 | H800 | mixed"}, {"source", true, ""}, {"cases", true, ""},
@@ -34,13 +42,38 @@ ValidationReport run_validation(const Catalog& catalog, const std::string& folde
     for (const YamlNode& c : doc.child("cases").items()) {
       c.check_keys({{"id", true, ""}, {"hardware", false, "when the file says mixed"}, {"source", false, ""},
                     {"scenario", false, "inline scenario"}, {"scenario_file", false, "path from the repository root"},
-                    {"published", true, "{tokens_per_gpu_second | step_seconds | gpu_hours: value}"}});
+                    {"serve", false, "inline serving scenario (gpuhours serve)"},
+                    {"serve_file", false, "serving scenario file, path from the repository root"},
+                    {"published", true, "{tokens_per_gpu_second | step_seconds | gpu_hours | a serving figure: value}"}});
       ValidationCase v;
       v.id = c.child("id").as_string();
       v.tracking = tracking;
       v.hardware = c.has("hardware") ? c.child("hardware").as_string() : doc.child("hardware").as_string();
       v.source = c.has("source") ? c.child("source").as_string() : doc.child("source").as_string();
-      if (c.has("scenario") == c.has("scenario_file")) throw c.error("give exactly one of 'scenario' or 'scenario_file'");
+      if (c.has("serve") || c.has("serve_file")) {
+        if (c.has("scenario") || c.has("scenario_file") || (c.has("serve") && c.has("serve_file")))
+          throw c.error("a serving case gives one of 'serve' or 'serve_file' only");
+        const std::string serve_file = c.has("serve_file") ? catalog.root() + "/" + c.child("serve_file").as_string() : "";
+        const auto entries = c.child("published").entries();
+        if (entries.size() != 1) throw c.child("published").error("give one published figure");
+        v.serving = true;
+        v.metric = entries.front().first;
+        v.reported = entries.front().second.as_positive_double();
+        try {
+          if (serve_file.empty() || !served.contains(serve_file)) {
+            const ServingScenario s = serve_file.empty() ? load_serving(c.child("serve"), catalog) : load_serving(serve_file, catalog);
+            served[serve_file] = simulate_serving(s);
+          }
+          const auto simulated = serving_figure(served[serve_file], v.metric);
+          if (!simulated) throw entries.front().second.error("not a figure this serving scenario computes");
+          v.simulated = *simulated;
+        } catch (const InfeasibleLayout& e) {
+          throw e.within(file + ": case '" + v.id + "': ");
+        }
+        rep.cases.push_back(v);
+        continue;
+      }
+      if (c.has("scenario") == c.has("scenario_file")) throw c.error("give exactly one of 'scenario', 'scenario_file' or 'serve'");
       const Scenario s = c.has("scenario") ? load_scenario(c.child("scenario"), catalog)
                                            : load_scenario(catalog.root() + "/" + c.child("scenario_file").as_string(), catalog);
       const auto entries = c.child("published").entries();
@@ -63,12 +96,12 @@ ValidationReport run_validation(const Catalog& catalog, const std::string& folde
       rep.cases.push_back(v);
     }
   }
-  auto summarise = [&](bool gated_only) {
+  auto summarise = [&](bool gated_only, bool serving) {
     ErrorSummary sum;
     std::map<std::string, std::pair<double, int>> by_hardware, by_group;
     double total = 0;
     for (const auto& v : rep.cases) {
-      if (gated_only && !v.tracking.empty()) continue;
+      if (v.serving != serving || (gated_only && !v.tracking.empty())) continue;
       const double e = std::abs(v.error());
       for (auto [sums, key] : {std::pair{&by_hardware, v.hardware}, {&by_group, v.group()}}) {
         (*sums)[key].first += e;
@@ -83,8 +116,10 @@ ValidationReport run_validation(const Catalog& catalog, const std::string& folde
     sum.mape = sum.cases > 0 ? total / sum.cases : 0.0;
     return sum;
   };
-  rep.all = summarise(false);
-  rep.gated = summarise(true);
+  rep.all = summarise(false, false);
+  rep.gated = summarise(true, false);
+  rep.serving = summarise(false, true);
+  rep.serving_gated = summarise(true, true);
   return rep;
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Golden outputs: the --json output of every preset (`run`, and `check` where it has a claim or
-# is a counterfactual), of `validate` and of one layout search, compared byte for byte with the
+# is a counterfactual; `serve` for the serving presets), of `validate` and of one layout search, compared byte for byte with the
 # files beside this script.
 # A restructuring moves none of them; a change that moves a figure regenerates them in its own
 # commit, whose message says which figures moved, by how much, and why.
@@ -33,6 +33,10 @@ for s in scenarios/*.yaml; do
   n=$(basename "$s" .yaml)
   produce "run-$n" run "$n" || fail=1
   if grep -qE '^(claim|counterfactual_of):' "$s"; then produce "check-$n" check "$n" || fail=1; fi
+done
+for s in scenarios/serve/*.yaml; do
+  n=$(basename "$s" .yaml)
+  produce "serve-$n" serve "$n" || fail=1
 done
 produce validate validate || fail=1
 produce sweep-llama-3-405b sweep llama-3-405b --top 5 --threads 1 --vary gpus=8192,16384 \

@@ -30,6 +30,26 @@ struct IterationCost {
 IterationCost iteration_cost(const Scenario& s, const InferenceSpec& layout, double tokens, double attended_pairs,
                              double kv_tokens, bool decode);
 
+/// Tokens of one kind in an iteration: new tokens, the (query, key) pairs they attend, and the
+/// cached tokens read from HBM.
+struct BatchPart {
+  double tokens = 0, attended_pairs = 0, kv_tokens = 0;
+};
+/// One iteration of continuous batching with chunked prefill: prompt chunks and decode tokens in
+/// one forward pass. Their FLOPs add; the weights are read once, the KV cache of both; their
+/// expert exchanges use the prefill and decode kernels; one set of kernel launches.
+IterationCost batch_iteration_cost(const Scenario& s, const InferenceSpec& layout, const BatchPart& prefill,
+                                   const BatchPart& decode);
+
+/// KV-cache bytes per token on one GPU of an attention replica, at the layout's cache precision.
+double kv_bytes_per_token(const ModelSpec& m, const InferenceSpec& layout);
+/// Weight bytes on one GPU of an instance: dense weights over tp, routed experts (with the
+/// redundant slots' replicas) over all its GPUs, the embedding over tp.
+double instance_weight_bytes_per_gpu(const Scenario& s, const InferenceSpec& layout);
+/// Tokens the KV cache of one GPU holds: HBM less weights, communication buffers and the allocator
+/// allowance; InfeasibleLayout when the weights leave no room.
+std::int64_t kv_capacity_tokens_per_gpu(const Scenario& s, const InferenceSpec& layout);
+
 /// Response lengths of `count` outputs: quantiles (i + 0.5) / count of an exponential distribution
 /// truncated at `max_tokens` whose truncated mean is `mean_tokens` (fixed: all equal to the mean).
 std::vector<std::int64_t> response_lengths(const LengthSpec& spec, double mean_tokens, std::int64_t count);

@@ -75,6 +75,9 @@ struct InferenceSpec {
   int tp = 1, ep = 1;
   int max_sequences = 0;  // running sequences per instance at most; 0: as many as the KV cache holds
   std::optional<Precision> weights;  // FP8 or BF16 weights (default: the training precision)
+  double kv_cache_bits = 16;         // bits per cached element (BF16 unless quantised)
+  int redundant_experts = 0;         // extra expert slots holding replicas of the busiest experts (EPLB)
+  bool dual_batch_overlap = false;   // two micro-batches: one's communication hidden behind the other's computation
   int gpus() const { return tp * ep; }
 };
 
@@ -262,5 +265,13 @@ double expert_imbalance(const Scenario& s, int ep, double tokens);
 std::string expert_imbalance_assumption(const Scenario& s);
 /// A scenario given as a mapping (e.g. inside a validation case).
 Scenario load_scenario(const YamlNode& node, const Catalog& catalog);
+/// What a serving deployment shares with training: the model, cluster and memory allowances of
+/// `deployment`, and the costs (cost, reliability) of `scenario`, with the uncertainty defaults.
+Scenario load_platform(const YamlNode& deployment, const YamlNode& scenario, const Catalog& catalog);
+/// An inference layout (tp, ep, max_sequences, weights, kv_cache_bits, redundant_experts); the
+/// mapping may also hold the `extra` keys, which the caller reads.
+InferenceSpec load_inference(const YamlNode& node, std::vector<KeySpec> extra = {});
+/// The same for `ep` ranks routing `tokens` in one layer with `redundant_experts` extra slots.
+double expert_imbalance(const Scenario& s, int ep, double tokens, int redundant_experts);
 
 }  // namespace gpuhours

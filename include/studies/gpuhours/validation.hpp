@@ -16,8 +16,12 @@ struct ValidationCase {
   std::string precision;                     // the training precision (bf16, fp8)
   /// Non-empty: reported but outside the gate, with the reason (a mechanism not yet simulated).
   std::string tracking;
-  /// Hardware x dense/MoE x precision, e.g. "H800 MoE fp8".
-  std::string group() const { return hardware + (moe ? " MoE " : " dense ") + precision; }
+  bool serving = false;  // a serving case (gpuhours serve): its own group and limits
+  /// Hardware x dense/MoE x precision, e.g. "H800 MoE fp8"; serving cases: "serving throughput" or "serving latency".
+  std::string group() const {
+    if (serving) return std::string("serving ") + (metric.ends_with("_seconds") ? "latency" : "throughput");
+    return hardware + (moe ? " MoE " : " dense ") + precision;
+  }
   double reported = 0, simulated = 0;
   double error() const { return simulated / reported - 1.0; }
 };
@@ -31,6 +35,13 @@ constexpr ValidationLimits kValidationGate{0.15, 0.25, 0.30};
 /// The fidelity the project aims at (docs/validation.md).
 constexpr ValidationLimits kValidationTarget{0.08, 0.12, 0.25};
 
+/// Serving cases: the mean absolute error of the throughput figures and of the latency figures
+/// (issue 20's limits; Vidur, the best-known serving simulator, reports latency within 9%).
+struct ServingLimits {
+  double throughput, latency;
+};
+constexpr ServingLimits kServingLimits{0.15, 0.20};
+
 /// Mean absolute percentage errors of a set of cases.
 struct ErrorSummary {
   std::map<std::string, double> mape_by_hardware, mape_by_group;
@@ -39,10 +50,15 @@ struct ErrorSummary {
   bool within(const ValidationLimits& l) const;
 };
 
+/// Each serving group (throughput, latency) within its limit.
+bool within_serving_limits(const ErrorSummary& s);
+
 struct ValidationReport {
   std::vector<ValidationCase> cases;
-  ErrorSummary all, gated;  // every case; the cases without `tracking`
-  bool passed() const { return gated.within(kValidationGate); }
+  ErrorSummary all, gated;  // training cases: every one; those without `tracking`
+  ErrorSummary serving, serving_gated;  // serving cases: every one; those without `tracking` (kServingLimits per group)
+  bool serving_passed() const { return within_serving_limits(serving_gated); }
+  bool passed() const { return gated.within(kValidationGate) && serving_passed(); }
 };
 
 /// Runs every case of every YAML file in `folder` (paths in cases are relative to the catalogue root).

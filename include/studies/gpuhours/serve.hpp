@@ -1,0 +1,106 @@
+// gpuhours serve: an event simulation of a serving deployment. Requests arrive (saturating, Poisson
+// or from a trace), instances run continuous batching with chunked prefill, optionally with prefill
+// and decode on separate pools (disaggregation, KV cache sent between them), and every iteration is
+// timed by the inference cost model of training's GPUs and network (inference.hpp).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gpuhours/serving.hpp"
+
+namespace gpuhours {
+
+/// P50, P90 and P99 (nearest rank) of a latency, seconds.
+struct LatencyPercentiles {
+  double p50 = 0, p90 = 0, p99 = 0;
+};
+
+struct PoolResult {
+  PoolRole role = PoolRole::both;
+  int instances = 0, instance_gpus = 0;
+  double nodes = 0;                        // the pool's GPUs / GPUs per node
+  double weight_bytes_per_gpu = 0;
+  std::int64_t kv_capacity_tokens_per_gpu = 0;
+  double busy_seconds = 0;                 // per instance, mean
+  double utilisation = 0;                  // busy / the run's makespan
+  double prompt_tokens = 0;                // prefilled here, cache hits included
+  double output_tokens = 0;                // answer tokens produced here (a prefill pool's first tokens are not counted)
+  // Rates over the iterations while requests waited for a slot (the pool at capacity), or over every
+  // busy iteration when none waited (a light load):
+  bool at_capacity = false;
+  double measured_seconds = 0;             // per instance
+  double input_tokens_per_s_per_node = 0;  // prompt tokens, cache hits included
+  double output_tokens_per_s_per_node = 0;
+  double prefill_gpu_seconds_per_prompt_token = 0, decode_gpu_seconds_per_output_token = 0;
+  double mean_running = 0, peak_running = 0;  // sequences per instance, decode iterations time-weighted
+  std::int64_t preemptions = 0;            // sequences evicted when the KV cache filled (recomputed later)
+  std::int64_t iterations = 0;             // per instance, mean
+};
+
+struct DeploymentResult {
+  std::string name;
+  int gpus = 0;
+  double nodes = 0;
+  double kv_bytes_per_token = 0;  // whole model, at the cache's precision
+  std::int64_t requests = 0;
+  double prompt_tokens = 0, cached_tokens = 0, output_tokens = 0;
+  double makespan_seconds = 0;
+  double input_tokens_per_s_per_gpu = 0, output_tokens_per_s_per_gpu = 0;
+  LatencyPercentiles ttft, tpot, latency;
+  LatencyPercentiles token_interval;  // ITL: seconds between answer tokens while running, per token
+  std::vector<PoolResult> pools;
+  // At the scenario's GPU-hour price: GPU-time per prompt and per answer token (at capacity where
+  // the pools reached it; a shared pool splits each iteration by what each part costs alone).
+  double usd_per_million_input = 0, usd_per_million_output = 0;
+  double gpu_hour_usd = 0;
+  double gpu_seconds_per_request = 0, usd_per_request = 0;  // busy GPU-time of one answer, and its rental
+  // With a price list: price / cost - 1 per token kind.
+  std::optional<double> input_margin, output_margin;
+  // With daily traffic: nodes busy on average, rental cost, revenue at the price list, margin.
+  std::optional<double> daily_nodes, daily_cost_usd, daily_revenue_usd, daily_margin;
+  std::optional<bool> meets_slo;
+};
+
+/// A published figure beside the simulated one.
+struct ServingComparison {
+  std::string key, meaning;
+  double simulated = 0, published = 0;
+  std::string source;
+};
+
+struct ServeResult {
+  std::vector<DeploymentResult> deployments;
+  std::optional<double> kv_reduction, throughput_ratio;  // last deployment against the first
+  std::vector<ServingComparison> comparisons;
+  std::vector<std::string> assumptions;
+};
+
+/// The requests of a scenario: arrivals and lengths (trace, or drawn with the scenario's seed).
+struct ServedRequest {
+  double arrival_s = 0;
+  std::int64_t input_tokens = 0, output_tokens = 0, cached_tokens = 0;
+  std::int64_t output_limit = 0;  // the most answer tokens the request may ask for (the distribution's max; a trace's own)
+};
+std::vector<ServedRequest> serving_requests(const RequestSpec& spec);
+
+DeploymentResult simulate_deployment(const ServingScenario& s, const Deployment& d);
+ServeResult simulate_serving(const ServingScenario& s);
+
+/// A figure of serving_figure_keys() from a result (the first deployment's, or the ratio of the
+/// last to the first); none when the scenario does not compute it (a ratio of one deployment).
+std::optional<double> serving_figure(const ServeResult& r, const std::string& key);
+
+/// --slo: for each deployment, the decode batch limit (max_sequences per instance, powers of two)
+/// with the most output tokens per GPU-second whose P99 latencies meet the scenario's targets.
+struct SloChoice {
+  std::string deployment;
+  std::vector<std::pair<int, DeploymentResult>> tried;  // max_sequences, result
+  std::optional<int> best;                              // index into tried
+};
+std::vector<SloChoice> search_slo(const ServingScenario& s);
+/// "P99 TTFT 2 s, P99 TPOT 0.2 s" for the targets an SLO sets.
+std::string slo_text(const Slo& slo);
+
+}  // namespace gpuhours

@@ -1,0 +1,233 @@
+// gpuhours serve: the scheduler against hand-derived timelines, the KV-cache and cost arithmetic
+// against published figures, and bad serving input.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <numeric>
+
+#include "gpuhours/inference.hpp"
+#include "gpuhours/network.hpp"
+#include "gpuhours/serve.hpp"
+#include "test_util.hpp"
+
+using namespace gpuhours;
+using test::cli;
+
+namespace {
+
+const Catalog& catalog() {
+  static const Catalog c(GPUHOURS_DATA_DIR);
+  return c;
+}
+
+// One Llama 3 8B instance on one H100, BF16, and `requests` as YAML.
+std::string one_gpu(const std::string& requests, const std::string& pool_extra = "") {
+  return "name: tiny-serve\ntitle: one H100\nrequests: " + requests +
+         "\ndeployments:\n  - {name: one, model: llama-3-8b, cluster: {gpu: h100-sxm, nodes: 1, gpus_per_node: 1, "
+         "network: nvswitch-node}, pools: [{role: both, weights: bf16" + pool_extra + "}]}\ncost: {gpu_hour_usd: 3.6}\n";
+}
+
+ServingScenario load_text(const std::string& name, const std::string& text) {
+  return load_serving(test::write_temp(name, text), catalog());
+}
+
+double ceil_ns(double seconds) { return Time::from_seconds_ceil(seconds).seconds(); }
+
+}  // namespace
+
+TEST_CASE("serve: one request on an idle GPU: the prompt in one iteration, then one iteration per answer token") {
+  const ServingScenario sc =
+      load_text("one.yaml", one_gpu("{arrival: saturate, count: 1, input_tokens: {mean: 100}, output_tokens: {mean: 3}}"));
+  const DeploymentResult r = simulate_deployment(sc, sc.deployments.front());
+  const Scenario& s = sc.deployments.front().platform;
+  const InferenceSpec& layout = sc.deployments.front().pools.front().layout;
+  // Prefill of 100 tokens attending 100 * 101 / 2 pairs, yielding the first answer token.
+  const double prefill = ceil_ns(batch_iteration_cost(s, layout, {100, 100 * 101 / 2.0, 0}, {}).seconds);
+  // Two decode iterations at contexts 100 and 101 (attending 101 and 102 keys).
+  const double d1 = ceil_ns(batch_iteration_cost(s, layout, {}, {1, 101, 100}).seconds);
+  const double d2 = ceil_ns(batch_iteration_cost(s, layout, {}, {1, 102, 101}).seconds);
+  CHECK(r.ttft.p50 == doctest::Approx(prefill).epsilon(1e-12));
+  CHECK(r.latency.p50 == doctest::Approx(prefill + d1 + d2).epsilon(1e-12));
+  CHECK(r.tpot.p50 == doctest::Approx((d1 + d2) / 2).epsilon(1e-12));
+  CHECK(r.pools.front().iterations == 3);
+  CHECK(r.output_tokens == 3);
+  // At $3.60 per GPU-hour a busy GPU-second costs $0.001.
+  CHECK(r.usd_per_request == doctest::Approx(0.001 * (prefill + d1 + d2)).epsilon(1e-9));
+}
+
+TEST_CASE("serve: chunked prefill splits a 1,000-token prompt into 256-token iterations") {
+  const ServingScenario sc = load_text(
+      "chunks.yaml", one_gpu("{arrival: saturate, count: 1, input_tokens: {mean: 1000}, output_tokens: {mean: 1}}",
+                             ", max_batch_tokens: 256"));
+  const DeploymentResult r = simulate_deployment(sc, sc.deployments.front());
+  const Scenario& s = sc.deployments.front().platform;
+  const InferenceSpec& layout = sc.deployments.front().pools.front().layout;
+  double t = 0, before = 0;
+  for (double chunk : {256.0, 256.0, 256.0, 232.0}) {
+    t += ceil_ns(batch_iteration_cost(s, layout, {chunk, chunk * (before + (chunk + 1) / 2), before}, {}).seconds);
+    before += chunk;
+  }
+  CHECK(r.pools.front().iterations == 4);
+  CHECK(r.ttft.p50 == doctest::Approx(t).epsilon(1e-12));
+  CHECK(r.latency.p50 == doctest::Approx(t).epsilon(1e-12));  // a one-token answer ends with its prompt
+}
+
+TEST_CASE("serve: a batch limit of B runs B sequences at once, and the rest wait their turn") {
+  const ServingScenario sc = load_text(
+      "batch.yaml", one_gpu("{arrival: saturate, count: 8, input_tokens: {mean: 64}, output_tokens: {mean: 10}}",
+                            ", max_sequences: 4"));
+  const DeploymentResult r = simulate_deployment(sc, sc.deployments.front());
+  const PoolResult& p = r.pools.front();
+  CHECK(p.peak_running == 4);
+  CHECK(p.preemptions == 0);
+  // Two waves of 4: each wave one prefill iteration of 4 x 64 tokens, then 9 decode iterations;
+  // the second wave's prefill shares an iteration with nothing (the first wave has finished).
+  CHECK(p.iterations == 2 * (1 + 9));
+  CHECK(r.output_tokens == 80);
+  CHECK(p.prompt_tokens == 8 * 64);
+}
+
+TEST_CASE("serve: a full KV cache evicts the last admitted sequence, which is recomputed and still finishes") {
+  // Two prompts of half the KV cache less 5 tokens fit side by side. The first decodes while the
+  // second's prompt is still being prefilled in chunks; its 11th answer token overflows the cache,
+  // and the second (the last admitted) is evicted, then recomputed once the first has finished.
+  ServingScenario sc = load_text(
+      "evict.yaml", one_gpu("{arrival: saturate, count: 2, input_tokens: {mean: 1000}, output_tokens: {mean: 20}}",
+                            ", admission: evict"));
+  const std::int64_t capacity = kv_capacity_tokens_per_gpu(sc.deployments.front().platform, sc.deployments.front().pools.front().layout);
+  const std::int64_t prompt = capacity / 2 - 5;
+  sc.requests.input = {static_cast<double>(prompt), prompt, true};
+  const DeploymentResult r = simulate_deployment(sc, sc.deployments.front());
+  CHECK(r.pools.front().preemptions == 1);
+  CHECK(r.output_tokens == 40);
+  CHECK(r.pools.front().peak_running == 1);
+  // The evicted one prefills its prompt twice: it finishes after the other by more than its answer.
+  CHECK(r.latency.p99 > r.latency.p50);
+  CHECK(r.pools.front().prompt_tokens > 2.0 * static_cast<double>(prompt));
+}
+
+TEST_CASE("serve: Poisson arrivals have the mean gap 1/rate, exponential lengths the mean asked for") {
+  RequestSpec q;
+  q.count = 20000;
+  q.arrival = Arrival::poisson;
+  q.rate_per_s = 4;
+  q.seed = 7;
+  q.input = {1000, 8000, false};
+  q.output = {300, 2400, true};
+  q.prefix_cache_hit = 0.5;
+  const auto r = serving_requests(q);
+  REQUIRE(r.size() == 20000);
+  // The mean of 20,000 exponential gaps is within 3 standard errors (1/sqrt(20000) = 0.7%) of 1/4 s.
+  CHECK(r.back().arrival_s / 20000 == doctest::Approx(0.25).epsilon(0.025));
+  const double in = std::accumulate(r.begin(), r.end(), 0.0, [](double a, const ServedRequest& x) { return a + x.input_tokens; });
+  CHECK(in / 20000 == doctest::Approx(1000).epsilon(0.005));  // quantiles of the truncated exponential: its mean
+  for (const ServedRequest& x : r) {
+    CHECK(x.output_tokens == 300);
+    CHECK(x.cached_tokens == std::llround(0.5 * x.input_tokens) - (std::llround(0.5 * x.input_tokens) >= x.input_tokens ? 1 : 0));
+  }
+  // The same seed gives the same requests.
+  const auto again = serving_requests(q);
+  CHECK(again.back().arrival_s == r.back().arrival_s);
+}
+
+TEST_CASE("serve: KV cache per token of DeepSeek-V2 (MLA, 6 bits) against DeepSeek 67B (GQA, BF16): 93.3% less") {
+  const ServingScenario sc = load_serving("deepseek-v2-vs-67b", catalog());
+  // 67B: K and V of 8 heads x 128 x 95 layers x 2 bytes = 389,120 B. V2: (512 + 64) x 60 layers x 6 bits = 25,920 B.
+  const InferenceSpec& l67 = sc.deployments[0].pools[0].layout;
+  InferenceSpec l67_one = l67;
+  l67_one.tp = 1;
+  CHECK(kv_bytes_per_token(sc.deployments[0].platform.model, l67_one) == 389120);
+  CHECK(kv_bytes_per_token(sc.deployments[1].platform.model, sc.deployments[1].pools[0].layout) == 25920);
+  CHECK(1 - 25920.0 / 389120 == doctest::Approx(0.933).epsilon(0.001));
+}
+
+TEST_CASE("serve: a day of DeepSeek's traffic at R1's prices earns what DeepSeek published") {
+  const ServingScenario sc = load_serving("deepseek-v3-service", catalog());
+  REQUIRE(sc.traffic);
+  REQUIRE(sc.prices);
+  // 608B prompt tokens (56.3% cached) at $0.14 / $0.55 and 168B answer tokens at $2.19 per million:
+  // 608e3 x (0.563 x 0.14 + 0.437 x 0.55) + 168e3 x 2.19 = $561,975; DeepSeek published $562,027.
+  ServingScenario small = sc;
+  small.requests.count = 64;
+  small.deployments.front().pools[1].layout.max_sequences = 144;
+  const DeploymentResult r = simulate_deployment(small, small.deployments.front());
+  CHECK(*r.daily_revenue_usd == doctest::Approx(561975.2).epsilon(1e-6));
+  CHECK(*r.daily_revenue_usd / 562027 - 1 == doctest::Approx(0).epsilon(0.001));
+  // Cost: nodes x 8 GPUs x 24 h x $2; margin = revenue / cost - 1.
+  CHECK(*r.daily_cost_usd == doctest::Approx(*r.daily_nodes * 8 * 24 * 2).epsilon(1e-9));
+  CHECK(*r.daily_margin == doctest::Approx(*r.daily_revenue_usd / *r.daily_cost_usd - 1).epsilon(1e-12));
+}
+
+TEST_CASE("serve: separate prefill and decode pools: the first token comes from the prefill, the rest after the KV transfer") {
+  const std::string text =
+      "name: split\ntitle: split\nrequests: {arrival: saturate, count: 1, input_tokens: {mean: 1000}, output_tokens: {mean: 2}}\n"
+      "deployments:\n  - {name: d, model: llama-3-8b, cluster: {gpu: h100-sxm, nodes: 2, gpus_per_node: 8, network: "
+      "ib-ndr-rail-fat-tree}, pools: [{role: prefill, weights: bf16}, {role: decode, weights: bf16}]}\ncost: {gpu_hour_usd: 2}\n";
+  const ServingScenario sc = load_text("split.yaml", text);
+  const DeploymentResult r = simulate_deployment(sc, sc.deployments.front());
+  const Scenario& s = sc.deployments.front().platform;
+  const InferenceSpec& layout = sc.deployments.front().pools.front().layout;
+  const double prefill = ceil_ns(batch_iteration_cost(s, layout, {1000, 1000 * 1001 / 2.0, 0}, {}).seconds);
+  const double transfer = p2p_time(1000 * kv_bytes_per_token(s.model, layout), true, s.cluster).seconds();
+  const double decode = ceil_ns(batch_iteration_cost(s, layout, {}, {1, 1001, 1000}).seconds);
+  REQUIRE(r.pools.size() == 2);
+  CHECK(r.ttft.p50 == doctest::Approx(prefill).epsilon(1e-12));
+  CHECK(r.latency.p50 == doctest::Approx(prefill + transfer + decode).epsilon(1e-9));
+  CHECK(transfer > 0);
+}
+
+TEST_CASE("serve: a trace with a negative length, a bad header or a cached prefix longer than its prompt names file and line") {
+  auto run = [](const std::string& name, const std::string& csv) {
+    const std::string trace = test::write_temp(name, csv);
+    const std::string scen = test::write_temp(
+        name + ".yaml", one_gpu("{arrival: trace, trace: " + trace + "}"));
+    return cli({"serve", scen});
+  };
+  auto r = run("neg.csv", "arrival_s,input_tokens,output_tokens,cached_tokens\n0,100,10,0\n0.5,-3,10,0\n");
+  CHECK(r.code == 1);
+  CHECK(r.err.find("neg.csv:3: field 'input_tokens': must not be negative, got -3") != std::string::npos);
+  r = run("head.csv", "arrival,input,output\n0,1,1\n");
+  CHECK(r.code == 1);
+  CHECK(r.err.find("head.csv:1: expected the header arrival_s,input_tokens,output_tokens,cached_tokens") != std::string::npos);
+  r = run("cached.csv", "arrival_s,input_tokens,output_tokens,cached_tokens\n0,100,10,101\n");
+  CHECK(r.err.find("cached.csv:2: field 'cached_tokens': 101 exceeds the prompt's 100") != std::string::npos);
+  r = run("back.csv", "arrival_s,input_tokens,output_tokens,cached_tokens\n1,100,10,0\n0.5,100,10,0\n");
+  CHECK(r.err.find("back.csv:3: field 'arrival_s': arrivals must not go back in time") != std::string::npos);
+  r = run("good.csv", "arrival_s,input_tokens,output_tokens,cached_tokens\n0,100,10,0\n0.5,200,20,100\n");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("2 requests from") != std::string::npos);
+}
+
+TEST_CASE("serve: an SLO no batch limit meets is refused with the best latencies reached") {
+  const std::string scen = test::write_temp(
+      "slo.yaml", one_gpu("{arrival: saturate, count: 16, input_tokens: {mean: 2000}, output_tokens: {mean: 50}}") +
+                      "slo: {tpot_p99_seconds: 0.000001}\n");
+  const auto r = cli({"serve", scen, "--slo"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("no batch limit of deployment 'one' meets the SLO (P99 TPOT 1e-06 s); the smallest batch gives") != std::string::npos);
+  const auto ok = cli({"serve", test::write_temp("slo2.yaml", one_gpu("{arrival: saturate, count: 16, input_tokens: {mean: 2000}, "
+                                                                       "output_tokens: {mean: 50}}") + "slo: {tpot_p99_seconds: 1}\n"),
+                       "--slo"});
+  CHECK(ok.code == 0);
+  CHECK(ok.out.find("<- best") != std::string::npos);
+}
+
+TEST_CASE("serve: bad serving input names file, line and field") {
+  auto r = cli({"serve", test::write_temp("ep.yaml", "name: x\ntitle: x\nrequests: {arrival: saturate, count: 1, input_tokens: "
+                                                     "{mean: 10}, output_tokens: {mean: 10}}\ndeployments:\n  - {name: a, model: "
+                                                     "deepseek-v3, cluster: {gpu: h800-sxm, nodes: 2, gpus_per_node: 8, network: "
+                                                     "ib-ndr-rail-fat-tree}, pools: [{role: both, ep: 12}]}\ncost: {gpu_hour_usd: 2}\n")});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("ep.yaml:5:") != std::string::npos);
+  CHECK(r.err.find("the 256 expert slots (256 experts + 0 redundant) do not divide over ep 12") != std::string::npos);
+  r = cli({"serve", test::write_temp("rate.yaml", one_gpu("{arrival: saturate, rate_per_s: 3, count: 1, input_tokens: {mean: 10}, "
+                                                          "output_tokens: {mean: 10}}"))});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("field 'requests.rate_per_s': a rate needs arrival: poisson") != std::string::npos);
+  r = cli({"serve", "deepseek-v3-servise"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("did you mean 'deepseek-v3-service'") != std::string::npos);
+  r = cli({"serve", test::write_temp("hit.yaml", one_gpu("{arrival: saturate, count: 1, prefix_cache_hit: 1, input_tokens: {mean: 10}, "
+                                                         "output_tokens: {mean: 10}}"))});
+  CHECK(r.err.find("field 'requests.prefix_cache_hit': a fraction in [0, 1)") != std::string::npos);
+}
