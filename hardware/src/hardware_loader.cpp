@@ -23,7 +23,8 @@ GpuSpec load_gpu(const YamlNode& n) {
                 {"tdp", true, "board power"},
                 {"price", true, "price per GPU"},
                 {"achievable", true, "measured ceilings as fractions of peak"},
-                {"kernel_launch", true, "fixed time per kernel"}});
+                {"kernel_launch", true, "fixed time per kernel"},
+                {"graph_kernel_gap", false, "time per kernel replayed from a CUDA graph"}});
   GpuSpec g;
   g.name = n.child("name").as_string();
   g.title = n.child("title").as_string();
@@ -61,6 +62,7 @@ GpuSpec load_gpu(const YamlNode& n) {
   g.achievable = {fraction("gemm_bf16"),     fraction("gemm_fp8"),    fraction("attention_fwd"),
                   fraction("attention_bwd"), fraction("elementwise"), fraction("copy")};
   g.kernel_launch_seconds = sourced(n, "kernel_launch", Dimension::seconds, g.sources);
+  if (n.has("graph_kernel_gap")) g.graph_kernel_gap_seconds = sourced(n, "graph_kernel_gap", Dimension::seconds, g.sources);
   return g;
 }
 

@@ -100,7 +100,9 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
     c.comm_seconds += 2.0 * m.layers *
                       ring_collective_time(CollectiveKind::all_reduce, per_replica * m.hidden * 2.0, tp, tp_nodes, s.cluster).seconds();
   }
-  c.launch_seconds = kKernelsPerLayer * m.layers * gpu.kernel_launch_seconds;
+  // Decode iterations replayed from a CUDA graph pay the GPU's gap between graph kernels, not a host launch.
+  const bool graph = decode && layout.cuda_graphs && gpu.graph_kernel_gap_seconds;
+  c.launch_seconds = kKernelsPerLayer * m.layers * (graph ? *gpu.graph_kernel_gap_seconds : gpu.kernel_launch_seconds);
   const double scale = s.uncertainty.kernel_time_scale;
   c.compute_seconds *= scale;
   c.memory_seconds *= scale;
@@ -157,7 +159,7 @@ IterationCost batch_iteration_cost(const Scenario& s, const InferenceSpec& layou
   const double bytes = p.weight_bytes + p.kv_bytes;
   c.memory_seconds = bytes > 0 ? p.memory_seconds * (c.weight_bytes + c.kv_bytes) / bytes : d.memory_seconds;
   c.comm_seconds = p.comm_seconds + d.comm_seconds;
-  c.launch_seconds = d.launch_seconds;
+  c.launch_seconds = p.launch_seconds;  // a batch with prompt chunks is launched kernel by kernel
   c.seconds = iteration_seconds(c, layout, s.model.layers);
   return c;
 }

@@ -127,6 +127,7 @@ InferenceSpec parse_inference(const YamlNode& n, std::vector<KeySpec> extra = {}
       {"weights", false, "fp8 | bf16 (default: the training precision)"},
       {"kv_cache_bits", false, "bits per cached element (default 16; DeepSeek-V2 quantised its cache to 6 on average)"},
       {"redundant_experts", false, "extra expert slots for replicas of the busiest experts (EPLB; default 0)"},
+      {"cuda_graphs", false, "decode iterations replayed from CUDA graphs (vLLM, SGLang, TensorRT-LLM; default false)"},
       {"dual_batch_overlap", false, "split each iteration into two micro-batches whose communication and computation overlap (DeepSeek's inference system; default false)"}};
   keys.insert(keys.end(), extra.begin(), extra.end());
   n.check_keys(keys);
@@ -141,6 +142,7 @@ InferenceSpec parse_inference(const YamlNode& n, std::vector<KeySpec> extra = {}
   }
   if (auto v = n.optional_child("redundant_experts")) i.redundant_experts = static_cast<int>(v->as_int());
   if (auto v = n.optional_child("dual_batch_overlap")) i.dual_batch_overlap = v->as_bool();
+  if (auto v = n.optional_child("cuda_graphs")) i.cuda_graphs = v->as_bool();
   if (i.redundant_experts < 0 || i.redundant_experts > 1'000'000)
     throw n.child("redundant_experts").error("between 0 and 1,000,000");
   return i;

@@ -103,6 +103,8 @@ PoolSpec parse_pool(const YamlNode& n, const Scenario& platform) {
   if (auto v = n.optional_child("max_batch_tokens")) p.max_batch_tokens = v->as_count(16'777'216);
   if (auto v = n.optional_child("admission")) p.evict = v->as_choice<bool>({{"no-evict", false}, {"evict", true}});
   if (!p.layout.weights) p.layout.weights = Precision::bf16;
+  if (p.layout.cuda_graphs && !platform.cluster.gpu.graph_kernel_gap_seconds)
+    throw n.child("cuda_graphs").error("the GPU file gives no graph_kernel_gap (time per kernel replayed from a graph)");
   const ModelSpec& m = platform.model;
   const int gpus_per_node = platform.cluster.gpus_per_node;
   const std::int64_t gpus = static_cast<std::int64_t>(p.layout.tp) * p.layout.ep;

@@ -4,6 +4,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "gpuhours/calibration.hpp"
@@ -33,6 +34,7 @@ struct GpuSpec {
     double elementwise = 1, copy = 1;             // of HBM bandwidth
   } achievable;
   double kernel_launch_seconds = 0;  // fixed cost per kernel on the GPU
+  std::optional<double> graph_kernel_gap_seconds;  // per kernel replayed from a CUDA graph
 };
 
 struct NetworkSpec {

@@ -78,6 +78,7 @@ struct InferenceSpec {
   double kv_cache_bits = 16;         // bits per cached element (BF16 unless quantised)
   int redundant_experts = 0;         // extra expert slots holding replicas of the busiest experts (EPLB)
   bool dual_batch_overlap = false;   // two micro-batches: one's communication hidden behind the other's computation
+  bool cuda_graphs = false;          // decode-only iterations replayed from CUDA graphs (no per-kernel launch from the host)
   int gpus() const { return tp * ep; }
 };
 
