@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 #include <thread>
@@ -403,6 +404,8 @@ int cmd_sweep(const Catalog& catalog, const SweepArgs& a, std::ostream& out, std
   const Scenario s = load_scenario(a.scenario, catalog);
   SweepOptions o;
   for (const auto& v : a.vary) o.axes.push_back(parse_sweep_axis(v, catalog));
+  if (std::isnan(a.deadline_days) || std::isinf(a.deadline_days))
+    throw InputError("--deadline-days: a finite number of days, got " + fmt::format("{}", a.deadline_days));
   if (a.deadline_days > 0) o.deadline_days = a.deadline_days;
   o.top = a.top;
   o.objective = parse_objective(a.objective);

@@ -95,8 +95,12 @@ YamlNode YamlNode::load_string(const std::string& text, const std::string& displ
   auto file = std::make_shared<const std::string>(display_name);
   try {
     YAML::Node root = YAML::Load(text);
-    if (!root.IsMap())
-      throw InputError(display_name + ": expected a YAML mapping at the top level");
+    if (root.IsNull()) throw InputError(display_name + ":1:1: the file is empty; expected a YAML mapping (key: value lines)");
+    if (!root.IsMap()) {
+      const YAML::Mark m = root.Mark();
+      throw InputError(display_name + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) +
+                       ": expected a YAML mapping (key: value lines) at the top level");
+    }
     check_tree(root, display_name, 0);
     return YamlNode(root, file, "");
   } catch (const YAML::Exception& e) {

@@ -14,6 +14,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Bounds on quantities (issue 19): beyond them no input is meaningful, and sums could overflow.
+constexpr double kMaxTrainingTokens = 1e16;
+constexpr double kMaxGpuHourUsd = 1e4;
+
 // A load-balancing regime of models/routing/balancing.yaml, with the router model's popularity
 // spread that reproduces its published statistic (expert_load.hpp). `where` names the field that
 // asked for it.
@@ -331,6 +335,8 @@ void load_costs(const YamlNode& n, const Catalog& catalog, Scenario& s) {
                    {"fleet", false, "{gpus, capex_usd, source}: the lab's whole fleet"},
                    {"programme", false, "{multiplier, items: [{name, gpu_hours}], source}: beyond the final run"}});
   s.cost.gpu_hour_usd = cost.child("gpu_hour_usd").as_nonnegative_double();
+  if (s.cost.gpu_hour_usd > kMaxGpuHourUsd)
+    throw cost.child("gpu_hour_usd").error("at most $10,000 per GPU-hour (on-demand H100s cost under $10)");
   if (auto ov = cost.optional_child("owned")) {
     std::vector<KeySpec> keys = {{"gpu_price_usd", false, "price per GPU"}};
     for (const auto& [key, dst] : owned_keys) keys.push_back({key, false, ""});
@@ -341,6 +347,12 @@ void load_costs(const YamlNode& n, const Catalog& catalog, Scenario& s) {
     if (auto v = ov->optional_child("pue"); v && o.pue < 1.0) throw v->error("a PUE is at least 1, got " + v->as_string());
     if (auto v = ov->optional_child("avg_power_fraction"); v && o.avg_power_fraction > 1.0)
       throw v->error("a fraction of TDP is at most 1");
+    if (auto v = ov->optional_child("interconnect_fraction"); v && o.interconnect_fraction >= 1.0)
+      throw v->error("the interconnect's share of the cluster's cost is a fraction below 1");
+    if (auto v = ov->optional_child("gpu_price_usd"); v && o.gpu_price_usd > 1e7)
+      throw v->error("at most $10,000,000 per GPU");
+    for (const auto& [key, dst] : owned_keys)
+      if (auto v = ov->optional_child(key); v && *dst > 1e6) throw v->error("at most 1e6");
   }
   if (auto c = cost.optional_child("carbon_t_per_mwh")) s.cost.carbon_t_per_mwh = c->as_nonnegative_double();
   if (auto f = cost.optional_child("fleet")) {
@@ -492,7 +504,10 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
       throw b->error("global_batch_tokens must be a multiple of seq_len (" + std::to_string(s.training.seq_len) + ")");
     s.training.global_batch = tok / s.training.seq_len;
   }
-  if (auto v = t.optional_child("tokens")) s.training.tokens = v->as_positive_double();
+  if (auto v = t.optional_child("tokens")) {
+    s.training.tokens = v->as_positive_double();
+    if (s.training.tokens > kMaxTrainingTokens) throw v->error("at most 1e16 tokens (a thousand times the largest published run)");
+  }
   if (auto r = t.optional_child("batch_ramp")) {
     r->check_keys({{"from", true, "sequences per step at the start"},
                    {"tokens", true, "tokens over which the batch grows to global_batch"},

@@ -115,7 +115,8 @@ Verdict classify_claim(const VerdictScale& scale, double claimed, const Percenti
 CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint64_t seed, int samples) {
   const bool cf = !s.counterfactual_of.empty();
   if (!cf && (!s.claim || !s.claim->gpu_hours))
-    throw InputError(s.file + ": the scenario has no claim.gpu_hours to check and is no counterfactual_of another");
+    throw InputError(s.file + ": field 'claim': missing; check needs claim.gpu_hours (or claim.phases) to judge, or "
+                     "counterfactual_of to set the scenario beside another (gpuhours run simulates it without a claim)");
   CheckResult c;
   c.seed = seed;
   c.samples = samples;

@@ -52,7 +52,7 @@ TEST_CASE("check: the same seed gives identical output, another seed moves the r
 TEST_CASE("check: a scenario without a claim is bad input") {
   const auto r = cli({"check", "h100-1gpu-llama-1b"});
   CHECK(r.code == 1);
-  CHECK(r.err.find("no claim.gpu_hours") != std::string::npos);
+  CHECK(r.err.find("field 'claim': missing; check needs claim.gpu_hours") != std::string::npos);
 }
 
 TEST_CASE("compare: one row per scenario") {

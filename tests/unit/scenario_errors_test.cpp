@@ -205,7 +205,11 @@ TEST_CASE("more classes of bad input: an empty file, a missing file, a cluster t
   // An empty file names the file and what it lacks.
   auto r = run_text("empty.yaml", "");
   check_one_line(r);
-  CHECK(r.err.find("empty.yaml: expected a YAML mapping at the top level") != std::string::npos);
+  CHECK(r.err.find("empty.yaml:1:1: the file is empty; expected a YAML mapping (key: value lines)") != std::string::npos);
+  // A list at the top level names its place.
+  r = run_text("list.yaml", "- a\n- b\n");
+  check_one_line(r);
+  CHECK(r.err.find("list.yaml:1:1: expected a YAML mapping (key: value lines) at the top level") != std::string::npos);
   // A file that is not there.
   r = cli({"run", "/nonexistent-dir/nothing.yaml"});
   check_one_line(r);
@@ -219,9 +223,29 @@ TEST_CASE("more classes of bad input: an empty file, a missing file, a cluster t
   // check on a scenario that makes no claim names the file and the field it needs.
   r = cli({"check", "h100-1gpu-llama-1b"});
   check_one_line(r);
-  CHECK(r.err.find("h100-1gpu-llama-1b.yaml: the scenario has no claim.gpu_hours to check") != std::string::npos);
+  CHECK(r.err.find("h100-1gpu-llama-1b.yaml: field 'claim': missing; check needs claim.gpu_hours") != std::string::npos);
   // An objective the sweep does not know lists those it does.
   r = cli({"sweep", "h100-1gpu-llama-1b", "--vary", "tp=1", "--objective", "speed"});
   CHECK(r.code == 1);
   CHECK(r.err.find("--objective: speed not in {cost,owned_cost,gpu_hours,days}") != std::string::npos);
+}
+
+TEST_CASE("quantities past their stated bounds are refused: tokens, prices, owned-cost fractions, a NaN deadline") {
+  auto r = run_text("tokens.yaml", test::variant("  tokens: 1e9", "  tokens: 1e17"));
+  check_one_line(r);
+  CHECK(r.err.find("field 'training.tokens': at most 1e16 tokens") != std::string::npos);
+  r = run_text("price.yaml", test::variant("gpu_hour_usd: 2.5", "gpu_hour_usd: 1e5"));
+  check_one_line(r);
+  CHECK(r.err.find("field 'cost.gpu_hour_usd': at most $10,000 per GPU-hour") != std::string::npos);
+  // An interconnect that is the whole cost divided by zero (an infinite owned cost) before.
+  r = run_text("ic.yaml", test::variant("gpu_hour_usd: 2.5", "gpu_hour_usd: 2.5, owned: {interconnect_fraction: 1}"));
+  check_one_line(r);
+  CHECK(r.err.find("field 'cost.owned.interconnect_fraction': the interconnect's share of the cluster's cost is a fraction below 1") !=
+        std::string::npos);
+  r = run_text("pue.yaml", test::variant("gpu_hour_usd: 2.5", "gpu_hour_usd: 2.5, owned: {pue: 1e308}"));
+  check_one_line(r);
+  CHECK(r.err.find("field 'cost.owned.pue': at most 1e6") != std::string::npos);
+  r = cli({"sweep", "h100-1gpu-llama-1b", "--vary", "tp=1", "--deadline-days", "nan"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("--deadline-days") != std::string::npos);
 }
