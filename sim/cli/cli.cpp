@@ -334,9 +334,9 @@ int cmd_validate(const Catalog& catalog, bool json, std::ostream& out) {
     j["meets_target"] = rep.all.within(kValidationTarget);
     out << j.dump(1) << "\n";
   } else {
-    out << fmt::format("{:<38}{:>9}{:>24}{:>13}{:>13}{:>9}\n", "case", "hardware", "figure", "reported", "simulated", "error");
+    out << fmt::format("{:<42}{:>9}{:>30}{:>13}{:>13}{:>9}\n", "case", "hardware", "figure", "reported", "simulated", "error");
     for (const auto& c : rep.cases)
-      out << fmt::format("{:<38}{:>9}{:>24}{:>13.4g}{:>13.4g}{:>+8.1f}%{}\n", c.id, c.hardware, c.metric, c.reported,
+      out << fmt::format("{:<42}{:>9}{:>30}{:>13.4g}{:>13.4g}{:>+8.1f}%{}\n", c.id, c.hardware, c.metric, c.reported,
                          c.simulated, 100 * c.error(), c.tracking.empty() ? "" : "  (not gated)");
     for (const auto& [hw, m] : rep.all.mape_by_hardware) out << fmt::format("MAPE {:<20}{:>6.1f}%\n", hw, 100 * m);
     for (const auto& [group, m] : rep.serving.mape_by_group)

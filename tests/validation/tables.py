@@ -9,7 +9,8 @@ def main():
     gpuhours = sys.argv[1]
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
     v = json.loads(subprocess.run([gpuhours, "validate", "--json"], cwd=root, capture_output=True, text=True).stdout)
-    cases, gated = v["cases"], v["gated"]
+    # Training cases here; the serving cases are in docs/serving.md, their own groups and limits.
+    cases, gated = [c for c in v["cases"] if not c["group"].startswith("serving")], v["gated"]
     pct = lambda x: f"{100 * x:.1f}%"
     sources = len({c["source"].split(",")[0] for c in cases})
     verdict = "PASS" if v["passed"] else "FAIL"
