@@ -18,6 +18,16 @@ namespace {
 constexpr std::int64_t kMaxRequests = 2'000'000;
 // A request's prompt or answer holds at most this many tokens (the longest context windows).
 constexpr std::int64_t kMaxRequestTokens = 10'000'000;
+// The requests of one simulation hold at most this many tokens (prompts and answers): about a
+// minute of simulation; throughput and latency percentiles settle within a few thousand requests.
+constexpr double kMaxSimulatedTokens = 2e9;
+
+void check_work(const YamlNode& where, double tokens) {
+  if (tokens > kMaxSimulatedTokens)
+    throw where.error(fmt::format("the requests hold {:.3g} prompt and answer tokens, more than the {:.0e} one simulation "
+                                  "serves; simulate fewer requests (a few thousand settle throughput and latency)",
+                                  tokens, kMaxSimulatedTokens));
+}
 
 TokenLengths parse_lengths(const YamlNode& n) {
   n.check_keys({{"mean", true, "mean tokens"},
@@ -69,12 +79,16 @@ RequestSpec parse_requests(const YamlNode& n) {
     r.trace_file = path;
     r.trace = read_request_trace(path);
     r.count = static_cast<std::int64_t>(r.trace.size());
+    double tokens = 0;
+    for (const TraceRequest& q : r.trace) tokens += static_cast<double>(q.input_tokens + q.output_tokens);
+    check_work(t, tokens);
     return r;
   }
   if (n.has("trace")) throw n.child("trace").error("a trace needs arrival: trace");
   r.count = n.child("count").as_count(kMaxRequests);
   r.input = parse_lengths(n.child("input_tokens"));
   r.output = parse_lengths(n.child("output_tokens"));
+  check_work(n, static_cast<double>(r.count) * (r.input.mean + r.output.mean));
   if (auto v = n.optional_child("prefix_cache_hit")) r.prefix_cache_hit = parse_fraction(*v);
   if (r.arrival == Arrival::poisson) {
     const YamlNode rate = n.child("rate_per_s");
@@ -289,6 +303,7 @@ ServingScenario load_serving(const YamlNode& n, const Catalog& catalog) {
     if (auto o = d.optional_child("output_tokens")) {
       if (s.requests.arrival == Arrival::trace) throw o->error("a trace gives each request's answer length");
       dep.output_tokens = parse_lengths(*o);
+      check_work(*o, static_cast<double>(s.requests.count) * (s.requests.input.mean + dep.output_tokens->mean));
     }
     const YamlNode pools = d.child("pools");
     if (!pools.is_sequence() || pools.items().empty()) throw pools.error("a list of at least one pool");

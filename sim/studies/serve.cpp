@@ -26,7 +26,7 @@ namespace {
 constexpr double kSecondsPerDay = 86400;
 // An instance stops after this many iterations: a scenario whose load never drains (a rate above
 // what the pool serves, with millions of requests) would otherwise run for hours.
-constexpr std::int64_t kMaxIterationsPerInstance = 20'000'000;
+constexpr std::int64_t kMaxIterationsPerInstance = 5'000'000;
 
 // One request on one instance.
 struct Job {

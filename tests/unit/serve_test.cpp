@@ -248,3 +248,11 @@ TEST_CASE("serve: decode iterations replayed from CUDA graphs pay 0.5 us per ker
   layout.cuda_graphs = true;
   CHECK(batch_iteration_cost(s, layout, {100, 5050, 0}, {1, 101, 100}).launch_seconds == doctest::Approx(320 * 4e-6).epsilon(1e-9));
 }
+
+TEST_CASE("serve: a simulation of more than 2e9 tokens is refused before it starts") {
+  const auto r = cli({"serve", test::write_temp("big.yaml", one_gpu("{arrival: saturate, count: 2000000, input_tokens: {mean: 1000}, "
+                                                                   "output_tokens: {mean: 1000}}"))});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("field 'requests': the requests hold 4e+09 prompt and answer tokens, more than the 2e+09 one simulation serves") !=
+        std::string::npos);
+}
