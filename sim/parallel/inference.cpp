@@ -117,6 +117,12 @@ double kv_bytes_per_token(const ModelSpec& m, const InferenceSpec& layout) {
   return kv_cache_bytes_per_token(m, layout.tp) * layout.kv_cache_bits / 16.0;
 }
 
+double kv_bytes_per_token_whole_model(const ModelSpec& m, const InferenceSpec& layout) {
+  InferenceSpec one = layout;
+  one.tp = 1;  // one GPU holding every head: the bytes of a token over all of a replica's GPUs
+  return kv_bytes_per_token(m, one);
+}
+
 double instance_weight_bytes_per_gpu(const Scenario& s, const InferenceSpec& layout) {
   const DecodeWeights w = decode_weights(s.model);
   const ParamCount p = count_params(s.model);

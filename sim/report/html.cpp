@@ -150,6 +150,7 @@ const std::map<std::string, std::string>& glossary() {
       {"TPOT", "time per output token: the wait between answer tokens after the first, as a user reading the stream sees it."},
       {"KV cache", "the keys and values of every earlier token that attention reads at each new token, kept in GPU memory; "
                    "its size per token decides how many conversations a GPU serves at once."},
+      {"ITL", "inter-token latency: the time between two tokens of an answer while it runs (one decoding iteration)."},
       {"P50 / P99", "the median, and the value 99% of requests stay under."},
       {"disaggregation", "prompts and answers computed on separate GPUs (pools), the prompt's KV cache sent between them."},
       {"claim / simulated", "the claimed GPU-hours divided by the simulated median: above 1 the claim leaves room, below "

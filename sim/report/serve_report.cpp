@@ -37,7 +37,16 @@ std::string lengths_text(const TokenLengths& l) {
 
 // Latencies as a reader quotes them: milliseconds below 10 s, seconds (3 figures) above.
 std::string ms(double seconds) {
+  if (seconds < 0.01) return fmt::format("{:.2f} ms", seconds * 1e3);
   return seconds < 10 ? fmt::format("{:.0f} ms", seconds * 1e3) : three_figures(seconds) + " s";
+}
+
+// "P50 / P99", or n/a when no request has this latency (TPOT of one-token answers).
+std::string p50_p99(const LatencyPercentiles& l) { return l.defined ? ms(l.p50) + " / " + ms(l.p99) : "n/a"; }
+
+// "+567% over" or "50% below": a price against its cost.
+std::string margin_text(double margin) {
+  return margin >= 0 ? fmt::format("{:.0f}% over", 100 * margin) : fmt::format("{:.0f}% below", -100 * margin);
 }
 
 // Figures are shown as the reader quotes them: percentages, ratios, tokens/s, dollars.
@@ -50,7 +59,10 @@ std::string figure_text(const std::string& key, double v) {
   return grouped(v);
 }
 
-nlohmann::ordered_json latency_json(const LatencyPercentiles& p) { return {{"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}}; }
+nlohmann::ordered_json latency_json(const LatencyPercentiles& p) {
+  if (!p.defined) return nullptr;
+  return {{"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}};
+}
 
 std::string requests_text(const ServingScenario& s, const ServeResult& r) {
   const RequestSpec& q = s.requests;
@@ -81,10 +93,10 @@ nlohmann::ordered_json serve_json(const ServingScenario& s, const ServeResult& r
     dj["kv_cache_bytes_per_token"] = d.kv_bytes_per_token;
     dj["tokens"] = {{"prompt", d.prompt_tokens}, {"prompt_cached", d.cached_tokens}, {"output", d.output_tokens}};
     dj["makespan_seconds"] = d.makespan_seconds;
-    dj["throughput"] = {{"input_tokens_per_s_per_gpu", d.input_tokens_per_s_per_gpu},
-                        {"output_tokens_per_s_per_gpu", d.output_tokens_per_s_per_gpu},
-                        {"input_tokens_per_s_per_node", d.input_tokens_per_s_per_gpu * d.gpus / d.nodes},
-                        {"output_tokens_per_s_per_node", d.output_tokens_per_s_per_gpu * d.gpus / d.nodes}};
+    // Over the whole run on every GPU of the deployment (idle time included); each pool's rates at
+    // capacity are under pools.
+    dj["whole_run"] = {{"input_tokens_per_s_per_gpu", d.input_tokens_per_s_per_gpu},
+                       {"output_tokens_per_s_per_gpu", d.output_tokens_per_s_per_gpu}};
     dj["ttft_seconds"] = latency_json(d.ttft);
     dj["tpot_seconds"] = latency_json(d.tpot);
     dj["itl_seconds"] = latency_json(d.token_interval);
@@ -116,7 +128,7 @@ nlohmann::ordered_json serve_json(const ServingScenario& s, const ServeResult& r
     if (d.output_margin) dj["cost"]["output_margin"] = *d.output_margin;
     if (d.daily_nodes)
       dj["daily"] = {{"nodes", *d.daily_nodes}, {"cost_usd", *d.daily_cost_usd}, {"revenue_usd", *d.daily_revenue_usd},
-                     {"margin", *d.daily_margin}};
+                     {"margin", d.daily_margin ? nlohmann::ordered_json(*d.daily_margin) : nlohmann::ordered_json(nullptr)}};
     if (d.meets_slo) dj["meets_slo"] = *d.meets_slo;
     j["deployments"].push_back(dj);
   }
@@ -138,13 +150,14 @@ void write_serve_terminal(const ServingScenario& s, const ServeResult& r, std::o
   out << s.title << " (" << s.name << ")\n  " << requests_text(s, r) << "\n\n";
   out << fmt::format("{:<22}{:>6}{:>14}{:>12}{:>12}{:>18}{:>18}{:>18}{:>9}{:>9}\n", "deployment", "GPUs", "KV B/token",
                      "prompt t/s", "output t/s", "TTFT P50/P99", "TPOT P50/P99", "ITL P50/P99", "$/M in", "$/M out");
-  out << fmt::format("{:<22}{:>6}{:>14}{:>12}{:>12}{:>18}{:>18}{:>18}{:>9}{:>9}\n", "", "", "(whole model)", "per GPU",
-                     "per GPU", "", "", "", "", "");
+  out << fmt::format("{:<22}{:>6}{:>14}{:>12}{:>12}{:>18}{:>18}{:>18}{:>9}{:>9}\n", "", "", "(whole model)", "per GPU,",
+                     "per GPU,", "", "", "", "", "");
+  out << fmt::format("{:<22}{:>6}{:>14}{:>12}{:>12}{:>18}{:>18}{:>18}{:>9}{:>9}\n", "", "", "", "whole run", "whole run",
+                     "", "", "", "", "");
   for (const DeploymentResult& d : r.deployments)
     out << fmt::format("{:<22}{:>6}{:>14}{:>12}{:>12}{:>18}{:>18}{:>18}{:>9.3f}{:>9.3f}\n", d.name.substr(0, 21), d.gpus,
                        grouped(d.kv_bytes_per_token), grouped(d.input_tokens_per_s_per_gpu),
-                       grouped(d.output_tokens_per_s_per_gpu), ms(d.ttft.p50) + " / " + ms(d.ttft.p99),
-                       ms(d.tpot.p50) + " / " + ms(d.tpot.p99), ms(d.token_interval.p50) + " / " + ms(d.token_interval.p99),
+                       grouped(d.output_tokens_per_s_per_gpu), p50_p99(d.ttft), p50_p99(d.tpot), p50_p99(d.token_interval),
                        d.usd_per_million_input, d.usd_per_million_output);
   out << fmt::format("\n{:<22}{:>12}{:>14}{:>14}{:>14}\n", "per answer", "answer", "GPU-seconds", "USD", "latency P50");
   for (std::size_t k = 0; k < r.deployments.size(); ++k) {
@@ -183,11 +196,12 @@ void write_serve_terminal(const ServingScenario& s, const ServeResult& r, std::o
       out << fmt::format("  {}: cost ${:.3f} / ${:.3f} per million prompt / answer tokens at ${:.2f} per GPU-hour", d.name,
                          d.usd_per_million_input, d.usd_per_million_output, d.gpu_hour_usd);
       if (d.input_margin && d.output_margin)
-        out << fmt::format("; the price is {:+.0f}% / {:+.0f}% over cost", 100 * *d.input_margin, 100 * *d.output_margin);
+        out << fmt::format("; the price is {} / {} cost", margin_text(*d.input_margin), margin_text(*d.output_margin));
       out << "\n";
       if (d.daily_nodes)
-        out << fmt::format("  a day of the traffic: {:.1f} nodes busy on average, ${} rental, ${} at the price list, margin {:.0f}%\n",
-                           *d.daily_nodes, grouped(*d.daily_cost_usd), grouped(*d.daily_revenue_usd), 100 * *d.daily_margin);
+        out << fmt::format("  a day of the traffic: {:.1f} nodes busy on average, ${} rental, ${} at the price list, margin {}\n",
+                           *d.daily_nodes, grouped(*d.daily_cost_usd), grouped(*d.daily_revenue_usd),
+                           d.daily_margin ? fmt::format("{:.0f}%", 100 * *d.daily_margin) : "n/a (no rental cost)");
     }
   }
   if (!r.comparisons.empty()) {
@@ -206,11 +220,14 @@ void write_serve_terminal(const ServingScenario& s, const ServeResult& r, std::o
 
 void write_serve_csv(const ServeResult& r, std::ostream& out) {
   out << "deployment,gpus,kv_bytes_per_token,input_tokens_per_s_per_gpu,output_tokens_per_s_per_gpu,ttft_p50_s,ttft_p99_s,"
-         "tpot_p50_s,tpot_p99_s,usd_per_million_input,usd_per_million_output\n";
+         "tpot_p50_s,tpot_p99_s,itl_p50_s,itl_p99_s,usd_per_million_input,usd_per_million_output,usd_per_answer\n";
+  const auto cell = [](const LatencyPercentiles& l, double v) { return l.defined ? fmt::format("{:.6g}", v) : std::string(); };
   for (const DeploymentResult& d : r.deployments)
-    out << fmt::format("{},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g}\n", d.name, d.gpus,
-                       d.kv_bytes_per_token, d.input_tokens_per_s_per_gpu, d.output_tokens_per_s_per_gpu, d.ttft.p50,
-                       d.ttft.p99, d.tpot.p50, d.tpot.p99, d.usd_per_million_input, d.usd_per_million_output);
+    out << fmt::format("{},{},{:.6g},{:.6g},{:.6g},{},{},{},{},{},{},{:.6g},{:.6g},{:.6g}\n", d.name, d.gpus, d.kv_bytes_per_token,
+                       d.input_tokens_per_s_per_gpu, d.output_tokens_per_s_per_gpu, cell(d.ttft, d.ttft.p50),
+                       cell(d.ttft, d.ttft.p99), cell(d.tpot, d.tpot.p50), cell(d.tpot, d.tpot.p99),
+                       cell(d.token_interval, d.token_interval.p50), cell(d.token_interval, d.token_interval.p99),
+                       d.usd_per_million_input, d.usd_per_million_output, d.usd_per_request);
 }
 
 void write_serve_html(const ServingScenario& s, const ServeResult& r, std::ostream& out) {
@@ -223,25 +240,25 @@ void write_serve_html(const ServingScenario& s, const ServeResult& r, std::ostre
   t.chart_title = "Answer tokens per second per GPU";
   t.bar_unit = "tokens/s";
   for (const DeploymentResult& d : r.deployments) t.bars.emplace_back(d.name, d.output_tokens_per_s_per_gpu);
-  t.header = {"deployment", "GPUs", "KV bytes/token", "prompt tokens/s/GPU", "answer tokens/s/GPU", "TTFT P50 / P99",
-              "TPOT P50 / P99", "$/M prompt", "$/M answer"};
+  t.header = {"deployment", "GPUs", "KV bytes/token", "prompt tokens/s/GPU (whole run)", "answer tokens/s/GPU (whole run)",
+              "TTFT P50 / P99", "TPOT P50 / P99", "ITL P50 / P99", "$/M prompt", "$/M answer"};
   for (const DeploymentResult& d : r.deployments)
     t.rows.push_back({d.name, std::to_string(d.gpus), grouped(d.kv_bytes_per_token), grouped(d.input_tokens_per_s_per_gpu),
-                      grouped(d.output_tokens_per_s_per_gpu), ms(d.ttft.p50) + " / " + ms(d.ttft.p99),
-                      ms(d.tpot.p50) + " / " + ms(d.tpot.p99), fmt::format("{:.3f}", d.usd_per_million_input),
+                      grouped(d.output_tokens_per_s_per_gpu), p50_p99(d.ttft), p50_p99(d.tpot), p50_p99(d.token_interval),
+                      fmt::format("{:.3f}", d.usd_per_million_input),
                       fmt::format("{:.3f}", d.usd_per_million_output)});
   t.notes.push_back(requests_text(s, r));
   for (const ServingComparison& c : r.comparisons)
     t.notes.push_back(fmt::format("{} ({}): simulated {}, published {} ({})", c.key, c.meaning, figure_text(c.key, c.simulated),
                                   figure_text(c.key, c.published), c.source));
   for (const DeploymentResult& d : r.deployments)
-    if (d.daily_nodes)
+    if (d.daily_nodes && d.daily_margin)
       t.notes.push_back(fmt::format("{}: a day of the traffic takes {:.1f} nodes on average, ${} rental against ${} at {}: "
                                     "margin {:.0f}%",
                                     d.name, *d.daily_nodes, grouped(*d.daily_cost_usd), grouped(*d.daily_revenue_usd),
                                     s.prices->name, 100 * *d.daily_margin));
   for (const std::string& a : r.assumptions) t.notes.push_back("Assumed: " + a);
-  t.terms = {"TTFT", "TPOT", "KV cache", "P50 / P99", "disaggregation"};
+  t.terms = {"TTFT", "TPOT", "ITL", "KV cache", "P50 / P99", "disaggregation"};
   write_table_html(t, out);
 }
 

@@ -142,7 +142,7 @@ InferenceSpec parse_inference(const YamlNode& n, std::vector<KeySpec> extra = {}
   if (auto v = n.optional_child("weights")) i.weights = v->as_enum<Precision>();
   if (auto v = n.optional_child("kv_cache_bits")) {
     i.kv_cache_bits = v->as_positive_double();
-    if (i.kv_cache_bits > 32) throw v->error("at most 32 bits per cached element");
+    if (i.kv_cache_bits > 32 || i.kv_cache_bits < 1) throw v->error("between 1 and 32 bits per cached element");
   }
   if (auto v = n.optional_child("redundant_experts")) i.redundant_experts = static_cast<int>(v->as_int());
   if (auto v = n.optional_child("dual_batch_overlap")) i.dual_batch_overlap = v->as_bool();

@@ -94,6 +94,9 @@ RequestSpec parse_requests(const YamlNode& n) {
     const YamlNode rate = n.child("rate_per_s");
     r.rate_per_s = rate.as_positive_double();
     if (r.rate_per_s > 1e7) throw rate.error("at most 1e7 requests per second");
+    if (static_cast<double>(r.count) / r.rate_per_s > 1e8)
+      throw rate.error(fmt::format("{} requests at {:.3g}/s arrive over {:.3g} s; at most 1e8 s (about 3 years)", r.count,
+                                   r.rate_per_s, static_cast<double>(r.count) / r.rate_per_s));
   } else if (n.has("rate_per_s")) {
     throw n.child("rate_per_s").error("a rate needs arrival: poisson");
   }
@@ -206,6 +209,7 @@ std::vector<TraceRequest> read_request_trace(const std::string& path) {
   if (!std::getline(in, line)) throw InputError(path + ": empty trace; expected the header arrival_s,input_tokens,output_tokens,cached_tokens");
   ++line_no;
   if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte-order mark (spreadsheets write one)
   if (line != "arrival_s,input_tokens,output_tokens,cached_tokens")
     throw InputError(path + ":1: expected the header arrival_s,input_tokens,output_tokens,cached_tokens");
   static const char* const kFields[] = {"arrival_s", "input_tokens", "output_tokens", "cached_tokens"};
@@ -221,13 +225,15 @@ std::vector<TraceRequest> read_request_trace(const std::string& path) {
       if ((f < 3) != (comma != std::string::npos))
         throw InputError(fmt::format("{}:{}: expected 4 comma-separated fields", path, line_no));
       const std::string cell = line.substr(start, f < 3 ? comma - start : std::string::npos);
+      // Plain decimal numbers only: std::stod alone would also take hexadecimal and leading spaces.
+      const bool plain = !cell.empty() && cell.find_first_not_of("0123456789.eE+-") == std::string::npos;
       std::size_t used = 0;
       try {
-        v[f] = std::stod(cell, &used);
+        v[f] = plain ? std::stod(cell, &used) : 0.0;
       } catch (const std::exception&) {
         used = std::string::npos;
       }
-      if (used != cell.size() || cell.empty() || !std::isfinite(v[f]))
+      if (!plain || used != cell.size() || !std::isfinite(v[f]))
         throw InputError(fmt::format("{}:{}: field '{}': expected a number, got \"{}\"", path, line_no, kFields[f],
                                      cell.substr(0, 40)));
       if (v[f] < 0) throw InputError(fmt::format("{}:{}: field '{}': must not be negative, got {}", path, line_no, kFields[f], cell));
@@ -330,7 +336,12 @@ ServingScenario load_serving(const YamlNode& n, const Catalog& catalog) {
     for (const char* k : {"input_tokens_per_day", "output_tokens_per_day"})
       if (t->child(k).as_double() > 1e18) throw t->child(k).error("at most 1e18 tokens a day");
     d.cache_hit_fraction = s.requests.prefix_cache_hit;
-    if (auto v = t->optional_child("cache_hit_fraction")) d.cache_hit_fraction = parse_fraction(*v);
+    if (auto v = t->optional_child("cache_hit_fraction")) {
+      d.cache_hit_fraction = parse_fraction(*v);
+      if (std::abs(d.cache_hit_fraction - s.requests.prefix_cache_hit) > 1e-9)
+        throw v->error(fmt::format("must equal requests.prefix_cache_hit ({}): the simulated cost of a prompt token depends on it",
+                                   s.requests.prefix_cache_hit));
+    }
     d.source = t->child("source").as_string();
     s.traffic = d;
   }
@@ -350,7 +361,8 @@ ServingScenario load_serving(const YamlNode& n, const Catalog& catalog) {
     for (const auto& [key, v] : pub->entries()) {
       v.check_keys({{"value", true, "the published figure"}, {"source", true, "where it was published"}});
       s.published.push_back({key, v.child("value").as_double(), v.child("source").as_string()});
-      if (!std::isfinite(s.published.back().value)) throw v.child("value").error("a finite number");
+      if (!std::isfinite(s.published.back().value) || s.published.back().value <= 0)
+        throw v.child("value").error("a published figure greater than zero");
     }
     const bool ratio = std::any_of(s.published.begin(), s.published.end(),
                                    [](const PublishedFigure& f) { return f.key == "kv_reduction" || f.key == "throughput_ratio"; });

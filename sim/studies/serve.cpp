@@ -26,7 +26,7 @@ namespace {
 constexpr double kSecondsPerDay = 86400;
 // An instance stops after this many iterations: a scenario whose load never drains (a rate above
 // what the pool serves, with millions of requests) would otherwise run for hours.
-constexpr std::int64_t kMaxIterationsPerInstance = 5'000'000;
+constexpr std::int64_t kMaxIterationsPerDeployment = 5'000'000;
 
 // One request on one instance.
 struct Job {
@@ -39,6 +39,7 @@ struct Job {
   std::int64_t target = 0;          // answer tokens wanted
   std::int64_t limit = 0;           // answer tokens the scheduler must provision for (the request's maximum)
   std::int64_t reserved = 0;        // KV tokens held
+  bool prompt_served = false;       // its prompt has been counted (a recomputed prompt is work, not a new prompt)
 };
 
 // Work done over some iterations: the basis of a pool's rates.
@@ -69,7 +70,8 @@ double percentile(std::vector<double> v, double q) {
 }
 
 LatencyPercentiles percentiles(const std::vector<double>& v) {
-  return {percentile(v, 0.50), percentile(v, 0.90), percentile(v, 0.99)};
+  if (v.empty()) return {};
+  return {percentile(v, 0.50), percentile(v, 0.90), percentile(v, 0.99), true};
 }
 
 // Percentiles of values that occur `weight` times each (nearest rank).
@@ -84,8 +86,11 @@ LatencyPercentiles weighted_percentiles(std::vector<std::pair<double, double>> v
       if ((seen += weight) >= q * total) return value;
     return v.back().first;
   };
-  return {at(0.50), at(0.90), at(0.99)};
+  return {at(0.50), at(0.90), at(0.99), true};
 }
+
+// When a job reaches its instance, on the simulation's integer clock.
+Time ready(const Job& j) { return Time::from_seconds_ceil(j.ready_s); }
 
 // Continuous batching on one instance (vLLM's scheduler with chunked prefill, Sarathi-Serve):
 // every iteration decodes one token for each running sequence whose prompt is done and fills the
@@ -94,7 +99,8 @@ LatencyPercentiles weighted_percentiles(std::vector<std::pair<double, double>> v
 // evicted and recomputed later (vLLM's recompute preemption).
 class Instance {
  public:
-  Instance(const Scenario& s, const PoolSpec& pool) : s_(s), pool_(pool) {
+  Instance(const Scenario& s, const PoolSpec& pool, std::int64_t& iteration_budget)
+      : s_(s), pool_(pool), iteration_budget_(iteration_budget) {
     capacity_ = kv_capacity_tokens_per_gpu(s, pool.layout) * static_cast<std::int64_t>(pool.layout.ep);
     max_running_ = pool.layout.max_sequences > 0 ? static_cast<std::size_t>(pool.layout.max_sequences)
                                                  : std::numeric_limits<std::size_t>::max();
@@ -108,20 +114,22 @@ class Instance {
     std::vector<std::size_t> running;  // admission order
     std::size_t next = 0;
     std::int64_t used = 0, iterations = 0;
-    Time t = Time::from_seconds_ceil(jobs.empty() ? 0.0 : jobs.front().ready_s);
+    Time t = jobs.empty() ? Time{} : ready(jobs.front());
     Time busy;
     double running_time = 0, decode_time = 0;
     PoolResult& st = out.stats;
     while (next < jobs.size() || !waiting.empty() || !running.empty()) {
-      while (next < jobs.size() && jobs[next].ready_s <= t.seconds()) waiting.push_back(next++);
-      if (running.empty() && waiting.empty()) {
-        t = std::max(t, Time::from_seconds_ceil(jobs[next].ready_s));
+      while (next < jobs.size() && ready(jobs[next]) <= t) waiting.push_back(next++);
+      if (running.empty() && waiting.empty()) {  // idle until the next arrival, which is then admitted
+        t = std::max(t, ready(jobs[next]));
         continue;
       }
       while (!waiting.empty() && running.size() < max_running_) {
         Job& j = jobs[waiting.front()];
         // No eviction: the prompt and the rest of the longest answer it may give are reserved at once.
-        const std::int64_t need = j.context + j.prefill_left + (pool_.evict ? 0 : std::max<std::int64_t>(0, j.limit - j.generated));
+        // A prefill pool hands the request over after its prompt: it holds no answer.
+        const bool reserve_answer = !pool_.evict && pool_.role != PoolRole::prefill;
+        const std::int64_t need = j.context + j.prefill_left + (reserve_answer ? std::max<std::int64_t>(0, j.limit - j.generated) : 0);
         if (need + 1 > capacity_)
           throw InfeasibleLayout(Infeasibility::kv_cache,
                                  fmt::format("a request of {} tokens does not fit the KV cache of an instance ({} tokens)",
@@ -132,10 +140,8 @@ class Instance {
         running.push_back(waiting.front());
         waiting.pop_front();
       }
-      if (running.empty()) {  // nothing fits until a sequence finishes: cannot happen with the check above
-        t = std::max(t, Time::from_seconds_ceil(jobs[next].ready_s));
-        continue;
-      }
+      if (running.empty())  // the first waiting request always fits an empty cache (checked above)
+        throw std::logic_error("serve: an empty instance admitted nothing");
       // Requests wait for a slot: the instance runs at its limit, and its rates are its capacity.
       const bool at_capacity = !waiting.empty();
       // The batch: decode tokens first, then prompt chunks within the token budget.
@@ -168,16 +174,20 @@ class Instance {
       const double gpus = pool_.layout.gpus();
       Work w;
       w.seconds = dt.seconds();
-      w.prefill_gpu_seconds = dt.seconds() * gpus * p_alone / (p_alone + d_alone);
-      w.decode_gpu_seconds = dt.seconds() * gpus * d_alone / (p_alone + d_alone);
-      w.prompt_tokens = prefill.tokens;
+      // A prefill pool's time serves prompts, a decode pool's answers (recomputed prompts included).
+      const double prefill_share = pool_.role == PoolRole::prefill  ? 1.0
+                                   : pool_.role == PoolRole::decode ? 0.0
+                                                                    : p_alone / (p_alone + d_alone);
+      w.prefill_gpu_seconds = dt.seconds() * gpus * prefill_share;
+      w.decode_gpu_seconds = dt.seconds() * gpus * (1 - prefill_share);
       w.output_tokens = decode.tokens;
       t = t + dt;
       busy = busy + dt;
-      if (++iterations > kMaxIterationsPerInstance)
-        throw InputError(fmt::format("serve: an instance ran {} iterations without draining its requests; lower the "
-                                     "request count or rate",
-                                     kMaxIterationsPerInstance));
+      ++iterations;
+      if (--iteration_budget_ < 0)
+        throw InputError(fmt::format("serve: the deployment ran {} iterations without draining its requests; lower the "
+                                     "request count or rate, or raise max_batch_tokens",
+                                     kMaxIterationsPerDeployment));
       if (decode.tokens > 0) {
         out.token_intervals.emplace_back(dt.seconds(), decode.tokens);
         running_time += decode.tokens * dt.seconds();
@@ -207,7 +217,10 @@ class Instance {
         j.context += chunk;
         if (j.prefill_left > 0) continue;
         if (std::isnan(out.first_token_s[j.request])) out.first_token_s[j.request] = now;
-        w.prompt_tokens += static_cast<double>(j.cached);  // the cached prefix counts as served with its prompt
+        if (!j.prompt_served) {  // the whole prompt, its cached prefix included, served once
+          w.prompt_tokens += static_cast<double>(j.context);
+          j.prompt_served = true;
+        }
         if (j.generated == 0) {
           j.generated = 1;  // the prompt's last position yields the first answer token
           if (pool_.role == PoolRole::both) w.output_tokens += 1;
@@ -248,12 +261,18 @@ class Instance {
  private:
   const Scenario& s_;
   const PoolSpec& pool_;
+  std::int64_t& iteration_budget_;  // shared by every instance of the deployment
   std::int64_t capacity_ = 0;
   std::size_t max_running_ = 0;
 };
 
 // Runs a pool's instances over `jobs` (assigned round-robin in order of readiness).
-PoolRun run_pool(const Scenario& s, const PoolSpec& pool, std::vector<Job> jobs, std::size_t requests) {
+const char* role_text(PoolRole r) {
+  return r == PoolRole::prefill ? "prefill" : r == PoolRole::decode ? "decode" : "shared";
+}
+
+PoolRun run_pool(const Scenario& s, const PoolSpec& pool, std::vector<Job> jobs, std::size_t requests,
+              std::int64_t& iteration_budget) {
   PoolRun out;
   out.first_token_s.assign(requests, std::numeric_limits<double>::quiet_NaN());
   out.done_s.assign(requests, std::numeric_limits<double>::quiet_NaN());
@@ -269,7 +288,11 @@ PoolRun run_pool(const Scenario& s, const PoolSpec& pool, std::vector<Job> jobs,
   for (std::size_t k = 0; k < jobs.size(); ++k) per_instance[k % per_instance.size()].push_back(jobs[k]);
   for (auto& list : per_instance) {
     if (list.empty()) continue;
-    Instance(s, pool).run(std::move(list), out);
+    try {
+      Instance(s, pool, iteration_budget).run(std::move(list), out);
+    } catch (const InfeasibleLayout& e) {
+      throw e.within(fmt::format("{} pool: ", role_text(pool.role)));
+    }
   }
   const double n = pool.instances;
   st.busy_seconds /= n;
@@ -279,23 +302,23 @@ PoolRun run_pool(const Scenario& s, const PoolSpec& pool, std::vector<Job> jobs,
   st.output_tokens = out.all.output_tokens;
   // Rates while requests waited, if they ever did; else over every busy iteration (a light load).
   st.at_capacity = out.full.seconds > 0;
-  const Work& basis = st.at_capacity ? out.full : out.all;
-  st.measured_seconds = basis.seconds / n;
-  st.prefill_gpu_seconds_per_prompt_token = basis.prompt_tokens > 0 ? basis.prefill_gpu_seconds / basis.prompt_tokens : 0;
-  st.decode_gpu_seconds_per_output_token = basis.output_tokens > 0 ? basis.decode_gpu_seconds / basis.output_tokens : 0;
-  const double node_seconds = basis.seconds * st.instance_gpus / s.cluster.gpus_per_node;  // summed over instances
-  if (node_seconds > 0) {
-    st.input_tokens_per_s_per_node = basis.prompt_tokens / node_seconds;
-    st.output_tokens_per_s_per_node = basis.output_tokens / node_seconds;
+  // Each kind of token is rated over the window that served some of it: a queue of waiting answers
+  // may hold no prompt at all.
+  const Work& prompts = out.full.prompt_tokens > 0 ? out.full : out.all;
+  const Work& answers = out.full.output_tokens > 0 ? out.full : out.all;
+  st.measured_seconds = (st.at_capacity ? out.full : out.all).seconds / n;
+  const double node_share = static_cast<double>(st.instance_gpus) / s.cluster.gpus_per_node;  // nodes per instance
+  if (prompts.prompt_tokens > 0) {
+    st.prefill_gpu_seconds_per_prompt_token = prompts.prefill_gpu_seconds / prompts.prompt_tokens;
+    st.input_tokens_per_s_per_node = prompts.prompt_tokens / (prompts.seconds * node_share);
+  }
+  if (answers.output_tokens > 0) {
+    st.decode_gpu_seconds_per_output_token = answers.decode_gpu_seconds / answers.output_tokens;
+    st.output_tokens_per_s_per_node = answers.output_tokens / (answers.seconds * node_share);
   }
   return out;
 }
 
-double kv_bytes_whole_model(const ModelSpec& m, const InferenceSpec& layout) {
-  InferenceSpec one = layout;
-  one.tp = 1;  // one replica's bytes per token over all its GPUs
-  return kv_bytes_per_token(m, one);
-}
 
 }  // namespace
 
@@ -315,7 +338,7 @@ std::vector<ServedRequest> serving_requests(const RequestSpec& spec) {
     ls.fixed = l.fixed;
     std::vector<std::int64_t> v = response_lengths(ls, l.mean, spec.count);
     for (std::size_t i = v.size(); i > 1; --i)  // Fisher-Yates
-      std::swap(v[i - 1], v[static_cast<std::size_t>(rng.uniform() * static_cast<double>(i))]);
+      std::swap(v[i - 1], v[std::min(i - 1, static_cast<std::size_t>(rng.uniform() * static_cast<double>(i)))]);
     return v;
   };
   const std::vector<std::int64_t> in = lengths(spec.input), answer = lengths(spec.output);
@@ -329,7 +352,20 @@ std::vector<ServedRequest> serving_requests(const RequestSpec& spec) {
   return out;
 }
 
+namespace {
+DeploymentResult simulate_pools(const ServingScenario& sc, const Deployment& d);
+}
+
 DeploymentResult simulate_deployment(const ServingScenario& sc, const Deployment& d) {
+  try {
+    return simulate_pools(sc, d);
+  } catch (const InfeasibleLayout& e) {
+    throw e.within(sc.file + ": deployment '" + d.name + "', ");
+  }
+}
+
+namespace {
+DeploymentResult simulate_pools(const ServingScenario& sc, const Deployment& d) {
   const Scenario s = with_network_uncertainty(d.platform);
   const std::vector<ServedRequest> requests = serving_requests(d.requests(sc.requests));
   const std::size_t n = requests.size();
@@ -340,7 +376,7 @@ DeploymentResult simulate_deployment(const ServingScenario& sc, const Deployment
   r.requests = static_cast<std::int64_t>(n);
   r.gpu_hour_usd = s.cost.gpu_hour_usd;
   const PoolSpec& first = d.pools.front();
-  r.kv_bytes_per_token = kv_bytes_whole_model(s.model, first.layout);
+  r.kv_bytes_per_token = kv_bytes_per_token_whole_model(s.model, first.layout);
 
   std::vector<Job> jobs(n);
   for (std::size_t k = 0; k < n; ++k) {
@@ -353,8 +389,9 @@ DeploymentResult simulate_deployment(const ServingScenario& sc, const Deployment
   }
   std::vector<double> first_token, done;
   std::vector<std::pair<double, double>> intervals;
+  std::int64_t budget = kMaxIterationsPerDeployment;
   if (d.pools.size() == 1) {
-    PoolRun run = run_pool(s, first, jobs, n);
+    PoolRun run = run_pool(s, first, jobs, n, budget);
     first_token = std::move(run.first_token_s);
     done = std::move(run.done_s);
     intervals = std::move(run.token_intervals);
@@ -362,18 +399,18 @@ DeploymentResult simulate_deployment(const ServingScenario& sc, const Deployment
   } else {
     const PoolSpec& pre = first.role == PoolRole::prefill ? d.pools[0] : d.pools[1];
     const PoolSpec& dec = first.role == PoolRole::prefill ? d.pools[1] : d.pools[0];
-    PoolRun p = run_pool(s, pre, jobs, n);
+    PoolRun p = run_pool(s, pre, jobs, n, budget);
     // The prompt's KV cache goes from the prefill GPU to a decode GPU over the scale-out network.
-    const double kv_bytes = kv_bytes_whole_model(s.model, dec.layout);
+    const double kv_bytes = kv_bytes_per_token_whole_model(s.model, dec.layout);
     std::vector<Job> decode_jobs;
     for (std::size_t k = 0; k < n; ++k) {
       if (requests[k].output_tokens <= 1) continue;  // answered by the prefill
       const double bytes = kv_bytes * static_cast<double>(requests[k].input_tokens);
-      const double ready = p.done_s[k] + p2p_time(bytes, true, s.cluster).seconds();
-      decode_jobs.push_back(Job{k, ready, 0, 0, requests[k].input_tokens, 1, requests[k].output_tokens,
-                                requests[k].output_limit, 0});
+      const double arrive = p.done_s[k] + p2p_time(bytes, true, s.cluster).seconds();
+      decode_jobs.push_back(Job{k, arrive, 0, 0, requests[k].input_tokens, 1, requests[k].output_tokens,
+                                requests[k].output_limit, 0, true});
     }
-    PoolRun q = run_pool(s, dec, decode_jobs, n);
+    PoolRun q = run_pool(s, dec, decode_jobs, n, budget);
     first_token = p.first_token_s;
     done = p.done_s;
     for (std::size_t k = 0; k < n; ++k)
@@ -397,19 +434,19 @@ DeploymentResult simulate_deployment(const ServingScenario& sc, const Deployment
   r.latency = percentiles(latency);
   r.makespan_seconds = end - start;
   // GPU-seconds per prompt and per answer token, at capacity where the pools reached it.
-  double gpu_s_per_prompt = 0, gpu_s_per_output = 0;
+  // Each pool's tokens at its GPU-seconds per token: prompt work (recomputation included) of the pools
+  // that serve prompts, answer work of those that decode.
+  double prefill_gpu_s = 0, decode_gpu_s = 0;
   for (PoolResult& p : r.pools) {
     p.utilisation = r.makespan_seconds > 0 ? p.busy_seconds / r.makespan_seconds : 0;
-    gpu_s_per_prompt += p.prefill_gpu_seconds_per_prompt_token;
-    gpu_s_per_output += p.decode_gpu_seconds_per_output_token;
+    prefill_gpu_s += p.prefill_gpu_seconds_per_prompt_token * p.prompt_tokens;
+    decode_gpu_s += p.decode_gpu_seconds_per_output_token * p.output_tokens;
   }
-  const double prefill_gpu_s = gpu_s_per_prompt * r.prompt_tokens, decode_gpu_s = gpu_s_per_output * r.output_tokens;
   if (r.makespan_seconds > 0) {
     r.input_tokens_per_s_per_gpu = r.prompt_tokens / (r.makespan_seconds * r.gpus);
     r.output_tokens_per_s_per_gpu = r.output_tokens / (r.makespan_seconds * r.gpus);
   }
-  // Busy GPU-time, at the rental price, per million tokens of each kind. A disaggregated pool's
-  // time is all of one kind; a shared pool splits each iteration by what each part costs alone.
+  // That GPU-time at the rental price, per million tokens of each kind.
   const double usd_per_gpu_second = r.gpu_hour_usd / 3600.0;
   if (r.prompt_tokens > 0) r.usd_per_million_input = prefill_gpu_s * usd_per_gpu_second / r.prompt_tokens * 1e6;
   if (r.output_tokens > 0) r.usd_per_million_output = decode_gpu_s * usd_per_gpu_second / r.output_tokens * 1e6;
@@ -419,8 +456,7 @@ DeploymentResult simulate_deployment(const ServingScenario& sc, const Deployment
   }
   if (sc.prices) {
     const PriceList& p = *sc.prices;
-    const double hit = r.prompt_tokens > 0 ? r.cached_tokens / r.prompt_tokens : 0;
-    const double input_price = hit * p.input_cache_hit_usd + (1 - hit) * p.input_cache_miss_usd;
+    const double input_price = p.input_usd(r.prompt_tokens > 0 ? r.cached_tokens / r.prompt_tokens : 0);
     if (r.usd_per_million_input > 0) r.input_margin = input_price / r.usd_per_million_input - 1;
     if (r.usd_per_million_output > 0) r.output_margin = p.output_usd / r.usd_per_million_output - 1;
   }
@@ -431,17 +467,20 @@ DeploymentResult simulate_deployment(const ServingScenario& sc, const Deployment
                                (r.output_tokens > 0 ? t.output_tokens * decode_gpu_s / r.output_tokens : 0.0);
     r.daily_nodes = gpu_seconds / kSecondsPerDay / s.cluster.gpus_per_node;
     r.daily_cost_usd = gpu_seconds / 3600.0 * r.gpu_hour_usd;
-    r.daily_revenue_usd = (t.input_tokens * (t.cache_hit_fraction * p.input_cache_hit_usd +
-                                             (1 - t.cache_hit_fraction) * p.input_cache_miss_usd) +
-                           t.output_tokens * p.output_usd) / 1e6;
-    r.daily_margin = *r.daily_revenue_usd / *r.daily_cost_usd - 1;
+    r.daily_revenue_usd = (t.input_tokens * p.input_usd(t.cache_hit_fraction) + t.output_tokens * p.output_usd) / 1e6;
+    if (*r.daily_cost_usd > 0) r.daily_margin = *r.daily_revenue_usd / *r.daily_cost_usd - 1;
   }
+  // A target on a latency no request has (TPOT of one-token answers) is met.
+  const auto within = [](const LatencyPercentiles& l, const std::optional<double>& target) {
+    return !target || !l.defined || l.p99 <= *target;
+  };
   if (sc.slo.any())
-    r.meets_slo = (!sc.slo.ttft_seconds || r.ttft.p99 <= *sc.slo.ttft_seconds) &&
-                  (!sc.slo.tpot_seconds || r.tpot.p99 <= *sc.slo.tpot_seconds) &&
-                  (!sc.slo.token_interval_seconds || r.token_interval.p99 <= *sc.slo.token_interval_seconds);
+    r.meets_slo = within(r.ttft, sc.slo.ttft_seconds) && within(r.tpot, sc.slo.tpot_seconds) &&
+                  within(r.token_interval, sc.slo.token_interval_seconds);
   return r;
 }
+
+}  // namespace
 
 std::optional<double> serving_figure(const ServeResult& r, const std::string& key) {
   const DeploymentResult& a = r.deployments.front();
@@ -473,7 +512,12 @@ ServeResult simulate_serving(const ServingScenario& s) {
   const DeploymentResult& b = out.deployments.back();
   if (out.deployments.size() > 1) {
     out.kv_reduction = 1 - b.kv_bytes_per_token / a.kv_bytes_per_token;
-    if (a.output_tokens_per_s_per_gpu > 0) out.throughput_ratio = b.output_tokens_per_s_per_gpu / a.output_tokens_per_s_per_gpu;
+    // Maximum generation throughput: answer tokens per GPU of the decoding pools at capacity.
+    const auto decode_rate = [](const DeploymentResult& d, const Scenario& platform) {
+      return d.pools.back().output_tokens_per_s_per_node / platform.cluster.gpus_per_node;
+    };
+    const double ra = decode_rate(a, s.deployments.front().platform), rb = decode_rate(b, s.deployments.back().platform);
+    if (ra > 0) out.throughput_ratio = rb / ra;
   }
   const auto& keys = serving_figure_keys();
   for (const PublishedFigure& f : s.published) {
@@ -489,7 +533,9 @@ ServeResult simulate_serving(const ServingScenario& s) {
       "all-reduces + kernel launches (the inference model of RL rollouts)",
       "communication does not overlap computation, unless a pool sets dual_batch_overlap (DeepSeek's two micro-batches)",
       "the first answer token comes with the prompt's prefill; with separate pools the prompt's KV cache then goes to a "
-      "decode GPU over the scale-out network",
+      "decode GPU over the scale-out network, and waits there for a decoding slot without holding the prefill GPU's "
+      "memory (no back-pressure: the wait shows in TPOT, not in TTFT)",
+      "a request from a trace reserves its own answer length; generated requests reserve their distribution's maximum",
       "cost per token: busy GPU-time at the scenario's rental price; idle time is not charged",
       "TPOT is what a user sees between answer tokens after the first, waits for a decoding slot included; ITL is the "
       "time between tokens while a sequence runs (the decoding iteration)"};
@@ -514,6 +560,7 @@ std::vector<SloChoice> search_slo(const ServingScenario& s) {
     SloChoice c;
     c.deployment = d.name;
     // The batch limit of the decoding pool (or the shared one), in powers of two per instance.
+    // The pool that decodes, in the scenario's order (a result lists prefill first, the decoding pool last).
     const std::size_t pool = d.pools.size() == 1 ? 0 : (d.pools[0].role == PoolRole::decode ? 0 : 1);
     const int per_gpu_top = 1024;
     for (int per_gpu = 1; per_gpu <= per_gpu_top; per_gpu *= 2) {
@@ -522,16 +569,17 @@ std::vector<SloChoice> search_slo(const ServingScenario& s) {
       DeploymentResult r;
       try {
         r = simulate_deployment(s, v);
-      } catch (const InfeasibleLayout&) {
+      } catch (const InfeasibleLayout& e) {
+        if (c.tried.empty()) throw;  // not even one sequence per GPU fits: say why
         break;
       }
       c.tried.emplace_back(v.pools[pool].layout.max_sequences, r);
       // Ranked by the answer tokens the decoding pool delivers per busy second and node.
-      const auto speed = [&](const DeploymentResult& x) { return x.pools[pool].output_tokens_per_s_per_node; };
+      const auto speed = [](const DeploymentResult& x) { return x.pools.back().output_tokens_per_s_per_node; };
       if (*r.meets_slo && (!c.best || speed(r) > speed(c.tried[static_cast<std::size_t>(*c.best)].second)))
         c.best = static_cast<int>(c.tried.size() - 1);
       // A larger batch only lengthens each iteration once the cache is full.
-      if (r.pools[pool].peak_running < v.pools[pool].layout.max_sequences) break;
+      if (r.pools.back().peak_running < v.pools[pool].layout.max_sequences) break;
     }
     if (!c.best)
       throw InputError(fmt::format("{}: no batch limit of deployment '{}' meets the SLO ({}); the smallest batch gives "

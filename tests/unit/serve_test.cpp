@@ -5,6 +5,8 @@
 #include <cmath>
 #include <numeric>
 
+#include <nlohmann/json.hpp>
+
 #include "gpuhours/inference.hpp"
 #include "gpuhours/network.hpp"
 #include "gpuhours/serve.hpp"
@@ -101,9 +103,12 @@ TEST_CASE("serve: a full KV cache evicts the last admitted sequence, which is re
   CHECK(r.pools.front().preemptions == 1);
   CHECK(r.output_tokens == 40);
   CHECK(r.pools.front().peak_running == 1);
-  // The evicted one prefills its prompt twice: it finishes after the other by more than its answer.
+  // The evicted one prefills its prompt again and finishes after the other; its prompt counts once.
   CHECK(r.latency.p99 > r.latency.p50);
-  CHECK(r.pools.front().prompt_tokens > 2.0 * static_cast<double>(prompt));
+  CHECK(r.pools.front().prompt_tokens == 2.0 * static_cast<double>(prompt));
+  // Its answers were decoded while the other waited: the prompt rate comes from the whole run.
+  CHECK(r.pools.front().prefill_gpu_seconds_per_prompt_token > 0);
+  CHECK(r.usd_per_million_input > 0);
 }
 
 TEST_CASE("serve: Poisson arrivals have the mean gap 1/rate, exponential lengths the mean asked for") {
@@ -255,4 +260,63 @@ TEST_CASE("serve: a simulation of more than 2e9 tokens is refused before it star
   CHECK(r.code == 1);
   CHECK(r.err.find("field 'requests': the requests hold 4e+09 prompt and answer tokens, more than the 2e+09 one simulation serves") !=
         std::string::npos);
+}
+
+TEST_CASE("serve: an instance idle between arrivals wakes for the next one (arrivals off the nanosecond grid)") {
+  // Two requests 33.2695... s apart: the clock rounds up to whole nanoseconds, and the second is
+  // admitted when it arrives (this hung before).
+  const std::string trace = test::write_temp("gap.csv", "arrival_s,input_tokens,output_tokens,cached_tokens\n0,100,3,0\n33.26953125123,100,3,0\n");
+  const ServingScenario sc = load_text("gap.yaml", one_gpu("{arrival: trace, trace: " + trace + "}"));
+  const DeploymentResult r = simulate_deployment(sc, sc.deployments.front());
+  CHECK(r.requests == 2);
+  CHECK(r.makespan_seconds > 33.2695);
+  CHECK(r.makespan_seconds < 34);
+  CHECK(r.ttft.p99 == doctest::Approx(r.ttft.p50).epsilon(1e-6));  // both wait for nothing
+}
+
+TEST_CASE("serve: --slo searches the decoding pool even when it is listed first") {
+  const std::string text =
+      "name: split\ntitle: split\nrequests: {arrival: saturate, count: 64, input_tokens: {mean: 200}, output_tokens: {mean: 20}}\n"
+      "deployments:\n  - {name: d, model: llama-3-8b, cluster: {gpu: h100-sxm, nodes: 2, gpus_per_node: 8, network: "
+      "ib-ndr-rail-fat-tree}, pools: [{role: decode, weights: bf16}, {role: prefill, weights: bf16}]}\ncost: {gpu_hour_usd: 2}\n"
+      "slo: {itl_p99_seconds: 1}\n";
+  const auto choices = search_slo(load_text("decode-first.yaml", text));
+  REQUIRE(choices.size() == 1);
+  CHECK(choices.front().tried.size() >= 4);  // 1, 2, 4, 8 ... until the batch stops filling
+  CHECK(choices.front().tried[1].first == 2);
+}
+
+TEST_CASE("serve: arrivals spread past 1e8 s, a cache under 1 bit, a zero published figure and a hexadecimal trace are refused") {
+  auto r = cli({"serve", test::write_temp("slow.yaml", one_gpu("{arrival: poisson, rate_per_s: 1e-9, count: 10, input_tokens: {mean: 10}, "
+                                                              "output_tokens: {mean: 10}}"))});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("field 'requests.rate_per_s': 10 requests at 1e-09/s arrive over 1e+10 s; at most 1e8 s") != std::string::npos);
+  r = cli({"serve", test::write_temp("bits.yaml", one_gpu("{arrival: saturate, count: 1, input_tokens: {mean: 10}, output_tokens: {mean: 10}}",
+                                                          ", kv_cache_bits: 1e-300"))});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("kv_cache_bits': between 1 and 32 bits per cached element") != std::string::npos);
+  r = cli({"serve", test::write_temp("zero.yaml", one_gpu("{arrival: saturate, count: 1, input_tokens: {mean: 10}, output_tokens: {mean: 10}}") +
+                                                      "published: {ttft_p50_seconds: {value: 0, source: x}}\n")});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("a published figure greater than zero") != std::string::npos);
+  const std::string hex = test::write_temp("hex.csv", "arrival_s,input_tokens,output_tokens,cached_tokens\n0x1p-1,0x10, 5,0\n");
+  r = cli({"serve", test::write_temp("hex.yaml", one_gpu("{arrival: trace, trace: " + hex + "}"))});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("hex.csv:2: field 'arrival_s': expected a number, got \"0x1p-1\"") != std::string::npos);
+  // A byte-order mark before the header is what spreadsheets write: accepted.
+  const std::string bom = test::write_temp("bom.csv", "\xEF\xBB\xBF" "arrival_s,input_tokens,output_tokens,cached_tokens\n0,10,2,0\n");
+  r = cli({"serve", test::write_temp("bom.yaml", one_gpu("{arrival: trace, trace: " + bom + "}"))});
+  CHECK(r.code == 0);
+}
+
+TEST_CASE("serve: one-token answers have no TPOT: n/a, not 0 ms") {
+  const auto r = cli({"serve", test::write_temp("one-token.yaml", one_gpu("{arrival: saturate, count: 4, input_tokens: {mean: 100}, "
+                                                                          "output_tokens: {mean: 1}}")), "--json"});
+  REQUIRE(r.code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["deployments"][0]["tpot_seconds"].is_null());
+  CHECK(j["deployments"][0]["ttft_seconds"]["p50"].get<double>() > 0);
+  const auto text = cli({"serve", test::write_temp("one-token2.yaml", one_gpu("{arrival: saturate, count: 4, input_tokens: {mean: 100}, "
+                                                                              "output_tokens: {mean: 1}}"))});
+  CHECK(text.out.find("n/a") != std::string::npos);
 }

@@ -43,6 +43,8 @@ IterationCost batch_iteration_cost(const Scenario& s, const InferenceSpec& layou
 
 /// KV-cache bytes per token on one GPU of an attention replica, at the layout's cache precision.
 double kv_bytes_per_token(const ModelSpec& m, const InferenceSpec& layout);
+/// KV-cache bytes of one token over all the GPUs of a replica (what a prompt's cache weighs in transit).
+double kv_bytes_per_token_whole_model(const ModelSpec& m, const InferenceSpec& layout);
 /// Weight bytes on one GPU of an instance: dense weights over tp, routed experts (with the
 /// redundant slots' replicas) over all its GPUs, the embedding over tp.
 double instance_weight_bytes_per_gpu(const Scenario& s, const InferenceSpec& layout);

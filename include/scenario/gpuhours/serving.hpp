@@ -64,6 +64,8 @@ struct Deployment {
 struct PriceList {
   std::string name, source, date;
   double input_cache_miss_usd = 0, input_cache_hit_usd = 0, output_usd = 0;  // per million tokens
+  /// Per million prompt tokens when `hit` of them are found in the cache.
+  double input_usd(double hit) const { return hit * input_cache_hit_usd + (1 - hit) * input_cache_miss_usd; }
 };
 
 /// Tokens served in a day (DeepSeek's published service statistics), for a daily cost and margin.

@@ -15,6 +15,7 @@ namespace gpuhours {
 /// P50, P90 and P99 (nearest rank) of a latency, seconds.
 struct LatencyPercentiles {
   double p50 = 0, p90 = 0, p99 = 0;
+  bool defined = false;  // false when no request has this latency (TPOT of one-token answers)
 };
 
 struct PoolResult {
