@@ -92,11 +92,12 @@ LatencyPercentiles weighted_percentiles(std::vector<std::pair<double, double>> v
 // When a job reaches its instance, on the simulation's integer clock.
 Time ready(const Job& j) { return Time::from_seconds_ceil(j.ready_s); }
 
-// Continuous batching on one instance (vLLM's scheduler with chunked prefill, Sarathi-Serve):
-// every iteration decodes one token for each running sequence whose prompt is done and fills the
-// rest of the token budget with prompt chunks, first admitted first. A sequence is admitted when
-// the KV cache holds its whole prompt; when decoding fills the cache the last admitted sequence is
-// evicted and recomputed later (vLLM's recompute preemption).
+// Continuous batching on one instance with chunked prefill (Orca; Sarathi-Serve): every iteration
+// decodes one token for each running sequence whose prompt is done and fills the rest of the token
+// budget with prompt chunks, first admitted first. A sequence is admitted when the KV cache holds
+// its prompt and the longest answer it may give (TensorRT-LLM's GUARANTEED_NO_EVICT), or with
+// admission: evict its prompt alone, the last admitted being evicted and recomputed when decoding
+// fills the cache (vLLM's recompute preemption).
 class Instance {
  public:
   Instance(const Scenario& s, const PoolSpec& pool, std::int64_t& iteration_budget)
