@@ -9,6 +9,7 @@
 
 #include "gpuhours/check.hpp"
 #include "gpuhours/report.hpp"
+#include "gpuhours/simulated_run.hpp"
 #include "gpuhours/units.hpp"
 #include "test_util.hpp"
 
@@ -226,4 +227,111 @@ TEST_CASE("run: the headline's numbers carry three significant figures, the tabl
   CHECK(headline.find("about $" + three_figures(cost) + " at $2.00 per GPU-hour") != std::string::npos);
   CHECK(three_figures(hours).size() == 5);                                     // "2.39M"
   CHECK(r.out.find(fmt::format("{:>14} GPU-hours", grouped(hours))) != std::string::npos);  // the table keeps all digits
+}
+
+TEST_CASE("check: each verdict's sentence, word for word, on claims placed in each band of a 1-GPU run") {
+  // The 1-GPU inline scenario (a 4-layer model, 1e9 tokens on one H100 in BF16). Its simulated
+  // range is fixed by the seed and does not depend on the claim, so one check gives the range and
+  // each claim below is placed against it. The required MFU of a claim C is the run's model FLOPs
+  // F done in C GPU-hours at the goodput g against the H100's BF16 peak (989.4 TFLOP/s, the
+  // datasheet): F / (C g 3600 P); a claim is built from the MFU it must require, C = F / (m g 3600 P).
+  const Catalog catalog(GPUHOURS_DATA_DIR);
+  Scenario s = load_scenario(test::write_temp("verdicts.yaml", test::inline_scenario() + "claim: {gpu_hours: 1, source: x}\n"),
+                             catalog);
+  const int samples = 200;
+  const std::uint64_t seed = 5;
+  const CheckResult first = check_scenario(s, catalog, seed, samples);
+  const Percentiles r = first.gpu_hours;
+  REQUIRE(first.run.phases.size() == 1);
+  const double F = first.run.phases.front().model_flops, g = first.run.reliability.goodput, P = 989.4e12;
+  const double simulated_mfu = first.run.mfu;
+  REQUIRE(simulated_mfu > 0.2);  // the bands below need a claim at P10 to require less than 45% MFU
+  REQUIRE(F / (r.p10 * g * 3600 * P) < 0.45);
+  REQUIRE(r.p90 < 1.5 * r.p50);  // 1.5x the median lies above the range, below 2x
+  const auto claim_at = [&](double hours) {
+    s.claim->gpu_hours = hours;
+    return check_scenario(s, catalog, seed, samples);
+  };
+  const auto claim_for_mfu = [&](double m) { return F / (m * g * 3600 * P); };
+  const std::string M10 = three_figures(r.p10), M50 = three_figures(r.p50), M90 = three_figures(r.p90);
+  const std::string range = M10 + "-" + M90 + " GPU-hours (P10-P90, median " + M50 + ")";
+
+  {  // 150% of the peak: impossible.
+    const double claimed = claim_for_mfu(1.5);
+    const CheckResult c = claim_at(claimed);
+    CHECK(c.category == Verdict::impossible);
+    CHECK(std::string(name_of(c.category)) == std::string("impossible"));
+    CHECK(c.verdict == "Impossible as described: the claim needs the GPUs to compute at 150% of their datasheet peak, "
+                       "and no GPU computes beyond 100%.");
+    CHECK(c.reasons.at(0) == fmt::format("The claim ({}) is {:.2f}x below the simulated median; either it counts only "
+                                         "part of the GPU-hours this run needs, or the run differs from its description "
+                                         "(fewer tokens, a smaller model, other hardware).",
+                                         three_figures(claimed), r.p50 / claimed));
+    // The command prints the same sentence first, and its JSON names the category.
+    const std::string file = test::write_temp(
+        "verdict-impossible.yaml",
+        test::inline_scenario() + fmt::format("claim: {{gpu_hours: {:.17g}, source: x}}\n", claimed));
+    const auto text = cli({"check", file, "--seed", "5", "--samples", "200"});
+    REQUIRE_MESSAGE(text.code == 0, text.err);
+    CHECK(text.out.substr(0, text.out.find('\n')) == c.verdict);
+    const auto json = cli({"check", file, "--json", "--seed", "5", "--samples", "200"});
+    REQUIRE_MESSAGE(json.code == 0, json.err);
+    CHECK(nlohmann::json::parse(json.out)["claim"]["verdict_category"] == "impossible");
+    CHECK(nlohmann::json::parse(json.out)["claim"]["verdict"] == c.verdict);
+  }
+  {  // 80%: below the range and beyond the best published 53.4% for Hopper in BF16.
+    const CheckResult c = claim_at(claim_for_mfu(0.8));
+    CHECK(c.category == Verdict::beyond_published);
+    CHECK(std::string(name_of(c.category)) == std::string("beyond-published"));
+    CHECK(c.verdict == "Implausible as stated: the claim needs more efficiency than any published run on this hardware.");
+    CHECK(c.reasons.at(0) == "The claim (" + three_figures(claim_for_mfu(0.8)) + ") is below the simulated range of " + range + ".");
+    CHECK(c.reasons.at(1).find("an MFU of 80.0% against the bf16 peak") != std::string::npos);
+    CHECK(c.reasons.at(2) == "The best published MFU for this hardware and precision is 53.4%: benchmark, 2,048 H100, "
+                             "synthetic data (dgxc).");
+  }
+  {  // 45%: below the range, within the published 53.4%.
+    const CheckResult c = claim_at(claim_for_mfu(0.45));
+    CHECK(c.category == Verdict::ambitious);
+    CHECK(std::string(name_of(c.category)) == std::string("ambitious"));
+    CHECK(c.verdict == "Ambitious: the claim is below the simulated range but within the best published efficiency.");
+    CHECK(c.reasons.at(0) == "The claim (" + three_figures(claim_for_mfu(0.45)) + ") is below the simulated range of " + range + ".");
+  }
+  {  // The median: inside the range.
+    const CheckResult c = claim_at(r.p50);
+    CHECK(c.category == Verdict::consistent);
+    CHECK(std::string(name_of(c.category)) == std::string("consistent"));
+    CHECK(c.verdict == "Consistent: the claim lies inside the simulated range.");
+    CHECK(c.reasons.at(0) == "The claim (" + M50 + ") lies inside the simulated range of " + range + ".");
+  }
+  {  // 1.5x the median: above the range, 50% above the median.
+    const CheckResult c = claim_at(1.5 * r.p50);
+    CHECK(c.category == Verdict::above_range);
+    CHECK(std::string(name_of(c.category)) == std::string("above-range"));
+    CHECK(c.verdict == "Consistent with what the simulation leaves out: the claim is above the simulated range.");
+    CHECK(c.reasons.at(0) == "The claim (" + three_figures(1.5 * r.p50) + ") is 50% above the simulated median (" + range +
+                                 "); the difference leaves room for what the model leaves out (evaluation, stragglers, "
+                                 "data loading, restarts beyond the failure model, a less tuned implementation).");
+  }
+  {  // 3x the median: far above; the run left with a third of the MFU a median run needs.
+    const double claimed = 3 * r.p50;
+    const CheckResult c = claim_at(claimed);
+    CHECK(c.category == Verdict::far_above);
+    CHECK(std::string(name_of(c.category)) == std::string("far-above"));
+    CHECK(c.verdict == "Far more compute than this run needs: the claim is 3.0x the simulated median.");
+    CHECK(c.reasons.at(0) == fmt::format("The claim ({}) against the simulated range of {}: it leaves the run an MFU of only "
+                                         "{:.1f}%. It most likely covers more than this run (ablations, failed runs, other "
+                                         "phases), or the run is not as described.",
+                                         three_figures(claimed), range, 100 * F / (claimed * g * 3600 * P)));
+  }
+  {  // A counterfactual of the 1-GPU Llama 1B preset: the ratio of the two simulated runs.
+    Scenario cf = load_scenario(
+        test::write_temp("verdict-cf.yaml", test::inline_scenario() + "counterfactual_of: h100-1gpu-llama-1b\n"), catalog);
+    const CheckResult c = check_scenario(cf, catalog, seed, samples);
+    const double base = simulate_run(test::preset("h100-1gpu-llama-1b")).run.gpu_hours;
+    CHECK(c.category == Verdict::counterfactual);
+    CHECK(std::string(name_of(c.category)) == std::string("counterfactual"));
+    CHECK(c.verdict == fmt::format("A counterfactual of 'h100-1gpu-llama-1b': {} GPU-hours, {:.2f}x the {} GPU-hours "
+                                   "simulated for it.",
+                                   three_figures(c.run.gpu_hours), c.run.gpu_hours / base, three_figures(base)));
+  }
 }
