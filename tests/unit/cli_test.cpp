@@ -417,3 +417,80 @@ TEST_CASE("bench passes its arguments to the helper without a shell") {
   test::cli({"bench", hostile});  // the helper sees one odd argument (or is not built here)
   CHECK_FALSE(std::filesystem::exists(marker));
 }
+
+namespace {
+/// Checks a Chrome trace against the step of the same run (`run --json`): on each track (pid,
+/// tid) the events never overlap and their durations add up to the busy seconds that the step
+/// reports for that rank's stream; the last event ends at the step time. Returns the tracks seen.
+std::size_t check_trace_tracks(const std::vector<std::string>& run_args) {
+  const auto path = test::write_temp("tracks.json", "");
+  auto args = run_args;
+  args.insert(args.end(), {"--trace", path});
+  const auto traced = cli(args);
+  REQUIRE_MESSAGE(traced.code == 0, traced.err);
+  args = run_args;
+  args.push_back("--json");
+  const auto r = cli(args);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto step = nlohmann::json::parse(r.out)["step"];
+  std::ifstream in(path);
+  const auto trace = nlohmann::json::parse(in);
+  // The tracks' names (pid = rank, tid = stream) and their complete events.
+  std::map<std::pair<int, int>, std::string> names;
+  std::map<std::pair<int, int>, std::vector<std::pair<double, double>>> events;  // (ts, dur) in us
+  for (const auto& ev : trace["traceEvents"]) {
+    const std::pair<int, int> track{ev["pid"].get<int>(), ev["tid"].get<int>()};
+    if (ev["ph"] == "M" && ev["name"] == "thread_name") names[track] = ev["args"]["name"].get<std::string>();
+    if (ev["ph"] == "X") events[track].emplace_back(ev["ts"].get<double>(), ev["dur"].get<double>());
+  }
+  // The trace holds integer nanoseconds divided by 1000 and printed round-trip exact, so an
+  // event's end ts + dur differs from the true end by a few ulp of the step's length in us
+  // (about 1e-11 us for a step of seconds); two events that truly overlap do so by at least
+  // 1 ns = 1e-3 us. A tolerance of 1e-4 us (0.1 ns) tells the two apart.
+  const double tolerance_us = 1e-4;
+  double last_end_us = 0;
+  std::map<std::pair<int, std::string>, double> summed;  // seconds, by (rank, stream name)
+  for (auto& [track, evs] : events) {
+    REQUIRE_MESSAGE(names.count(track), "an event on an unnamed track");
+    std::sort(evs.begin(), evs.end());
+    double sum_us = 0;
+    for (std::size_t i = 0; i < evs.size(); ++i) {
+      CHECK(evs[i].second >= 0);
+      sum_us += evs[i].second;
+      last_end_us = std::max(last_end_us, evs[i].first + evs[i].second);
+      if (i + 1 < evs.size() && evs[i].first + evs[i].second > evs[i + 1].first + tolerance_us)
+        FAIL_CHECK("overlap on rank " << track.first << " stream " << names[track] << " at " << evs[i + 1].first << " us");
+    }
+    summed[{track.first, names[track]}] += sum_us * 1e-6;
+  }
+  // Every stream the step reports is a track, and every track a stream the step reports.
+  std::size_t matched = 0;
+  for (const auto& su : step["streams"]) {
+    const std::pair<int, std::string> key{su["rank"].get<int>(), su["stream"].get<std::string>()};
+    const double busy = su["busy_seconds"].get<double>();
+    const auto at = summed.find(key);
+    if (busy == 0 && at == summed.end()) continue;  // a stream without tasks has no events
+    REQUIRE_MESSAGE(at != summed.end(), "no track for rank " << key.first << " stream " << key.second);
+    ++matched;
+    // Both are sums of the same integer-nanosecond durations in doubles: equal to 1e-9 relative.
+    CHECK_MESSAGE(at->second == doctest::Approx(busy).epsilon(1e-9), "rank " << key.first << " stream " << key.second);
+  }
+  CHECK(matched == summed.size());
+  CHECK(last_end_us * 1e-6 == doctest::Approx(step["seconds"].get<double>()).epsilon(1e-9));
+  return summed.size();
+}
+}  // namespace
+
+TEST_CASE("trace: on each track the events never overlap and add up to that stream's busy seconds") {
+  // One GPU: a compute stream (and whatever else the step places on its own streams).
+  CHECK(check_trace_tracks({"run", "h100-1gpu-llama-1b"}) >= 1);
+  // Eight GPUs in data parallelism: the gradient reduce-scatter on its own stream beside compute.
+  CHECK(check_trace_tracks({"run", "llama-3-8b-8gpu-dp"}) >= 2);
+  // Tensor, pipeline and data parallelism together (tp 2, pp 2, dp 2): two pipeline ranks, each
+  // with its compute, tensor-parallel, pipeline send/receive and gradient tracks (no expert parallelism).
+  const std::string three_d = test::write_temp(
+      "trace-3d.yaml", test::variant("cluster: {gpu: h100-sxm, nodes: 1, gpus_per_node: 1, network: nvswitch-node}",
+                                     "cluster: {gpu: h100-sxm, nodes: 1, gpus_per_node: 8, network: nvswitch-node}\n"
+                                     "parallelism: {tp: 2, pp: 2, micro_batch: 1}"));
+  CHECK(check_trace_tracks({"run", three_d}) == 8);
+}
