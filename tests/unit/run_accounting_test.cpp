@@ -2,6 +2,7 @@
 // values.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "gpuhours/run.hpp"
@@ -137,15 +138,40 @@ TEST_CASE("run: the run's MFU is the step's for one phase, and FLOP-weighted ove
   const StepResult step = simulate_step(s);
   const RunResult one = account_run(s, simulate_phases(s, step));
   CHECK(one.mfu == doctest::Approx(step.mfu));
+  // DeepSeek-V3: four batch-ramp phases and the main pre-training at 4K, then the 32K and 128K
+  // extensions (simulated), and the reported post-training (not). Each simulated phase runs
+  // steps = tokens / (seq_len x global_batch) steps of `step_seconds` on `gpus` GPUs,
+  // so its GPU-seconds at the H800's FP8 peak (1,979 TFLOP/s) are steps x step_seconds x gpus x
+  // peak, and the run's MFU is the model FLOPs over their sum: a FLOP-weighted harmonic mean of the
+  // phases' MFUs (which never enters this sum). It lies strictly between the phases' least and
+  // greatest MFU; the main phase's is the main step's own, and the others' are lower (smaller
+  // batches leave more of the pipeline idle, longer sequences add attention per token),
+  // so the run's MFU is strictly below the main step's.
   const Scenario v3 = preset("deepseek-v3-claim");
-  const RunResult run = account_run(v3, simulate_phases(v3, simulate_step(v3)));
-  double flops = 0, peak_seconds = 0;
-  for (const PhaseResult& p : run.phases)
-    if (p.simulated) {
-      flops += p.model_flops;
-      peak_seconds += p.gpu_hours * 3600 * 1979e12;  // H800 FP8 peak
+  const StepResult main_step = simulate_step(v3);
+  const RunResult run = account_run(v3, simulate_phases(v3, main_step));
+  double flops = 0, peak_seconds = 0, lowest = 1, highest = 0;
+  int simulated = 0;
+  for (const PhaseResult& p : run.phases) {
+    if (!p.simulated) continue;
+    ++simulated;
+    CHECK(p.steps == doctest::Approx(p.tokens / (static_cast<double>(p.seq_len) * static_cast<double>(p.global_batch))).epsilon(1e-12));
+    flops += p.model_flops;
+    peak_seconds += p.steps * p.step_seconds * p.gpus * 1979e12;
+    // Each phase's MFU from its own figures: FLOPs over its GPU-seconds at the peak.
+    CHECK(p.mfu == doctest::Approx(p.model_flops / (p.steps * p.step_seconds * p.gpus * 1979e12)).epsilon(1e-12));
+    lowest = std::min(lowest, p.mfu);
+    highest = std::max(highest, p.mfu);
+    if (p.name == "main") {
+      CHECK(p.mfu == main_step.mfu);
+      CHECK(p.model_flops == p.tokens * main_step.model_flops_per_token);
+    } else {
+      CHECK(p.mfu < main_step.mfu);
     }
-  CHECK(run.mfu == doctest::Approx(flops / peak_seconds));
-  CHECK(run.mfu > 0.2);
-  CHECK(run.mfu < 0.27);                        // the long-context phases pull it below the main step's 27%
+  }
+  CHECK(simulated == 7);
+  CHECK(run.mfu == doctest::Approx(flops / peak_seconds).epsilon(1e-12));
+  CHECK(run.mfu > lowest);
+  CHECK(run.mfu < highest);
+  CHECK(highest == main_step.mfu);
 }
