@@ -335,3 +335,68 @@ TEST_CASE("check: each verdict's sentence, word for word, on claims placed in ea
                                    three_figures(c.run.gpu_hours), c.run.gpu_hours / base, three_figures(base)));
   }
 }
+
+namespace {
+std::string html_escaped(const std::string& s) {
+  std::string o;
+  for (char ch : s) switch (ch) {
+      case '&': o += "&amp;"; break;
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '"': o += "&quot;"; break;
+      case '\'': o += "&#39;"; break;
+      default: o += ch;
+    }
+  return o;
+}
+/// The text between `open` and the next `close` after it, or "<missing>".
+std::string between(const std::string& page, const std::string& open, const std::string& close) {
+  const auto a = page.find(open);
+  if (a == std::string::npos) return "<missing>";
+  const auto b = page.find(close, a + open.size());
+  return page.substr(a + open.size(), b - a - open.size());
+}
+}  // namespace
+
+TEST_CASE("check --html shows the figures and verdict of check --json, and escapes a title with markup") {
+  const std::string title = "Tiny <script>alert(1)</script> & co";
+  const std::string file = test::write_temp(
+      "html-check.yaml", test::variant("title: Inline 1-GPU scenario", "title: \"" + title + "\"") +
+                             "claim: {gpu_hours: 1, source: \"a test's claim\"}\n");
+  const std::string page_path = test::write_temp("html-check.html", "");
+  const auto r = cli({"check", file, "--html", page_path, "--seed", "5", "--samples", "200"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto js = cli({"check", file, "--json", "--seed", "5", "--samples", "200"});
+  REQUIRE_MESSAGE(js.code == 0, js.err);
+  const auto j = nlohmann::json::parse(js.out);
+  std::ifstream in(page_path);
+  const std::string page((std::istreambuf_iterator<char>(in)), {});
+  REQUIRE(page.size() > 1000);
+  // The headline: GPU-hours, days and cost as the prose gives them (3 significant figures), and the claim.
+  CHECK(between(page, "<b id=\"h-hours\">", "<") == three_figures(j["run"]["gpu_hours"].get<double>()));
+  CHECK(between(page, "<b id=\"h-days\">", "<") == three_figures(j["run"]["wall_clock_days"].get<double>()));
+  CHECK(between(page, "<b id=\"h-cost\">", "<") == "$" + three_figures(j["run"]["cost_usd"].get<double>()));
+  CHECK(page.find("Claimed: <b>" + three_figures(j["claim"]["gpu_hours"].get<double>()) + "</b> GPU-hours") != std::string::npos);
+  // The what-if panel starts from the run's GPU-hours at full precision.
+  CHECK(std::stod(between(page, "var base={hours:", ",")) == j["run"]["gpu_hours"].get<double>());
+  // The verdict and every reason, word for word (escaped).
+  CHECK(j["claim"]["verdict_category"] == "above-range");  // 1 GPU-hour against a median of about 0.6
+  CHECK(between(page, "<p class=\"verdict\">", "</p>") == html_escaped(j["claim"]["verdict"].get<std::string>()));
+  for (const auto& reason : j["claim"]["reasons"])
+    CHECK_MESSAGE(page.find("<li>" + html_escaped(reason.get<std::string>()) + "</li>") != std::string::npos, reason);
+  // The simulated range on the chart.
+  const auto& range = j["claim"]["range"];
+  CHECK(page.find(fmt::format("simulated P10-P90 {}-{}, median {}", three_figures(range["p10"].get<double>()),
+                              three_figures(range["p90"].get<double>()), three_figures(range["p50"].get<double>()))) !=
+        std::string::npos);
+  // The title: escaped in <title> and <h1>, never raw; the page's only scripts are its own two.
+  CHECK(j["title"] == title);
+  const std::string escaped = "Tiny &lt;script&gt;alert(1)&lt;/script&gt; &amp; co";
+  CHECK(between(page, "<title>", "</title>") == escaped);
+  CHECK(between(page, "<h1>", "</h1>") == escaped);
+  CHECK(page.find("alert(1)</script>") == std::string::npos);
+  CHECK(page.find("<script>alert") == std::string::npos);
+  std::size_t scripts = 0;
+  for (auto at = page.find("<script"); at != std::string::npos; at = page.find("<script", at + 1)) ++scripts;
+  CHECK(scripts == 2);
+}
