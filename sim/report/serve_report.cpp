@@ -165,7 +165,7 @@ void write_serve_terminal(const ServingScenario& s, const ServeResult& r, std::o
     const TokenLengths& o = s.deployments[k].requests(s.requests).output;
     out << fmt::format("{:<22}{:>12}{:>14.2f}{:>14.5f}{:>14}\n", d.name.substr(0, 21),
                        s.requests.arrival == Arrival::trace ? std::string("trace") : fmt::format("{:.0f} tok", o.mean),
-                       d.gpu_seconds_per_request, d.usd_per_request, fmt::format("{:.1f} s", d.latency.p50));
+                       d.gpu_seconds_per_request, d.usd_per_request, ms(d.latency.p50));
   }
   out << "\nPools (rates per node while requests waited for a slot, the pool at capacity (*), else while busy; "
          "utilisation = busy / the whole run)\n";
