@@ -137,3 +137,37 @@ TEST_CASE("gradients accumulated in FP32 take 4 bytes per parameter in the memor
                                         Catalog(GPUHOURS_DATA_DIR));
   CHECK(loaded.training.fp32_gradients);
 }
+
+TEST_CASE("DeepSeek-V3's memory plan on a middle pipeline rank against a hand computation") {
+  const Scenario s = preset("deepseek-v3-claim");
+  const auto stages = plan_memory(s);
+  // A rank of DualPipe's middle holds two parts of MoE layers only (no embedding, head or dense layer).
+  const StagePlan& st = stages.at(8);
+  REQUIRE_FALSE(st.embedding);
+  REQUIRE_FALSE(st.head);
+  REQUIRE(st.parts.size() == 2);
+  REQUIRE(st.layers >= 2);  // 61 layers over 32 parts: one or two per part
+  // One MoE layer of DeepSeek-V3 on one GPU (config.json: hidden 7168, 128 heads, q_lora 1536,
+  // kv_lora 512, nope 128, rope 64, v 128, 256 routed experts of width 2048, 1 shared):
+  const double h = 7168;
+  const double attention = h * 1536 + 1536 * 128 * (128 + 64)  // q down, q up (nope + rope)
+                           + h * (512 + 64) + 512 * 128 * (128 + 128)  // kv down (+ rope key), kv up (k nope + v)
+                           + 128 * 128 * h;  // output
+  const double expert = 3 * h * 2048;     // gate, up, down
+  const double routed_here = 256 / 64 * expert;  // EP 64: 4 routed experts per GPU
+  const double router = h * 256;
+  const double per_layer = attention + expert /* shared */ + routed_here + router;
+  CHECK(st.expert_params == doctest::Approx(st.layers * routed_here).epsilon(1e-12));
+  // Norms and the router's bias are a few thousand parameters per layer: within 1e-4.
+  CHECK(st.params == doctest::Approx(st.layers * per_layer).epsilon(1e-4));
+  // Mixed-precision Adam with BF16 moments (§3.3.3): 2-byte weights and gradients on every GPU;
+  // ZeRO-1 shards 4-byte master weights and 2 x 2-byte moments over the 128 data-parallel ranks
+  // of the dense part and the 2048 / (16 x 64) = 2 ranks sharing each routed expert.
+  const double dense = st.params - st.expert_params;
+  CHECK(st.weights == doctest::Approx(2 * st.params).epsilon(1e-12));
+  CHECK(st.gradients == doctest::Approx(2 * st.params).epsilon(1e-12));
+  CHECK(st.optimizer == doctest::Approx(8 * (dense / 128 + st.expert_params / 2)).epsilon(1e-12));
+  CHECK(st.buffers == doctest::Approx(1024.0 * 1024 * 1024));
+  CHECK(st.fragmentation == doctest::Approx(0.05 * (st.weights + st.gradients + st.optimizer + st.activations)).epsilon(1e-12));
+  CHECK(st.total() < s.cluster.gpu.hbm_bytes);
+}
