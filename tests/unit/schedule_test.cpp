@@ -222,6 +222,109 @@ TEST_CASE("schedule: dualpipe and dualpipev follow the reference's steps") {
   CHECK(d.rank_of(0, 3) == 0);
 }
 
+namespace {
+
+std::string fmt_op(char pass, int microbatch, int chunk) {
+  return pass + std::to_string(microbatch) + "/" + std::to_string(chunk);
+}
+
+// One op as "F<mb>/<chunk>", "B<mb>/<chunk>" (with "i" when it computes the input gradient only,
+// a W following later), "W<mb>/<chunk>", or "F<mb>/<chunk>&B<mb>/<chunk>" for an overlapped pair.
+std::string full_text(const std::vector<StageOp>& ops) {
+  std::string out;
+  for (const StageOp& op : ops) {
+    if (!out.empty()) out += ' ';
+    switch (op.pass) {
+      case Pass::F: out += fmt_op('F', op.microbatch, op.chunk); break;
+      case Pass::B: out += fmt_op('B', op.microbatch, op.chunk) + (op.full_backward ? "" : "i"); break;
+      case Pass::W: out += fmt_op('W', op.microbatch, op.chunk); break;
+      case Pass::FB:
+        out += fmt_op('F', op.microbatch, op.chunk) + "&" + fmt_op('B', op.microbatch2, op.chunk2) + (op.full_backward ? "" : "i");
+        break;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("schedule: dualpipe and dualpipev run every op of every rank in the reference's order") {
+  // Expected: deepseek-ai/DualPipe at 3da1bbe, DualPipe.step (dualpipe/dualpipe.py) and
+  // DualPipeV.step (dualpipe/dualpipev.py), steps 1-8 executed with their op calls recorded:
+  // _forward_chunk(phase), _backward_chunk(phase, enable_zb), _forward_backward_chunk(phase0,
+  // phase1) and _weight_chunk() (FIFO over the zero-bubble backwards). A phase's micro-batch is its
+  // own counter (current_f/b_chunk_id[phase]); in DualPipe the second half of the ranks swaps the
+  // phases (phase ^= is_in_second_half) and micro-batch c of direction 1 is M/2 + c here. The
+  // middle ranks (DualPipe) and the last rank (DualPipeV) run the first main-step pair as F, then B.
+  struct Case {
+    ScheduleSpec spec;
+    std::vector<std::string> ranks;
+  };
+  const std::vector<Case> cases = {
+      {{ScheduleKind::dualpipe, 4, 8},
+       {
+        "F0/0 F1/0 F2/0 F4/1 B4/1i W4/1 F5/1 F3/0&B5/1 F6/1&B0/0 B6/1 F7/1&B1/0 B7/1 B2/0i W2/0 B3/0i W3/0",
+        "F0/0 F4/1 F1/0 F5/1 F2/0 B4/1 F6/1&B0/0 F3/0&B5/1 F7/1&B1/0 B6/1 B2/0 B7/1i B3/0i W7/1 W3/0",
+        "F4/1 F0/0 F5/1 F1/0 F6/1 B0/0 F2/0&B4/1 F7/1&B1/0 F3/0&B5/1 B2/0 B6/1 B3/0i B7/1i W3/0 W7/1",
+        "F4/1 F5/1 F6/1 F0/0 B0/0i W0/0 F1/0 F7/1&B1/0 F2/0&B4/1 B2/0 F3/0&B5/1 B3/0 B6/1i W6/1 B7/1i W7/1"}},
+      {{ScheduleKind::dualpipe, 4, 10},
+       {
+        "F0/0 F1/0 F2/0 F5/1 B5/1i W5/1 F6/1 F3/0&B6/1 F7/1&B0/0 F4/0&B7/1 F8/1&B1/0 B8/1 F9/1&B2/0 B9/1 B3/0i W3/0 B4/0i W4/0",
+        "F0/0 F5/1 F1/0 F6/1 F2/0 B5/1 F7/1&B0/0 F3/0&B6/1 F8/1&B1/0 F4/0&B7/1 F9/1&B2/0 B8/1 B3/0 B9/1i B4/0i W9/1 W4/0",
+        "F5/1 F0/0 F6/1 F1/0 F7/1 B0/0 F2/0&B5/1 F8/1&B1/0 F3/0&B6/1 F9/1&B2/0 F4/0&B7/1 B3/0 B8/1 B4/0i B9/1i W4/0 W9/1",
+        "F5/1 F6/1 F7/1 F0/0 B0/0i W0/0 F1/0 F8/1&B1/0 F2/0&B5/1 F9/1&B2/0 F3/0&B6/1 B3/0 F4/0&B7/1 B4/0 B8/1i W8/1 B9/1i W9/1"}},
+      {{ScheduleKind::dualpipe, 6, 12},
+       {
+        "F0/0 F1/0 F2/0 F3/0 F4/0 F6/1 B6/1i W6/1 F7/1 B7/1i W7/1 F8/1 F5/0&B8/1 F9/1&B0/0 B9/1 F10/1&B1/0 B10/1 F11/1&B2/0 B11/1 B3/0i W3/0 B4/0i W4/0 B5/0i W5/0",
+        "F0/0 F1/0 F2/0 F6/1 F3/0 F7/1 B6/1i W6/1 F8/1 F4/0&B7/1 F9/1&B0/0 F5/0&B8/1 F10/1&B1/0 B9/1 F11/1&B2/0 B10/1 B3/0 B11/1i B4/0i W11/1 B5/0i W4/0 W5/0",
+        "F0/0 F6/1 F1/0 F7/1 F2/0 F8/1 F3/0 B6/1 F9/1&B0/0 F4/0&B7/1 F10/1&B1/0 F5/0&B8/1 F11/1&B2/0 B9/1 B3/0 B10/1 B4/0i B11/1i B5/0i W4/0 W11/1 W5/0",
+        "F6/1 F0/0 F7/1 F1/0 F8/1 F2/0 F9/1 B0/0 F3/0&B6/1 F10/1&B1/0 F4/0&B7/1 F11/1&B2/0 F5/0&B8/1 B3/0 B9/1 B4/0 B10/1i B5/0i B11/1i W10/1 W5/0 W11/1",
+        "F6/1 F7/1 F8/1 F0/0 F9/1 F1/0 B0/0i W0/0 F2/0 F10/1&B1/0 F3/0&B6/1 F11/1&B2/0 F4/0&B7/1 B3/0 F5/0&B8/1 B4/0 B9/1 B5/0i B10/1i W5/0 B11/1i W10/1 W11/1",
+        "F6/1 F7/1 F8/1 F9/1 F10/1 F0/0 B0/0i W0/0 F1/0 B1/0i W1/0 F2/0 F11/1&B2/0 F3/0&B6/1 B3/0 F4/0&B7/1 B4/0 F5/0&B8/1 B5/0 B9/1i W9/1 B10/1i W10/1 B11/1i W11/1"}},
+      {{ScheduleKind::dualpipe, 8, 20},
+       {
+        "F0/0 F1/0 F2/0 F3/0 F4/0 F5/0 F6/0 F10/1 B10/1i W10/1 F11/1 B11/1i W11/1 F12/1 B12/1i W12/1 F13/1 F7/0&B13/1 F14/1&B0/0 F8/0&B14/1 F15/1&B1/0 F9/0&B15/1 F16/1&B2/0 B16/1 F17/1&B3/0 B17/1 F18/1&B4/0 B18/1 F19/1&B5/0 B19/1 B6/0i W6/0 B7/0i W7/0 B8/0i W8/0 B9/0i W9/0",
+        "F0/0 F1/0 F2/0 F3/0 F4/0 F10/1 F5/0 F11/1 B10/1i W10/1 F12/1 B11/1i W11/1 F13/1 F6/0&B12/1 F14/1&B0/0 F7/0&B13/1 F15/1&B1/0 F8/0&B14/1 F16/1&B2/0 F9/0&B15/1 F17/1&B3/0 B16/1 F18/1&B4/0 B17/1 F19/1&B5/0 B18/1 B6/0 B19/1i B7/0i W19/1 B8/0i W7/0 B9/0i W8/0 W9/0",
+        "F0/0 F1/0 F2/0 F10/1 F3/0 F11/1 F4/0 F12/1 B10/1i W10/1 F13/1 F5/0&B11/1 F14/1&B0/0 F6/0&B12/1 F15/1&B1/0 F7/0&B13/1 F16/1&B2/0 F8/0&B14/1 F17/1&B3/0 F9/0&B15/1 F18/1&B4/0 B16/1 F19/1&B5/0 B17/1 B6/0 B18/1 B7/0i B19/1i B8/0i W7/0 B9/0i W19/1 W8/0 W9/0",
+        "F0/0 F10/1 F1/0 F11/1 F2/0 F12/1 F3/0 F13/1 F4/0 B10/1 F14/1&B0/0 F5/0&B11/1 F15/1&B1/0 F6/0&B12/1 F16/1&B2/0 F7/0&B13/1 F17/1&B3/0 F8/0&B14/1 F18/1&B4/0 F9/0&B15/1 F19/1&B5/0 B16/1 B6/0 B17/1 B7/0 B18/1i B8/0i B19/1i B9/0i W18/1 W8/0 W19/1 W9/0",
+        "F10/1 F0/0 F11/1 F1/0 F12/1 F2/0 F13/1 F3/0 F14/1 B0/0 F4/0&B10/1 F15/1&B1/0 F5/0&B11/1 F16/1&B2/0 F6/0&B12/1 F17/1&B3/0 F7/0&B13/1 F18/1&B4/0 F8/0&B14/1 F19/1&B5/0 F9/0&B15/1 B6/0 B16/1 B7/0 B17/1 B8/0i B18/1i B9/0i B19/1i W8/0 W18/1 W9/0 W19/1",
+        "F10/1 F11/1 F12/1 F0/0 F13/1 F1/0 F14/1 F2/0 B0/0i W0/0 F3/0 F15/1&B1/0 F4/0&B10/1 F16/1&B2/0 F5/0&B11/1 F17/1&B3/0 F6/0&B12/1 F18/1&B4/0 F7/0&B13/1 F19/1&B5/0 F8/0&B14/1 B6/0 F9/0&B15/1 B7/0 B16/1 B8/0 B17/1i B9/0i B18/1i W17/1 B19/1i W9/0 W18/1 W19/1",
+        "F10/1 F11/1 F12/1 F13/1 F14/1 F0/0 F15/1 F1/0 B0/0i W0/0 F2/0 B1/0i W1/0 F3/0 F16/1&B2/0 F4/0&B10/1 F17/1&B3/0 F5/0&B11/1 F18/1&B4/0 F6/0&B12/1 F19/1&B5/0 F7/0&B13/1 B6/0 F8/0&B14/1 B7/0 F9/0&B15/1 B8/0 B16/1 B9/0i B17/1i W9/0 B18/1i W17/1 B19/1i W18/1 W19/1",
+        "F10/1 F11/1 F12/1 F13/1 F14/1 F15/1 F16/1 F0/0 B0/0i W0/0 F1/0 B1/0i W1/0 F2/0 B2/0i W2/0 F3/0 F17/1&B3/0 F4/0&B10/1 F18/1&B4/0 F5/0&B11/1 F19/1&B5/0 F6/0&B12/1 B6/0 F7/0&B13/1 B7/0 F8/0&B14/1 B8/0 F9/0&B15/1 B9/0 B16/1i W16/1 B17/1i W17/1 B18/1i W18/1 B19/1i W19/1"}},
+      {{ScheduleKind::dualpipev, 2, 4},
+       {
+        "F0/0 F1/0 F2/0 F0/1 B0/1i W0/1 F1/1 F3/0&B1/1 F2/1&B0/0 B2/1 F3/1&B1/0 B3/1 B2/0i W2/0 B3/0i W3/0",
+        "F0/0 F0/1 F1/0 F1/1 F2/0 B0/1 F2/1&B0/0 F3/0&B1/1 F3/1&B1/0 B2/1 B2/0 B3/1i B3/0i W3/1 W3/0"}},
+      {{ScheduleKind::dualpipev, 3, 7},
+       {
+        "F0/0 F1/0 F2/0 F3/0 F4/0 F0/1 B0/1i W0/1 F1/1 B1/1i W1/1 F2/1 F5/0&B2/1 F3/1&B0/0 F6/0&B3/1 F4/1&B1/0 B4/1 F5/1&B2/0 B5/1 F6/1&B3/0 B6/1 B4/0i W4/0 B5/0i W5/0 B6/0i W6/0",
+        "F0/0 F1/0 F2/0 F0/1 F3/0 F1/1 B0/1i W0/1 F2/1 F4/0&B1/1 F3/1&B0/0 F5/0&B2/1 F4/1&B1/0 F6/0&B3/1 F5/1&B2/0 B4/1 F6/1&B3/0 B5/1 B4/0 B6/1i B5/0i W6/1 B6/0i W5/0 W6/0",
+        "F0/0 F0/1 F1/0 F1/1 F2/0 F2/1 F3/0 B0/1 F3/1&B0/0 F4/0&B1/1 F4/1&B1/0 F5/0&B2/1 F5/1&B2/0 F6/0&B3/1 F6/1&B3/0 B4/1 B4/0 B5/1 B5/0i B6/1i B6/0i W5/0 W6/1 W6/0"}},
+      {{ScheduleKind::dualpipev, 4, 8},
+       {
+        "F0/0 F1/0 F2/0 F3/0 F4/0 F5/0 F6/0 F0/1 B0/1i W0/1 F1/1 B1/1i W1/1 F2/1 B2/1i W2/1 F3/1 F7/0&B3/1 F4/1&B0/0 B4/1 F5/1&B1/0 B5/1 F6/1&B2/0 B6/1 F7/1&B3/0 B7/1 B4/0i W4/0 B5/0i W5/0 B6/0i W6/0 B7/0i W7/0",
+        "F0/0 F1/0 F2/0 F3/0 F4/0 F0/1 F5/0 F1/1 B0/1i W0/1 F2/1 B1/1i W1/1 F3/1 F6/0&B2/1 F4/1&B0/0 F7/0&B3/1 F5/1&B1/0 B4/1 F6/1&B2/0 B5/1 F7/1&B3/0 B6/1 B4/0 B7/1i B5/0i W7/1 B6/0i W5/0 B7/0i W6/0 W7/0",
+        "F0/0 F1/0 F2/0 F0/1 F3/0 F1/1 F4/0 F2/1 B0/1i W0/1 F3/1 F5/0&B1/1 F4/1&B0/0 F6/0&B2/1 F5/1&B1/0 F7/0&B3/1 F6/1&B2/0 B4/1 F7/1&B3/0 B5/1 B4/0 B6/1 B5/0i B7/1i B6/0i W5/0 B7/0i W7/1 W6/0 W7/0",
+        "F0/0 F0/1 F1/0 F1/1 F2/0 F2/1 F3/0 F3/1 F4/0 B0/1 F4/1&B0/0 F5/0&B1/1 F5/1&B1/0 F6/0&B2/1 F6/1&B2/0 F7/0&B3/1 F7/1&B3/0 B4/1 B4/0 B5/1 B5/0 B6/1i B6/0i B7/1i B7/0i W6/1 W6/0 W7/1 W7/0"}},
+      {{ScheduleKind::dualpipev, 4, 11},
+       {
+        "F0/0 F1/0 F2/0 F3/0 F4/0 F5/0 F6/0 F0/1 B0/1i W0/1 F1/1 B1/1i W1/1 F2/1 B2/1i W2/1 F3/1 F7/0&B3/1 F4/1&B0/0 F8/0&B4/1 F5/1&B1/0 F9/0&B5/1 F6/1&B2/0 F10/0&B6/1 F7/1&B3/0 B7/1 F8/1&B4/0 B8/1 F9/1&B5/0 B9/1 F10/1&B6/0 B10/1 B7/0i W7/0 B8/0i W8/0 B9/0i W9/0 B10/0i W10/0",
+        "F0/0 F1/0 F2/0 F3/0 F4/0 F0/1 F5/0 F1/1 B0/1i W0/1 F2/1 B1/1i W1/1 F3/1 F6/0&B2/1 F4/1&B0/0 F7/0&B3/1 F5/1&B1/0 F8/0&B4/1 F6/1&B2/0 F9/0&B5/1 F7/1&B3/0 F10/0&B6/1 F8/1&B4/0 B7/1 F9/1&B5/0 B8/1 F10/1&B6/0 B9/1 B7/0 B10/1i B8/0i W10/1 B9/0i W8/0 B10/0i W9/0 W10/0",
+        "F0/0 F1/0 F2/0 F0/1 F3/0 F1/1 F4/0 F2/1 B0/1i W0/1 F3/1 F5/0&B1/1 F4/1&B0/0 F6/0&B2/1 F5/1&B1/0 F7/0&B3/1 F6/1&B2/0 F8/0&B4/1 F7/1&B3/0 F9/0&B5/1 F8/1&B4/0 F10/0&B6/1 F9/1&B5/0 B7/1 F10/1&B6/0 B8/1 B7/0 B9/1 B8/0i B10/1i B9/0i W8/0 B10/0i W10/1 W9/0 W10/0",
+        "F0/0 F0/1 F1/0 F1/1 F2/0 F2/1 F3/0 F3/1 F4/0 B0/1 F4/1&B0/0 F5/0&B1/1 F5/1&B1/0 F6/0&B2/1 F6/1&B2/0 F7/0&B3/1 F7/1&B3/0 F8/0&B4/1 F8/1&B4/0 F9/0&B5/1 F9/1&B5/0 F10/0&B6/1 F10/1&B6/0 B7/1 B7/0 B8/1 B8/0 B9/1i B9/0i B10/1i B10/0i W9/1 W9/0 W10/1 W10/0"}}};
+  for (const Case& c : cases) {
+    CAPTURE(to_string(c.spec.kind));
+    CAPTURE(c.spec.stages);
+    CAPTURE(c.spec.microbatches);
+    const Schedule s = make_schedule(c.spec);
+    REQUIRE(s.ops.size() == c.ranks.size());
+    for (std::size_t r = 0; r < c.ranks.size(); ++r) {
+      CAPTURE(r);
+      CHECK(full_text(s.ops[r]) == c.ranks[r]);
+    }
+  }
+}
+
 TEST_CASE("schedule: every micro-batch runs F and B once at each position, and W once per split B") {
   for (const ScheduleSpec& spec : sample_specs()) {
     const Schedule s = make_schedule(spec);
