@@ -20,6 +20,7 @@ GpuSpec load_gpu(const YamlNode& n) {
                 {"sms", true, "streaming multiprocessors"},
                 {"clock", true, "tensor clock implied by the peak"},
                 {"nvlink_bandwidth", true, "NVLink per direction"},
+                {"nvlink_sharp", true, "whether its NVSwitch reduces in the switch (NVLink SHARP, NCCL's NVLS): {value: true|false, source}"},
                 {"tdp", true, "board power"},
                 {"price", true, "price per GPU"},
                 {"achievable", true, "measured ceilings as fractions of peak"},
@@ -45,6 +46,13 @@ GpuSpec load_gpu(const YamlNode& n) {
   g.sms = static_cast<int>(sourced(n, "sms", Dimension::ratio, g.sources));
   g.clock_hz = sourced(n, "clock", Dimension::hertz, g.sources);
   g.nvlink_bytes_per_s = sourced(n, "nvlink_bandwidth", Dimension::bytes_per_second, g.sources);
+  {
+    const YamlNode sharp = n.child("nvlink_sharp");
+    if (!sharp.is_map()) throw sharp.error("expected {value: true|false, source: ...}: every hardware fact carries its source");
+    sharp.check_keys({{"value", true, "true or false"}, {"source", true, "key under sources"}, {"note", false, "remark"}});
+    g.nvlink_sharp = sharp.child("value").as_bool();
+    check_sources(sharp, g.sources);
+  }
   g.tdp_watts = sourced(n, "tdp", Dimension::watts, g.sources);
   g.price_usd = sourced(n, "price", Dimension::ratio, g.sources);
   const YamlNode ach = n.child("achievable");

@@ -24,11 +24,23 @@ Draw draw(const ExpertLoadQuery& q, Rng& rng) {
   for (double& w : d.share) w = std::exp(q.sigma * rng.normal());
   const double total = std::accumulate(d.share.begin(), d.share.end(), 0.0);
   for (double& w : d.share) w /= total;
+  // Multinomial in the normal limit with its exact covariance N (diag(p) - p p^T), so the loads sum
+  // to the copies: x_e = sqrt(N p_e) (z_e - sqrt(p_e) sum_j sqrt(p_j) z_j). A token's top_k experts
+  // are distinct (drawn without replacement), which scales the fluctuation by the finite-population
+  // factor sqrt((E - k) / (E - 1)) (the hypergeometric variance; exact for a uniform router).
   const double copies = q.tokens * q.top_k;
+  std::vector<double> z(E);
+  double projection = 0;
+  for (std::size_t e = 0; e < E; ++e) {
+    z[e] = rng.normal();
+    projection += std::sqrt(d.share[e]) * z[e];
+  }
+  const double finite_population = E > 1 ? std::sqrt(static_cast<double>(q.experts - std::min(q.top_k, q.experts)) / (q.experts - 1)) : 0.0;
   d.load.resize(E);
   for (std::size_t e = 0; e < E; ++e) {
     const double mean = copies * d.share[e];
-    d.load[e] = std::max(0.0, mean + std::sqrt(mean * (1.0 - d.share[e])) * rng.normal());
+    const double deviate = std::sqrt(mean) * (z[e] - std::sqrt(d.share[e]) * projection);
+    d.load[e] = std::max(0.0, mean + finite_population * deviate);
   }
   return d;
 }

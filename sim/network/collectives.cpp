@@ -60,7 +60,7 @@ CollectiveResult simulate_collective(CollectiveKind kind, Algorithm algorithm, d
   if (algorithm == Algorithm::automatic) {
     candidates.clear();
     for (const auto& [a, name] : EnumTable<Algorithm>::names)
-      if (a != Algorithm::automatic && registered(a).automatic(kind, cluster.nodes, topo.gpus())) candidates.push_back(a);
+      if (a != Algorithm::automatic && registered(a).automatic(kind, cluster, topo.gpus())) candidates.push_back(a);
   }
   CollectiveResult best;
   for (Algorithm a : candidates) {

@@ -25,6 +25,7 @@ struct GpuSpec {
   int sms = 0;
   double clock_hz = 0;
   double nvlink_bytes_per_s = 0;  // per direction
+  bool nvlink_sharp = false;       // the NVSwitch reduces in the switch (NVLS all-reduce)
   double tdp_watts = 0;
   double price_usd = 0;
   /// Measured ceilings: the fraction of the datasheet peak a real kernel of each class reached.

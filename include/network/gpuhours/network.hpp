@@ -148,9 +148,11 @@ double ring_bandwidth_bytes_per_s(int ranks, int nodes, const ClusterSpec& clust
 Time moe_exchange_time(double bytes, int ranks, int nodes, double imbalance, const ClusterSpec& cluster,
                        const MoeRouting& moe);
 /// DeepEP's low-latency dispatch / combine (decode): each token goes to the GPU of each of its
-/// `top_k` experts directly, over RDMA when the group spans nodes (no NVLink forwarding, no
-/// node-limited dedup), so a GPU receives top_k x `bytes` (its tokens' bytes, balanced); inside
-/// one node over NVLink. Latency as one network step.
+/// `top_k` experts directly, one message per (token, expert), over RDMA when the group spans nodes
+/// (no NVLink forwarding, no node-limited dedup); inside one node over NVLink. The copies for the
+/// GPU's own experts stay local (deepseek-ai/DeepEP internode_ll.cu, `dst_rank != rank`), so a GPU
+/// receives top_k x `bytes` x (ranks-1)/ranks; `bytes` carries the busiest rank's load (routing
+/// imbalance). Latency as one network step.
 Time moe_low_latency_time(double bytes, int top_k, int ranks, int nodes, const ClusterSpec& cluster);
 
 /// Closed-form NCCL all-to-all of MoE tokens (Megatron-Core's alltoall dispatcher): a GPU sends

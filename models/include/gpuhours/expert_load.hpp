@@ -4,8 +4,8 @@
 // Router model. In one MoE layer and one micro-batch, expert e's expected share of the routed
 // token copies is p_e proportional to exp(sigma * z_e), z_e standard normal (a lognormal
 // popularity; sigma = 0 is a uniform router). The micro-batch's N = tokens * top_k copies then fall
-// multinomially on the experts, drawn here as n_e = N p_e + sqrt(N p_e (1 - p_e)) * z'_e (the
-// normal limit, clamped at 0). An expert-parallel rank holds experts/ep consecutive experts (or,
+// multinomially on the experts, drawn in the normal limit with the multinomial's covariance (the
+// loads sum to N) and the finite-population factor of a token's k distinct experts, clamped at 0. An expert-parallel rank holds experts/ep consecutive experts (or,
 // with redundant experts, a balanced placement of the hottest ones' replicas, DeepSeek's EPLB);
 // its load is the sum of its experts' copies. Dispatch, grouped GEMMs and combine wait for the
 // busiest rank (the combine is a barrier over the group), so a layer costs what the max-loaded

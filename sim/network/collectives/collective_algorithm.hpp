@@ -21,9 +21,9 @@ struct CollectiveRequest {
 struct CollectiveAlgorithm {
   /// The collectives it implements (--algo).
   bool (*implements)(CollectiveKind kind) = nullptr;
-  /// Whether the automatic choice tries it for `kind` over `gpus` GPUs on `nodes` nodes (it picks
+  /// Whether the automatic choice tries it for `kind` over `gpus` GPUs of `cluster` (it picks
   /// the fastest of those tried, as NCCL's tuner picks the least predicted time).
-  bool (*automatic)(CollectiveKind kind, int nodes, int gpus) = nullptr;
+  bool (*automatic)(CollectiveKind kind, const ClusterSpec& cluster, int gpus) = nullptr;
   /// Its phases of flows; throws InputError where the algorithm cannot run on these ranks.
   CollectiveOp (*plan)(const CollectiveRequest& r) = nullptr;
 };

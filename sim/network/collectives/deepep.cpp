@@ -85,7 +85,7 @@ CollectiveOp deepep_plan(const CollectiveRequest& r) {
 
 CollectiveAlgorithm algorithm_deepep() {
   auto exchange = [](CollectiveKind k) { return k == CollectiveKind::dispatch || k == CollectiveKind::combine; };
-  return {.implements = exchange, .automatic = [](CollectiveKind k, int, int) { return k == CollectiveKind::dispatch || k == CollectiveKind::combine; },
+  return {.implements = exchange, .automatic = [](CollectiveKind k, const ClusterSpec&, int) { return k == CollectiveKind::dispatch || k == CollectiveKind::combine; },
           .plan = deepep_plan};
 }
 
@@ -107,10 +107,10 @@ Time moe_exchange_time(double bytes, int ranks, int nodes, double imbalance, con
 Time moe_low_latency_time(double bytes, int top_k, int ranks, int nodes, const ClusterSpec& c) {
   if (ranks <= 1) return Time::ns(0);
   const NetworkSpec& net = c.network;
-  const double received = bytes * top_k;
+  const double remote = bytes * top_k * (ranks - 1) / ranks;
   const bool rdma = nodes > 1;
-  const double seconds = rdma ? received / (net.nic_bytes_per_s_per_gpu * net.nic_efficiency)
-                              : received * (ranks - 1) / ranks / (c.gpu.nvlink_bytes_per_s * net.ep_nvlink_efficiency);
+  const double seconds = remote / (rdma ? net.nic_bytes_per_s_per_gpu * net.nic_efficiency
+                                        : c.gpu.nvlink_bytes_per_s * net.ep_nvlink_efficiency);
   const double latency = exchange_latency_seconds(net, rdma);
   return Time::from_seconds_ceil(latency) + Time::from_seconds_ceil(seconds);
 }

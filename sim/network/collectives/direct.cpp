@@ -24,7 +24,7 @@ CollectiveOp direct_plan(const CollectiveRequest& r) {
 
 CollectiveAlgorithm algorithm_direct() {
   return {.implements = [](CollectiveKind k) { return k == CollectiveKind::all_to_all; },
-          .automatic = [](CollectiveKind k, int, int) { return k == CollectiveKind::all_to_all; },
+          .automatic = [](CollectiveKind k, const ClusterSpec&, int) { return k == CollectiveKind::all_to_all; },
           .plan = direct_plan};
 }
 

@@ -11,6 +11,8 @@ CollectiveOp nvls_plan(const CollectiveRequest& r) {
   const auto& [kind, S, ranks, topo, c, moe] = r;
   if (nodes_spanned(ranks, topo) > 1)
     throw InputError("the nvls algorithm runs inside one NVSwitch node; use ring or tree across nodes");
+  if (!c.gpu.nvlink_sharp)
+    throw InputError("the nvls algorithm needs NVLink SHARP, which the GPU file of " + c.gpu.name + " says it lacks; use ring");
   CollectiveOp op;
   Phase ph;
   // Two NVLink hops: into the switch, which reduces, and back out (assumed from the data path).
@@ -29,7 +31,9 @@ CollectiveOp nvls_plan(const CollectiveRequest& r) {
 
 CollectiveAlgorithm algorithm_nvls() {
   return {.implements = [](CollectiveKind k) { return k == CollectiveKind::all_reduce; },
-          .automatic = [](CollectiveKind k, int nodes, int gpus) { return k == CollectiveKind::all_reduce && nodes == 1 && gpus > 1; },
+          .automatic = [](CollectiveKind k, const ClusterSpec& c, int gpus) {
+            return k == CollectiveKind::all_reduce && c.nodes == 1 && gpus > 1 && c.gpu.nvlink_sharp;
+          },
           .plan = nvls_plan};
 }
 

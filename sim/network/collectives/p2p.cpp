@@ -19,7 +19,7 @@ CollectiveOp p2p_plan(const CollectiveRequest& r) {
 
 CollectiveAlgorithm algorithm_p2p() {
   return {.implements = [](CollectiveKind k) { return k == CollectiveKind::point_to_point; },
-          .automatic = [](CollectiveKind k, int, int) { return k == CollectiveKind::point_to_point; },
+          .automatic = [](CollectiveKind k, const ClusterSpec&, int) { return k == CollectiveKind::point_to_point; },
           .plan = p2p_plan};
 }
 

@@ -70,7 +70,7 @@ bool ring_implements(CollectiveKind k) {
 
 CollectiveAlgorithm algorithm_ring() {
   return {.implements = ring_implements,
-          .automatic = [](CollectiveKind k, int, int) { return ring_implements(k); },
+          .automatic = [](CollectiveKind k, const ClusterSpec&, int) { return ring_implements(k); },
           .plan = ring_plan};
 }
 

@@ -50,7 +50,7 @@ CollectiveOp tree_plan(const CollectiveRequest& r) {
 
 CollectiveAlgorithm algorithm_tree() {
   return {.implements = [](CollectiveKind k) { return k == CollectiveKind::all_reduce; },
-          .automatic = [](CollectiveKind k, int nodes, int gpus) { return k == CollectiveKind::all_reduce && nodes > 1 && gpus > 1; },
+          .automatic = [](CollectiveKind k, const ClusterSpec& c, int gpus) { return k == CollectiveKind::all_reduce && c.nodes > 1 && gpus > 1; },
           .plan = tree_plan};
 }
 
