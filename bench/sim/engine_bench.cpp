@@ -10,10 +10,12 @@
 #include <string>
 
 #include "bench_util.hpp"
+#include "gpuhours/allocator.hpp"
 #include "gpuhours/engine.hpp"
 
 
 int main(int argc, char** argv) {
+  gpuhours::keep_freed_memory_for_reuse();
   using gpuhours::TaskId;
   using gpuhours::Time;
   const long tasks = argc > 1 ? std::atol(argv[1]) : 10'000'000;

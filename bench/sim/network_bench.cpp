@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "gpuhours/allocator.hpp"
 #include "gpuhours/network.hpp"
 #include "gpuhours/topology.hpp"
 #include "gpuhours/yaml.hpp"
@@ -18,6 +19,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 int main() {
+  gpuhours::keep_freed_memory_for_reuse();
   const Catalog catalog(GPUHOURS_DATA_DIR);
   {
     const auto t0 = std::chrono::steady_clock::now();

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "bench_util.hpp"
+#include "gpuhours/allocator.hpp"
 #include "gpuhours/step.hpp"
 
 using namespace gpuhours;
@@ -23,6 +24,7 @@ double timed(const Scenario& s, StepResult& r) {
 }  // namespace
 
 int main() {
+  gpuhours::keep_freed_memory_for_reuse();
   const Catalog catalog(GPUHOURS_DATA_DIR);
   for (const char* name : {"deepseek-v3-claim", "llama-3-405b"}) {
     const Scenario s = load_scenario(name, catalog);

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "bench_util.hpp"
+#include "gpuhours/allocator.hpp"
 #include "gpuhours/sweep.hpp"
 
 using namespace gpuhours;
@@ -49,6 +50,7 @@ void print(const char* what, const Timed& t) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  gpuhours::keep_freed_memory_for_reuse();
   const int threads = argc > 1 ? std::atoi(argv[1]) : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::printf("threads: %d\n", threads);
   const std::vector<std::string> deepseek = {"gpus=1024,2048,4096", "pp=4,8,16", "ep=8,16,32,64", "tp=1,2", "zero=0,1,2,3",

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "gpuhours/allocator.hpp"
 #include "gpuhours/cli.hpp"
 #ifdef GPUHOURS_MPI
 #include "../studies/mpi_comm.hpp"
@@ -14,6 +15,7 @@
 #endif
 
 int main(int argc, char** argv) {
+  gpuhours::keep_freed_memory_for_reuse();
   std::vector<std::string> args(argv + 1, argv + argc);
 #ifdef GPUHOURS_MPI
   if (gpuhours::launched_by_mpirun()) {

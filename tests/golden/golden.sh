@@ -17,30 +17,37 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 outputs=()
-produce() {  # NAME ARGS...: run gpuhours ARGS --json into $tmp/NAME.json
+jobs_max=$(nproc)
+produce() {  # NAME ARGS...: run gpuhours ARGS --json into $tmp/NAME.json, up to `nproc` at a time
   local name=$1; shift
-  "$gpuhours" "$@" --json > "$tmp/$name.json" 2> "$tmp/$name.err"
-  local rc=$?
-  # validate exits 1 when a limit is exceeded: that is its verdict, the JSON is still the golden.
-  if [ $rc -ne 0 ] && [ "$1" != validate ]; then
-    echo "FAIL: gpuhours $* --json exited $rc"; cat "$tmp/$name.err"; return 1
-  fi
   outputs+=("$name")
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
+  ( "$gpuhours" "$@" --json > "$tmp/$name.json" 2> "$tmp/$name.err"; echo $? > "$tmp/$name.rc"
+    echo "$*" > "$tmp/$name.args" ) &
 }
 
-fail=0
 for s in scenarios/*.yaml; do
   n=$(basename "$s" .yaml)
-  produce "run-$n" run "$n" || fail=1
-  if grep -qE '^(claim|counterfactual_of):' "$s"; then produce "check-$n" check "$n" || fail=1; fi
+  produce "run-$n" run "$n"
+  if grep -qE '^(claim|counterfactual_of):' "$s"; then produce "check-$n" check "$n"; fi
 done
 for s in scenarios/serve/*.yaml; do
   n=$(basename "$s" .yaml)
-  produce "serve-$n" serve "$n" || fail=1
+  produce "serve-$n" serve "$n"
 done
-produce validate validate || fail=1
+produce validate validate
 produce sweep-llama-3-405b sweep llama-3-405b --top 5 --threads 1 --vary gpus=8192,16384 \
-  --vary tp=4,8 --vary pp=8,16 --vary zero=1,3 --vary schedule=1f1b,interleaved-1f1b --vary micro_batch=1,2 || fail=1
+  --vary tp=4,8 --vary pp=8,16 --vary zero=1,3 --vary schedule=1f1b,interleaved-1f1b --vary micro_batch=1,2
+wait
+
+fail=0
+for n in "${outputs[@]}"; do
+  rc=$(cat "$tmp/$n.rc")
+  # validate exits 1 when a limit is exceeded: that is its verdict, the JSON is still the golden.
+  if [ "$rc" -ne 0 ] && [ "$n" != validate ]; then
+    echo "FAIL: gpuhours $(cat "$tmp/$n.args") --json exited $rc"; cat "$tmp/$n.err"; fail=1
+  fi
+done
 
 if [ "$mode" = --update ]; then
   rm -f "$dest"/*.json

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <string>
 #include <vector>
+#include <unistd.h>
 
 #include "gpuhours/cli.hpp"
 #include "gpuhours/scenario.hpp"
@@ -32,9 +33,10 @@ inline ModelSpec zoo(const std::string& name) {
   return load_model(YamlNode::load_file(std::string(GPUHOURS_DATA_DIR) + "/models/" + name + ".yaml"));
 }
 
-/// Writes `text` to a fresh file under the system temp folder and returns its path.
+/// Writes `text` to a fresh file under the system temp folder and returns its path. The folder is
+/// this process's own, so test cases run in parallel (`ctest -j`) never share a file.
 inline std::string write_temp(const std::string& name, const std::string& text) {
-  const auto dir = std::filesystem::temp_directory_path() / "gpuhours-tests";
+  const auto dir = std::filesystem::temp_directory_path() / "gpuhours-tests" / std::to_string(::getpid());
   std::filesystem::create_directories(dir);
   const auto path = dir / name;
   std::ofstream(path) << text;
