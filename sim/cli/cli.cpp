@@ -70,7 +70,9 @@ int cmd_run(const Catalog& catalog, const std::string& scenario, const std::stri
   TraceSink sink;
   if (!trace_path.empty())
     sink = [&trace](const Engine& e, const std::vector<std::string>& names) { write_chrome_trace(e, names, trace); };
-  const auto [step, run] = simulate_run(s, sink);
+  const SimulatedRun simulated = simulate_run(s, sink);
+  const StepResult& step = simulated.step;
+  const RunResult& run = simulated.run;
   if (!trace_path.empty() && !trace.flush()) throw InputError(trace_path + ": the trace could not be written (disk full?)");
   const ClaimResult claim = check_claim(s, run);
   const Report report{s, step, run, claim};
