@@ -156,37 +156,19 @@ std::vector<LinkId> Topology::route(int src, int dst) const {
     path = {gpu_to_switch(src), switch_to_gpu(dst)};
     return path;
   }
+  // NCCL's point-to-point path (src/graph/search.cc, ncclTopoGetNetDev, P2P_PXN_LEVEL 2 by default:
+  // "use PXN as much as possible"; paths.cc enables the relay "in the GPU->NIC direction ... to
+  // favor receiving locally and sending remotely"): the sender hands the data over NVLink to the
+  // GPU of its node with the receiver's local index, whose NIC sends it; the receiver takes it on
+  // its own NIC. The sender's own NIC is used where that relay's NIC cannot reach the receiver's
+  // or is no closer to it.
   const int G = gpus_per_node_;
-  const int ks = src % G, kd = dst % G;
-  // Candidate exit GPUs in the source node and entry GPUs in the destination node: the endpoints
-  // themselves, or the peer on the other endpoint's rail (reached over NVLink).
-  const int exits[2] = {src, ns * G + kd};
-  const int entries[2] = {dst, nd * G + ks};
-  const std::uint64_t hash = mix((static_cast<std::uint64_t>(src) << 32) | static_cast<std::uint64_t>(dst));
-  int best_cost = std::numeric_limits<int>::max(), best_e = -1, best_f = -1, ties = 0;
-  for (int e : exits) {
-    for (int f : entries) {
-      const int d = switch_distance(nic_leaf_[e], nic_leaf_[f]);
-      if (d == kFar) continue;
-      const int cost = d + (e != src ? 2 : 0) + (f != dst ? 2 : 0);
-      if (cost < best_cost) {
-        best_cost = cost;
-        best_e = e;
-        best_f = f;
-        ties = 1;
-      } else if (cost == best_cost && (e != best_e || f != best_f)) {
-        // Deterministic ECMP among equal-cost choices: keep candidate number `ties` with
-        // probability 1/ties by the hash (reservoir choice, the same for the same pair).
-        ++ties;
-        if (mix(hash + ties) % ties == 0) {
-          best_e = e;
-          best_f = f;
-        }
-      }
-    }
-  }
-  GPUHOURS_ASSERT(best_e >= 0, "the topology builder checked that nodes connect");
-  return route_via(src, best_e, best_f, dst);
+  const int relay = ns * G + dst % G;
+  const int via_relay = switch_distance(nic_leaf_[relay], nic_leaf_[dst]);
+  const int direct = switch_distance(nic_leaf_[src], nic_leaf_[dst]);
+  const int exit = via_relay != kFar && (direct == kFar || via_relay < direct) ? relay : src;
+  GPUHOURS_ASSERT(switch_distance(nic_leaf_[exit], nic_leaf_[dst]) != kFar, "the topology builder checked that nodes connect");
+  return route_via(src, exit, dst, dst);
 }
 
 std::vector<LinkId> Topology::route_via(int src, int exit, int entry, int dst) const {

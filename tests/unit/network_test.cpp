@@ -210,13 +210,38 @@ TEST_CASE("routing: rails stay on their plane, crossing planes goes through NVLi
   const Topology t = Topology::build(c);
   // GPU 3 of node 0 to GPU 3 of node 1: NIC, leaf, NIC (same leaf): 4 links.
   CHECK(t.route(3, 11).size() == 4);
-  // GPU 3 to GPU 5 of node 1: planes 3 and 5 do not meet; two NVLink hops are added.
+  // GPU 3 to GPU 5 of node 1: planes 3 and 5 do not meet; two NVLink hops are added, on the
+  // sender's node (NCCL's PXN relays from the sender to GPU 5 of its node, whose NIC sends).
   const auto p = t.route(3, 13);
   CHECK(p.size() == 6);
-  // Same input, same path (deterministic ECMP).
+  CHECK(p[0] == t.gpu_to_switch(3));
+  CHECK(p[1] == t.switch_to_gpu(5));
   CHECK(t.route(3, 13) == p);
   // Inside a node: up to the NVSwitch and down.
   CHECK(t.route(0, 7) == std::vector<LinkId>{t.gpu_to_switch(0), t.switch_to_gpu(7)});
+}
+
+TEST_CASE("all-to-all across nodes: N/(N-1) x the NIC bandwidth per GPU, the NCCL maintainers' rule") {
+  // nccl-tests #130 (2023-02-03) and nccl #866 (2023-06-05), S. Jeaugey: "On 2 nodes, 50% of the
+  // traffic is inter-node so you should see BusBW = 2x network bandwidth per GPU ... (general
+  // formula is N/(N-1)x the bandwidth per GPU, N being the number of nodes)". NCCL sends each
+  // point-to-point transfer through the NIC on the receiver's rail (PXN, over NVLink from the
+  // sender) and receives it on the receiver's own NIC, so every NIC carries an equal share.
+  const double nic = 50e9 * 0.94;  // NDR 400 Gb/s at 47 GB/s (nccl-tests #290)
+  for (const int nodes : {2, 4, 16}) {
+    CAPTURE(nodes);
+    const auto r = run(CollectiveKind::all_to_all, Algorithm::direct, GiB, cluster("h100-sxm", nodes, "ib-ndr-rail-fat-tree"));
+    const double rule = nodes / (nodes - 1.0) * nic;
+    MESSAGE(nodes, " nodes: ", r.busbw_bytes_per_s / 1e9, " GB/s (rule ", rule / 1e9, ")");
+    CHECK(rel(r.busbw_bytes_per_s, rule) < 0.10);
+  }
+  // Measured, 2 nodes x 8 A100 with one HDR NIC per GPU (NCCL 2.17.1, microsoft/mscclpp
+  // docs/performance-ndmv4.md): 37.80 GB/s at 1 GiB, 20% under the rule's 2 x 23.5. The simulation
+  // lies between the measurement and the rule.
+  const auto a100 = run(CollectiveKind::all_to_all, Algorithm::direct, GiB, cluster("a100-sxm-80gb", 2, "ib-hdr-rail-fat-tree"));
+  MESSAGE("A100 2 nodes: ", a100.busbw_bytes_per_s / 1e9, " GB/s (measured 37.80, rule 47)");
+  CHECK(a100.busbw_bytes_per_s >= 37.80e9);
+  CHECK(a100.busbw_bytes_per_s <= 1.05 * 2 * 25e9 * 0.94);
 }
 
 TEST_CASE("a topology that cannot connect the GPUs is rejected") {

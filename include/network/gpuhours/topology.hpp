@@ -60,7 +60,9 @@ class Topology {
   double capacity(LinkId l) const { return capacity_[l]; }
   const std::vector<double>& capacities() const { return capacity_; }
 
-  /// Links of a shortest path from GPU `src` to GPU `dst` (empty when src == dst).
+  /// Links from GPU `src` to GPU `dst` (empty when src == dst): NVLink inside a node; across nodes
+  /// NCCL's point-to-point path, relayed over NVLink to the NIC on `dst`'s rail (PXN) where that NIC
+  /// is closer to `dst`'s, received on `dst`'s own NIC.
   std::vector<LinkId> route(int src, int dst) const;
   /// Links from `src` to `dst` (on another node) leaving through `exit`'s NIC and arriving
   /// through `entry`'s NIC; `exit` shares `src`'s node and `entry` `dst`'s (NVLink hops are added
