@@ -120,6 +120,11 @@ Op input_recomputed(Op op) {
   return op;
 }
 
+// Marks ops [from, end) of L as parts of `module` (Megatron-Core's --recompute-modules).
+void tag(std::vector<Op>& L, std::size_t from, RecomputeModule module) {
+  for (std::size_t i = from; i < L.size(); ++i) L[i].modules |= bit(module);
+}
+
 struct Builder {
   const ModelSpec& m;
   const RankShape& s;
@@ -193,6 +198,7 @@ struct Builder {
     const int kv = at.kind == AttentionKind::gqa ? std::max(1, at.kv_heads / s.tp) : a;
     const int dqk = at.qk_dim(), dv = at.v_dim();
     L.push_back(norm("attn_norm", Ts, h, m.norm));
+    tag(L, L.size() - 1, RecomputeModule::layernorm);
     block_entry(L, "attn");
     const bool qkvb = bias || m.qkv_bias;
     if (at.kind == AttentionKind::mla) {
@@ -203,6 +209,7 @@ struct Builder {
       } else {
         L.push_back(rerun(input_recomputed(linear("q_proj", T, h, std::int64_t{a} * dqk, false, fp8))));
       }
+      tag(L, L.size() - 1, RecomputeModule::mla_up_proj);
       L.push_back(input_recomputed(linear("kv_down_proj", T, h, at.kv_lora_rank + at.qk_rope_head_dim, false, fp8)));
       L.push_back(norm("kv_norm", T, at.kv_lora_rank, m.norm));
       // With context parallelism the ring carries the compressed latent and the RoPE key (576
@@ -213,6 +220,7 @@ struct Builder {
                          d(T) * d(at.kv_lora_rank + at.qk_rope_head_dim) * kAct * (s.cp - 1)));
       L.push_back(rerun(input_recomputed(linear("kv_up_proj", T * s.cp, at.kv_lora_rank,
                                                 std::int64_t{a} * (at.qk_nope_head_dim + dv), false, fp8))));
+      tag(L, L.size() - 1, RecomputeModule::mla_up_proj);
       // RoPE on the query's and the shared key's rotary parts (Su et al. 2021).
       L.push_back(elementwise("rope", d(T) * (a + 1) * at.qk_rope_head_dim, 1, 1, 1, 1, 0));
     } else {
@@ -225,6 +233,7 @@ struct Builder {
     const std::size_t ring = L.size();  // the ring op, when there is one, is the last before attention
     if (!s.flash_attention) {
       L.push_back(unfused_attention(a, kv, dqk, dv));
+      tag(L, L.size() - 1, RecomputeModule::core_attn);
     } else {
       Op attn;
       attn.name = "attention";
@@ -249,8 +258,10 @@ struct Builder {
         if (L[i].comm == OpComm::cp_ring) {
           L[i].forward = attn.forward;
           L[i].backward = attn.backward;
+          L[i].modules |= bit(RecomputeModule::core_attn);
           break;
         }
+      attn.modules |= bit(RecomputeModule::core_attn);
       L.push_back(attn);
     }
     L.push_back(linear("o_proj", T, std::int64_t{a} * dv, h, bias, fp8));
@@ -272,12 +283,16 @@ struct Builder {
     const std::int64_t h = m.hidden;
     attention(L);
     L.push_back(norm("ffn_norm", Ts, h, m.norm));
+    tag(L, L.size() - 1, RecomputeModule::layernorm);
+    const std::size_t ffn = L.size();
     if (moe) {
       moe_ffn(L);
+      tag(L, ffn, RecomputeModule::moe);
     } else {
       block_entry(L, "ffn");
       dense_ffn(L, m.ffn.intermediate, "");
       block_exit(L, "ffn");
+      tag(L, ffn, RecomputeModule::mlp);
     }
     L.push_back(residual("ffn_residual", Ts, h));
     return L;
@@ -296,9 +311,11 @@ struct Builder {
     router.weight_grad_kernels = 1;
     L.push_back(router);
     if (ff.shared_experts > 0) {
+      const std::size_t shared = L.size();
       block_entry(L, "shared_experts");
       dense_ffn(L, std::int64_t{ff.shared_experts} * ff.expert_intermediate, "shared_");
       tp_exit(L, "shared_experts");
+      tag(L, shared, RecomputeModule::shared_experts);
     }
     L.push_back(comm("dispatch (ep)", OpComm::ep_dispatch, d(Ts) * d(h) * (fp8 ? kFp8Token : kAct)));
     // Routed experts on this rank: experts / ep, receiving imbalance x the mean token count.
@@ -311,6 +328,7 @@ struct Builder {
     up.expert_params = true;
     L.push_back(up);
     L.push_back(activation(ff.activation, d(per_expert) * local * d(ei), fp8));
+    tag(L, L.size() - 1, RecomputeModule::moe_act);
     Op down = linear("experts_down", per_expert, ei, h, false, fp8, local);
     down.expert_params = true;
     L.push_back(down);
@@ -361,6 +379,7 @@ void apply_autocast(std::vector<Op>& ops) {
       // Per element: read FP32 (4 bytes), write BF16 (2): 6 bytes (backward: the gradients back).
       cast.forward = memory_kernel(6.0 * (d(op.params) + input));
       cast.backward = {memory_kernel(6.0 * (d(op.params) + input), true)};
+      cast.modules = op.modules;
       out.push_back(cast);
     }
     if (fp32_op) {
@@ -376,6 +395,19 @@ void apply_autocast(std::vector<Op>& ops) {
 }
 
 }  // namespace
+
+double saved_bytes_recomputing(const std::vector<Op>& ops, std::uint32_t mask) {
+  double bytes = 0;
+  bool after_recomputed = false;  // the last op with a kernel was recomputed
+  for (const Op& op : ops) {
+    const bool kernel_free = op.forward.flops == 0 && op.forward.bytes == 0;  // a bare communication op
+    const bool recomputed = (op.modules & mask) != 0;
+    if (recomputed) bytes += after_recomputed ? 0.0 : op.saved_bytes;  // a run keeps its first input
+    else bytes += after_recomputed && op.forward.kind == OpKind::gemm ? 0.0 : op.saved_bytes;
+    if (!kernel_free) after_recomputed = recomputed;
+  }
+  return bytes;
+}
 
 ParamCount count_params(const ModelSpec& m) {
   // One rank holding everything: op params are the model's.

@@ -107,7 +107,9 @@ double part_forward_flops(const Scenario& s, const Layout& l, int part) {
 
 double part_activations(const Scenario& s, const Layout& l, int part) {
   const Recompute rc = s.parallel.recompute;
+  const std::uint32_t modules = s.parallel.recompute_modules;
   auto saved = [&](const std::vector<Op>& ops) {
+    if (rc == Recompute::selective && modules != 0) return saved_bytes_recomputing(ops, modules);
     double b = 0;
     for (const Op& op : ops) b += rc == Recompute::selective ? op.saved_selective : op.saved_bytes;
     return b;

@@ -528,8 +528,9 @@ class ChainFactory {
     if (layer && s_.parallel.recompute == Recompute::full) b_.forward(ops, prefix + "recompute ", c);
     if (layer && s_.parallel.recompute == Recompute::selective) {
       std::vector<Op> cheap;
+      const std::uint32_t modules = s_.parallel.recompute_modules;
       for (const Op& op : ops)
-        if (op.rerun_selective) cheap.push_back(op);
+        if (modules != 0 ? (op.modules & modules) != 0 : op.rerun_selective) cheap.push_back(op);
       b_.forward(cheap, prefix + "recompute ", c);
     }
     b_.backward(ops, prefix, with_weights, c);
@@ -876,7 +877,7 @@ std::string part_times_key(const Scenario& s) {
          name_of(s.cluster.clocks) + "|" +
          to_string(s.training.precision) + "|" + std::to_string(s.training.seq_len) + "|" + std::to_string(p.tp) + "|" +
          std::to_string(p.cp) + "|" + std::to_string(p.ep) + "|" + std::to_string(p.pp) + "|" +
-         std::to_string(p.virtual_stages) + "|" + std::to_string(p.micro_batch) + "|" + to_string(p.recompute) + "|" +
+         std::to_string(p.virtual_stages) + "|" + std::to_string(p.micro_batch) + "|" + to_string(p.recompute) + std::to_string(p.recompute_modules) + "|" +
          p.schedule + "|" + layers + "|" + (p.expert_imbalance ? std::to_string(*p.expert_imbalance) : p.routing.name) + "|" + std::to_string(p.sequence_parallel) +
          std::to_string(p.tp_comm_overlap) + to_string(p.dispatcher) +
          "|" + std::to_string(s.training.flash_attention) + std::to_string(s.training.dropout) +

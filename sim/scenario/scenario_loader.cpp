@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "gpuhours/error.hpp"
+#include "gpuhours/opgraph.hpp"
 #include "gpuhours/scenario.hpp"
 #include "gpuhours/yaml.hpp"
 
@@ -73,6 +74,7 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
                 {"zero", false, "ZeRO stage 0-3"}, {"schedule", false, "pipeline schedule"},
                 {"virtual_stages", false, "interleaving"}, {"micro_batch", false, "sequences per micro-batch"},
                 {"recompute", false, "none | selective | full"},
+                {"recompute_modules", false, "with recompute: selective, the parts of a layer recomputed (Megatron-Core's --recompute-modules): layernorm, core_attn, mla_up_proj, mlp, moe, moe_act, shared_experts"},
                 {"layers_per_part", false, "explicit layers of each pipeline part (uneven split)"},
                 {"expert_imbalance", false, "busiest expert-parallel rank's tokens / mean (default: the router model's draw)"},
                 {"routing", false, "MoE load balancing of this run, a regime of models/routing/balancing.yaml (default: the model's)"},
@@ -119,6 +121,12 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
   }
   if (auto v = p.optional_child("recompute"))
     out.recompute = v->as_enum<Recompute>();
+  if (auto v = p.optional_child("recompute_modules")) {
+    if (out.recompute != Recompute::selective) throw v->error("needs recompute: selective");
+    out.recompute_modules = 0;
+    for (const auto& item : v->items()) out.recompute_modules |= bit(item.as_enum<RecomputeModule>());
+    if (out.recompute_modules == 0) throw v->error("names at least one module");
+  }
   if (auto v = p.optional_child("dispatcher"))
     out.dispatcher = v->as_enum<Dispatcher>();
 }

@@ -176,3 +176,37 @@ TEST_CASE("MoE parallel folding: under TP each rank routes only its own sequence
   CHECK(find(d.moe_layer, "shared_experts all-gather (tp)").comm_bytes == 4096.0 * 7168 * 2);
   CHECK(find(d.moe_layer, "shared_gate_up_proj").forward.n == 2 * 2048 / 2);
 }
+
+TEST_CASE("recomputing by module (Megatron-Core's --recompute-modules) keeps each recomputed run's input only, by hand") {
+  // Qwen3-30B-A3B, 4,096 tokens, TP 2 (sequence parallel), EP 8. Recomputing the MoE block keeps
+  // the router's input (the block's checkpoint) and nothing of the router, dispatch, experts and
+  // combine; with the norms recomputed too, the router's input is the recomputed norm output and
+  // goes as well, and so does the QKV projection's (attn_norm's output; the TP all-gather between
+  // them has no kernel of its own).
+  RankShape shape;
+  shape.seq_len = 4096;
+  shape.tp = 2;
+  shape.ep = 8;
+  const OpGraph g = build_op_graph(zoo("qwen3-30b-a3b"), shape);
+  const auto& L = g.moe_layer;
+  double outside_moe = 0, outside_both = 0;
+  for (const Op& op : L) {
+    if (!(op.modules & bit(RecomputeModule::moe))) outside_moe += op.saved_bytes;
+    if (!(op.modules & (bit(RecomputeModule::moe) | bit(RecomputeModule::layernorm)))) outside_both += op.saved_bytes;
+  }
+  const double router_input = 2048.0 * 2048 * 2;  // Ts x hidden, BF16
+  CHECK(find(L, "router").saved_bytes == router_input);
+  CHECK(saved_bytes_recomputing(L, bit(RecomputeModule::moe)) == doctest::Approx(outside_moe + router_input));
+  const double norms = find(L, "attn_norm").saved_bytes + find(L, "ffn_norm").saved_bytes;
+  CHECK(norms == 2 * (2048.0 * 2048 * 2 + 2048 * 4));  // each: input (BF16) + FP32 statistics
+  const double qkv_input = find(L, "qkv_proj").saved_bytes;
+  CHECK(qkv_input == 2048.0 * 2048 * 2);  // kept sequence-sharded (before the all-gather) under SP
+  CHECK(saved_bytes_recomputing(L, bit(RecomputeModule::moe) | bit(RecomputeModule::layernorm)) ==
+        doctest::Approx(outside_both + norms - qkv_input));
+  // The routed activation alone (moe_act, in "norm, act"): it keeps its inputs (the gate and up
+  // projections) and experts_down, the GEMM after it, drops its input, the activation's output.
+  double all = 0;
+  for (const Op& op : L) all += op.saved_bytes;
+  CHECK(find(L, "experts_down").saved_bytes > 0);
+  CHECK(saved_bytes_recomputing(L, bit(RecomputeModule::moe_act)) == doctest::Approx(all - find(L, "experts_down").saved_bytes));
+}

@@ -44,6 +44,10 @@ struct ParallelSpec {
   int virtual_stages = 1;
   int micro_batch = 1;
   Recompute recompute = Recompute::none;
+  // With selective recomputation: the RecomputeModule bits (opgraph.hpp) whose ops are recomputed
+  // (Megatron-Core's --recompute-modules); 0: the default set (norms, MLA up-projections, as
+  // DeepSeek-V3 §3.2.3, and the activation inputs' consumers).
+  std::uint32_t recompute_modules = 0;
   std::vector<int> layers_per_part;  // explicit uneven split over pipeline parts (optional)
   // Busiest expert-parallel rank's tokens / mean, when given; otherwise drawn from the router model
   // of `routing` (expert_load.hpp) for the layout: see expert_imbalance(Scenario).

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "gpuhours/dtype.hpp"
+#include "gpuhours/enums.hpp"
 #include "gpuhours/model.hpp"
 
 namespace gpuhours {
@@ -51,6 +52,30 @@ struct Kernel {
   double quantize_bytes = 0;
 };
 
+/// The parts of a layer Megatron-Core can recompute one by one (--recompute-granularity selective
+/// --recompute-modules; megatron/core/transformer/transformer_config.py). An op belongs to one or
+/// more of them (a bit each): the MoE activation is in `moe` and `moe_act`.
+enum class RecomputeModule : std::uint32_t {
+  layernorm = 1,        // the norms before the attention and the FFN
+  core_attn = 2,        // the attention kernel itself
+  mla_up_proj = 4,      // MLA's query and key-value up-projections
+  mlp = 8,              // a dense FFN with its TP communication
+  moe = 16,             // the whole MoE block: router, dispatch, experts, combine (and shared experts)
+  moe_act = 32,         // the routed experts' activation function
+  shared_experts = 64,  // the shared experts
+};
+template <>
+struct EnumTable<RecomputeModule> {
+  static constexpr std::array<EnumName<RecomputeModule>, 7> names{{{RecomputeModule::layernorm, "layernorm"},
+                                                                   {RecomputeModule::core_attn, "core_attn"},
+                                                                   {RecomputeModule::mla_up_proj, "mla_up_proj"},
+                                                                   {RecomputeModule::mlp, "mlp"},
+                                                                   {RecomputeModule::moe, "moe"},
+                                                                   {RecomputeModule::moe_act, "moe_act"},
+                                                                   {RecomputeModule::shared_experts, "shared_experts"}}};
+};
+constexpr std::uint32_t bit(RecomputeModule m) { return static_cast<std::uint32_t>(m); }
+
 /// Communication an op stands for (its forward; the backward is the dual).
 enum class OpComm { none, tp_all_gather, tp_reduce_scatter, tp_all_reduce, ep_dispatch, ep_combine, cp_ring };
 
@@ -65,11 +90,18 @@ struct Op {
   // (the consumers of a recomputed output drop it).
   bool rerun_selective = false;
   double saved_selective = 0;
+  std::uint32_t modules = 0;     // the RecomputeModule bits of the parts of the layer this op is in
   std::int64_t params = 0;       // parameters this op owns on the rank
   bool expert_params = false;    // routed-expert weights (sharded by expert parallelism)
   OpComm comm = OpComm::none;
   double comm_bytes = 0;         // per rank
 };
+
+/// Activation bytes `ops` keep from forward to backward when the ops of the modules in `mask` (a
+/// RecomputeModule bit set, non-zero) run their forward again before the backward (Megatron-Core's
+/// selective recomputation by module): a recomputed run of ops keeps only the input of its first
+/// op, and a GEMM right after it does not keep its input either (the run's output, recomputed).
+double saved_bytes_recomputing(const std::vector<Op>& ops, std::uint32_t mask);
 
 /// How the model is cut onto one rank.
 struct RankShape {
