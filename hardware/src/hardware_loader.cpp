@@ -20,6 +20,7 @@ GpuSpec load_gpu(const YamlNode& n) {
                 {"sms", true, "streaming multiprocessors"},
                 {"clock", true, "tensor clock implied by the peak"},
                 {"nvlink_bandwidth", true, "NVLink per direction"},
+                {"nccl_ll_max_bus_bandwidth", true, "NCCL's cap on the LL protocol's bus bandwidth in one node (tuning.cc llMaxBws)"},
                 {"nvlink_sharp", true, "whether its NVSwitch reduces in the switch (NVLink SHARP, NCCL's NVLS): {value: true|false, source}"},
                 {"tdp", true, "board power"},
                 {"price", true, "price per GPU"},
@@ -46,6 +47,7 @@ GpuSpec load_gpu(const YamlNode& n) {
   g.sms = static_cast<int>(sourced(n, "sms", Dimension::ratio, g.sources));
   g.clock_hz = sourced(n, "clock", Dimension::hertz, g.sources);
   g.nvlink_bytes_per_s = sourced(n, "nvlink_bandwidth", Dimension::bytes_per_second, g.sources);
+  g.nccl_ll_max_bus_bytes_per_s = sourced(n, "nccl_ll_max_bus_bandwidth", Dimension::bytes_per_second, g.sources);
   {
     const YamlNode sharp = n.child("nvlink_sharp");
     if (!sharp.is_map()) throw sharp.error("expected {value: true|false, source: ...}: every hardware fact carries its source");
@@ -95,6 +97,11 @@ NetworkSpec load_network(const YamlNode& n) {
                 {"base_latency", true, "per collective (NCCL baseLat)"},
                 {"nvlink_step_latency", true, "per ring step over NVLink"},
                 {"net_step_latency", false, "per ring step across nodes (fat-tree)"},
+                {"nccl_ll", true, "NCCL's LL protocol: {base_latency, nvlink_step_latency, net_step_latency (fat-tree), bandwidth_fraction, source}"},
+                {"nccl_ll128", true, "NCCL's LL128 protocol: as nccl_ll"},
+                {"ll_max_bus_bandwidth_2_nodes", false, "fat-tree: NCCL's cap on LL bus bandwidth across 2 nodes"},
+                {"ll_max_bus_bandwidth_more_nodes", false, "fat-tree: NCCL's cap on LL bus bandwidth across more nodes"},
+                {"nccl_net_overhead", false, "fat-tree: floor of an in-node ring step when the ring crosses nodes"},
                 {"comm_sms", true, "SMs a collective kernel occupies"}});
   NetworkSpec w;
   w.name = n.child("name").as_string();
@@ -130,7 +137,32 @@ NetworkSpec load_network(const YamlNode& n) {
     w.pcie_bytes_per_s = sourced(n, "pcie_bandwidth", Dimension::bytes_per_second, w.sources);
     w.nic_efficiency = fraction("nic_efficiency");
     w.net_step_latency_seconds = sourced(n, "net_step_latency", Dimension::seconds, w.sources);
+    w.ll_max_bus_bytes_per_s_2_nodes = sourced(n, "ll_max_bus_bandwidth_2_nodes", Dimension::bytes_per_second, w.sources);
+    w.ll_max_bus_bytes_per_s_more_nodes = sourced(n, "ll_max_bus_bandwidth_more_nodes", Dimension::bytes_per_second, w.sources);
+    w.net_overhead_seconds = sourced(n, "nccl_net_overhead", Dimension::seconds, w.sources);
   }
+  auto protocol = [&](const char* key) {
+    const YamlNode p = n.child(key);
+    if (!p.is_map()) throw p.error("expected {base_latency, nvlink_step_latency, net_step_latency, bandwidth_fraction, source}");
+    std::vector<KeySpec> keys = {{"base_latency", true, "per collective"},
+                                 {"nvlink_step_latency", true, "per ring step over NVLink"},
+                                 {"bandwidth_fraction", true, "of the Simple protocol's bus bandwidth"},
+                                 {"source", true, "key under sources"},
+                                 {"note", false, "remark"}};
+    if (w.kind == "fat-tree") keys.push_back({"net_step_latency", true, "per ring step across nodes"});
+    p.check_keys(keys);
+    check_sources(p, w.sources);
+    NetworkSpec::Protocol out;
+    out.base_latency_seconds = p.child("base_latency").as_quantity(Dimension::seconds);
+    out.nvlink_step_latency_seconds = p.child("nvlink_step_latency").as_quantity(Dimension::seconds);
+    if (w.kind == "fat-tree") out.net_step_latency_seconds = p.child("net_step_latency").as_quantity(Dimension::seconds);
+    out.bandwidth_fraction = p.child("bandwidth_fraction").as_double();
+    if (!(out.bandwidth_fraction > 0 && out.bandwidth_fraction <= 1))
+      throw p.child("bandwidth_fraction").error("a fraction in (0, 1]");
+    return out;
+  };
+  w.ll = protocol("nccl_ll");
+  w.ll128 = protocol("nccl_ll128");
   w.nvlink_efficiency = fraction("nvlink_efficiency");
   w.nvls_efficiency = fraction("nvls_efficiency");
   w.ep_nvlink_efficiency = fraction("ep_nvlink_efficiency");

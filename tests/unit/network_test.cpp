@@ -43,15 +43,39 @@ TEST_CASE("an uncontended ring all-reduce equals 2(n-1)/n S/B plus NCCL's latenc
   CHECK(ring_collective_time(CollectiveKind::all_reduce, GiB, 8, 1, one) == expected);
   const Time sim = run(CollectiveKind::all_reduce, Algorithm::ring, GiB, one).time;
   CHECK(std::abs(sim.count_ns() - expected.count_ns()) <= 2);
-  // 16 nodes on the rail-optimised fat tree: B = min(NVLink 369.9, 8 NICs x 47) GB/s;
-  // latency = 8.4 + (254 - 30) * 3.4 + 30 * 14 us.
+  // 16 nodes on the rail-optimised fat tree: B = min(NVLink 369.9, 8 NICs x 47) GB/s. With 254
+  // steps the latency decides even at 1 GiB: Simple 8.4 + (254 - 30) * 3.4 + 30 * 14 = 1,190 us
+  // + 5.76 ms, LL128 14 + 224 * 1.9 + 30 * 4 = 560 us + 5.76 / 0.92 ms: NCCL's model runs LL128.
   const ClusterSpec many = cluster("h100-sxm", 16, "ib-ndr-rail-fat-tree");
   const Time closed = ring_collective_time(CollectiveKind::all_reduce, GiB, 128, 16, many);
-  const Time by_hand = Time::from_seconds_ceil(8.4e-6 + 224 * 3.4e-6 + 30 * 14e-6) +
-                       Time::from_seconds_ceil(254.0 / 128 * GiB / std::min(B, 8 * 50e9 * 0.94));
+  const Time by_hand = Time::from_seconds_ceil(14e-6 + 224 * 1.9e-6 + 30 * 4e-6) +
+                       Time::from_seconds_ceil(254.0 / 128 * GiB / (0.92 * std::min(B, 8 * 50e9 * 0.94)));
   CHECK(closed == by_hand);
   const Time flows = run(CollectiveKind::all_reduce, Algorithm::ring, GiB, many).time;
   CHECK(std::abs(flows.count_ns() - closed.count_ns()) <= 2);
+}
+
+TEST_CASE("small messages take NCCL's LL protocol: 1 KiB on 8 A100 within 15% of measured, where Simple was 3x slow") {
+  // Measured, 8 x A100 SXM 80GB, NCCL 2.17.1, 1 KiB, in place (microsoft/mscclpp
+  // docs/performance-ndmv4.md): all-reduce 16.96 us, all-gather 12.53 us. NCCL's model (tuning.cc)
+  // runs LL at this size: 6.6 + 14 x 0.6 = 15.0 us and 6.6 + 7 x 0.6 = 10.8 us; Simple's latency
+  // alone is 8.4 + 14 x 3.4 = 56 us.
+  const ClusterSpec a100 = cluster("a100-sxm-80gb", 1, "nvswitch-node");
+  const auto ar = run(CollectiveKind::all_reduce, Algorithm::ring, 1024, a100);
+  const auto ag = run(CollectiveKind::all_gather, Algorithm::ring, 1024, a100);
+  MESSAGE("all-reduce ", ar.time.seconds() * 1e6, " us (16.96), all-gather ", ag.time.seconds() * 1e6, " us (12.53)");
+  CHECK(rel(ar.time.seconds(), 16.96e-6) < 0.15);
+  CHECK(rel(ag.time.seconds(), 12.53e-6) < 0.15);
+  CHECK(ring_collective_time(CollectiveKind::all_reduce, 1024, 8, 1, a100).seconds() == doctest::Approx(15.0e-6).epsilon(0.01));
+  // In between LL128 (40.6 us, 0.92 B) wins, from about 2 MiB, where LL's cap of 87.7 GB/s binds,
+  // to about 25 MiB, where Simple's full bandwidth pays for its 56 us: at 8 MiB, 105 us against
+  // Simple's 116 and LL's 182. Large messages keep Simple (the 1 GiB figures below).
+  const double mib8 = 8.0 * 1048576, mib32 = 32.0 * 1048576;
+  const double B = 300e9 * a100.network.nvlink_efficiency;  // A100 NVLink 300 GB/s per direction
+  CHECK(ring_collective_time(CollectiveKind::all_reduce, mib8, 8, 1, a100).seconds() ==
+        doctest::Approx(14.0e-6 + 14 * 1.9e-6 + 14.0 / 8 * mib8 / (0.92 * B)).epsilon(1e-6));
+  CHECK(ring_collective_time(CollectiveKind::all_reduce, mib32, 8, 1, a100).seconds() ==
+        doctest::Approx(8.4e-6 + 14 * 3.4e-6 + 14.0 / 8 * mib32 / B).epsilon(1e-6));
 }
 
 TEST_CASE("8 GPUs on NVSwitch, 1 GiB all-reduce: H800 within 10% of nccl #1374, H100 round trip") {
@@ -289,11 +313,22 @@ ep_nvlink_efficiency: {value: 0.6, source: x}
 base_latency: {value: 8 us, source: x}
 nvlink_step_latency: {value: 3 us, source: x}
 net_step_latency: {value: 14 us, source: x}
+nccl_ll: {base_latency: 6.6 us, nvlink_step_latency: 0.6 us, net_step_latency: 2.7 us, bandwidth_fraction: 0.5, source: x}
+nccl_ll128: {base_latency: 14 us, nvlink_step_latency: 1.9 us, net_step_latency: 4 us, bandwidth_fraction: 0.92, source: x}
+ll_max_bus_bandwidth_2_nodes: {value: 39 GB/s, source: x}
+ll_max_bus_bandwidth_more_nodes: {value: 20.4 GB/s, source: x}
+nccl_net_overhead: {value: 1 us, source: x}
 comm_sms: {value: 20, source: x}
 )";
   CHECK_THROWS_WITH_AS(load_network(YamlNode::load_string(text, "broken.yaml")),
                        doctest::Contains("broken.yaml:9:32: field 'nic_bandwidth_per_gpu.value': must be greater than zero"),
                        InputError);
+  // A protocol's bandwidth is a fraction of the Simple protocol's.
+  std::string bad = text;
+  bad.replace(bad.find("0 Gb/s"), 6, "400 Gb/s");
+  bad.replace(bad.find("bandwidth_fraction: 0.92"), 24, "bandwidth_fraction: 1.5");
+  CHECK_THROWS_WITH_AS(load_network(YamlNode::load_string(bad, "broken.yaml")),
+                       doctest::Contains("broken.yaml:19:"), InputError);
 }
 
 TEST_CASE("every catalogue file loads") {

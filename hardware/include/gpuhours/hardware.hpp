@@ -25,6 +25,7 @@ struct GpuSpec {
   int sms = 0;
   double clock_hz = 0;
   double nvlink_bytes_per_s = 0;  // per direction
+  double nccl_ll_max_bus_bytes_per_s = 0;  // NCCL's cap on the LL protocol's bus bandwidth in one node
   bool nvlink_sharp = false;       // the NVSwitch reduces in the switch (NVLS all-reduce)
   double tdp_watts = 0;
   double price_usd = 0;
@@ -60,6 +61,14 @@ struct NetworkSpec {
   double base_latency_seconds = 0;
   double nvlink_step_latency_seconds = 0;
   double net_step_latency_seconds = 0;
+  // NCCL's low-latency protocols (tuning.cc): the Simple figures above are the third protocol.
+  struct Protocol {
+    double base_latency_seconds = 0, nvlink_step_latency_seconds = 0, net_step_latency_seconds = 0;
+    double bandwidth_fraction = 0;  // of the Simple protocol's bus bandwidth (0: not used)
+  };
+  Protocol ll, ll128;
+  double ll_max_bus_bytes_per_s_2_nodes = 0, ll_max_bus_bytes_per_s_more_nodes = 0;  // across nodes
+  double net_overhead_seconds = 0;  // floor of an in-node ring step when the ring crosses nodes
   int comm_sms = 0;  // SMs a communication kernel occupies
 };
 
