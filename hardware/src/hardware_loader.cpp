@@ -97,6 +97,7 @@ NetworkSpec load_network(const YamlNode& n) {
                 {"base_latency", true, "per collective (NCCL baseLat)"},
                 {"nvlink_step_latency", true, "per ring step over NVLink"},
                 {"net_step_latency", false, "per ring step across nodes (fat-tree)"},
+                {"nvls_latency", true, "NVLink SHARP all-reduce latency (NCCL hwLat[NVLink][NVLS])"},
                 {"nccl_ll", true, "NCCL's LL protocol: {base_latency, nvlink_step_latency, net_step_latency (fat-tree), bandwidth_fraction, source}"},
                 {"nccl_ll128", true, "NCCL's LL128 protocol: as nccl_ll"},
                 {"ll_max_bus_bandwidth_2_nodes", false, "fat-tree: NCCL's cap on LL bus bandwidth across 2 nodes"},
@@ -161,6 +162,7 @@ NetworkSpec load_network(const YamlNode& n) {
       throw p.child("bandwidth_fraction").error("a fraction in (0, 1]");
     return out;
   };
+  w.nvls_latency_seconds = sourced(n, "nvls_latency", Dimension::seconds, w.sources);
   w.ll = protocol("nccl_ll");
   w.ll128 = protocol("nccl_ll128");
   w.nvlink_efficiency = fraction("nvlink_efficiency");

@@ -143,11 +143,13 @@ int cmd_collective(const Catalog& catalog, const CollectiveArgs& a, std::ostream
                                 {"algbw_bytes_per_s", r.algbw_bytes_per_s},
                                 {"busbw_bytes_per_s", r.busbw_bytes_per_s}};
     if (moe_op) j["deepep_bandwidth_bytes_per_s"] = r.deepep_bandwidth_bytes_per_s;
+    if (!r.protocol.empty()) j["protocol"] = r.protocol;
     out << j.dump(1) << "\n";
     return 0;
   }
-  out << fmt::format("{} of {} over {} x {} GPUs ({}, {} algorithm{})\n", to_string(kind), a.bytes, c.nodes,
+  out << fmt::format("{} of {} over {} x {} GPUs ({}, {} algorithm{}{})\n", to_string(kind), a.bytes, c.nodes,
                      c.gpus_per_node, c.network.title, to_string(r.algorithm),
+                     r.protocol.empty() ? "" : fmt::format(", NCCL {} protocol", r.protocol),
                      moe_op ? fmt::format(", top-{} over at most {} nodes", a.top_k, a.max_nodes) : "");
   out << fmt::format("  {:<10}{:>12.3f} us\n", "time", r.time.seconds() * 1e6);
   out << fmt::format("  {:<10}{:>12.2f} GB/s   (bytes / time)\n", "algbw", r.algbw_bytes_per_s / 1e9);

@@ -67,13 +67,14 @@ CollectiveResult simulate_collective(CollectiveKind kind, Algorithm algorithm, d
     NetworkModel net(topo);
     TaskGraph g;
     const StreamId s = g.add_stream(0, "comm");
-    g.add_external_task(s, net.add_op(make_collective(kind, a, bytes, ranks, topo, cluster, moe)), 0,
-                        g.intern(to_string(kind)));
+    const std::uint32_t id = net.add_op(make_collective(kind, a, bytes, ranks, topo, cluster, moe));
+    g.add_external_task(s, id, 0, g.intern(to_string(kind)));
     Engine e(g, &net);
     const Time t = e.run();
     if (best.time.count_ns() == 0 || t < best.time) {
       best.algorithm = a;
       best.time = t;
+      best.protocol = net.op(id).protocol;
     }
   }
   const double seconds = best.time.seconds();

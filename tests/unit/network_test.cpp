@@ -78,6 +78,21 @@ TEST_CASE("small messages take NCCL's LL protocol: 1 KiB on 8 A100 within 15% of
         doctest::Approx(8.4e-6 + 14 * 3.4e-6 + 14.0 / 8 * mib32 / B).epsilon(1e-6));
 }
 
+TEST_CASE("NVLS all-reduce of a small message takes NCCL's 25 us NVLS latency, as measured on H100") {
+  // Azure ND H100 v5 (Azure/AI-benchmarking-guide ND_H100_v5_results.md, NCCL_ALGO=NVLS, 8 GPUs):
+  // busbw 0.27 GB/s at 4 KiB, so 2 x 7/8 x 4,096 B / 0.27 GB/s = 26.5 us. NCCL's model
+  // (tuning.cc): baseLat 0 + hwLat[NVLink][NVLS] 25 us.
+  const auto r = run(CollectiveKind::all_reduce, Algorithm::nvls, 4096, cluster("h100-sxm", 1, "nvswitch-node"));
+  const double measured = 2.0 * 7 / 8 * 4096 / 0.27e9;
+  MESSAGE("NVLS 4 KiB: ", r.time.seconds() * 1e6, " us (measured ", measured * 1e6, ")");
+  CHECK(rel(r.time.seconds(), measured) < 0.10);
+  // At that size NCCL's model prefers the ring with LL (6.6 + 14 x 0.6 = 15 us), and so does the
+  // automatic choice.
+  const auto automatic = run(CollectiveKind::all_reduce, Algorithm::automatic, 4096, cluster("h100-sxm", 1, "nvswitch-node"));
+  CHECK(automatic.algorithm == Algorithm::ring);
+  CHECK(automatic.protocol == "ll");
+}
+
 TEST_CASE("8 GPUs on NVSwitch, 1 GiB all-reduce: H800 within 10% of nccl #1374, H100 round trip") {
   // Published: H100 NVLS 480 GB/s, ring 370 GB/s (nccl-tests #212): the inputs the efficiencies
   // were derived from, so only a round trip of the derivation; H800 215 GB/s (nccl #1374) is not.
@@ -313,6 +328,7 @@ ep_nvlink_efficiency: {value: 0.6, source: x}
 base_latency: {value: 8 us, source: x}
 nvlink_step_latency: {value: 3 us, source: x}
 net_step_latency: {value: 14 us, source: x}
+nvls_latency: {value: 25 us, source: x}
 nccl_ll: {base_latency: 6.6 us, nvlink_step_latency: 0.6 us, net_step_latency: 2.7 us, bandwidth_fraction: 0.5, source: x}
 nccl_ll128: {base_latency: 14 us, nvlink_step_latency: 1.9 us, net_step_latency: 4 us, bandwidth_fraction: 0.92, source: x}
 ll_max_bus_bandwidth_2_nodes: {value: 39 GB/s, source: x}
@@ -328,7 +344,7 @@ comm_sms: {value: 20, source: x}
   bad.replace(bad.find("0 Gb/s"), 6, "400 Gb/s");
   bad.replace(bad.find("bandwidth_fraction: 0.92"), 24, "bandwidth_fraction: 1.5");
   CHECK_THROWS_WITH_AS(load_network(YamlNode::load_string(bad, "broken.yaml")),
-                       doctest::Contains("broken.yaml:19:"), InputError);
+                       doctest::Contains("broken.yaml:20:"), InputError);
 }
 
 TEST_CASE("every catalogue file loads") {

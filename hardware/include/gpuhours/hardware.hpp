@@ -67,6 +67,7 @@ struct NetworkSpec {
     double bandwidth_fraction = 0;  // of the Simple protocol's bus bandwidth (0: not used)
   };
   Protocol ll, ll128;
+  double nvls_latency_seconds = 0;  // NVLink SHARP all-reduce
   double ll_max_bus_bytes_per_s_2_nodes = 0, ll_max_bus_bytes_per_s_more_nodes = 0;  // across nodes
   double net_overhead_seconds = 0;  // floor of an in-node ring step when the ring crosses nodes
   int comm_sms = 0;  // SMs a communication kernel occupies

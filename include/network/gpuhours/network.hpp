@@ -74,6 +74,7 @@ struct CollectiveOp {
   double bytes = 0;  // S
   int ranks = 0;
   std::vector<Phase> phases;
+  std::string protocol;  // NCCL's protocol (ring: "ll", "ll128" or "simple"; empty where not modelled)
 };
 
 /// DeepEP routing parameters for dispatch / combine.
@@ -124,6 +125,7 @@ struct CollectiveResult {
   Time time;
   double algbw_bytes_per_s = 0;  // S / t
   double busbw_bytes_per_s = 0;  // algbw * nccl-tests factor
+  std::string protocol;          // NCCL's protocol the algorithm ran (ring), or empty
   /// dispatch/combine: DeepEP's bottleneck bandwidth: across nodes, token bytes sent to all target
   /// nodes (own node included) / t; inside one node, token bytes received (own included) / t.
   double deepep_bandwidth_bytes_per_s = 0;

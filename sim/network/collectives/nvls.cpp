@@ -15,8 +15,8 @@ CollectiveOp nvls_plan(const CollectiveRequest& r) {
     throw InputError("the nvls algorithm needs NVLink SHARP, which the GPU file of " + c.gpu.name + " says it lacks; use ring");
   CollectiveOp op;
   Phase ph;
-  // Two NVLink hops: into the switch, which reduces, and back out (assumed from the data path).
-  ph.latency_seconds = c.network.base_latency_seconds + 2 * c.network.nvlink_step_latency_seconds;
+  // NCCL's NVLS latency (tuning.cc: baseLat 0, hwLat[NVLink][NVLS] 25 us).
+  ph.latency_seconds = c.network.nvls_latency_seconds;
   // Links carry NVLink at the ring efficiency; NVLS moves S each way at its own measured fraction.
   const double wire = S * c.network.nvlink_efficiency / c.network.nvls_efficiency;
   for (int r : ranks) {

@@ -75,6 +75,7 @@ CollectiveOp ring_plan(const CollectiveRequest& r) {
   // so that the links' Simple bandwidth delivers the protocol's bus bandwidth.
   const RingProtocol protocol = fastest_protocol(kind, S, n, nodes, c);
   ph.latency_seconds = protocol.latency_seconds;
+  op.protocol = protocol.name;
   const double bytes = ring_factor(kind, n) * S / channels * ring_bandwidth_bytes_per_s(n, nodes, c) / protocol.bus_bytes_per_s;
   for (int ch = 0; ch < channels; ++ch) {
     // Ring `ch` enters and leaves every node through the NIC of the node's ch-th rank: it visits
