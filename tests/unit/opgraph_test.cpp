@@ -18,6 +18,14 @@ Op find(const std::vector<Op>& ops, const std::string& name) {
   FAIL("no op " << name);
   return Op{};
 }
+// One rank of 4,096 tokens under TP 2 with sequence parallelism and EP 8.
+RankShape tp2_ep8_shape() {
+  RankShape shape;
+  shape.seq_len = 4096;
+  shape.tp = 2;
+  shape.ep = 8;
+  return shape;
+}
 }  // namespace
 
 TEST_CASE("Llama 3 parameter counts are within 0.5% of the published 8.03B and 70.6B") {
@@ -156,10 +164,7 @@ TEST_CASE("MoE parallel folding: under TP each rank routes only its own sequence
   // Qwen3-30B-A3B, 4,096 tokens, TP 2 with sequence parallelism, EP 8: a rank routes 2,048
   // tokens x 8 experts over 128 / 8 = 16 local experts = 1,024 tokens per expert, and dispatches
   // its 2,048 tokens of width 2,048 in BF16; no TP collective surrounds the routed experts.
-  RankShape shape;
-  shape.seq_len = 4096;
-  shape.tp = 2;
-  shape.ep = 8;
+  const RankShape shape = tp2_ep8_shape();
   const OpGraph g = build_op_graph(zoo("qwen3-30b-a3b"), shape);
   CHECK(g.tokens == 4096);
   CHECK(g.routed_tokens == 2048);
@@ -183,10 +188,7 @@ TEST_CASE("recomputing by module (Megatron-Core's --recompute-modules) keeps eac
   // combine; with the norms recomputed too, the router's input is the recomputed norm output and
   // goes as well, and so does the QKV projection's (attn_norm's output; the TP all-gather between
   // them has no kernel of its own).
-  RankShape shape;
-  shape.seq_len = 4096;
-  shape.tp = 2;
-  shape.ep = 8;
+  const RankShape shape = tp2_ep8_shape();
   const OpGraph g = build_op_graph(zoo("qwen3-30b-a3b"), shape);
   const auto& L = g.moe_layer;
   double outside_moe = 0, outside_both = 0;

@@ -37,6 +37,7 @@ double ring_latency(CollectiveKind kind, int n, int nodes, const NetworkSpec& ne
 struct RingProtocol {
   const char* name;
   double latency_seconds, bus_bytes_per_s;
+  double of_simple;  // bus_bytes_per_s / the Simple protocol's
 };
 
 RingProtocol fastest_protocol(CollectiveKind kind, double bytes, int n, int nodes, const ClusterSpec& c) {
@@ -46,10 +47,10 @@ RingProtocol fastest_protocol(CollectiveKind kind, double bytes, int n, int node
   const double ll_cap = nodes <= 1 ? c.gpu.nccl_ll_max_bus_bytes_per_s
                         : nodes == 2 ? net.ll_max_bus_bytes_per_s_2_nodes
                                      : net.ll_max_bus_bytes_per_s_more_nodes;
-  const RingProtocol candidates[3] = {
-      {"simple", ring_latency(kind, n, nodes, net, simple, true), B},
-      {"ll", ring_latency(kind, n, nodes, net, net.ll, false), std::min(ll_cap, B * net.ll.bandwidth_fraction)},
-      {"ll128", ring_latency(kind, n, nodes, net, net.ll128, false), B * net.ll128.bandwidth_fraction}};
+  const double ll = std::min(ll_cap, B * net.ll.bandwidth_fraction), ll128 = B * net.ll128.bandwidth_fraction;
+  const RingProtocol candidates[3] = {{"simple", ring_latency(kind, n, nodes, net, simple, true), B, 1.0},
+                                      {"ll", ring_latency(kind, n, nodes, net, net.ll, false), ll, ll / B},
+                                      {"ll128", ring_latency(kind, n, nodes, net, net.ll128, false), ll128, ll128 / B}};
   const double factor = ring_factor(kind, n);
   const RingProtocol* best = &candidates[0];
   for (const RingProtocol& p : candidates)
@@ -76,7 +77,7 @@ CollectiveOp ring_plan(const CollectiveRequest& r) {
   const RingProtocol protocol = fastest_protocol(kind, S, n, nodes, c);
   ph.latency_seconds = protocol.latency_seconds;
   op.protocol = protocol.name;
-  const double bytes = ring_factor(kind, n) * S / channels * ring_bandwidth_bytes_per_s(n, nodes, c) / protocol.bus_bytes_per_s;
+  const double bytes = ring_factor(kind, n) * S / channels / protocol.of_simple;
   for (int ch = 0; ch < channels; ++ch) {
     // Ring `ch` enters and leaves every node through the NIC of the node's ch-th rank: it visits
     // that rank first, then the node's other ranks, and the last one sends to the next node's
