@@ -26,7 +26,8 @@ GpuSpec load_gpu(const YamlNode& n) {
                 {"price", true, "price per GPU"},
                 {"achievable", true, "measured ceilings as fractions of peak"},
                 {"kernel_launch", true, "fixed time per kernel"},
-                {"graph_kernel_gap", false, "time per kernel replayed from a CUDA graph"}});
+                {"graph_kernel_gap", false, "time per kernel replayed from a CUDA graph"},
+                {"speed_variation", true, "coefficient of variation of one GPU's kernel time across GPUs of this model"}});
   GpuSpec g;
   g.name = n.child("name").as_string();
   g.title = n.child("title").as_string();
@@ -73,6 +74,9 @@ GpuSpec load_gpu(const YamlNode& n) {
                   fraction("attention_bwd"), fraction("elementwise"), fraction("copy")};
   g.kernel_launch_seconds = sourced(n, "kernel_launch", Dimension::seconds, g.sources);
   if (n.has("graph_kernel_gap")) g.graph_kernel_gap_seconds = sourced(n, "graph_kernel_gap", Dimension::seconds, g.sources);
+  g.speed_variation = sourced(n, "speed_variation", Dimension::ratio, g.sources);
+  if (!(g.speed_variation >= 0 && g.speed_variation <= 0.3))
+    throw n.child("speed_variation").error("a coefficient of variation between 0 and 0.3 (0.021 is 2.1%)");
   return g;
 }
 
@@ -236,7 +240,8 @@ ClusterSpec load_cluster(const YamlNode& c, const Catalog& catalog) {
                 {"gpus_per_node", true, "GPUs per server"},
                 {"network", true, "preset name or inline mapping"},
                 {"calibration", false, "kernel calibration profile (default: the GPU's own; none: roofline)"},
-                {"clocks", false, "sustained (default: tensor-core kernels at the profile's power-capped rate) or burst"}});
+                {"clocks", false, "sustained (default: tensor-core kernels at the profile's power-capped rate) or burst"},
+                {"stragglers", false, "true (default: the job paces at its slowest GPU) or false (an ideal cluster)"}});
   ClusterSpec cl;
   cl.gpu = load_named(c.child("gpu"), catalog, "hardware/gpus", "GPU", load_gpu);
   cl.nodes = c.child("nodes").as_count();
@@ -248,6 +253,7 @@ ClusterSpec load_cluster(const YamlNode& c, const Catalog& catalog) {
     cl.calibration = default_calibration(cl.gpu, catalog);
   }
   if (auto clocks = c.optional_child("clocks")) cl.clocks = clocks->as_enum<Clocks>();
+  if (auto stragglers = c.optional_child("stragglers")) cl.stragglers = stragglers->as_bool();
   if (cl.nodes > 1 && cl.network.kind == "nvswitch")
     throw c.child("network").error("an nvswitch network spans one node; " + std::to_string(cl.nodes) +
                                    " nodes need a fat-tree network");

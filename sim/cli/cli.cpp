@@ -50,6 +50,17 @@ void write_sensitivity(const Scenario& s, const RunResult& base, std::ostream& o
                        100 * (r.cost_high / base.cost_usd - 1));
 }
 
+// The step on an ideal cluster (every GPU at the mean speed) next to this one's, for --explain.
+void write_straggler_cost(const Scenario& s, const StepResult& step, std::ostream& out) {
+  if (!s.cluster.stragglers || s.cluster.gpus() < 2) return;
+  Scenario ideal = s;
+  ideal.cluster.stragglers = false;
+  const double ideal_seconds = simulate_step(ideal).seconds;
+  out << fmt::format("\nStragglers: the step takes {:.3f} s waiting for the slowest of {} GPUs, {:.3f} s on an ideal cluster "
+                     "({:+.1f}%; stragglers: false)\n",
+                     step.seconds, s.cluster.gpus(), ideal_seconds, 100 * (step.seconds / ideal_seconds - 1));
+}
+
 // Writes an HTML report to `path` with `write`; a file that cannot be written is bad input.
 template <class Write>
 void write_html_file(const std::string& path, Write write) {
@@ -80,7 +91,10 @@ int cmd_run(const Catalog& catalog, const std::string& scenario, const std::stri
   if (format == "json") write_json(report, out);
   else if (format == "csv") write_csv(report, out);
   else write_terminal(report, out);
-  if (explain) write_explain(report, out);
+  if (explain) {
+    write_explain(report, out);
+    write_straggler_cost(s, step, out);
+  }
   if (sens) write_sensitivity(s, run, out);
   return 0;
 }

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <limits>
 
+#include <boost/math/distributions/normal.hpp>
 #include <fmt/format.h>
 
 #include "gpuhours/error.hpp"
@@ -16,8 +17,28 @@ KernelModel::KernelModel(const GpuSpec& gpu, const CalibrationProfile* profile, 
       scale_(time_scale),
       tensor_clock_(profile && clocks == Clocks::sustained ? profile->sustained_clock_ratio : 1.0) {}
 
+double expected_max_standard_normal(int n) {
+  if (n <= 1) return 0.0;
+  const double p = (n - 0.375) / (n + 0.25);
+  return boost::math::quantile(boost::math::normal(), p);
+}
+
+double straggler_time_factor(const ClusterSpec& cluster) {
+  if (!cluster.stragglers) return 1.0;
+  return 1.0 + cluster.gpu.speed_variation * expected_max_standard_normal(cluster.gpus());
+}
+
 KernelModel::KernelModel(const ClusterSpec& cluster, double time_scale)
-    : KernelModel(cluster.gpu, cluster.calibration.get(), time_scale, cluster.clocks) {}
+    : KernelModel(cluster.gpu, cluster.calibration.get(), time_scale * straggler_time_factor(cluster), cluster.clocks) {
+  if (!cluster.stragglers)
+    stragglers_ = "stragglers: off, an ideal cluster (every GPU at the mean speed; stragglers: false)";
+  else
+    stragglers_ = fmt::format(
+        "stragglers: each step waits for the slowest of {} GPUs: compute {:+.1f}% (per-GPU speed spread {:.1f}%, the "
+        "largest of {} normal draws {:.2f} sigma above the mean)",
+        cluster.gpus(), 100 * (straggler_time_factor(cluster) - 1), 100 * cluster.gpu.speed_variation, cluster.gpus(),
+        expected_max_standard_normal(cluster.gpus()));
+}
 
 Time KernelModel::time(const Kernel& k) const {
   // An FP8 GEMM's quantization pass is a memory-bound kernel of its own, before the GEMM.
@@ -64,6 +85,12 @@ double KernelModel::unscaled_seconds(const Kernel& k) const {
 }
 
 std::vector<std::string> KernelModel::assumptions() const {
+  std::vector<std::string> out = profile_assumptions();
+  if (stragglers_) out.push_back(*stragglers_);
+  return out;
+}
+
+std::vector<std::string> KernelModel::profile_assumptions() const {
   if (!profile_)
     return {"kernel times: roofline from " + gpu_.name +
             " catalogue peaks with measured per-class ceilings (no calibration profile)"};

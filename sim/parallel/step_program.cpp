@@ -882,6 +882,7 @@ std::string part_times_key(const Scenario& s) {
          std::to_string(p.tp_comm_overlap) + to_string(p.dispatcher) +
          "|" + std::to_string(s.training.flash_attention) + std::to_string(s.training.dropout) +
          std::to_string(s.training.autocast) + "|" + std::to_string(s.uncertainty.kernel_time_scale) + "|" +
+         std::to_string(straggler_time_factor(s.cluster)) + "|" +
          std::to_string(s.model.layers);
 }
 

@@ -296,11 +296,12 @@ PhaseSpec parse_phase(const YamlNode& n, const Scenario& s, const Catalog& catal
 void load_uncertainty(const Catalog& catalog, UncertaintySpec& u) {
   const YamlNode doc = YamlNode::load_file(catalog.root() + "/hardware/uncertainty.yaml");
   doc.check_keys({{"sources", true, ""}, {"kernel_time", true, ""}, {"network_bandwidth", true, ""},
-                  {"interruption_rate", true, ""}, {"expert_imbalance", true, ""}, {"response_length", true, ""}});
+                  {"interruption_rate", true, ""}, {"expert_imbalance", true, ""}, {"response_length", true, ""},
+                  {"speed_variation", true, ""}});
   const auto sources = load_sources(doc);
   for (auto [key, range] : {std::pair{"kernel_time", &u.kernel_time}, {"network_bandwidth", &u.network_bandwidth},
                             {"interruption_rate", &u.interruption_rate}, {"expert_imbalance", &u.expert_imbalance},
-                            {"response_length", &u.response_length}}) {
+                            {"response_length", &u.response_length}, {"speed_variation", &u.speed_variation}}) {
     const YamlNode r = doc.child(key);
     r.check_keys({{"low", true, "low end"}, {"high", true, "high end"}, {"source", true, "key of sources"}, {"note", false, ""}});
     check_sources(r, sources);

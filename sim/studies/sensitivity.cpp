@@ -28,6 +28,8 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
        [](Scenario& x, bool hi) {
          x.uncertainty.network_bandwidth_scale *= hi ? x.uncertainty.network_bandwidth.high : x.uncertainty.network_bandwidth.low;
        }},
+      {"GPU speed spread", factor(u.speed_variation.low), factor(u.speed_variation.high),
+       [](Scenario& x, bool hi) { x.cluster.gpu.speed_variation *= hi ? x.uncertainty.speed_variation.high : x.uncertainty.speed_variation.low; }},
       {"interruption rate", factor(u.interruption_rate.low), factor(u.interruption_rate.high),
        [](Scenario& x, bool hi) {
          x.reliability.interruptions_per_gpu_hour *= hi ? x.uncertainty.interruption_rate.high : x.uncertainty.interruption_rate.low;

@@ -62,7 +62,7 @@ TEST_CASE("compare: one row per scenario") {
   CHECK(r.out.find("h100-1gpu-llama-1b") != std::string::npos);
   CHECK(r.out.find("llama-3-8b-8gpu-dp") != std::string::npos);
   CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 4);  // header, two rows, the legend
-  CHECK(r.out.find("2,972") != std::string::npos);             // grouped digits
+  CHECK(r.out.find("3,061") != std::string::npos);             // grouped digits
 }
 
 TEST_CASE("compare --baseline: ratio columns against the baseline, and the claim beside the simulation") {

@@ -36,6 +36,9 @@ struct GpuSpec {
     double elementwise = 1, copy = 1;             // of HBM bandwidth
   } achievable;
   double kernel_launch_seconds = 0;  // fixed cost per kernel on the GPU
+  /// Per-GPU speed spread: the coefficient of variation of the same kernel work's time across GPUs
+  /// of this model (manufacturing, cooling, power delivery). A synchronous job paces at its slowest.
+  double speed_variation = 0;
   std::optional<double> graph_kernel_gap_seconds;  // per kernel replayed from a CUDA graph
 };
 
@@ -92,6 +95,8 @@ struct ClusterSpec {
   GpuSpec gpu;
   std::shared_ptr<const CalibrationProfile> calibration;  // measured kernel times, or none (roofline)
   Clocks clocks = Clocks::sustained;
+  /// Whether the job paces at its slowest GPU (GpuSpec::speed_variation); false: an ideal cluster.
+  bool stragglers = true;
   int nodes = 1;
   int gpus_per_node = 1;
   NetworkSpec network;
@@ -107,7 +112,7 @@ double achievable_gemm_fraction(const GpuSpec& gpu, Precision p);
 GpuSpec load_gpu(const YamlNode& node);
 NetworkSpec load_network(const YamlNode& node);
 NodeSpec load_node(const YamlNode& node);
-/// A cluster mapping {gpu, nodes, gpus_per_node, network, calibration, clocks}. Without `calibration`, the
+/// A cluster mapping {gpu, nodes, gpus_per_node, network, calibration, clocks, stragglers}. Without `calibration`, the
 /// GPU's own profile (GpuSpec::calibration) times the kernels; `calibration: none` asks for the
 /// roofline.
 ClusterSpec load_cluster(const YamlNode& node, const Catalog& catalog);

@@ -224,7 +224,7 @@ struct UncertaintySpec {
   struct Range {
     double low = 1, high = 1;
   };
-  Range kernel_time, network_bandwidth, interruption_rate, expert_imbalance, response_length;
+  Range kernel_time, network_bandwidth, interruption_rate, expert_imbalance, response_length, speed_variation;
 };
 
 struct ClaimSpec {

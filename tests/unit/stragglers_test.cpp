@@ -1,0 +1,104 @@
+// Stragglers: a synchronous job waits at every step for its slowest GPU.
+#include <fstream>
+#include <iterator>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include "gpuhours/error.hpp"
+#include "gpuhours/kernels.hpp"
+#include "gpuhours/step.hpp"
+#include "test_util.hpp"
+
+using namespace gpuhours;
+
+namespace {
+Scenario eight_gpus(const std::string& extra = "") {
+  return load_scenario(YamlNode::load_string(test::variant("gpus_per_node: 1, network: nvswitch-node}",
+                                                           "gpus_per_node: 8, network: nvswitch-node" + extra + "}"),
+                                             "eight.yaml"),
+                       Catalog(GPUHOURS_DATA_DIR));
+}
+}  // namespace
+
+TEST_CASE("stragglers: Blom's expected maximum of n normal draws is near the exact expectation") {
+  // Exact E[max of n standard normals] (Harter, Expected values of normal order statistics,
+  // Biometrika 48, 1961): n = 2: 1/sqrt(pi) = 0.56419; 10: 1.53875; 100: 2.50759; 1000: 3.24144.
+  CHECK(expected_max_standard_normal(1) == 0.0);
+  CHECK(expected_max_standard_normal(2) == doctest::Approx(0.56419).epsilon(0.05));
+  CHECK(std::abs(expected_max_standard_normal(10) - 1.53875) < 0.015);
+  CHECK(std::abs(expected_max_standard_normal(100) - 2.50759) < 0.015);
+  CHECK(std::abs(expected_max_standard_normal(1000) - 3.24144) < 0.015);
+  // Blom: Phi^-1((2048 - 0.375) / 2048.25) = Phi^-1(0.999695) = 3.42701.
+  CHECK(expected_max_standard_normal(2048) == doctest::Approx(3.42701).epsilon(1e-5));
+}
+
+TEST_CASE("stragglers: the slowdown grows with the job's GPUs, and an ideal cluster has none") {
+  Scenario s = eight_gpus();
+  REQUIRE(s.cluster.gpu.speed_variation == doctest::Approx(0.021));
+  CHECK(s.cluster.stragglers);
+  // 8 GPUs: 1 + 0.021 x 1.43420.
+  CHECK(straggler_time_factor(s.cluster) == doctest::Approx(1.0301182).epsilon(1e-6));
+  double previous = 1.0;
+  for (int nodes : {1, 4, 64, 256, 2048}) {
+    s.cluster.nodes = nodes;
+    const double f = straggler_time_factor(s.cluster);
+    CAPTURE(nodes);
+    CHECK(f > previous);
+    previous = f;
+  }
+  CHECK(previous == doctest::Approx(1.0 + 0.021 * expected_max_standard_normal(16384)));  // 1.0831
+  s.cluster.stragglers = false;
+  CHECK(straggler_time_factor(s.cluster) == 1.0);
+  s.cluster.stragglers = true;
+  s.cluster.nodes = 1;
+  s.cluster.gpus_per_node = 1;
+  CHECK(straggler_time_factor(s.cluster) == 1.0);  // one GPU waits for no one
+}
+
+TEST_CASE("stragglers: the step waits for the slowest GPU, by at most the compute slowdown, and says so") {
+  const Scenario on = eight_gpus(), off = eight_gpus(", stragglers: false");
+  CHECK_FALSE(off.cluster.stragglers);
+  const StepResult slow = simulate_step(on), ideal = simulate_step(off);
+  CHECK(slow.seconds > ideal.seconds);
+  // Only compute stretches; communication keeps its speed.
+  CHECK(slow.seconds <= ideal.seconds * straggler_time_factor(on.cluster) * (1 + 1e-9));
+  const auto says = [](const StepResult& r, const std::string& what) {
+    return std::any_of(r.assumptions.begin(), r.assumptions.end(),
+                       [&](const std::string& a) { return a.find(what) != std::string::npos; });
+  };
+  CHECK(says(slow, "stragglers: each step waits for the slowest of 8 GPUs: compute +3.0%"));
+  CHECK(says(ideal, "stragglers: off, an ideal cluster"));
+  // --explain sets the step beside the ideal cluster's.
+  const std::string path = test::write_temp(
+      "eight.yaml", test::variant("gpus_per_node: 1, network: nvswitch-node}", "gpus_per_node: 8, network: nvswitch-node}"));
+  const test::CliResult r = test::cli({"run", path, "--explain"});
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find(fmt::format("{:.3f} s waiting for the slowest of 8 GPUs, {:.3f} s on an ideal cluster", slow.seconds,
+                               ideal.seconds)) != std::string::npos);
+}
+
+TEST_CASE("stragglers: a bad switch or spread is rejected naming the file and field") {
+  try {
+    eight_gpus(", stragglers: maybe");
+    FAIL("stragglers: maybe was accepted");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).find("eight.yaml:") == 0);
+  }
+  const std::string path = std::string(GPUHOURS_DATA_DIR) + "/hardware/gpus/h100-sxm.yaml";
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto at = text.find("speed_variation");
+  REQUIRE(at != std::string::npos);
+  const auto value = text.find("0.021", at);
+  REQUIRE(value != std::string::npos);
+  text.replace(value, 5, "-0.1");
+  try {
+    load_gpu(YamlNode::load_string(text, "spread.yaml"));
+    FAIL("a negative speed spread was accepted");
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    CHECK(what.find("spread.yaml:") == 0);
+    CHECK(what.find("speed_variation") != std::string::npos);
+  }
+}
