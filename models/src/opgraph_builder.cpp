@@ -317,7 +317,12 @@ struct Builder {
       tp_exit(L, "shared_experts");
       tag(L, shared, RecomputeModule::shared_experts);
     }
-    L.push_back(comm("dispatch (ep)", OpComm::ep_dispatch, d(Ts) * d(h) * (fp8 ? kFp8Token : kAct)));
+    // DeepSeek-V3 §3.3.2: in FP8 the activations dispatched to the experts and, in the backward,
+    // the activation gradients sent to them (the combine's backward) travel in FP8; the combine and
+    // the dispatch's backward stay in BF16.
+    const double to_experts = d(Ts) * d(h) * (fp8 ? kFp8Token : kAct), from_experts = d(Ts) * d(h) * kAct;
+    L.push_back(comm("dispatch (ep)", OpComm::ep_dispatch, to_experts));
+    L.back().backward_comm_bytes = from_experts;
     // Routed experts on this rank: experts / ep, receiving imbalance x the mean token count.
     const int local = std::max(1, ff.experts / s.ep);
     const double routed = d(Ts) * ff.experts_per_token * s.expert_imbalance;
@@ -332,7 +337,8 @@ struct Builder {
     Op down = linear("experts_down", per_expert, ei, h, false, fp8, local);
     down.expert_params = true;
     L.push_back(down);
-    L.push_back(comm("combine (ep)", OpComm::ep_combine, d(Ts) * d(h) * kAct));
+    L.push_back(comm("combine (ep)", OpComm::ep_combine, from_experts));
+    L.back().backward_comm_bytes = to_experts;
     // Weighted sum of the k expert outputs per token, done inside the combine; it keeps the FP32
     // gate weights. Assumed: the expert outputs are not cached for the gate-weight gradient.
     Op sum = elementwise("expert_weighted_sum", d(Ts) * d(h), ff.experts_per_token, 1, 1, ff.experts_per_token, 0);

@@ -159,8 +159,8 @@ class ProgramBuilder {
       case OpComm::ep_dispatch:
       case OpComm::ep_combine: {
         const bool dispatch = (op.comm == OpComm::ep_dispatch) != backward;
-        // The backward of a dispatch is a combine of BF16 gradients, and vice versa.
-        const double bytes = backward ? static_cast<double>(l_.graph.routed_tokens) * s_.model.hidden * 2.0 : op.comm_bytes;
+        // The backward of a dispatch is a combine of gradients, and vice versa.
+        const double bytes = backward ? op.backward_comm_bytes : op.comm_bytes;
         it.stream = kEp;
         it.kind = TaskKind::comm_ep;
         it.comm_time = p.dispatcher == Dispatcher::alltoall

@@ -69,13 +69,13 @@ cost: {gpu_hour_usd: 2}
 TEST_CASE("EP64 dispatch/combine and ZeRO gradient volumes per step equal hand-derived values") {
   // DeepSeek-V3, 120 micro-batches of 4,096 tokens per data-parallel rank, 58 MoE layers + 1 in
   // the MTP module, each crossed forward and backward. Per GPU (mean over the 16 pipeline ranks):
-  // dispatch = FP8 tokens forward (7168 * (1 + 4/128) bytes) + BF16 gradients backward (the
-  // combine's backward); combine = BF16 forward + BF16 backward.
+  // dispatch = FP8 tokens forward (7168 * (1 + 4/128) bytes) + FP8 gradients backward (the
+  // combine's backward, DeepSeek-V3 §3.3.2); combine = BF16 forward + BF16 backward.
   const Scenario s = preset("deepseek-v3-claim");
   const StepResult r = simulate_step(s);
   const double crossings = 59.0 * 120 / 16;
   const double T = 4096, h = 7168;
-  CHECK(r.comm_bytes_per_step.at("ep dispatch") == doctest::Approx(crossings * T * h * (1 + 4.0 / 128 + 2)));
+  CHECK(r.comm_bytes_per_step.at("ep dispatch") == doctest::Approx(crossings * T * h * 2 * (1 + 4.0 / 128)));
   CHECK(r.comm_bytes_per_step.at("ep combine") == doctest::Approx(crossings * T * h * 4));
   // ZeRO-2 over 8 data-parallel GPUs: each reduce-scatters 2 bytes of gradient per parameter and
   // all-gathers 2 bytes of weights, each (n-1)/n of the buffer.

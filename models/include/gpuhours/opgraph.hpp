@@ -95,6 +95,7 @@ struct Op {
   bool expert_params = false;    // routed-expert weights (sharded by expert parallelism)
   OpComm comm = OpComm::none;
   double comm_bytes = 0;         // per rank
+  double backward_comm_bytes = 0;  // per rank, of the backward's transfer (expert dispatch / combine)
 };
 
 /// Activation bytes `ops` keep from forward to backward when the ops of the modules in `mask` (a
