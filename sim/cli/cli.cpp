@@ -80,7 +80,9 @@ int cmd_run(const Catalog& catalog, const std::string& scenario, const std::stri
   }
   TraceSink sink;
   if (!trace_path.empty())
-    sink = [&trace](const Engine& e, const std::vector<std::string>& names) { write_chrome_trace(e, names, trace); };
+    sink = [&trace](const Engine& e, const std::vector<std::string>& names, const std::vector<std::string>& assumptions) {
+      write_chrome_trace(e, names, trace, assumptions);
+    };
   const SimulatedRun simulated = simulate_run(s, sink);
   const StepResult& step = simulated.step;
   const RunResult& run = simulated.run;

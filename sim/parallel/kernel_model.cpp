@@ -32,6 +32,8 @@ KernelModel::KernelModel(const ClusterSpec& cluster, double time_scale)
     : KernelModel(cluster.gpu, cluster.calibration.get(), time_scale * straggler_time_factor(cluster), cluster.clocks) {
   if (!cluster.stragglers)
     stragglers_ = "stragglers: off, an ideal cluster (every GPU at the mean speed; stragglers: false)";
+  else if (cluster.gpus() == 1)
+    stragglers_ = "stragglers: none, one GPU waits for no other";
   else
     stragglers_ = fmt::format(
         "stragglers: each step waits for the slowest of {} GPUs: compute {:+.1f}% (per-GPU speed spread {:.1f}%, the "

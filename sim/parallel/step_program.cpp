@@ -820,7 +820,7 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
   if (trace) {
     std::vector<std::string> names;
     for (int rank = 0; rank < pp; ++rank) names.push_back("pipeline rank " + std::to_string(rank));
-    trace(engine, names);
+    trace(engine, names, r.assumptions);
   }
   return r;
 }

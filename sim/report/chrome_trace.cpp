@@ -1,5 +1,6 @@
 // Chrome trace event format: {"traceEvents": [...]} with "X" (complete) events, timestamps in
-// microseconds; "M" metadata events name processes (ranks) and threads (streams).
+// microseconds; "M" metadata events name processes (ranks) and threads (streams); "otherData"
+// holds the step's assumptions (Perfetto shows it as trace metadata).
 #include <nlohmann/json.hpp>
 #include <ostream>
 
@@ -8,8 +9,8 @@
 
 namespace gpuhours {
 
-void write_chrome_trace(const Engine& engine, const std::vector<std::string>& rank_names,
-                        std::ostream& out) {
+void write_chrome_trace(const Engine& engine, const std::vector<std::string>& rank_names, std::ostream& out,
+                        const std::vector<std::string>& assumptions) {
   const TaskGraph& g = engine.graph();
   nlohmann::ordered_json events = nlohmann::ordered_json::array();
   std::vector<bool> named(rank_names.size() + g.stream_count(), false);
@@ -36,6 +37,7 @@ void write_chrome_trace(const Engine& engine, const std::vector<std::string>& ra
                       {"tid", s}});
   }
   nlohmann::ordered_json doc = {{"displayTimeUnit", "ns"}, {"traceEvents", std::move(events)}};
+  if (!assumptions.empty()) doc["otherData"] = {{"assumptions", assumptions}};
   out << doc.dump() << "\n";
 }
 

@@ -45,6 +45,7 @@ std::pair<double, std::string> best_published(const Scenario& s, const Catalog& 
 std::string range_inputs(const std::vector<SensitivityRow>& inputs) {
   std::string out;
   for (const SensitivityRow& r : inputs) {
+    if (r.switch_only) continue;
     if (!out.empty()) out += ", ";
     if (r.input == "rental price")
       out += fmt::format("the rental price ${:.2f} ({}) to ${:.2f} ({}) per GPU-hour (cost only)", r.cost_low / r.gpu_hours_low,
@@ -134,6 +135,7 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
     double h = c.run.gpu_hours;
     double price = s.cost.gpu_hour_usd;
     for (const SensitivityRow& r : c.inputs) {
+      if (r.switch_only) continue;
       const double x = u(rng);
       if (r.input == "rental price") {
         price_lo = r.cost_low / r.gpu_hours_low;

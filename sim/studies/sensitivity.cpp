@@ -16,6 +16,7 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
   struct Knob {
     std::string input, low, high;
     void (*apply)(Scenario&, bool high);
+    bool switch_only = false;
   };
   // Labels: a multiplier as a percentage ("-15%", "+15%") or a factor ("x0.5", "x2").
   auto percent = [](double m) { return fmt::format("{:+.0f}%", 100 * (m - 1)); };
@@ -35,6 +36,11 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
          x.reliability.interruptions_per_gpu_hour *= hi ? x.uncertainty.interruption_rate.high : x.uncertainty.interruption_rate.low;
        }},
   };
+  // Clocks: the profile's burst clocks against the sustained ones under the power cap.
+  if (s.cluster.calibration && s.cluster.calibration->sustained_clock_ratio < 1.0)
+    knobs.push_back({"clocks", "burst", "sustained", [](Scenario& x, bool hi) {
+                       x.cluster.clocks = hi ? Clocks::sustained : Clocks::burst;
+                     }, true});
   if (s.model.ffn.moe && s.parallel.ep > 1)
     knobs.push_back({"expert load imbalance", fmt::format("{:.1f}", u.expert_imbalance.low),
                      fmt::format("{:.1f}", u.expert_imbalance.high), [](Scenario& x, bool hi) {
@@ -55,6 +61,7 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
   std::vector<SensitivityRow> rows;
   for (const Knob& k : knobs) {
     SensitivityRow row{k.input, k.low, k.high};
+    row.switch_only = k.switch_only;
     for (bool hi : {false, true}) {
       Scenario x = s;
       k.apply(x, hi);

@@ -93,6 +93,14 @@ TEST_CASE("--trace writes a Chrome trace of the step") {
   const auto j = nlohmann::json::parse(in);
   REQUIRE(j["traceEvents"].is_array());
   CHECK(j["traceEvents"].size() > 100);
+  // The mechanisms the step ran with travel in the trace's metadata, as in the report.
+  const auto& a = j["otherData"]["assumptions"];
+  REQUIRE(a.is_array());
+  const auto names = [&](const std::string& what) {
+    return std::any_of(a.begin(), a.end(), [&](const auto& x) { return x.template get<std::string>().find(what) == 0; });
+  };
+  CHECK(names("clocks: sustained"));
+  CHECK(names("stragglers: none, one GPU"));
 }
 
 namespace {

@@ -95,8 +95,21 @@ TEST_CASE("run: sensitivity moves GPU-hours the way each input pushes") {
   const Scenario s = preset("llama-3-8b-8gpu-dp");
   const RunResult base = account_run(s, simulate_phases(s, simulate_step(s)));
   const auto rows = sensitivity(s, base);
-  bool kernel = false, price = false;
+  bool kernel = false, price = false, spread = false, clocks = false;
   for (const auto& r : rows) {
+    if (r.input == "GPU speed spread") {  // 8 GPUs: +3.0% compute at 2.1%, +1.5% halved, +6.0% doubled
+      spread = true;
+      CHECK(r.gpu_hours_low < base.gpu_hours);
+      CHECK(r.gpu_hours_high > base.gpu_hours);
+      CHECK(r.gpu_hours_high / base.gpu_hours < 1.031);
+      CHECK_FALSE(r.switch_only);
+    }
+    if (r.input == "clocks") {  // burst clocks are faster; the base runs sustained
+      clocks = true;
+      CHECK(r.gpu_hours_low < base.gpu_hours);
+      CHECK(r.gpu_hours_high == base.gpu_hours);
+      CHECK(r.switch_only);
+    }
     if (r.input == "kernel time") {
       kernel = true;
       CHECK(r.gpu_hours_high > base.gpu_hours);
@@ -111,6 +124,8 @@ TEST_CASE("run: sensitivity moves GPU-hours the way each input pushes") {
   }
   CHECK(kernel);
   CHECK(price);
+  CHECK(spread);
+  CHECK(clocks);
 }
 
 TEST_CASE("run: bad values are rejected with their field") {

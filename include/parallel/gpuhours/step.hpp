@@ -113,8 +113,10 @@ double step_lower_bound(const Scenario& s, const Layout& l, const PartTimes& par
 
 /// `s` with the achievable link bandwidths scaled by its uncertainty's network_bandwidth_scale.
 Scenario with_network_uncertainty(const Scenario& s);
-/// Receives the simulated step's engine and a name for each rank (a trace writer, report/trace.hpp).
-using TraceSink = std::function<void(const Engine& engine, const std::vector<std::string>& rank_names)>;
+/// Receives the simulated step's engine, a name for each rank and the step's assumptions (which
+/// mechanisms were on: clocks, stragglers, imbalance...) (a trace writer, report/trace.hpp).
+using TraceSink = std::function<void(const Engine& engine, const std::vector<std::string>& rank_names,
+                                     const std::vector<std::string>& assumptions)>;
 /// Simulates one step of `s`; hands the simulation to `trace` when given.
 StepResult simulate_step(const Scenario& s, const TraceSink& trace = {});
 /// The same on `s`'s layout `l` built already (make_layout).
