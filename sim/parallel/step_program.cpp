@@ -20,6 +20,9 @@
 #include <map>
 #include <optional>
 #include <ostream>
+#include <string>
+
+#include <fmt/format.h>
 
 #include "gpuhours/engine.hpp"
 #include "gpuhours/error.hpp"
@@ -67,6 +70,39 @@ int edp_stride(const Scenario& s) {
 int group_nodes(int ranks, int stride, int gpus_per_node) {
   const long long gpus = static_cast<long long>(ranks) * stride;
   return static_cast<int>(std::clamp<long long>((gpus + gpus_per_node - 1) / gpus_per_node, 1, ranks));
+}
+
+// Where the communication groups sit on a fat-tree: a group of `ranks` GPUs `stride` apart spans
+// ceil(ranks * stride / G) consecutive nodes; a leaf switch serves leaf_down_ports nodes of one
+// rail on a rail-optimised network (each node's NIC k on the leaf of rail k), leaf_down_ports / G
+// nodes otherwise. Groups start at multiples of their span, so every group sits under one leaf
+// (its traffic never reaches the spine) when its span divides the nodes a leaf serves.
+std::string group_placement_assumption(const Scenario& s, const Layout& l) {
+  const NetworkSpec& net = s.cluster.network;
+  const int G = s.cluster.gpus_per_node;
+  if (net.kind != "fat-tree" || s.cluster.nodes < 2) return "";
+  const int per_leaf = std::max(1, net.rail_optimised ? net.leaf_down_ports : net.leaf_down_ports / G);
+  struct Group {
+    const char* name;
+    int ranks, stride;
+  };
+  const ParallelSpec& p = s.parallel;
+  const Group groups[] = {{"tensor-parallel", p.tp, 1},
+                          {"expert-parallel", p.ep, 1},
+                          {"data-parallel", l.dense_dp(), p.tp}};
+  std::string out;
+  for (const Group& g : groups) {
+    const long long gpus = static_cast<long long>(g.ranks) * g.stride;
+    if (g.ranks < 2 || gpus <= G) continue;
+    const long long span = (gpus + G - 1) / G;
+    const char* where = span <= per_leaf && per_leaf % span == 0 ? "under one leaf"
+                        : span <= per_leaf                      ? "under one leaf or across two (not aligned)"
+                                                                : "across the spine";
+    out += fmt::format("{}{} group ({} GPUs over {} nodes) {}", out.empty() ? "" : "; ", g.name, g.ranks, span, where);
+  }
+  if (out.empty()) return "";
+  return fmt::format("placement on {} (a leaf serves {} nodes{}): {}", net.name, per_leaf,
+                     net.planes > 1 ? " per plane" : net.rail_optimised ? " per rail" : "", out);
 }
 
 // The end of a step on one rank: the AdamW step over the rank's share of the parameters (reads and
@@ -809,6 +845,7 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
                           "transfers of a rank share its NIC equally (contention between ranks through the switches is "
                           "not simulated in the step); communication kernels take " +
                           std::to_string(s.cluster.network.comm_sms) + " SMs from concurrent compute");
+  if (auto a = group_placement_assumption(s, l); !a.empty()) r.assumptions.push_back(a);
   if (auto a = expert_imbalance_assumption(s); !a.empty()) r.assumptions.push_back(a);
   r.assumptions.push_back("schedule " + std::string(to_string(sched.spec.kind)) + ", " + std::to_string(l.micro_batches) +
                           " micro-batches of " + std::to_string(s.parallel.micro_batch) + " per data-parallel rank");

@@ -171,3 +171,22 @@ TEST_CASE("DeepSeek-V3's memory plan on a middle pipeline rank against a hand co
   CHECK(st.fragmentation == doctest::Approx(0.05 * (st.weights + st.gradients + st.optimizer + st.activations)).epsilon(1e-12));
   CHECK(st.total() < s.cluster.gpu.hbm_bytes);
 }
+
+TEST_CASE("placement: the report says which groups sit under one leaf switch and which cross the spine") {
+  const auto line = [](const StepResult& r) {
+    for (const std::string& a : r.assumptions)
+      if (a.find("placement on ") == 0) return a;
+    return std::string();
+  };
+  // DeepSeek-V3: EP64 on 8 nodes and DP128 (PP16 over 2,048 GPUs) on 16 consecutive nodes; a leaf of
+  // the multi-plane network serves 32 nodes per plane, and 32 is a multiple of 8 and 16.
+  Scenario v3 = preset("deepseek-v3-claim");
+  CHECK(line(simulate_step(v3)) ==
+        "placement on deepseek-multi-plane (a leaf serves 32 nodes per plane): expert-parallel group (64 GPUs over 8 "
+        "nodes) under one leaf; data-parallel group (128 GPUs over 16 nodes) under one leaf");
+  // Llama 3 405B: DP128 strided by TP8 spans 128 nodes; a ToR leaf serves 2 (16 ports / 8 NICs).
+  CHECK(line(simulate_step(preset("llama-3-405b"))).find("data-parallel group (128 GPUs over 128 nodes) across the spine") !=
+        std::string::npos);
+  // One node: no fat-tree placement to report.
+  CHECK(line(simulate_step(preset("llama-3-8b-8gpu-dp"))).empty());
+}
