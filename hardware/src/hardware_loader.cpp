@@ -27,7 +27,8 @@ GpuSpec load_gpu(const YamlNode& n) {
                 {"achievable", true, "measured ceilings as fractions of peak"},
                 {"kernel_launch", true, "fixed time per kernel"},
                 {"graph_kernel_gap", false, "time per kernel replayed from a CUDA graph"},
-                {"speed_variation", true, "coefficient of variation of one GPU's kernel time across GPUs of this model"}});
+                {"speed_variation", true, "coefficient of variation of one GPU's kernel time across GPUs of this model"},
+                {"nccl_channels_in_node", true, "channels (one SM each) of an NCCL ring collective inside one node"}});
   GpuSpec g;
   g.name = n.child("name").as_string();
   g.title = n.child("title").as_string();
@@ -74,6 +75,10 @@ GpuSpec load_gpu(const YamlNode& n) {
                   fraction("attention_bwd"), fraction("elementwise"), fraction("copy")};
   g.kernel_launch_seconds = sourced(n, "kernel_launch", Dimension::seconds, g.sources);
   if (n.has("graph_kernel_gap")) g.graph_kernel_gap_seconds = sourced(n, "graph_kernel_gap", Dimension::seconds, g.sources);
+  const double channels = sourced(n, "nccl_channels_in_node", Dimension::ratio, g.sources);
+  g.nccl_channels_in_node = static_cast<int>(channels);
+  if (channels != std::floor(channels) || g.nccl_channels_in_node < 1 || g.nccl_channels_in_node > g.sms)
+    throw n.child("nccl_channels_in_node").error("a whole number of channels between 1 and the GPU's SMs");
   g.speed_variation = sourced(n, "speed_variation", Dimension::ratio, g.sources);
   if (!(g.speed_variation >= 0 && g.speed_variation <= 0.3))
     throw n.child("speed_variation").error("a coefficient of variation between 0 and 0.3 (0.021 is 2.1%)");
@@ -107,7 +112,9 @@ NetworkSpec load_network(const YamlNode& n) {
                 {"ll_max_bus_bandwidth_2_nodes", false, "fat-tree: NCCL's cap on LL bus bandwidth across 2 nodes"},
                 {"ll_max_bus_bandwidth_more_nodes", false, "fat-tree: NCCL's cap on LL bus bandwidth across more nodes"},
                 {"nccl_net_overhead", false, "fat-tree: floor of an in-node ring step when the ring crosses nodes"},
-                {"comm_sms", true, "SMs a collective kernel occupies"}});
+                {"comm_sms", true, "SMs an expert-parallel dispatch / combine kernel occupies (DeepEP's num_sms)"},
+                {"nccl_channels_across_nodes", false, "fat-tree: channels (one SM each) of an NCCL ring collective across nodes"},
+                {"nccl_p2p_channels_per_net_peer", false, "fat-tree: channels of an NCCL send / recv to a peer across nodes"}});
   NetworkSpec w;
   w.name = n.child("name").as_string();
   w.title = n.child("title").as_string();
@@ -145,6 +152,8 @@ NetworkSpec load_network(const YamlNode& n) {
     w.ll_max_bus_bytes_per_s_2_nodes = sourced(n, "ll_max_bus_bandwidth_2_nodes", Dimension::bytes_per_second, w.sources);
     w.ll_max_bus_bytes_per_s_more_nodes = sourced(n, "ll_max_bus_bandwidth_more_nodes", Dimension::bytes_per_second, w.sources);
     w.net_overhead_seconds = sourced(n, "nccl_net_overhead", Dimension::seconds, w.sources);
+    w.nccl_channels_across_nodes = count("nccl_channels_across_nodes");
+    w.nccl_p2p_channels_per_net_peer = count("nccl_p2p_channels_per_net_peer");
   }
   auto protocol = [&](const char* key) {
     const YamlNode p = n.child(key);

@@ -16,6 +16,7 @@
 // Communication kernels take their SMs from concurrent compute (engine.hpp).
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -51,6 +52,7 @@ struct Item {  // one step of a chain: a kernel, or a communication task
   bool scale_out = false; // crosses nodes: shares the rank's NIC with other such transfers
   int waits_for = -1;     // chain index of the prefetch this item needs first
   bool is_comm = false;
+  bool p2p = false;       // a send / recv between two ranks (NCCL point-to-point), not a collective
   Kernel kernel;
   Time kernel_time;  // the kernel's time alone (compute items)
   const char* bytes_key = nullptr;  // communication: what it counts as in comm_bytes_per_step
@@ -105,6 +107,16 @@ std::string group_placement_assumption(const Scenario& s, const Layout& l) {
                      net.planes > 1 ? " per plane" : net.rail_optimised ? " per rail" : "", out);
 }
 
+// The SMs each kind of communication kernel occupies (ProgramBuilder's shares), for the report.
+std::string sm_use(const ClusterSpec& c) {
+  const int in_node = c.gpu.nccl_channels_in_node;
+  std::string out = fmt::format("expert dispatch / combine {}, NCCL collectives {} in a node", c.network.comm_sms, in_node);
+  if (c.nodes > 1) out += fmt::format(" and {} across nodes", c.network.nccl_channels_across_nodes);
+  out += fmt::format(", send / recv {} in a node", std::bit_ceil(static_cast<unsigned>(in_node)));
+  if (c.nodes > 1) out += fmt::format(" and {} across nodes", c.network.nccl_p2p_channels_per_net_peer);
+  return out + " (one SM per NCCL channel)";
+}
+
 // The end of a step on one rank: the AdamW step over the rank's share of the parameters (reads and
 // writes weights, master weights, moments and gradients once), then with ZeRO-1/2 the all-gather
 // of the updated BF16 weights (dense over dense_dp ranks, experts over edp).
@@ -140,9 +152,18 @@ class ProgramBuilder {
       for (int st = 0; st < kStreams; ++st) streams_[r][st] = g_.add_stream(r, kStreamNames[st]);
     const ClusterSpec& c = s.cluster;
     const int G = c.gpus_per_node;
-    // A communication kernel's share of the SMs (DeepSeek-V3 §3.2.1: 20 of 132), at most 90%
-    // (assumed: a network file cannot give the transfers the whole GPU).
-    share_ = std::min(0.9, static_cast<double>(c.network.comm_sms) / c.gpu.sms);
+    // The SMs a communication kernel occupies while it runs, one per CTA (an NCCL channel is one
+    // CTA that no compute kernel shares; NVIDIA/nccl issue #689): DeepEP's dispatch / combine
+    // kernels their num_sms; NCCL collectives their channels in a node or across nodes; NCCL
+    // send / recv, in a node the collective channels rounded up to a power of two (NCCL
+    // src/graph/paths.cc, p2pnChannels), across nodes its channels per network peer. Each share at
+    // most 90% (assumed: a hardware file cannot give the transfers the whole GPU).
+    auto share = [&](int sms) { return std::min(0.9, static_cast<double>(sms) / c.gpu.sms); };
+    const int in_node = c.gpu.nccl_channels_in_node;
+    ep_share_ = share(c.network.comm_sms);
+    collective_share_ = {share(in_node), share(c.network.nccl_channels_across_nodes)};
+    p2p_share_ = {share(static_cast<int>(std::bit_ceil(static_cast<unsigned>(in_node)))),
+                  share(c.network.nccl_p2p_channels_per_net_peer)};
     tp_nodes_ = group_nodes(s.parallel.tp, 1, G);
     ep_nodes_ = group_nodes(s.parallel.ep, 1, G);
     dp_nodes_ = group_nodes(l.dense_dp(), s.parallel.tp, G);
@@ -223,6 +244,7 @@ class ProgramBuilder {
                                : Time();
         it.comm_time = Time::ns(steps * std::max<std::int64_t>(0, (transfer - block).count_ns()));
         it.bytes_key = "cp ring";
+        it.p2p = true;
         it.bytes = bytes;
         break;
       }
@@ -330,7 +352,8 @@ class ProgramBuilder {
   void prefetch(int rank, const Chain& chain, std::optional<TaskId> after, std::vector<TaskId>& tasks) {
     for (std::size_t i = 0; i < chain.size(); ++i) {
       if (!chain[i].prefetch) continue;
-      tasks[i] = gpuhours::add_task(g_, streams_[rank][kDp], chain[i].comm_time, TaskKind::comm_dp, label(chain[i].label), share_);
+      tasks[i] = gpuhours::add_task(g_, streams_[rank][kDp], chain[i].comm_time, TaskKind::comm_dp, label(chain[i].label),
+                                    sm_share(TaskKind::comm_dp, chain[i].scale_out, false));
       count_bytes(chain[i]);
       if (chain[i].scale_out) g_.share_rank_link(tasks[i]);
       if (after) g_.add_dependency(*after, tasks[i]);
@@ -343,7 +366,8 @@ class ProgramBuilder {
   TaskId emit_item(int rank, const Item& it, std::optional<TaskId> prev) {
     TaskId t;
     if (it.is_comm) {
-      t = gpuhours::add_task(g_, streams_[rank][it.stream], it.comm_time, it.kind, label(it.label), share_);
+      t = gpuhours::add_task(g_, streams_[rank][it.stream], it.comm_time, it.kind, label(it.label),
+                             sm_share(it.kind, it.scale_out, it.p2p));
       count_bytes(it);
       if (it.scale_out) g_.share_rank_link(t);
     } else {
@@ -388,12 +412,18 @@ class ProgramBuilder {
   bool labels() const { return labels_; }
 
   TaskId add_task(int rank, Stream st, Time t, TaskKind kind, const std::string& label, bool scale_out = false) {
-    const TaskId id = gpuhours::add_task(g_, streams_[rank][st], t, kind, this->label(label), kind == TaskKind::optimizer ? 0.0 : share_);
+    const TaskId id = gpuhours::add_task(g_, streams_[rank][st], t, kind, this->label(label),
+                                         sm_share(kind, scale_out, kind == TaskKind::comm_pp));
     if (scale_out) g_.share_rank_link(id);
     return id;
   }
 
-  double share() const { return share_; }
+  // The share of the SMs a communication task of `kind` takes from concurrent compute.
+  double sm_share(TaskKind kind, bool scale_out, bool p2p) const {
+    if (kind == TaskKind::compute || kind == TaskKind::optimizer) return 0.0;
+    if (kind == TaskKind::comm_ep) return ep_share_;
+    return (p2p ? p2p_share_ : collective_share_)[scale_out ? 1 : 0];
+  }
   int dp_nodes() const { return dp_nodes_; }
   int edp_nodes() const { return edp_nodes_; }
   bool pp_cross_node() const { return pp_cross_node_; }
@@ -404,7 +434,8 @@ class ProgramBuilder {
   const KernelModel& kernels_;
   TaskGraph g_;
   std::vector<std::array<StreamId, kStreams>> streams_;
-  double share_ = 0;
+  double ep_share_ = 0;
+  std::array<double, 2> collective_share_{}, p2p_share_{};  // in a node, across nodes
   bool labels_ = false;
   std::uint32_t unlabelled_ = 0;
   int tp_nodes_ = 1, ep_nodes_ = 1, dp_nodes_ = 1, edp_nodes_ = 1;
@@ -843,8 +874,8 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
                           "expert-parallel peers do identical work");
   r.assumptions.push_back("collectives: NCCL ring / DeepEP closed forms for each transfer alone; concurrent scale-out "
                           "transfers of a rank share its NIC equally (contention between ranks through the switches is "
-                          "not simulated in the step); communication kernels take " +
-                          std::to_string(s.cluster.network.comm_sms) + " SMs from concurrent compute");
+                          "not simulated in the step); communication kernels take the SMs they occupy from concurrent "
+                          "compute: " + sm_use(s.cluster));
   if (auto a = group_placement_assumption(s, l); !a.empty()) r.assumptions.push_back(a);
   if (auto a = expert_imbalance_assumption(s); !a.empty()) r.assumptions.push_back(a);
   r.assumptions.push_back("schedule " + std::string(to_string(sched.spec.kind)) + ", " + std::to_string(l.micro_batches) +

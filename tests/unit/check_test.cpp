@@ -1,6 +1,7 @@
 // gpuhours check and compare: the claim's simulated range, reproducibility, verdicts.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -62,7 +63,12 @@ TEST_CASE("compare: one row per scenario") {
   CHECK(r.out.find("h100-1gpu-llama-1b") != std::string::npos);
   CHECK(r.out.find("llama-3-8b-8gpu-dp") != std::string::npos);
   CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 4);  // header, two rows, the legend
-  CHECK(r.out.find("3,061") != std::string::npos);             // grouped digits
+  // Grouped digits: the 8-GPU run's GPU-hours (about 3,000) with a thousands separator.
+  const double hours = nlohmann::json::parse(cli({"run", "llama-3-8b-8gpu-dp", "--json"}).out)["run"]["gpu_hours"].get<double>();
+  REQUIRE(hours >= 1000);
+  REQUIRE(hours < 1e6);
+  const long long whole = std::llround(hours);
+  CHECK(r.out.find(fmt::format("{},{:03d}", whole / 1000, static_cast<int>(whole % 1000))) != std::string::npos);
 }
 
 TEST_CASE("compare --baseline: ratio columns against the baseline, and the claim beside the simulation") {

@@ -190,3 +190,26 @@ TEST_CASE("placement: the report says which groups sit under one leaf switch and
   // One node: no fat-tree placement to report.
   CHECK(line(simulate_step(preset("llama-3-8b-8gpu-dp"))).empty());
 }
+
+TEST_CASE("SM sharing: each communication kernel takes the SMs its library occupies, and fewer never slow the step") {
+  const auto sm_line = [](const StepResult& r) {
+    for (const std::string& a : r.assumptions)
+      if (a.find("collectives: ") == 0) return a.substr(a.find("compute: ") + 9);
+    return std::string();
+  };
+  // H800 (NCCL log: 16 channels in a node; send / recv rounds up to a power of two: 16), DeepEP 20,
+  // across nodes 16 channels and 2 per send / recv peer (nccl-tests #319).
+  CHECK(sm_line(simulate_step(preset("deepseek-v3-claim"))) ==
+        "expert dispatch / combine 20, NCCL collectives 16 in a node and 16 across nodes, send / recv 16 in a node and 2 "
+        "across nodes (one SM per NCCL channel)");
+  // One H100 node: 24 collective channels, send / recv 32.
+  Scenario s = preset("llama-3-8b-8gpu-dp");
+  const StepResult base = simulate_step(s);
+  CHECK(sm_line(base) == "expert dispatch / combine 20, NCCL collectives 24 in a node, send / recv 32 in a node (one SM per NCCL channel)");
+  // The ZeRO-2 reduce-scatter runs beside the backward: with fewer channels the compute it
+  // overlaps keeps more SMs, and the step cannot get slower.
+  s.cluster.gpu.nccl_channels_in_node = 4;
+  CHECK(simulate_step(s).seconds <= base.seconds);
+  s.cluster.gpu.nccl_channels_in_node = 96;
+  CHECK(simulate_step(s).seconds >= base.seconds);
+}

@@ -335,6 +335,8 @@ ll_max_bus_bandwidth_2_nodes: {value: 39 GB/s, source: x}
 ll_max_bus_bandwidth_more_nodes: {value: 20.4 GB/s, source: x}
 nccl_net_overhead: {value: 1 us, source: x}
 comm_sms: {value: 20, source: x}
+nccl_channels_across_nodes: {value: 16, source: x}
+nccl_p2p_channels_per_net_peer: {value: 2, source: x}
 )";
   CHECK_THROWS_WITH_AS(load_network(YamlNode::load_string(text, "broken.yaml")),
                        doctest::Contains("broken.yaml:9:32: field 'nic_bandwidth_per_gpu.value': must be greater than zero"),

@@ -27,6 +27,7 @@ struct GpuSpec {
   double nvlink_bytes_per_s = 0;  // per direction
   double nccl_ll_max_bus_bytes_per_s = 0;  // NCCL's cap on the LL protocol's bus bandwidth in one node
   bool nvlink_sharp = false;       // the NVSwitch reduces in the switch (NVLS all-reduce)
+  int nccl_channels_in_node = 0;   // channels (one CTA, one SM each) of an NCCL ring collective in one node
   double tdp_watts = 0;
   double price_usd = 0;
   /// Measured ceilings: the fraction of the datasheet peak a real kernel of each class reached.
@@ -73,7 +74,9 @@ struct NetworkSpec {
   double nvls_latency_seconds = 0;  // NVLink SHARP all-reduce
   double ll_max_bus_bytes_per_s_2_nodes = 0, ll_max_bus_bytes_per_s_more_nodes = 0;  // across nodes
   double net_overhead_seconds = 0;  // floor of an in-node ring step when the ring crosses nodes
-  int comm_sms = 0;  // SMs a communication kernel occupies
+  int comm_sms = 0;  // SMs an expert-parallel dispatch / combine kernel occupies (DeepEP's num_sms)
+  int nccl_channels_across_nodes = 0;      // fat-tree: channels of an NCCL ring collective across nodes
+  int nccl_p2p_channels_per_net_peer = 0;  // fat-tree: channels of an NCCL send / recv to a peer across nodes
 };
 
 /// A server: its GPUs, NVSwitch chips and NICs (hardware/nodes/*.yaml).
