@@ -7,6 +7,16 @@
 
 namespace gpuhours {
 
+namespace {
+// A sourced whole number (SMs, channels, ports, GPUs), checked before the cast so that no value
+// overflows an int.
+int sourced_count(const YamlNode& parent, const char* key, const std::map<std::string, std::string>& sources) {
+  const double v = sourced(parent, key, Dimension::ratio, sources);
+  if (v != std::floor(v) || v > 1e6) throw parent.child(key).error("expected a whole number up to 1,000,000");
+  return static_cast<int>(v);
+}
+}  // namespace
+
 GpuSpec load_gpu(const YamlNode& n) {
   n.check_keys({{"name", true, "GPU id"},
                 {"title", true, "product name"},
@@ -46,7 +56,7 @@ GpuSpec load_gpu(const YamlNode& n) {
   g.hbm_bytes = sourced(n, "hbm_capacity", Dimension::bytes, g.sources);
   g.hbm_bytes_per_s = sourced(n, "hbm_bandwidth", Dimension::bytes_per_second, g.sources);
   g.l2_bytes = sourced(n, "l2_cache", Dimension::bytes, g.sources);
-  g.sms = static_cast<int>(sourced(n, "sms", Dimension::ratio, g.sources));
+  g.sms = sourced_count(n, "sms", g.sources);
   g.clock_hz = sourced(n, "clock", Dimension::hertz, g.sources);
   g.nvlink_bytes_per_s = sourced(n, "nvlink_bandwidth", Dimension::bytes_per_second, g.sources);
   g.nccl_ll_max_bus_bytes_per_s = sourced(n, "nccl_ll_max_bus_bandwidth", Dimension::bytes_per_second, g.sources);
@@ -75,10 +85,9 @@ GpuSpec load_gpu(const YamlNode& n) {
                   fraction("attention_bwd"), fraction("elementwise"), fraction("copy")};
   g.kernel_launch_seconds = sourced(n, "kernel_launch", Dimension::seconds, g.sources);
   if (n.has("graph_kernel_gap")) g.graph_kernel_gap_seconds = sourced(n, "graph_kernel_gap", Dimension::seconds, g.sources);
-  const double channels = sourced(n, "nccl_channels_in_node", Dimension::ratio, g.sources);
-  g.nccl_channels_in_node = static_cast<int>(channels);
-  if (channels != std::floor(channels) || g.nccl_channels_in_node < 1 || g.nccl_channels_in_node > g.sms)
-    throw n.child("nccl_channels_in_node").error("a whole number of channels between 1 and the GPU's SMs");
+  g.nccl_channels_in_node = sourced_count(n, "nccl_channels_in_node", g.sources);
+  if (g.nccl_channels_in_node > g.sms)
+    throw n.child("nccl_channels_in_node").error("at most the GPU's SMs: one channel occupies one SM");
   g.speed_variation = sourced(n, "speed_variation", Dimension::ratio, g.sources);
   if (!(g.speed_variation >= 0 && g.speed_variation <= 0.3))
     throw n.child("speed_variation").error("a coefficient of variation between 0 and 0.3 (0.021 is 2.1%)");
@@ -127,11 +136,7 @@ NetworkSpec load_network(const YamlNode& n) {
     if (v > 1.0) throw n.child(key).error("an efficiency cannot exceed 1");
     return v;
   };
-  auto count = [&](const char* key) {
-    const double v = sourced(n, key, Dimension::ratio, w.sources);
-    if (v != std::floor(v)) throw n.child(key).error("expected a whole number");
-    return static_cast<int>(v);
-  };
+  auto count = [&](const char* key) { return sourced_count(n, key, w.sources); };
   if (w.kind == "fat-tree") {
     w.tiers = count("tiers");
     if (w.tiers < 1 || w.tiers > 3) throw n.child("tiers").error("a fat tree has 1, 2 or 3 tiers");
@@ -204,9 +209,9 @@ NodeSpec load_node(const YamlNode& n) {
   d.name = n.child("name").as_string();
   d.title = n.child("title").as_string();
   d.gpu = n.child("gpu").as_string();
-  d.gpus = static_cast<int>(sourced(n, "gpus", Dimension::ratio, sources));
-  d.nvswitch_chips = static_cast<int>(sourced(n, "nvswitch_chips", Dimension::ratio, sources));
-  d.nics = static_cast<int>(sourced(n, "nics", Dimension::ratio, sources));
+  d.gpus = sourced_count(n, "gpus", sources);
+  d.nvswitch_chips = sourced_count(n, "nvswitch_chips", sources);
+  d.nics = sourced_count(n, "nics", sources);
   d.nic_bytes_per_s = sourced(n, "nic_bandwidth", Dimension::bytes_per_second, sources);
   d.pcie_bytes_per_s = sourced(n, "pcie_bandwidth", Dimension::bytes_per_second, sources);
   d.system_power_watts = sourced(n, "system_power", Dimension::watts, sources);

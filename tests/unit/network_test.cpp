@@ -1,6 +1,9 @@
 // Collectives on topologies against closed forms and published measurements (nccl-tests
 // doc/PERFORMANCE.md busbw factors, NCCL src/graph/tuning.cc latencies, nccl-tests and NCCL GitHub
 // issues, DeepEP README), each cited at its test case.
+#include <fstream>
+#include <iterator>
+
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
@@ -450,4 +453,34 @@ TEST_CASE("all-to-all (direct) inside an NVSwitch node: (n-1)/n S over NVLink, b
   // Across nodes the NIC, not NVLink, is the limit: slower than inside one node of the same GPUs.
   const auto across = run(CollectiveKind::all_to_all, Algorithm::direct, GiB, cluster("h100-sxm", 2, "ib-ndr-rail-fat-tree"));
   CHECK(across.time.seconds() > GiB / 2 / (50e9 * 0.94));  // at least half of S through each 47 GB/s NIC
+}
+
+TEST_CASE("a GPU's SM or NCCL channel count that is not a small whole number is rejected with its field") {
+  std::ifstream in(std::string(GPUHOURS_DATA_DIR) + "/hardware/gpus/h100-sxm.yaml");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  struct Case {
+    std::string from, to, field, why;
+  };
+  const Case cases[] = {
+      {"nccl_channels_in_node: {value: 24", "nccl_channels_in_node: {value: 1e12", "nccl_channels_in_node", "whole number"},
+      {"nccl_channels_in_node: {value: 24", "nccl_channels_in_node: {value: 2.5", "nccl_channels_in_node", "whole number"},
+      {"nccl_channels_in_node: {value: 24", "nccl_channels_in_node: {value: 200", "nccl_channels_in_node", "at most the GPU's SMs"},
+      {"sms: {value: 132", "sms: {value: 3e10", "sms", "whole number"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.to);
+    std::string bad = text;
+    const auto at = bad.find(c.from);
+    REQUIRE(at != std::string::npos);
+    bad.replace(at, c.from.size(), c.to);
+    try {
+      load_gpu(YamlNode::load_string(bad, "gpu.yaml"));
+      FAIL("accepted");
+    } catch (const InputError& e) {
+      const std::string what = e.what();
+      CHECK(what.find("gpu.yaml:") == 0);
+      CHECK(what.find("field '" + c.field) != std::string::npos);
+      CHECK(what.find(c.why) != std::string::npos);
+    }
+  }
 }
