@@ -337,6 +337,7 @@ int cmd_validate(const Catalog& catalog, bool json, std::ostream& out) {
       nlohmann::ordered_json jc = {{"id", c.id}, {"hardware", c.hardware}, {"group", c.group()}, {"metric", c.metric},
                                    {"reported", c.reported}, {"simulated", c.simulated}, {"error", c.error()}, {"source", c.source}};
       if (!c.tracking.empty()) jc["tracking"] = c.tracking;
+      if (!c.excluded.empty()) jc["excluded"] = c.excluded;
       j["cases"].push_back(jc);
     }
     j["mape_by_hardware"] = rep.all.mape_by_hardware;
@@ -357,7 +358,8 @@ int cmd_validate(const Catalog& catalog, bool json, std::ostream& out) {
     out << fmt::format("{:<42}{:>9}{:>30}{:>13}{:>13}{:>9}\n", "case", "hardware", "figure", "reported", "simulated", "error");
     for (const auto& c : rep.cases)
       out << fmt::format("{:<42}{:>9}{:>30}{:>13.4g}{:>13.4g}{:>+8.1f}%{}\n", c.id, c.hardware, c.metric, c.reported,
-                         c.simulated, 100 * c.error(), c.tracking.empty() ? "" : "  (not gated)");
+                         c.simulated, 100 * c.error(),
+                         !c.excluded.empty() ? "  (not in the MAPE)" : c.tracking.empty() ? "" : "  (not gated)");
     for (const auto& [hw, m] : rep.all.mape_by_hardware) out << fmt::format("MAPE {:<20}{:>6.1f}%\n", hw, 100 * m);
     for (const auto& [group, m] : rep.serving.mape_by_group)
       out << fmt::format("MAPE {:<20}{:>6.1f}%  (limit {:.0f}%)\n", group, 100 * m,
@@ -369,6 +371,8 @@ int cmd_validate(const Catalog& catalog, bool json, std::ostream& out) {
     std::set<std::string> reasons;
     for (const auto& c : rep.cases)
       if (!c.tracking.empty()) reasons.insert(c.tracking);
+    for (const auto& c : rep.cases)
+      if (!c.excluded.empty()) out << "Not in the MAPE: " << c.id << ": " << c.excluded << "\n";
     if (rep.serving.cases > 0)
       out << fmt::format("Serving: {} cases ({} gated), worst {:.1f}%: {}\n", rep.serving.cases, rep.serving_gated.cases,
                          100 * rep.serving.worst,

@@ -11,6 +11,7 @@
 #include "gpuhours/infeasible.hpp"
 #include "gpuhours/network.hpp"
 #include "gpuhours/decode.hpp"
+#include "gpuhours/kernels.hpp"
 #include "gpuhours/opgraph.hpp"
 #include "gpuhours/step.hpp"
 
@@ -56,6 +57,50 @@ double iteration_seconds(const IterationCost& c, const InferenceSpec& layout, in
   return std::max(work, c.comm_seconds) + std::min(work, c.comm_seconds) / (2.0 * std::max(1, layers));
 }
 
+// The forward kernels of a prompt iteration on one GPU of an instance, timed by the kernel model of
+// training (the calibration profile where the GPU has one): the training op graph of a micro-batch
+// of the iteration's tokens per attention replica, with its norms, rotary embedding, router,
+// activation, quantization passes and the expert weighted sum beside the GEMMs and attention. The
+// routed experts fold over all tp x ep GPUs of the instance, as inference spreads them. The
+// sequences are cut to the length that gives the iteration's (query, key) pairs, at most its tokens,
+// and the attention kernels are scaled to the pairs attended (a chunk behind a cached prefix attends
+// more than its own causal square). The final norm and LM head run on each sequence's last token
+// only; no loss, no multi-token prediction. Communication ops are left out (the iteration times the
+// dispatch, combine and all-reduces), and so are kernel launches (the iteration counts them).
+double prompt_kernel_seconds(const Scenario& s, const InferenceSpec& layout, double tokens, double attended_pairs,
+                             double imbalance) {
+  const double per_replica = tokens / layout.ep;
+  if (per_replica < 1) return 0.0;
+  const auto T = static_cast<std::int64_t>(std::ceil(per_replica));
+  const double pairs = attended_pairs / layout.ep;
+  const std::int64_t len = std::clamp<std::int64_t>(std::llround(2.0 * pairs / per_replica), 1, T);
+  RankShape shape;
+  shape.tp = layout.tp;
+  shape.ep = s.model.ffn.moe ? std::min(layout.tp * layout.ep, s.model.ffn.experts) : 1;
+  shape.micro_batch = std::max<std::int64_t>(1, std::llround(per_replica / static_cast<double>(len)));
+  shape.seq_len = len;
+  shape.precision = weight_precision(s, layout);
+  shape.expert_imbalance = imbalance;
+  const OpGraph g = build_op_graph(s.model, shape);
+  GpuSpec device = s.cluster.gpu;
+  device.kernel_launch_seconds = 0;
+  const KernelModel kernels(device, s.cluster.calibration.get(), 1.0, s.cluster.clocks);
+  const double graph_pairs =
+      static_cast<double>(shape.micro_batch) * static_cast<double>(len) * static_cast<double>(len + 1) / 2.0;
+  auto seconds = [&](const std::vector<Op>& ops) {
+    double sum = 0;
+    for (const Op& op : ops) {
+      if (op.comm != OpComm::none) continue;
+      const double t = kernels.time(op.forward).seconds();
+      sum += op.forward.kind == OpKind::attention ? t * pairs / graph_pairs : t;
+    }
+    return sum;
+  };
+  const int moe = moe_layers(s.model);
+  const double layers = (s.model.layers - moe) * seconds(g.dense_layer) + moe * seconds(g.moe_layer);
+  return layers + seconds(g.head) * static_cast<double>(shape.micro_batch) / static_cast<double>(g.tokens);
+}
+
 IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const DecodeWeights& w, double tokens,
                         double attended_pairs, double kv_tokens, bool decode) {
   const ModelSpec& m = s.model;
@@ -77,7 +122,15 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   const Precision weights = weight_precision(s, layout);
   const double gemm_peak = peak_flops_per_s(gpu, weights) * achievable_gemm_fraction(gpu, weights);
   const double attn_peak = peak_flops_per_s(gpu, Precision::bf16) * gpu.achievable.attention_fwd;
-  c.compute_seconds = gemm_flops / gemm_peak + attn_flops / attn_peak;
+  // Prompts: the kernels of the training op graph, timed as in training; with two overlapped
+  // micro-batches every kernel runs twice on half the tokens. Decoding: the FLOPs at the GPU's
+  // achievable rates against the bytes read (below). Its GEMMs of a few hundred rows would sit on
+  // the profile's floor of 30-45 us per GEMM however small (an FP8 512 x 576 x 7168 GEMM in 35 us),
+  // timed in eager PyTorch, not replayed from a CUDA graph as decoding iterations are.
+  if (decode) c.compute_seconds = gemm_flops / gemm_peak + attn_flops / attn_peak;
+  else if (layout.dual_batch_overlap)
+    c.compute_seconds = 2 * prompt_kernel_seconds(s, layout, tokens / 2, attended_pairs / 2, imbalance);
+  else c.compute_seconds = prompt_kernel_seconds(s, layout, tokens, attended_pairs, imbalance);
   c.memory_seconds = (c.weight_bytes + c.kv_bytes) / (gpu.hbm_bytes_per_s * gpu.achievable.copy);
   // Communication, not overlapped with compute: expert dispatch (FP8 or BF16) and combine (BF16)
   // per MoE layer across the instance, with DeepEP's normal kernels for prefill and its
@@ -99,6 +152,15 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
     const int tp_nodes = std::max(1, tp / s.cluster.gpus_per_node);
     c.comm_seconds += 2.0 * m.layers *
                       ring_collective_time(CollectiveKind::all_reduce, per_replica * m.hidden * 2.0, tp, tp_nodes, s.cluster).seconds();
+  }
+  // With two micro-batches overlapped, DeepEP's normal kernels (prompts) hold their SMs while a
+  // dispatch or combine runs, and the other micro-batch's kernels run on the rest, as in a training
+  // step: compute C at full speed beside transfers of M seconds takes min(C / (1 - share), C + M x
+  // share). Its low-latency kernels (decode) free the SMs while the transfer is in flight (DeepSeek
+  // profile-data: "all GPU SMs are freed").
+  if (!decode && layout.dual_batch_overlap && c.comm_seconds > 0 && L > 0) {
+    const double share = std::min(0.9, static_cast<double>(s.cluster.network.comm_sms) / gpu.sms);
+    c.compute_seconds = std::min(c.compute_seconds / (1 - share), c.compute_seconds + c.comm_seconds * share);
   }
   // Decode iterations replayed from a CUDA graph pay the GPU's gap between graph kernels, not a host launch.
   const bool graph = decode && layout.cuda_graphs && gpu.graph_kernel_gap_seconds;

@@ -434,6 +434,10 @@ Scenario load_platform(const YamlNode& deployment, const YamlNode& scenario, con
   s.model = load_named(deployment.child("model"), catalog, "models", "model", load_model);
   s.cluster = load_cluster(deployment.child("cluster"), catalog);
   s.parallel.routing = model_regime(catalog, s.model);
+  if (auto v = deployment.optional_child("routing")) {
+    if (!s.model.ffn.moe) throw v->error("only used by mixture-of-experts models");
+    s.parallel.routing = balancing_regime(catalog, v->as_string(), v->where() + ": field '" + v->path() + "'");
+  }
   load_memory(deployment, s);
   load_costs(scenario, catalog, s);
   load_uncertainty(catalog, s.uncertainty);

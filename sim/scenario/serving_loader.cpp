@@ -299,6 +299,7 @@ ServingScenario load_serving(const YamlNode& n, const Catalog& catalog) {
                   {"model", true, "preset name or inline mapping"},
                   {"cluster", true, "gpu, gpus_per_node, network (nodes: as the pools need)"},
                   {"memory", false, "communication buffers and fragmentation allowance"},
+                  {"routing", false, "MoE load balancing, a regime of models/routing/balancing.yaml (default: the model's; forced: every expert the mean load, as profiles run)"},
                   {"pools", true, "[{role, instances, tp, ep, weights, kv_cache_bits, redundant_experts, max_batch_tokens, max_sequences}]"},
                   {"output_tokens", false, "{mean, max, distribution}: this deployment's answers (default: the requests')"}});
     Deployment dep;

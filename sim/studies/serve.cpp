@@ -529,9 +529,11 @@ ServeResult simulate_serving(const ServingScenario& s) {
       "iterations: continuous batching with chunked prefill; a sequence is admitted when the KV cache holds its prompt "
       "and its longest possible answer (TensorRT-LLM's GUARANTEED_NO_EVICT), or with admission: evict its prompt only, "
       "the last admitted being evicted and recomputed when decoding fills the cache (vLLM's scheduler)",
-      "iteration time: max(GEMM and attention FLOPs at the GPU's achievable rate, weights and KV cache read from HBM) + "
-      "expert dispatch/combine (DeepEP normal kernels for prompts, low-latency kernels for decoding) + tensor-parallel "
-      "all-reduces + kernel launches (the inference model of RL rollouts)",
+      "iteration time: max(compute, weights and KV cache read from HBM) + expert dispatch/combine (DeepEP normal "
+      "kernels for prompts, low-latency kernels for decoding) + tensor-parallel all-reduces + kernel launches (the "
+      "inference model of RL rollouts); prompt chunks compute the training op graph's forward kernels, timed by the "
+      "GPU's calibration profile (the roofline where it has none) at the sustained clock; decode tokens their GEMM "
+      "and attention FLOPs at the GPU's achievable rates",
       "communication does not overlap computation, unless a pool sets dual_batch_overlap (DeepSeek's two micro-batches)",
       "the first answer token comes with the prompt's prefill; with separate pools the prompt's KV cache then goes to a "
       "decode GPU over the scale-out network, and waits there for a decoding slot without holding the prefill GPU's "

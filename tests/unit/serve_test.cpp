@@ -235,6 +235,23 @@ TEST_CASE("serve: bad serving input names file, line and field") {
   r = cli({"serve", test::write_temp("hit.yaml", one_gpu("{arrival: saturate, count: 1, prefix_cache_hit: 1, input_tokens: {mean: 10}, "
                                                          "output_tokens: {mean: 10}}"))});
   CHECK(r.err.find("field 'requests.prefix_cache_hit': a fraction in [0, 1)") != std::string::npos);
+  const std::string deployment = "name: x\ntitle: x\nrequests: {arrival: saturate, count: 1, input_tokens: {mean: 10}, "
+                                 "output_tokens: {mean: 10}}\ndeployments:\n  - {name: a, model: MODEL, routing: ROUTING, "
+                                 "cluster: {gpu: h800-sxm, nodes: 1, gpus_per_node: 8, network: nvswitch-node}, pools: "
+                                 "[{role: both, ep: 8}]}\ncost: {gpu_hour_usd: 2}\n";
+  auto with = [&](const std::string& model, const std::string& routing) {
+    std::string text = deployment;
+    text.replace(text.find("MODEL"), 5, model);
+    text.replace(text.find("ROUTING"), 7, routing);
+    return text;
+  };
+  r = cli({"serve", test::write_temp("routing.yaml", with("deepseek-v2", "balanced"))});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("routing.yaml:5:") != std::string::npos);
+  CHECK(r.err.find("field 'deployments[0].routing': unknown balancing regime 'balanced'") != std::string::npos);
+  r = cli({"serve", test::write_temp("dense-routing.yaml", with("llama-3-8b", "forced"))});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("field 'deployments[0].routing': only used by mixture-of-experts models") != std::string::npos);
 }
 
 TEST_CASE("serve: decode iterations replayed from CUDA graphs pay 0.5 us per kernel instead of a 4 us launch") {

@@ -16,6 +16,10 @@ struct ValidationCase {
   std::string precision;                     // the training precision (bf16, fp8)
   /// Non-empty: reported but outside the gate, with the reason (a mechanism not yet simulated).
   std::string tracking;
+  /// Non-empty: a published figure the simulation does not compute like for like (a day's average
+  /// over a varying load beside a simulated capacity), printed beside it and left out of every
+  /// MAPE, with the reason.
+  std::string excluded;
   bool serving = false;  // a serving case (gpuhours serve): its own group and limits
   /// Hardware x dense/MoE x precision, e.g. "H800 MoE fp8"; serving cases: "serving throughput" or "serving latency".
   std::string group() const {
