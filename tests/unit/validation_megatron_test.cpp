@@ -115,6 +115,10 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
       {"trtllm-qwen3-235b-fp8-h100x8-128-2048", 37},
       {"trtllm-qwen3-235b-fp8-h100x8-2048-2048", 39},
       {"trtllm-qwen3-235b-fp8-h100x8-5000-500", 33},
+      {"nim-llama33-70b-fp8-h100tp2-5000-500-c1-ttft", 18},  // added 2026-12-05: NVIDIA NIM 1.8.0 latency at concurrency 1
+      {"nim-llama33-70b-fp8-h100tp2-5000-500-c1-itl", 31},
+      {"nim-llama33-70b-fp8-h100tp2-500-2000-c1-ttft", 18},
+      {"nim-llama33-70b-fp8-h100tp2-500-2000-c1-itl", 33},
       {"deepseek-v2-kv-reduction", 3},
       {"deepseek-v2-throughput-ratio", 28},
       {"deepseek-v3-profile-prefill-per-node", 9},  // added 2026-12-05: DeepSeek's profile and SGLang on H100 (LMSYS 2025-05-05)
