@@ -1,7 +1,8 @@
 // Whole-step simulation speed and memory: the DeepSeek-V3 claim step (2,048 H800) and the Llama 3
 // 405B step (16,384 H100), then Llama 3 405B's step from 256 to 16,384 GPUs (data parallelism
 // grows; one rank per pipeline stage is simulated, so the cost follows the micro-batch count).
-// Targets: each preset step < 2 s on one core and < 2 GiB.
+// Targets: each preset step < 2 s on one core and < 2 GiB; with flows (issue 17): DeepSeek-V3 < 1 s,
+// Llama 3 405B < 0.5 s.
 //   build/bench_step
 #include <chrono>
 #include <cstdio>
@@ -26,14 +27,18 @@ double timed(const Scenario& s, StepResult& r) {
 int main() {
   gpuhours::keep_freed_memory_for_reuse();
   const Catalog catalog(GPUHOURS_DATA_DIR);
-  for (const char* name : {"deepseek-v3-claim", "llama-3-405b"}) {
-    const Scenario s = load_scenario(name, catalog);
-    StepResult r;
-    const double t = timed(s, r);
-    std::fflush(stdout);
-    std::printf("%-20s %6d GPUs: %.3f s to simulate, %zu tasks, peak RSS %.0f MiB; step %.3f s, MFU %.1f%%\n", name,
-                s.cluster.gpus(), t, r.tasks, bench::peak_rss_kib() / 1024.0, r.seconds, 100 * r.mfu);
-  }
+  // Closed-form transfers, then data- and pipeline-parallel transfers as flows on the topology.
+  for (const bool flows : {false, true})
+    for (const char* name : {"deepseek-v3-claim", "llama-3-405b"}) {
+      Scenario s = load_scenario(name, catalog);
+      s.cluster.flows = flows;
+      StepResult r;
+      const double t = timed(s, r);
+      std::fflush(stdout);
+      std::printf("%-20s %6d GPUs%s: %.3f s to simulate, %zu tasks, peak RSS %.0f MiB; step %.3f s, MFU %.1f%%\n", name,
+                  s.cluster.gpus(), flows ? ", flows" : "", t, r.tasks, bench::peak_rss_kib() / 1024.0, r.seconds,
+                  100 * r.mfu);
+    }
   std::printf("\nLlama 3 405B, TP8 PP16, 16M-token batches, full recomputation, growing data parallelism:\n");
   for (int gpus : {256, 1024, 4096, 16384}) {
     Scenario s = load_scenario("llama-3-405b", catalog);

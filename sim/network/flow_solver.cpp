@@ -23,16 +23,33 @@ FlowSolver::FlowSolver(std::vector<double> cap)
       link_flows_(capacity_.size()),
       link_mark_(capacity_.size(), 0),
       link_left_(capacity_.size(), 0),
-      link_unfrozen_(capacity_.size(), 0) {
+      link_unfrozen_(capacity_.size(), 0),
+      link_bytes_(capacity_.size(), 0.0) {
   for (double c : capacity_) GPUHOURS_ASSERT(c > 0, "links have positive capacity");
 }
 
 FlowId FlowSolver::add_flow(const std::vector<std::uint32_t>& path, double bytes, double cap) {
+  const FlowId id = add_flow_on(path, bytes, cap);
+  Flow& f = flows_[id];
+  f.owned = path;  // the flow keeps its own copy: `path` may be a temporary
+  f.path = f.owned;
+  return id;
+}
+
+FlowId FlowSolver::add_flow_on(std::span<const std::uint32_t> path, double bytes, double cap) {
   GPUHOURS_ASSERT(bytes >= 0 && cap > 0, "a flow has bytes and a positive cap");
   GPUHOURS_ASSERT(!path.empty() || std::isfinite(cap), "a flow crosses a link or has a cap");
-  const auto id = static_cast<FlowId>(flows_.size());
-  flows_.push_back(Flow{path, bytes, 0.0, cap, true});
-  flow_mark_.push_back(0);
+  // A finished flow's slot is reused once no link list or active list holds it (see solve).
+  FlowId id;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+    flows_[id] = Flow{{}, path, bytes, 0.0, cap, true};
+  } else {
+    id = static_cast<FlowId>(flows_.size());
+    flows_.push_back(Flow{{}, path, bytes, 0.0, cap, true});
+    flow_mark_.push_back(0);
+  }
   for (auto l : path) {
     GPUHOURS_ASSERT(l < capacity_.size(), "a flow crosses known links");
     link_flows_[l].push_back(id);
@@ -50,6 +67,7 @@ void FlowSolver::remove_flow(FlowId f) {
   fl.rate = 0;
   --active_;
   for (auto l : fl.path) dirty_links_.push_back(l);
+  retiring_.push_back(f);
 }
 
 void FlowSolver::advance(double seconds) {
@@ -57,7 +75,10 @@ void FlowSolver::advance(double seconds) {
   busy_seconds_ = active_ > 0 ? busy_seconds_ + seconds : 0.0;
   for (FlowId id : active_ids_) {
     Flow& f = flows_[id];
-    if (f.active) f.remaining = std::max(0.0, f.remaining - f.rate * seconds);
+    if (!f.active) continue;
+    const double sent = std::min(f.remaining, f.rate * seconds);
+    f.remaining -= sent;
+    for (std::uint32_t l : f.path) link_bytes_[l] += sent;
   }
 }
 
@@ -93,6 +114,18 @@ void FlowSolver::solve() {
   }
   dirty_.clear();
   dirty_links_.clear();
+  // Every link of a removed flow was dirty, so no link list holds it any more; once the active
+  // list drops it too, its slot is free.
+  if (!retiring_.empty()) {
+    active_ids_.erase(std::remove_if(active_ids_.begin(), active_ids_.end(), [&](FlowId f) { return !flows_[f].active; }),
+                      active_ids_.end());
+    for (FlowId f : retiring_) {
+      flows_[f].owned.clear();
+      flows_[f].path = {};
+    }
+    free_.insert(free_.end(), retiring_.begin(), retiring_.end());
+    retiring_.clear();
+  }
   std::sort(comp.begin(), comp.end());  // deterministic order
   flows_solved_ += comp.size();
   // Progressive filling on the component, as water-filling in one pass: all unfrozen flows share

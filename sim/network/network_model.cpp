@@ -34,7 +34,7 @@ void NetworkModel::begin_phase(std::uint32_t run) {
   const Phase& ph = ops_[r.op].phases[r.phase];
   r.pending = ph.flows.size();
   for (const PhaseFlow& f : ph.flows) {
-    const FlowId id = solver_.add_flow(f.path, f.bytes);
+    const FlowId id = solver_.add_flow_on(f.path, f.bytes);  // ops_ keeps the path
     if (flow_owner_.size() <= id) flow_owner_.resize(id + 1);
     flow_owner_[id] = run;
   }

@@ -30,8 +30,30 @@ void Topology::add_link(VertexId a, VertexId b, double bytes_per_s) {
     const auto id = static_cast<LinkId>(capacity_.size());
     boost::add_edge(from, to, LinkProps{bytes_per_s, id}, g_);
     capacity_.push_back(bytes_per_s);
+    link_ends_.emplace_back(from, to);
     link_index_[(static_cast<std::uint64_t>(from) << 32) | to] = id;
   }
+}
+
+namespace {
+constexpr const char* kVertexKind[] = {"GPU", "NVSwitch", "NIC", "leaf", "spine", "aggregation", "core"};
+}
+
+std::string Topology::link_class(LinkId l) const {
+  return std::string(kVertexKind[static_cast<int>(g_[link_ends_[l].first].kind)]) + " -> " +
+         kVertexKind[static_cast<int>(g_[link_ends_[l].second].kind)];
+}
+
+std::string Topology::link_name(LinkId l) const {
+  const auto& kKind = kVertexKind;
+  auto name = [&](VertexId v) {
+    const VertexProps& p = g_[v];
+    // NVSwitches are numbered by node; NICs by the GPU they serve; switches within their layer.
+    std::string out = std::string(kKind[static_cast<int>(p.kind)]) + " " + std::to_string(p.index);
+    if (p.kind != VertexKind::gpu && p.kind != VertexKind::nvswitch && planes_ > 1) out += " (plane " + std::to_string(p.plane) + ")";
+    return out;
+  };
+  return name(link_ends_[l].first) + " -> " + name(link_ends_[l].second);
 }
 
 LinkId Topology::link(VertexId a, VertexId b) const {
@@ -48,6 +70,7 @@ Topology Topology::build(const ClusterSpec& c) {
   const NetworkSpec& net = c.network;
   const int G = c.gpus_per_node, N = c.nodes;
   t.gpus_per_node_ = G;
+  t.planes_ = std::max(1, net.planes);
   const double nvlink = c.gpu.nvlink_bytes_per_s * net.nvlink_efficiency;
   for (int node = 0; node < N; ++node) {
     t.nvswitch_.push_back(t.add_vertex(VertexKind::nvswitch, node, 0));

@@ -32,6 +32,7 @@
 #include "gpuhours/network.hpp"
 #include "gpuhours/step.hpp"
 #include "gpuhours/task_kinds.hpp"
+#include "gpuhours/topology.hpp"
 #include "placement.hpp"
 
 namespace gpuhours {
@@ -63,10 +64,11 @@ struct Item {  // one step of a chain: a kernel, or a communication task
 };
 using Chain = std::vector<Item>;
 
-// Expert-data-parallel peers are this many GPUs apart.
-int edp_stride(const Scenario& s) {
-  return s.parallel.tp * s.parallel.cp * std::max(1, s.parallel.ep / (s.parallel.tp * s.parallel.cp));
-}
+// Expert-data-parallel peers are this many GPUs apart. MoE parallel folding (expert TP 1): a
+// stage's tp x cp x dp GPUs form expert-parallel groups of ep consecutive ranks, and the edp =
+// tp x cp x dp / ep groups' peers are ep apart (Megatron-Core's expert rank order: expert TP,
+// expert parallel, expert data parallel).
+int edp_stride(const Scenario& s) { return std::max(1, s.parallel.ep); }
 
 // Nodes a group of `ranks` GPUs spaced `stride` apart spans.
 int group_nodes(int ranks, int stride, int gpus_per_node) {
@@ -139,6 +141,79 @@ OptimizerTimes optimizer_times(const Scenario& s, const StagePlan& st, int dense
   }
   return t;
 }
+
+// Flows in the step (ClusterSpec::flows): data- and pipeline-parallel transfers that cross nodes
+// run as the network model's flows on the cluster's topology, sharing links by max-min fairness
+// with every other transfer in flight. Placement (Megatron-LM's rank order, tensor-parallel
+// fastest, then context, data and pipeline): pipeline stage r holds GPUs [r S, (r + 1) S) with
+// S = GPUs / pp, and a group of n ranks `stride` apart is one of S / n groups of the stage. One
+// rank per stage is simulated, but its transfer stands for its whole stage's: the collective of
+// every group of the stage at once (the mirrored peers do identical work at the same time), and a
+// pipeline send from every GPU of the stage to its peer of the next stage.
+class StepFlows {
+ public:
+  explicit StepFlows(const Scenario& s)
+      : s_(s), topo_(Topology::build(s.cluster)), net_(topo_), stage_gpus_(s.cluster.gpus() / s.parallel.pp) {}
+  NetworkModel& model() { return net_; }
+  const Topology& topology() const { return topo_; }
+  // The collective `kind` of `bytes` of every group of `ranks` GPUs `stride` apart in stage `stage`.
+  std::uint32_t collective(CollectiveKind kind, double bytes, int stage, int ranks, int stride) {
+    const auto key = std::make_tuple(static_cast<int>(kind), bytes, stage, ranks, stride);
+    if (auto it = ops_.find(key); it != ops_.end()) return it->second;
+    const int block = ranks * stride;
+    GPUHOURS_ASSERT(block > 0 && stage_gpus_ % block == 0, "groups tile the stage");
+    CollectiveOp all;
+    std::vector<int> group(static_cast<std::size_t>(ranks));
+    for (int first = stage * stage_gpus_; first < (stage + 1) * stage_gpus_; first += block)
+      for (int j = 0; j < stride; ++j) {
+        for (int k = 0; k < ranks; ++k) group[static_cast<std::size_t>(k)] = first + j + k * stride;
+        merge(all, make_collective(kind, Algorithm::ring, bytes, group, topo_, s_.cluster));
+      }
+    return ops_[key] = net_.add_op(std::move(all));
+  }
+  // A pipeline send of `bytes` from every GPU of stage `from` to its peer in stage `to`.
+  std::uint32_t send(double bytes, int from, int to) {
+    const auto key = std::make_tuple(-1, bytes, from, to, 0);
+    if (auto it = ops_.find(key); it != ops_.end()) return it->second;
+    CollectiveOp all;
+    for (int g = 0; g < stage_gpus_; ++g)
+      merge(all, make_collective(CollectiveKind::point_to_point, Algorithm::p2p, bytes,
+                                 {from * stage_gpus_ + g, to * stage_gpus_ + g}, topo_, s_.cluster));
+    return ops_[key] = net_.add_op(std::move(all));
+  }
+  // Per class of link, the one that carried the most bytes for its capacity; busiest class first.
+  std::vector<StepResult::LinkLoad> busiest(double step_seconds) const {
+    const std::vector<double>& bytes = net_.solver().link_bytes();
+    auto busy = [&](LinkId l) { return bytes[l] / (topo_.capacity(l) * step_seconds); };
+    std::map<std::string, std::vector<LinkId>> classes;
+    for (LinkId l = 0; l < bytes.size(); ++l)
+      if (bytes[l] > 0) classes[topo_.link_class(l)].push_back(l);
+    std::vector<StepResult::LinkLoad> out;
+    for (const auto& [name, links] : classes) {
+      const LinkId top = *std::max_element(links.begin(), links.end(), [&](LinkId a, LinkId b) { return busy(a) < busy(b); });
+      const auto close = std::count_if(links.begin(), links.end(), [&](LinkId l) { return busy(l) >= 0.99 * busy(top); });
+      out.push_back({topo_.link_name(top), bytes[top], busy(top), static_cast<int>(close)});
+    }
+    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.busy > b.busy; });
+    return out;
+  }
+
+ private:
+  // The phases of `op` run at the same time as those of `into`: flows side by side, the longer latency.
+  static void merge(CollectiveOp& into, CollectiveOp op) {
+    if (into.phases.size() < op.phases.size()) into.phases.resize(op.phases.size());
+    for (std::size_t i = 0; i < op.phases.size(); ++i) {
+      Phase& ph = into.phases[i];
+      ph.latency_seconds = std::max(ph.latency_seconds, op.phases[i].latency_seconds);
+      for (PhaseFlow& f : op.phases[i].flows) ph.flows.push_back(std::move(f));
+    }
+  }
+  const Scenario& s_;
+  Topology topo_;
+  NetworkModel net_;
+  int stage_gpus_;
+  std::map<std::tuple<int, double, int, int, int>, std::uint32_t> ops_;
+};
 
 class ProgramBuilder {
  public:
@@ -411,6 +486,12 @@ class ProgramBuilder {
   }
   bool labels() const { return labels_; }
 
+  // A transfer the network model runs as flows (StepFlows' op `op`).
+  TaskId add_flow_task(int rank, Stream st, std::uint32_t op, TaskKind kind, const std::string& label) {
+    return g_.add_external_task(streams_[rank][st], op, static_cast<TaskCategory>(kind), this->label(label),
+                                sm_share(kind, true, kind == TaskKind::comm_pp));
+  }
+
   TaskId add_task(int rank, Stream st, Time t, TaskKind kind, const std::string& label, bool scale_out = false) {
     const TaskId id = gpuhours::add_task(g_, streams_[rank][st], t, kind, this->label(label),
                                          sm_share(kind, scale_out, kind == TaskKind::comm_pp));
@@ -572,8 +653,9 @@ class ChainFactory {
     it.scale_out = b_.dp_nodes() > 1 || b_.edp_nodes() > 1;
     it.stream = kDp;
     it.kind = TaskKind::comm_dp;
-    it.comm_time = ring_collective_time(CollectiveKind::all_gather, 2.0 * dense, l_.dense_dp(), b_.dp_nodes(), s_.cluster) +
-                   ring_collective_time(CollectiveKind::all_gather, 2.0 * experts, l_.edp, b_.edp_nodes(), s_.cluster);
+    // Each all-gather that moves no bytes (a dense model's experts) costs nothing, not a ring's latency.
+    for (const auto& [params, ranks, nodes] : {std::tuple{dense, l_.dense_dp(), b_.dp_nodes()}, std::tuple{experts, l_.edp, b_.edp_nodes()}})
+      if (params > 0) it.comm_time = it.comm_time + ring_collective_time(CollectiveKind::all_gather, 2.0 * params, ranks, nodes, s_.cluster);
     it.bytes_key = "dp all-gather (ZeRO-3)";
     it.bytes = 2.0 * dense * (l_.dense_dp() - 1) / l_.dense_dp() + 2.0 * experts * (l_.edp - 1) / std::max(1, l_.edp);
     c.push_back(it);
@@ -709,9 +791,18 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
   // optimisation sends 1/tp of the replicated activations too, Narayanan et al. 2021 §4.1).
   const double boundary_bytes = static_cast<double>(l.graph.tokens / s.parallel.tp) * s.model.hidden * 2.0;
   const Time boundary_time = p2p_time(boundary_bytes, b.pp_cross_node(), s.cluster);
+  std::optional<StepFlows> flows;
+  if (s.cluster.flows && s.cluster.nodes > 1) flows.emplace(s);
+  std::vector<int> part_rank(static_cast<std::size_t>(parts));
+  for (int rank = 0; rank < pp; ++rank)
+    for (int part : detail::parts_of_rank(l, rank)) part_rank[static_cast<std::size_t>(part)] = rank;
   std::map<std::pair<int, int>, TaskId> sent_f, sent_b, done_f;  // (micro-batch, part)
-  auto send = [&](int rank, TaskId after, const std::string& what) {
-    const TaskId t = b.add_task(rank, kPp, boundary_time, TaskKind::comm_pp, what, b.pp_cross_node());
+  // Part `part` on `rank` sends its boundary to part `to`.
+  auto send = [&](int rank, int to, TaskId after, const std::string& what) {
+    const int receiver = part_rank[static_cast<std::size_t>(to)];
+    const TaskId t = flows && b.pp_cross_node() && receiver != rank
+                         ? b.add_flow_task(rank, kPp, flows->send(boundary_bytes, rank, receiver), TaskKind::comm_pp, what)
+                         : b.add_task(rank, kPp, boundary_time, TaskKind::comm_pp, what, b.pp_cross_node());
     b.graph().add_dependency(after, t);
     b.comm_bytes()["pp send/recv"] += boundary_bytes;
     return t;
@@ -726,10 +817,10 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
   };
   auto finish_f = [&](int rank, int part, int mb, TaskId last) {
     done_f[{mb, part}] = last;
-    if (part + 1 < parts) sent_f[{mb, part}] = send(rank, last, "send activations mb" + std::to_string(mb));
+    if (part + 1 < parts) sent_f[{mb, part}] = send(rank, part + 1, last, "send activations mb" + std::to_string(mb));
   };
   auto finish_b = [&](int rank, int part, int mb, TaskId last) {
-    if (part > 0) sent_b[{mb, part}] = send(rank, last, "send gradients mb" + std::to_string(mb));
+    if (part > 0) sent_b[{mb, part}] = send(rank, part - 1, last, "send gradients mb" + std::to_string(mb));
   };
 
   // Gradient buckets: a part's gradients are final after the last pass that computes weight
@@ -744,14 +835,21 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
   std::vector<std::vector<TaskId>> buckets(pp);
   const bool zero_shard = s.parallel.zero >= 1;
   const auto grad_kind = zero_shard ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce;
+  // A data-parallel collective of stage `rank` over groups of `ranks` GPUs `stride` apart spanning `nodes` nodes.
+  auto dp_task = [&](int rank, CollectiveKind kind, double bytes, int ranks, int stride, int nodes, Time closed_form,
+                     const std::string& what) {
+    return flows && nodes > 1 ? b.add_flow_task(rank, kDp, flows->collective(kind, bytes, rank, ranks, stride), TaskKind::comm_dp, what)
+                              : b.add_task(rank, kDp, closed_form, TaskKind::comm_dp, what, nodes > 1);
+  };
   auto flush = [&](int rank, double dense, double experts, TaskId after) {
-    for (const auto& [params, ranks, nodes, what] :
-         {std::tuple{dense, l.dense_dp(), b.dp_nodes(), "grads"}, std::tuple{experts, l.edp, b.edp_nodes(), "expert grads"}}) {
+    for (const auto& [params, ranks, nodes, stride, what] :
+         {std::tuple{dense, l.dense_dp(), b.dp_nodes(), s.parallel.tp, "grads"},
+          std::tuple{experts, l.edp, b.edp_nodes(), edp_stride(s), "expert grads"}}) {
       if (params <= 0 || ranks <= 1) continue;
       const double bytes = 2.0 * params;  // BF16 gradients
-      const TaskId task = b.add_task(rank, kDp, ring_collective_time(grad_kind, bytes, ranks, nodes, s.cluster),
-                                     TaskKind::comm_dp, std::string(what) + (zero_shard ? " reduce-scatter" : " all-reduce"),
-                                     nodes > 1);
+      const TaskId task = dp_task(rank, grad_kind, bytes, ranks, stride, nodes,
+                                  ring_collective_time(grad_kind, bytes, ranks, nodes, s.cluster),
+                                  std::string(what) + (zero_shard ? " reduce-scatter" : " all-reduce"));
       b.graph().add_dependency(after, task);
       buckets[rank].push_back(task);
       b.comm_bytes()[zero_shard ? "dp reduce-scatter" : "dp all-reduce"] += bytes * (ranks - 1) / ranks;
@@ -847,19 +945,20 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
     const TaskId opt = b.add_task(rank, kCompute, t.step, TaskKind::optimizer, "optimizer step (AdamW)");
     for (TaskId bt : buckets[rank]) b.graph().add_dependency(bt, opt);
     const double dense = st.params - st.expert_params;
-    for (const auto& [params, ranks, nodes, what, time] :
-         {std::tuple{dense, l.dense_dp(), b.dp_nodes(), "weights all-gather", t.gather_dense},
-          std::tuple{st.expert_params, l.edp, b.edp_nodes(), "expert weights all-gather", t.gather_experts}}) {
+    for (const auto& [params, ranks, nodes, stride, what, time] :
+         {std::tuple{dense, l.dense_dp(), b.dp_nodes(), s.parallel.tp, "weights all-gather", t.gather_dense},
+          std::tuple{st.expert_params, l.edp, b.edp_nodes(), edp_stride(s), "expert weights all-gather", t.gather_experts}}) {
       if (time == Time()) continue;
-      const TaskId t2 = b.add_task(rank, kDp, time, TaskKind::comm_dp, what, nodes > 1);
+      const TaskId t2 = dp_task(rank, CollectiveKind::all_gather, 2.0 * params, ranks, stride, nodes, time, what);
       b.graph().add_dependency(opt, t2);
       b.comm_bytes()["dp all-gather"] += 2.0 * params * (ranks - 1) / ranks;
     }
   }
 
-  Engine engine(b.graph());
+  Engine engine(b.graph(), flows ? &flows->model() : nullptr);
   const Time makespan = engine.run();
   r.seconds = makespan.seconds();
+  if (flows) r.busiest_links = flows->busiest(r.seconds);
   r.tasks = b.graph().task_count();
   r.tokens = s.training.global_batch * s.training.seq_len;
   r.tokens_per_gpu_second = static_cast<double>(r.tokens) / (r.seconds * s.cluster.gpus());
@@ -872,10 +971,19 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
   r.assumptions.push_back("rank symmetry: one rank per pipeline stage is simulated (" + std::to_string(pp) +
                           " of " + std::to_string(s.cluster.gpus()) + " GPUs); its data-, tensor-, context- and "
                           "expert-parallel peers do identical work");
-  r.assumptions.push_back("collectives: NCCL ring / DeepEP closed forms for each transfer alone; concurrent scale-out "
-                          "transfers of a rank share its NIC equally (contention between ranks through the switches is "
-                          "not simulated in the step); communication kernels take the SMs they occupy from concurrent "
-                          "compute: " + sm_use(s.cluster));
+  if (flows)
+    r.assumptions.push_back(fmt::format(
+        "collectives: data- and pipeline-parallel transfers across nodes run as flows on {} ({} links), sharing links "
+        "by max-min fairness with every transfer in flight; each stands for its whole pipeline stage (stage r on GPUs "
+        "[r x {}, (r + 1) x {}), every group of the stage at once); expert dispatch / combine and transfers inside a "
+        "node: NCCL ring / DeepEP closed forms, sharing the rank's NIC with each other equally; communication kernels "
+        "take the SMs they occupy from concurrent compute: {}",
+        s.cluster.network.name, flows->topology().link_count(), s.cluster.gpus() / pp, s.cluster.gpus() / pp, sm_use(s.cluster)));
+  else
+    r.assumptions.push_back("collectives: NCCL ring / DeepEP closed forms for each transfer alone; concurrent scale-out "
+                            "transfers of a rank share its NIC equally (contention between ranks through the switches is "
+                            "not simulated in the step; cluster: {flows: true} runs them as flows); communication kernels "
+                            "take the SMs they occupy from concurrent compute: " + sm_use(s.cluster));
   if (auto a = group_placement_assumption(s, l); !a.empty()) r.assumptions.push_back(a);
   if (auto a = expert_imbalance_assumption(s); !a.empty()) r.assumptions.push_back(a);
   r.assumptions.push_back("schedule " + std::string(to_string(sched.spec.kind)) + ", " + std::to_string(l.micro_batches) +

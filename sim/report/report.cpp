@@ -88,6 +88,9 @@ nlohmann::ordered_json report_json(const Report& r) {
                {"micro_batches", st.micro_batches},
                {"streams", streams},
                {"simulated_tasks", st.tasks}};
+  // With flows (cluster: {flows: true}): the most loaded links, busiest first.
+  for (const StepResult::LinkLoad& l : st.busiest_links)
+    j["step"]["busiest_links"].push_back({{"link", l.link}, {"bytes", l.bytes}, {"busy", l.busy}, {"links_as_busy", l.as_busy}});
   nlohmann::ordered_json phases = nlohmann::ordered_json::array();
   for (const PhaseResult& p : r.run.phases)
     phases.push_back({{"name", p.name}, {"kind", p.kind}, {"simulated", p.simulated}, {"gpus", p.gpus},
@@ -313,6 +316,11 @@ void write_explain(const Report& r, std::ostream& out) {
   out << "\nCommunication per GPU and step (mean over pipeline stages)\n";
   for (const auto& [kind, bytes] : st.comm_bytes_per_step)
     out << fmt::format("  {:<24}{:>12.2f} GB\n", kind, bytes / 1e9);
+  if (!st.busiest_links.empty()) {
+    out << "\nMost loaded link of each kind (flows; bytes in the step, share of the step at full rate, links as loaded)\n";
+    for (const StepResult::LinkLoad& l : st.busiest_links)
+      out << fmt::format("  {:<44}{:>10.2f} GB {:>7.1f} % {:>7}\n", l.link, l.bytes / 1e9, 100 * l.busy, l.as_busy);
+  }
   const ParamCount params = count_params(r.scenario.model);
   out << fmt::format("\nParameters of the model: {:.2f}B total, {:.2f}B active per token\n", params.total / 1e9,
                      params.active / 1e9);

@@ -100,6 +100,9 @@ struct ClusterSpec {
   Clocks clocks = Clocks::sustained;
   /// Whether the job paces at its slowest GPU (GpuSpec::speed_variation); false: an ideal cluster.
   bool stragglers = true;
+  /// Whether the step runs its data- and pipeline-parallel transfers across nodes as flows that
+  /// share the topology's links (max-min fairness); false: each transfer's closed form alone.
+  bool flows = false;
   int nodes = 1;
   int gpus_per_node = 1;
   NetworkSpec network;
@@ -115,7 +118,7 @@ double achievable_gemm_fraction(const GpuSpec& gpu, Precision p);
 GpuSpec load_gpu(const YamlNode& node);
 NetworkSpec load_network(const YamlNode& node);
 NodeSpec load_node(const YamlNode& node);
-/// A cluster mapping {gpu, nodes, gpus_per_node, network, calibration, clocks, stragglers}. Without `calibration`, the
+/// A cluster mapping {gpu, nodes, gpus_per_node, network, calibration, clocks, stragglers, flows}. Without `calibration`, the
 /// GPU's own profile (GpuSpec::calibration) times the kernels; `calibration: none` asks for the
 /// roofline.
 ClusterSpec load_cluster(const YamlNode& node, const Catalog& catalog);

@@ -12,6 +12,8 @@
 #pragma once
 #include <cstdint>
 #include <limits>
+#include <span>
+#include <type_traits>
 #include <vector>
 
 namespace gpuhours {
@@ -21,9 +23,14 @@ using FlowId = std::uint32_t;
 class FlowSolver {
  public:
   explicit FlowSolver(std::vector<double> link_capacity_bytes_per_s);
-  /// Starts a flow of `bytes` over `path` (link ids), at most `cap` bytes/s.
+  /// Starts a flow of `bytes` over `path` (link ids), at most `cap` bytes/s. A flow's id is valid
+  /// until it is taken finished or removed; its slot is then reused by a later flow.
   FlowId add_flow(const std::vector<std::uint32_t>& path, double bytes,
                   double cap_bytes_per_s = std::numeric_limits<double>::infinity());
+  /// The same over a path the caller keeps alive, unchanged, until the flow is taken finished or
+  /// removed (no copy: the network model's plans hold their paths for the whole simulation).
+  FlowId add_flow_on(std::span<const std::uint32_t> path, double bytes,
+                     double cap_bytes_per_s = std::numeric_limits<double>::infinity());
   void remove_flow(FlowId f);
   /// Moves time forward: every active flow sends rate * seconds bytes.
   void advance(double seconds);
@@ -35,22 +42,29 @@ class FlowSolver {
   double rate(FlowId f);
   double remaining_bytes(FlowId f) const { return flows_[f].remaining; }
   std::size_t active_flows() const { return active_; }
+  /// Bytes every link has carried so far (by link id).
+  const std::vector<double>& link_bytes() const { return link_bytes_; }
   /// Number of times rates were re-solved, and flows re-solved in total (for the benchmark).
   std::uint64_t solves() const { return solves_; }
   std::uint64_t flows_solved() const { return flows_solved_; }
 
  private:
   struct Flow {
-    std::vector<std::uint32_t> path;
+    std::vector<std::uint32_t> owned;      // add_flow's copy of its path, or empty
+    std::span<const std::uint32_t> path;  // `owned`, or the caller's (add_flow_on)
     double remaining = 0, rate = 0, cap = 0;
     bool active = false;
   };
+  // flows_ grows by moving its Flows: `owned` keeps its buffer, so `path` stays valid.
+  static_assert(std::is_nothrow_move_constructible_v<Flow>);
   void solve();
   std::vector<double> capacity_;
   std::vector<std::vector<FlowId>> link_flows_;  // may hold finished flows until compacted
   std::vector<Flow> flows_;
   std::vector<FlowId> active_ids_;               // may hold removed flows until take_finished
   std::vector<FlowId> dirty_;                    // flows added, or neighbours of flows removed
+  std::vector<FlowId> retiring_;                 // removed, still listed on links until the next solve
+  std::vector<FlowId> free_;                     // slots of finished flows, reused by add_flow
   std::vector<std::uint32_t> dirty_links_;
   std::size_t active_ = 0;
   double busy_seconds_ = 0;  // time flows have been active without a pause (completion quantum)
@@ -60,6 +74,7 @@ class FlowSolver {
   std::uint32_t epoch_ = 0;
   std::vector<double> link_left_;
   std::vector<int> link_unfrozen_;
+  std::vector<double> link_bytes_;
 };
 
 }  // namespace gpuhours

@@ -59,6 +59,10 @@ class Topology {
   std::size_t link_count() const { return capacity_.size(); }
   double capacity(LinkId l) const { return capacity_[l]; }
   const std::vector<double>& capacities() const { return capacity_; }
+  /// "leaf 3 -> spine 0": the link's two ends, for reports.
+  std::string link_name(LinkId l) const;
+  /// "leaf -> spine": the kinds of the link's two ends.
+  std::string link_class(LinkId l) const;
 
   /// Links from GPU `src` to GPU `dst` (empty when src == dst): NVLink inside a node; across nodes
   /// NCCL's point-to-point path, relayed over NVLink to the NIC on `dst`'s rail (PXN) where that NIC
@@ -85,6 +89,8 @@ class Topology {
   std::vector<VertexId> gpu_, nvswitch_, nic_;
   std::vector<int> nic_leaf_;            // switch-graph index of each NIC's leaf (-1: none)
   std::vector<double> capacity_;         // by LinkId
+  std::vector<std::pair<VertexId, VertexId>> link_ends_;  // by LinkId: (from, to)
+  int planes_ = 1;
   std::unordered_map<std::uint64_t, LinkId> link_index_;  // (from, to) -> link
   std::vector<VertexId> switch_vertex_;                    // switch-graph index -> vertex
   boost::adjacency_list<boost::vecS, boost::vecS, boost::undirectedS> switch_graph_;

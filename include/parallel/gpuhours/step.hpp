@@ -62,6 +62,15 @@ struct StepResult {
   std::vector<StreamUse> streams;
   std::size_t tasks = 0;
   std::map<std::string, double> comm_bytes_per_step;  // per GPU, by collective
+  /// With flows (ClusterSpec::flows): per class of link (NIC -> leaf, leaf -> spine ...), the one
+  /// that carried the most bytes for its capacity in the step, busiest class first.
+  struct LinkLoad {
+    std::string link;
+    double bytes = 0;
+    double busy = 0;  // bytes / (capacity x step time)
+    int as_busy = 1;  // links of the class within 1% of it (itself included)
+  };
+  std::vector<LinkLoad> busiest_links;
   std::vector<std::string> assumptions;
 };
 
