@@ -68,7 +68,7 @@ double iteration_seconds(const IterationCost& c, const InferenceSpec& layout, in
 // only; no loss, no multi-token prediction. Communication ops are left out (the iteration times the
 // dispatch, combine and all-reduces), and so are kernel launches (the iteration counts them).
 double prompt_kernel_seconds(const Scenario& s, const InferenceSpec& layout, double tokens, double attended_pairs,
-                             double imbalance) {
+                             double imbalance, PromptKernelCache* cache) {
   const double per_replica = tokens / layout.ep;
   if (per_replica < 1) return 0.0;
   const auto T = static_cast<std::int64_t>(std::ceil(per_replica));
@@ -81,28 +81,32 @@ double prompt_kernel_seconds(const Scenario& s, const InferenceSpec& layout, dou
   shape.seq_len = len;
   shape.precision = weight_precision(s, layout);
   shape.expert_imbalance = imbalance;
+  const PromptKernelCache::Key key{shape.tp, shape.ep, static_cast<int>(shape.precision), T, len, shape.micro_batch, imbalance};
+  if (const PromptKernelCache::Times* t = cache ? cache->find(key) : nullptr)
+    return t->other_seconds + t->attention_seconds * pairs / t->graph_pairs;
   const OpGraph g = build_op_graph(s.model, shape);
   GpuSpec device = s.cluster.gpu;
   device.kernel_launch_seconds = 0;
   const KernelModel kernels(device, s.cluster.calibration.get(), 1.0, s.cluster.clocks);
-  const double graph_pairs =
-      static_cast<double>(shape.micro_batch) * static_cast<double>(len) * static_cast<double>(len + 1) / 2.0;
-  auto seconds = [&](const std::vector<Op>& ops) {
-    double sum = 0;
+  PromptKernelCache::Times times;
+  times.graph_pairs = static_cast<double>(shape.micro_batch) * static_cast<double>(len) * static_cast<double>(len + 1) / 2.0;
+  auto add = [&](const std::vector<Op>& ops, double times_run) {
     for (const Op& op : ops) {
       if (op.comm != OpComm::none) continue;
-      const double t = kernels.time(op.forward).seconds();
-      sum += op.forward.kind == OpKind::attention ? t * pairs / graph_pairs : t;
+      (op.forward.kind == OpKind::attention ? times.attention_seconds : times.other_seconds) +=
+          kernels.time(op.forward).seconds() * times_run;
     }
-    return sum;
   };
   const int moe = moe_layers(s.model);
-  const double layers = (s.model.layers - moe) * seconds(g.dense_layer) + moe * seconds(g.moe_layer);
-  return layers + seconds(g.head) * static_cast<double>(shape.micro_batch) / static_cast<double>(g.tokens);
+  add(g.dense_layer, s.model.layers - moe);
+  add(g.moe_layer, moe);
+  add(g.head, static_cast<double>(shape.micro_batch) / static_cast<double>(g.tokens));
+  if (cache) cache->put(key, times);
+  return times.other_seconds + times.attention_seconds * pairs / times.graph_pairs;
 }
 
 IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const DecodeWeights& w, double tokens,
-                        double attended_pairs, double kv_tokens, bool decode) {
+                        double attended_pairs, double kv_tokens, bool decode, PromptKernelCache* cache) {
   const ModelSpec& m = s.model;
   const GpuSpec& gpu = s.cluster.gpu;
   const int tp = layout.tp, ep = layout.ep, L = moe_layers(m);
@@ -129,8 +133,8 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   // timed in eager PyTorch, not replayed from a CUDA graph as decoding iterations are.
   if (decode) c.compute_seconds = gemm_flops / gemm_peak + attn_flops / attn_peak;
   else if (layout.dual_batch_overlap)
-    c.compute_seconds = 2 * prompt_kernel_seconds(s, layout, tokens / 2, attended_pairs / 2, imbalance);
-  else c.compute_seconds = prompt_kernel_seconds(s, layout, tokens, attended_pairs, imbalance);
+    c.compute_seconds = 2 * prompt_kernel_seconds(s, layout, tokens / 2, attended_pairs / 2, imbalance, cache);
+  else c.compute_seconds = prompt_kernel_seconds(s, layout, tokens, attended_pairs, imbalance, cache);
   c.memory_seconds = (c.weight_bytes + c.kv_bytes) / (gpu.hbm_bytes_per_s * gpu.achievable.copy);
   // Communication, not overlapped with compute: expert dispatch (FP8 or BF16) and combine (BF16)
   // per MoE layer across the instance, with DeepEP's normal kernels for prefill and its
@@ -207,17 +211,17 @@ std::int64_t kv_capacity_tokens_per_gpu(const Scenario& s, const InferenceSpec& 
 }
 
 IterationCost iteration_cost(const Scenario& s, const InferenceSpec& layout, double tokens, double attended_pairs,
-                             double kv_tokens, bool decode) {
-  return iteration(s, layout, decode_weights(s.model), tokens, attended_pairs, kv_tokens, decode);
+                             double kv_tokens, bool decode, PromptKernelCache* cache) {
+  return iteration(s, layout, decode_weights(s.model), tokens, attended_pairs, kv_tokens, decode, cache);
 }
 
 IterationCost batch_iteration_cost(const Scenario& s, const InferenceSpec& layout, const BatchPart& prefill,
-                                   const BatchPart& decode) {
+                                   const BatchPart& decode, PromptKernelCache* cache) {
   const DecodeWeights w = decode_weights(s.model);
-  if (decode.tokens <= 0) return iteration(s, layout, w, prefill.tokens, prefill.attended_pairs, prefill.kv_tokens, false);
-  const IterationCost d = iteration(s, layout, w, decode.tokens, decode.attended_pairs, decode.kv_tokens, true);
+  if (decode.tokens <= 0) return iteration(s, layout, w, prefill.tokens, prefill.attended_pairs, prefill.kv_tokens, false, cache);
+  const IterationCost d = iteration(s, layout, w, decode.tokens, decode.attended_pairs, decode.kv_tokens, true, cache);
   if (prefill.tokens <= 0) return d;
-  const IterationCost p = iteration(s, layout, w, prefill.tokens, prefill.attended_pairs, prefill.kv_tokens, false);
+  const IterationCost p = iteration(s, layout, w, prefill.tokens, prefill.attended_pairs, prefill.kv_tokens, false, cache);
   IterationCost c;
   c.flops = p.flops + d.flops;
   c.weight_bytes = std::max(p.weight_bytes, d.weight_bytes);
@@ -298,6 +302,7 @@ GenerationResult simulate_generation(const Scenario& input, const GenerationSpec
   // Running sequences: (iteration at which it finishes, reserved tokens); iteration counter `it`.
   using Entry = std::pair<std::int64_t, double>;
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> running;
+  PromptKernelCache cache;
   std::int64_t it = 0, next = 0;
   double reserved = 0, start_sum = 0;  // sum over running of the iteration they started decoding
   Time t, prefill, decode;
@@ -317,7 +322,7 @@ GenerationResult simulate_generation(const Scenario& input, const GenerationSpec
     }
     if (admitted > 0) {
       const double tok = prompt * static_cast<double>(admitted);
-      const Time dt = Time::from_seconds_ceil(iteration(s, layout, w, tok, tok * (prompt + 1) / 2, 0, false).seconds);
+      const Time dt = Time::from_seconds_ceil(iteration(s, layout, w, tok, tok * (prompt + 1) / 2, 0, false, &cache).seconds);
       t = t + dt;
       prefill = prefill + dt;
     }
@@ -326,7 +331,7 @@ GenerationResult simulate_generation(const Scenario& input, const GenerationSpec
     const std::int64_t k = std::min(running.top().first - it, kMaxSegmentIterations);
     // Context of a running sequence at iteration j: prompt + (j - start); mean over the segment.
     const double ctx_sum = B * (prompt + static_cast<double>(it) + static_cast<double>(k - 1) / 2.0) - start_sum;
-    const double per_iter = iteration(s, layout, w, B, ctx_sum, ctx_sum, true).seconds;
+    const double per_iter = iteration(s, layout, w, B, ctx_sum, ctx_sum, true, &cache).seconds;
     const Time dt = Time::from_seconds_ceil(per_iter * static_cast<double>(k));
     t = t + dt;
     decode = decode + dt;

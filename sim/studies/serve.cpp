@@ -167,10 +167,10 @@ class Instance {
         chunks.emplace_back(i, chunk);
         budget -= chunk;
       }
-      const IterationCost cost = batch_iteration_cost(s_, pool_.layout, prefill, decode);
+      const IterationCost cost = batch_iteration_cost(s_, pool_.layout, prefill, decode, &cache_);
       const Time dt = Time::from_seconds_ceil(cost.seconds);
       // Busy time split between prompt and answer work by what each would cost alone.
-      const double p_alone = prefill.tokens > 0 ? batch_iteration_cost(s_, pool_.layout, prefill, {}).seconds : 0.0;
+      const double p_alone = prefill.tokens > 0 ? batch_iteration_cost(s_, pool_.layout, prefill, {}, &cache_).seconds : 0.0;
       const double d_alone = decode.tokens > 0 ? batch_iteration_cost(s_, pool_.layout, {}, decode).seconds : 0.0;
       const double gpus = pool_.layout.gpus();
       Work w;
@@ -263,6 +263,7 @@ class Instance {
   const Scenario& s_;
   const PoolSpec& pool_;
   std::int64_t& iteration_budget_;  // shared by every instance of the deployment
+  PromptKernelCache cache_;          // prompt iterations already timed, by shape
   std::int64_t capacity_ = 0;
   std::size_t max_running_ = 0;
 };

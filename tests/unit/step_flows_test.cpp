@@ -100,3 +100,10 @@ TEST_CASE("flows: pipeline sends across nodes run as flows from every GPU of the
   for (const auto& l : b.busiest_links) nic = nic || (l.link.starts_with("NIC ") && l.as_busy >= 16);
   CHECK(nic);
 }
+
+TEST_CASE("flows: a switch that is not true or false is refused naming the file and field") {
+  auto r = test::cli({"run", test::write_temp("flows-bad.yaml", test::variant("network: nvswitch-node}", "network: nvswitch-node, flows: 3}"))});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("flows-bad.yaml:") != std::string::npos);
+  CHECK(r.err.find("cluster.flows") != std::string::npos);
+}

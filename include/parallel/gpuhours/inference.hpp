@@ -4,6 +4,9 @@
 // and generation phases (SFT data, distillation).
 #pragma once
 #include <cstdint>
+#include <map>
+#include <tuple>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,13 +25,31 @@ struct IterationCost {
   double seconds = 0;       // max(compute, memory) + communication + kernel launches
 };
 
+/// The kernel times of prompt iterations already computed in one simulation, by shape: a
+/// simulation's iterations repeat their shapes (the same chunk budget, prompts admitted one by one
+/// as answers end), and each shape costs an op graph and a profile lookup per kernel.
+class PromptKernelCache {
+ public:
+  struct Times {
+    double other_seconds = 0, attention_seconds = 0, graph_pairs = 0;  // attention at graph_pairs
+  };
+  using Key = std::tuple<int, int, int, std::int64_t, std::int64_t, std::int64_t, double>;  // tp, ep, precision, T, len, micro-batch, imbalance
+  const Times* find(const Key& k) const {
+    const auto it = values_.find(k);
+    return it == values_.end() ? nullptr : &it->second;
+  }
+  void put(const Key& k, const Times& t) { values_[k] = t; }
+
+ private:
+  std::map<Key, Times> values_;
+};
 
 /// Cost of one forward iteration of an instance over `tokens` new tokens (prefill: prompts' tokens;
 /// decode: one per running sequence) that attend to `attended_pairs` (query, key) pairs in all and
 /// read `kv_tokens` cached tokens from HBM. Weights are FP8 or BF16 (the layout's, by default the
 /// training precision), GEMMs run at that precision's peak; the KV cache is BF16.
 IterationCost iteration_cost(const Scenario& s, const InferenceSpec& layout, double tokens, double attended_pairs,
-                             double kv_tokens, bool decode);
+                             double kv_tokens, bool decode, PromptKernelCache* cache = nullptr);
 
 /// Tokens of one kind in an iteration: new tokens, the (query, key) pairs they attend, and the
 /// cached tokens read from HBM.
@@ -39,7 +60,7 @@ struct BatchPart {
 /// one forward pass. Their FLOPs add; the weights are read once, the KV cache of both; their
 /// expert exchanges use the prefill and decode kernels; one set of kernel launches.
 IterationCost batch_iteration_cost(const Scenario& s, const InferenceSpec& layout, const BatchPart& prefill,
-                                   const BatchPart& decode);
+                                   const BatchPart& decode, PromptKernelCache* cache = nullptr);
 
 /// KV-cache bytes per token on one GPU of an attention replica, at the layout's cache precision.
 double kv_bytes_per_token(const ModelSpec& m, const InferenceSpec& layout);
