@@ -41,6 +41,10 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
     knobs.push_back({"clocks", "burst", "sustained", [](Scenario& x, bool hi) {
                        x.cluster.clocks = hi ? Clocks::sustained : Clocks::burst;
                      }, true});
+  // Links: each transfer's closed form alone, against data- and pipeline-parallel transfers as
+  // flows sharing the topology's links (cluster: {flows: true}).
+  if (s.cluster.nodes > 1)
+    knobs.push_back({"link sharing", "closed", "flows", [](Scenario& x, bool hi) { x.cluster.flows = hi; }, true});
   if (s.model.ffn.moe && s.parallel.ep > 1)
     knobs.push_back({"expert load imbalance", fmt::format("{:.1f}", u.expert_imbalance.low),
                      fmt::format("{:.1f}", u.expert_imbalance.high), [](Scenario& x, bool hi) {

@@ -2,6 +2,8 @@
 // run on the topology and share its links.
 #include <doctest/doctest.h>
 
+#include "gpuhours/run.hpp"
+#include "gpuhours/sensitivity.hpp"
 #include "gpuhours/step.hpp"
 #include "test_util.hpp"
 
@@ -106,4 +108,22 @@ TEST_CASE("flows: a switch that is not true or false is refused naming the file 
   CHECK(r.code == 1);
   CHECK(r.err.find("flows-bad.yaml:") != std::string::npos);
   CHECK(r.err.find("cluster.flows") != std::string::npos);
+}
+
+TEST_CASE("flows: the tornado's link-sharing row prices the contention the closed forms leave out") {
+  const Scenario s = one_node_per_leaf(false, 4);
+  const RunResult base = account_run(s, simulate_phases(s, simulate_step(s)));
+  bool found = false;
+  for (const SensitivityRow& r : sensitivity(s, base))
+    if (r.input == "link sharing") {
+      found = true;
+      CHECK(r.switch_only);
+      CHECK(r.gpu_hours_low == doctest::Approx(base.gpu_hours));  // the base runs closed forms
+      CHECK(r.gpu_hours_high > r.gpu_hours_low);                  // the 4:1 uplinks slow the rings
+    }
+  CHECK(found);
+  // One node: nothing crosses a switch, no row.
+  const Scenario one = test::preset("llama-3-8b-8gpu-dp");
+  const RunResult one_base = account_run(one, simulate_phases(one, simulate_step(one)));
+  for (const SensitivityRow& r : sensitivity(one, one_base)) CHECK(r.input != "link sharing");
 }
