@@ -52,6 +52,7 @@ struct Item {  // one step of a chain: a kernel, or a communication task
   bool prefetch = false;  // ZeRO-3 weight all-gather: issued at the start of the pass, on its own
   bool scale_out = false; // crosses nodes: shares the rank's NIC with other such transfers
   int waits_for = -1;     // chain index of the prefetch this item needs first
+  double gather_dense_params = 0, gather_expert_params = 0;  // a ZeRO-3 prefetch: the weights it gathers
   bool is_comm = false;
   bool p2p = false;       // a send / recv between two ranks (NCCL point-to-point), not a collective
   Kernel kernel;
@@ -427,6 +428,25 @@ class ProgramBuilder {
   void prefetch(int rank, const Chain& chain, std::optional<TaskId> after, std::vector<TaskId>& tasks) {
     for (std::size_t i = 0; i < chain.size(); ++i) {
       if (!chain[i].prefetch) continue;
+      if (flows_ && chain[i].scale_out) {
+        // As flows: the dense weights' all-gather over the data-parallel groups, then the experts'
+        // over the expert-data-parallel groups, one after the other on the stream.
+        std::optional<TaskId> first;
+        for (const auto& [params, ranks, stride, nodes] :
+             {std::tuple{chain[i].gather_dense_params, l_.dense_dp(), s_.parallel.tp, dp_nodes_},
+              std::tuple{chain[i].gather_expert_params, l_.edp, edp_stride(s_), edp_nodes_}}) {
+          if (params <= 0 || ranks <= 1) continue;
+          tasks[i] = nodes > 1 ? add_flow_task(rank, kDp, flows_->collective(CollectiveKind::all_gather, 2.0 * params, rank, ranks, stride),
+                                               TaskKind::comm_dp, chain[i].label)
+                               : add_task(rank, kDp, ring_collective_time(CollectiveKind::all_gather, 2.0 * params, ranks, nodes, s_.cluster),
+                                          TaskKind::comm_dp, chain[i].label);
+          if (!first) first = tasks[i];
+        }
+        if (!first) tasks[i] = gpuhours::add_task(g_, streams_[rank][kDp], Time(), TaskKind::comm_dp, label(chain[i].label));
+        count_bytes(chain[i]);
+        if (after) g_.add_dependency(*after, first ? *first : tasks[i]);
+        continue;
+      }
       tasks[i] = gpuhours::add_task(g_, streams_[rank][kDp], chain[i].comm_time, TaskKind::comm_dp, label(chain[i].label),
                                     sm_share(TaskKind::comm_dp, chain[i].scale_out, false));
       count_bytes(chain[i]);
@@ -486,6 +506,8 @@ class ProgramBuilder {
   }
   bool labels() const { return labels_; }
 
+  // Data-parallel transfers across nodes as flows from here on (ZeRO-3's prefetches).
+  void use_flows(StepFlows* flows) { flows_ = flows; }
   // A transfer the network model runs as flows (StepFlows' op `op`).
   TaskId add_flow_task(int rank, Stream st, std::uint32_t op, TaskKind kind, const std::string& label) {
     return g_.add_external_task(streams_[rank][st], op, static_cast<TaskCategory>(kind), this->label(label),
@@ -520,6 +542,7 @@ class ProgramBuilder {
   bool labels_ = false;
   std::uint32_t unlabelled_ = 0;
   int tp_nodes_ = 1, ep_nodes_ = 1, dp_nodes_ = 1, edp_nodes_ = 1;
+  StepFlows* flows_ = nullptr;
   bool pp_cross_node_ = false;
   MoeRouting moe_;
   std::map<std::string, double> comm_bytes_;
@@ -656,6 +679,8 @@ class ChainFactory {
     // Each all-gather that moves no bytes (a dense model's experts) costs nothing, not a ring's latency.
     for (const auto& [params, ranks, nodes] : {std::tuple{dense, l_.dense_dp(), b_.dp_nodes()}, std::tuple{experts, l_.edp, b_.edp_nodes()}})
       if (params > 0) it.comm_time = it.comm_time + ring_collective_time(CollectiveKind::all_gather, 2.0 * params, ranks, nodes, s_.cluster);
+    it.gather_dense_params = dense;
+    it.gather_expert_params = experts;
     it.bytes_key = "dp all-gather (ZeRO-3)";
     it.bytes = 2.0 * dense * (l_.dense_dp() - 1) / l_.dense_dp() + 2.0 * experts * (l_.edp - 1) / std::max(1, l_.edp);
     c.push_back(it);
@@ -792,7 +817,7 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
   const double boundary_bytes = static_cast<double>(l.graph.tokens / s.parallel.tp) * s.model.hidden * 2.0;
   const Time boundary_time = p2p_time(boundary_bytes, b.pp_cross_node(), s.cluster);
   std::optional<StepFlows> flows;
-  if (s.cluster.flows && s.cluster.nodes > 1) flows.emplace(s);
+  if (s.cluster.flows && s.cluster.nodes > 1) b.use_flows(&flows.emplace(s));
   std::vector<int> part_rank(static_cast<std::size_t>(parts));
   for (int rank = 0; rank < pp; ++rank)
     for (int part : detail::parts_of_rank(l, rank)) part_rank[static_cast<std::size_t>(part)] = rank;

@@ -127,3 +127,15 @@ TEST_CASE("flows: the tornado's link-sharing row prices the contention the close
   const RunResult one_base = account_run(one, simulate_phases(one, simulate_step(one)));
   for (const SensitivityRow& r : sensitivity(one, one_base)) CHECK(r.input != "link sharing");
 }
+
+TEST_CASE("flows: ZeRO-3's weight all-gathers before each pass run as flows too") {
+  auto zero3 = [](Scenario s) {
+    s.parallel.zero = 3;
+    return s;
+  };
+  const double closed = dp_busy_seconds(simulate_step(zero3(four_nodes(false))));
+  REQUIRE(closed > 0);
+  CHECK(dp_busy_seconds(simulate_step(zero3(four_nodes(true)))) == doctest::Approx(closed).epsilon(0.01));
+  // Under 4:1 leaves the gathers share the uplinks with the gradient reduce-scatters.
+  CHECK(dp_busy_seconds(simulate_step(zero3(one_node_per_leaf(true, 4)))) > 3 * closed);
+}
