@@ -106,6 +106,7 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
       {"nemotron4-340b-dp16", 7},
       {"nemotron4-340b-dp32", 8},
       {"nemotron4-340b-dp64", 7},
+      {"llama3-405b-tp8-pp16-16384gpu", 29},  // added 2026-12-05: Llama 3 Table 4 (tracked: interleaving depth assumed)
       {"trtllm-llama33-70b-fp8-h100tp2-1000-1000", 17},
       {"trtllm-llama33-70b-fp8-h100tp2-128-2048", 24},
       {"trtllm-llama33-70b-fp8-h100tp2-2048-2048", 34},
