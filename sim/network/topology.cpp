@@ -45,11 +45,10 @@ std::string Topology::link_class(LinkId l) const {
 }
 
 std::string Topology::link_name(LinkId l) const {
-  const auto& kKind = kVertexKind;
   auto name = [&](VertexId v) {
     const VertexProps& p = g_[v];
     // NVSwitches are numbered by node; NICs by the GPU they serve; switches within their layer.
-    std::string out = std::string(kKind[static_cast<int>(p.kind)]) + " " + std::to_string(p.index);
+    std::string out = std::string(kVertexKind[static_cast<int>(p.kind)]) + " " + std::to_string(p.index);
     if (p.kind != VertexKind::gpu && p.kind != VertexKind::nvswitch && planes_ > 1) out += " (plane " + std::to_string(p.plane) + ")";
     return out;
   };

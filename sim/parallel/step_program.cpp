@@ -436,10 +436,9 @@ class ProgramBuilder {
              {std::tuple{chain[i].gather_dense_params, l_.dense_dp(), s_.parallel.tp, dp_nodes_},
               std::tuple{chain[i].gather_expert_params, l_.edp, edp_stride(s_), edp_nodes_}}) {
           if (params <= 0 || ranks <= 1) continue;
-          tasks[i] = nodes > 1 ? add_flow_task(rank, kDp, flows_->collective(CollectiveKind::all_gather, 2.0 * params, rank, ranks, stride),
-                                               TaskKind::comm_dp, chain[i].label)
-                               : add_task(rank, kDp, ring_collective_time(CollectiveKind::all_gather, 2.0 * params, ranks, nodes, s_.cluster),
-                                          TaskKind::comm_dp, chain[i].label);
+          tasks[i] = dp_transfer(rank, CollectiveKind::all_gather, 2.0 * params, ranks, stride, nodes,
+                                 ring_collective_time(CollectiveKind::all_gather, 2.0 * params, ranks, nodes, s_.cluster),
+                                 chain[i].label);
           if (!first) first = tasks[i];
         }
         if (!first) tasks[i] = gpuhours::add_task(g_, streams_[rank][kDp], Time(), TaskKind::comm_dp, label(chain[i].label));
@@ -508,6 +507,14 @@ class ProgramBuilder {
 
   // Data-parallel transfers across nodes as flows from here on (ZeRO-3's prefetches).
   void use_flows(StepFlows* flows) { flows_ = flows; }
+  // A data-parallel collective of stage `rank` over groups of `ranks` GPUs `stride` apart spanning
+  // `nodes` nodes: as flows when they cross nodes and flows are on, else its closed form.
+  TaskId dp_transfer(int rank, CollectiveKind kind, double bytes, int ranks, int stride, int nodes, Time closed_form,
+                     const std::string& label) {
+    return flows_ && nodes > 1
+               ? add_flow_task(rank, kDp, flows_->collective(kind, bytes, rank, ranks, stride), TaskKind::comm_dp, label)
+               : add_task(rank, kDp, closed_form, TaskKind::comm_dp, label, nodes > 1);
+  }
   // A transfer the network model runs as flows (StepFlows' op `op`).
   TaskId add_flow_task(int rank, Stream st, std::uint32_t op, TaskKind kind, const std::string& label) {
     return g_.add_external_task(streams_[rank][st], op, static_cast<TaskCategory>(kind), this->label(label),
@@ -860,19 +867,13 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
   std::vector<std::vector<TaskId>> buckets(pp);
   const bool zero_shard = s.parallel.zero >= 1;
   const auto grad_kind = zero_shard ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce;
-  // A data-parallel collective of stage `rank` over groups of `ranks` GPUs `stride` apart spanning `nodes` nodes.
-  auto dp_task = [&](int rank, CollectiveKind kind, double bytes, int ranks, int stride, int nodes, Time closed_form,
-                     const std::string& what) {
-    return flows && nodes > 1 ? b.add_flow_task(rank, kDp, flows->collective(kind, bytes, rank, ranks, stride), TaskKind::comm_dp, what)
-                              : b.add_task(rank, kDp, closed_form, TaskKind::comm_dp, what, nodes > 1);
-  };
   auto flush = [&](int rank, double dense, double experts, TaskId after) {
     for (const auto& [params, ranks, nodes, stride, what] :
          {std::tuple{dense, l.dense_dp(), b.dp_nodes(), s.parallel.tp, "grads"},
           std::tuple{experts, l.edp, b.edp_nodes(), edp_stride(s), "expert grads"}}) {
       if (params <= 0 || ranks <= 1) continue;
       const double bytes = 2.0 * params;  // BF16 gradients
-      const TaskId task = dp_task(rank, grad_kind, bytes, ranks, stride, nodes,
+      const TaskId task = b.dp_transfer(rank, grad_kind, bytes, ranks, stride, nodes,
                                   ring_collective_time(grad_kind, bytes, ranks, nodes, s.cluster),
                                   std::string(what) + (zero_shard ? " reduce-scatter" : " all-reduce"));
       b.graph().add_dependency(after, task);
@@ -974,7 +975,7 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
          {std::tuple{dense, l.dense_dp(), b.dp_nodes(), s.parallel.tp, "weights all-gather", t.gather_dense},
           std::tuple{st.expert_params, l.edp, b.edp_nodes(), edp_stride(s), "expert weights all-gather", t.gather_experts}}) {
       if (time == Time()) continue;
-      const TaskId t2 = dp_task(rank, CollectiveKind::all_gather, 2.0 * params, ranks, stride, nodes, time, what);
+      const TaskId t2 = b.dp_transfer(rank, CollectiveKind::all_gather, 2.0 * params, ranks, stride, nodes, time, what);
       b.graph().add_dependency(opt, t2);
       b.comm_bytes()["dp all-gather"] += 2.0 * params * (ranks - 1) / ranks;
     }
