@@ -114,6 +114,10 @@ Op rerun(Op op) {
   return op;
 }
 
+// A linear reading the very tensor an earlier op keeps: its input is saved (and held for a
+// deferred W) once, by that op.
+void shares_input(Op& op) { op.saved_bytes = op.saved_selective = 0; }
+
 // The consumer of a recomputed output does not keep it under selective recomputation.
 Op input_recomputed(Op op) {
   op.saved_selective = 0;
@@ -211,6 +215,7 @@ struct Builder {
       }
       tag(L, L.size() - 1, RecomputeModule::mla_up_proj);
       L.push_back(input_recomputed(linear("kv_down_proj", T, h, at.kv_lora_rank + at.qk_rope_head_dim, false, fp8)));
+      shares_input(L.back());  // the normed x the query projection keeps
       L.push_back(norm("kv_norm", T, at.kv_lora_rank, m.norm));
       // With context parallelism the ring carries the compressed latent and the RoPE key (576
       // values per token instead of 128 heads x 320), and every rank up-projects the latents of
@@ -220,6 +225,9 @@ struct Builder {
                          d(T) * d(at.kv_lora_rank + at.qk_rope_head_dim) * kAct * (s.cp - 1)));
       L.push_back(rerun(input_recomputed(linear("kv_up_proj", T * s.cp, at.kv_lora_rank,
                                                 std::int64_t{a} * (at.qk_nope_head_dim + dv), false, fp8))));
+      // The other blocks' key and value gradients pass with the ring: their weight gradient is
+      // computed as they pass, not deferred to a W pass.
+      L.back().weight_grad_inline = s.cp > 1;
       tag(L, L.size() - 1, RecomputeModule::mla_up_proj);
       // RoPE on the query's and the shared key's rotary parts (Su et al. 2021).
       L.push_back(elementwise("rope", d(T) * (a + 1) * at.qk_rope_head_dim, 1, 1, 1, 1, 0));
@@ -314,6 +322,9 @@ struct Builder {
       const std::size_t shared = L.size();
       block_entry(L, "shared_experts");
       dense_ffn(L, std::int64_t{ff.shared_experts} * ff.expert_intermediate, "shared_");
+      // One GPU per expert group: the gate-up projection reads the router's normed x (in FP8 its
+      // own quantized copy; under TP the all-gathered sequence).
+      if (!fp8 && s.tp == 1) shares_input(L[shared]);
       tp_exit(L, "shared_experts");
       tag(L, shared, RecomputeModule::shared_experts);
     }
@@ -336,6 +347,7 @@ struct Builder {
     tag(L, L.size() - 1, RecomputeModule::moe_act);
     Op down = linear("experts_down", per_expert, ei, h, false, fp8, local);
     down.expert_params = true;
+    if (fp8) down.grad_output_value_bytes = kFp8Token;  // sent to the experts in FP8 (above)
     L.push_back(down);
     L.push_back(comm("combine (ep)", OpComm::ep_combine, from_experts));
     L.back().backward_comm_bytes = to_experts;
@@ -401,6 +413,12 @@ void apply_autocast(std::vector<Op>& ops) {
 }
 
 }  // namespace
+
+double weight_grad_held_bytes(const Op& op) {
+  if (op.weight_grad_kernels == 0 || op.weight_grad_inline) return 0.0;
+  // A linear's forward is gemm(tokens, out, in): x is its cached input, dy is tokens x out.
+  return op.saved_bytes + d(op.forward.m) * d(op.forward.n) * op.grad_output_value_bytes * op.forward.groups;
+}
 
 double saved_bytes_recomputing(const std::vector<Op>& ops, std::uint32_t mask) {
   double bytes = 0;

@@ -123,6 +123,13 @@ double part_activations(const Scenario& s, const Layout& l, int part) {
   return bytes;
 }
 
+double part_weight_grad_held(const Scenario& s, const Layout& l, int part) {
+  double bytes = 0;
+  for (const PartBlock& b : part_blocks(s, l, part))
+    for (const Op& op : *b.ops) bytes += weight_grad_held_bytes(op);
+  return bytes;
+}
+
 }  // namespace detail
 
 Layout make_layout(const Scenario& s, const Layout* same_shape) {
@@ -138,7 +145,7 @@ Layout make_layout(const Scenario& s, const Layout* same_shape) {
   l.dp = s.dp();
   l.micro_batches = static_cast<int>(s.training.global_batch / (std::int64_t{l.dp} * p.micro_batch));
   if (auto why = layout_infeasibility(s)) throw InfeasibleLayout(*why);
-  l.schedule = make_schedule({parse_schedule(p.schedule), p.pp, l.micro_batches, p.virtual_stages});
+  l.schedule = make_schedule({parse_schedule(p.schedule), p.pp, l.micro_batches, p.virtual_stages, p.split_backward});
   const int parts = l.schedule.positions();
   if (same_shape) {
     l.part_layers = same_shape->part_layers;

@@ -46,23 +46,37 @@ std::vector<StagePlan> memory_plan(const Scenario& s, const Layout& l) {
       st.head = st.head || part + 1 == static_cast<int>(l.part_layers.size());
     }
     // Activations at the peak: walk the rank's schedule, adding a part's saved bytes at each
-    // forward and freeing them at its backward.
-    std::map<int, double> acts;
-    for (int part : st.parts) acts[part] = detail::part_activations(s, l, part);
+    // forward and freeing them at its backward. A split backward (B without its weight gradient)
+    // keeps what the deferred W needs, each linear's input and output gradient, until that W.
+    std::map<int, double> acts, held_for_w;
+    for (int part : st.parts) {
+      acts[part] = detail::part_activations(s, l, part);
+      if (l.schedule.split_backward) held_for_w[part] = detail::part_weight_grad_held(s, l, part);
+    }
     double held = 0;
     int count = 0;
+    auto add = [&](double bytes, int micro_batches) {
+      held += bytes;
+      count += micro_batches;
+      if (held > st.activations) {
+        st.activations = held;
+        st.micro_batches_in_flight = count;
+      }
+    };
     for (const StageOp& op : l.schedule.ops[r]) {
-      auto take = [&](int mb, int chunk, int sign) {
-        held += sign * acts[l.schedule.position(r, chunk, mb)];
-        count += sign;
-        if (held > st.activations) {
-          st.activations = held;
-          st.micro_batches_in_flight = count;
-        }
-      };
-      if (op.pass == Pass::F || op.pass == Pass::FB) take(op.microbatch, op.chunk, +1);
-      if (op.pass == Pass::B) take(op.microbatch, op.chunk, -1);
-      if (op.pass == Pass::FB) take(op.microbatch2, op.chunk2, -1);
+      const int part = l.schedule.position(r, op.chunk, op.microbatch);
+      switch (op.pass) {
+        case Pass::F: add(acts[part], +1); break;
+        case Pass::B:
+          if (op.full_backward) add(-acts[part], -1);
+          else add(held_for_w[part] - acts[part], 0);
+          break;
+        case Pass::W: add(-held_for_w[part], -1); break;
+        case Pass::FB:  // the backward half of an F&B is always whole
+          add(acts[part], +1);
+          add(-acts[l.schedule.position(r, op.chunk2, op.microbatch2)], -1);
+          break;
+      }
     }
     // Mixed-precision Adam (optimizer_bytes: BF16 weights and gradients, master weights and
     // moments); ZeRO stage 1 shards the optimizer states over the data-parallel ranks holding the

@@ -18,6 +18,8 @@ std::pair<double, double> part_params(const Scenario& s, const Layout& l, int pa
 double part_forward_flops(const Scenario& s, const Layout& l, int part);
 /// Activation bytes one micro-batch leaves saved in a part.
 double part_activations(const Scenario& s, const Layout& l, int part);
+/// Bytes one micro-batch holds in a part between its split backward (B) and its W.
+double part_weight_grad_held(const Scenario& s, const Layout& l, int part);
 
 }  // namespace gpuhours::detail
 

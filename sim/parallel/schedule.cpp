@@ -129,8 +129,15 @@ Schedule make_schedule(const ScheduleSpec& spec) {
   Schedule s;
   s.spec = spec;
   s.chunks_per_rank = chunks_per_rank(spec.kind, spec.virtual_stages);
-  s.split_backward = a.split_backward;
-  for (int r = 0; r < spec.stages; ++r) s.ops.push_back(a.rank_ops(spec, r));
+  s.split_backward = a.split_backward && spec.split_backward;
+  for (int r = 0; r < spec.stages; ++r) {
+    std::vector<StageOp> ops = a.rank_ops(spec, r);
+    if (a.split_backward && !spec.split_backward) {  // each W's work moves into its B
+      std::erase_if(ops, [](const StageOp& op) { return op.pass == Pass::W; });
+      for (StageOp& op : ops) op.full_backward = op.full_backward || op.pass == Pass::B;
+    }
+    s.ops.push_back(std::move(ops));
+  }
   return s;
 }
 

@@ -381,17 +381,18 @@ class ProgramBuilder {
       }
       const std::size_t n = op.backward.size();
       const std::size_t input = n - static_cast<std::size_t>(op.weight_grad_kernels);
-      for (std::size_t i = 0; i < (with_weights ? n : input); ++i)
+      const bool weights_here = with_weights || op.weight_grad_inline;
+      for (std::size_t i = 0; i < (weights_here ? n : input); ++i)
         out.push_back(kernel_item(prefix + op.name + (i < input ? " dgrad" : " wgrad"), op.backward[i]));
       if (with_weights && n > 0) mark(out.back(), op);
     }
   }
 
   void weights(const std::vector<Op>& ops, const std::string& prefix, Chain& out) {
-    Op carry;  // parameters whose gradients the B pass computed (norms, embedding): reduced with W's
+    Op carry;  // parameters whose gradients the B pass computed (norms, embedding, inline W): reduced with W's
     for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
       const std::size_t n = it->backward.size();
-      if (it->weight_grad_kernels == 0) {
+      if (it->weight_grad_kernels == 0 || it->weight_grad_inline) {
         carry.params += it->params;
         continue;
       }

@@ -72,7 +72,8 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
   p.check_keys({{"tp", false, "tensor parallel"}, {"pp", false, "pipeline parallel"},
                 {"ep", false, "expert parallel"}, {"cp", false, "context parallel"},
                 {"zero", false, "ZeRO stage 0-3"}, {"schedule", false, "pipeline schedule"},
-                {"virtual_stages", false, "interleaving"}, {"micro_batch", false, "sequences per micro-batch"},
+                {"virtual_stages", false, "interleaving"},
+                {"split_backward", false, "zb-h1 / dualpipe / dualpipev: defer weight gradients to W passes (default true)"}, {"micro_batch", false, "sequences per micro-batch"},
                 {"recompute", false, "none | selective | full"},
                 {"recompute_modules", false, "with recompute: selective, the parts of a layer recomputed (Megatron-Core's --recompute-modules): layernorm, core_attn, mla_up_proj, mlp, moe, moe_act, shared_experts"},
                 {"layers_per_part", false, "explicit layers of each pipeline part (uneven split)"},
@@ -108,6 +109,7 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
     if (sum != model.layers)
       throw v->error("adds up to " + std::to_string(sum) + " layers; the model has " + std::to_string(model.layers));
   }
+  if (auto v = p.optional_child("split_backward")) out.split_backward = v->as_bool();
   if (auto v = p.optional_child("sequence_parallel")) out.sequence_parallel = v->as_bool();
   if (auto v = p.optional_child("tp_comm_overlap")) out.tp_comm_overlap = v->as_bool();
   if (auto v = p.optional_child("expert_imbalance")) {

@@ -6,6 +6,7 @@
 #include "gpuhours/infeasible.hpp"
 #include "gpuhours/step.hpp"
 #include "test_util.hpp"
+#include "../../sim/parallel/placement.hpp"
 
 using namespace gpuhours;
 
@@ -170,6 +171,36 @@ TEST_CASE("DeepSeek-V3's memory plan on a middle pipeline rank against a hand co
   CHECK(st.buffers == doctest::Approx(1024.0 * 1024 * 1024));
   CHECK(st.fragmentation == doctest::Approx(0.05 * (st.weights + st.gradients + st.optimizer + st.activations)).epsilon(1e-12));
   CHECK(st.total() < s.cluster.gpu.hbm_bytes);
+}
+
+TEST_CASE("a split backward holds the deferred W's inputs until W: ZB-H1's late stages need more than 1F1B's") {
+  // 4 stages, 8 micro-batches of a 4-layer dense model, one layer per stage.
+  const std::string text = test::variant("cluster: {gpu: h100-sxm, nodes: 1, gpus_per_node: 1, network: nvswitch-node}",
+                                         "cluster: {gpu: h100-sxm, nodes: 1, gpus_per_node: 4, network: nvswitch-node}\n"
+                                         "parallelism: {pp: 4, schedule: zb-h1, micro_batch: 1}");
+  Scenario zb = load_scenario(YamlNode::load_string(text, "zb.yaml"), Catalog(GPUHOURS_DATA_DIR));
+  zb.training.global_batch = 8;
+  Scenario whole = zb;
+  whole.parallel.split_backward = false;
+  Scenario one_f_one_b = zb;
+  one_f_one_b.parallel.schedule = "1f1b";
+  const Layout l = make_layout(zb);
+  const auto a = memory_plan(zb, l), b = memory_plan(whole, make_layout(whole)), c = memory_plan(one_f_one_b, make_layout(one_f_one_b));
+  REQUIRE(l.schedule.split_backward);
+  REQUIRE_FALSE(make_layout(whole).schedule.split_backward);
+  // ZB-H1's last stage runs F, B (W deferred) three times, then F, B, W: its peak is three W holds
+  // beside a forward's activations, or four W holds after the fourth B.
+  const double acts = detail::part_activations(zb, l, 3), held = detail::part_weight_grad_held(zb, l, 3);
+  REQUIRE(held > 0);
+  CHECK(a[3].activations == doctest::Approx(std::max(3 * held + acts, 4 * held)));
+  CHECK(a[3].micro_batches_in_flight == 4);
+  // Without the split, ZB-H1's order is 1F1B's: the same memory on every stage.
+  for (int r = 0; r < 4; ++r) {
+    CAPTURE(r);
+    CHECK(b[r].activations == doctest::Approx(c[r].activations));
+    CHECK(a[r].activations >= b[r].activations);
+  }
+  CHECK(c[3].activations == doctest::Approx(acts));
 }
 
 TEST_CASE("placement: the report says which groups sit under one leaf switch and which cross the spine") {

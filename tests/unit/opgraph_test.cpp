@@ -95,6 +95,35 @@ TEST_CASE("saved activations of a Llama layer match the hand count") {
   CHECK(saved == doctest::Approx(expected));
 }
 
+TEST_CASE("a deferred weight gradient holds each linear's input and output gradient, an input two linears read once") {
+  // Llama layer (BF16): down_proj's W needs its input T x f and its output gradient T x h.
+  const OpGraph g = build_op_graph(zoo("ref-llama-1b"), 2048, 1, Precision::bf16);
+  const double T = 2048, h = 2048, f = 8192;
+  CHECK(weight_grad_held_bytes(find(g.dense_layer, "down_proj")) == doctest::Approx(2 * T * f + 2 * T * h));
+  CHECK(weight_grad_held_bytes(find(g.dense_layer, "attn_norm")) == 0);  // its weight gradient is in B
+  // MLA (DeepSeek-V3, FP8): the KV down-projection reads the normed x the query's keeps, so neither
+  // its activations nor its W hold it again; the expert down-projection's output gradient arrives
+  // in FP8 (§3.3.2), 1 byte plus a 4-byte scale per 128 values.
+  RankShape shape;
+  shape.seq_len = 4096;
+  shape.ep = 64;
+  shape.precision = Precision::fp8;
+  const OpGraph v3 = build_op_graph(zoo("deepseek-v3"), shape);
+  const Op kv_down = find(v3.moe_layer, "kv_down_proj");
+  CHECK(kv_down.saved_bytes == 0);
+  CHECK(weight_grad_held_bytes(kv_down) == doctest::Approx(4096.0 * (512 + 64) * 2));
+  const Op down = find(v3.moe_layer, "experts_down");
+  const double rows = down.forward.m * double(down.forward.groups);
+  CHECK(weight_grad_held_bytes(down) == doctest::Approx(down.saved_bytes + rows * 7168 * (1 + 4.0 / 128)));
+  // Under context parallelism the KV up-projection's W runs in the backward (the ring passes the
+  // other blocks' gradients), so a W pass holds nothing for it.
+  shape.cp = 2;
+  shape.seq_len = 8192;
+  const Op up = find(build_op_graph(zoo("deepseek-v3"), shape).moe_layer, "kv_up_proj");
+  CHECK(up.weight_grad_inline);
+  CHECK(weight_grad_held_bytes(up) == 0);
+}
+
 TEST_CASE("context parallelism: MLA's ring carries the latents, GQA's the keys and values, each with its attention kernels") {
   RankShape shape;
   shape.seq_len = 131072;

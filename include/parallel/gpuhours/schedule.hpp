@@ -82,6 +82,7 @@ struct ScheduleSpec {
   int stages;        // pipeline ranks
   int microbatches;  // per step (per data-parallel rank)
   int virtual_stages = 1;  // chunks per rank, interleaved-1f1b only
+  bool split_backward = true;  // false: every B is whole and no W follows (weight gradients not deferred)
 };
 
 struct Schedule {

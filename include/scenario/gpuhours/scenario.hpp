@@ -42,6 +42,9 @@ struct ParallelSpec {
   int zero = 0;
   std::string schedule = "1f1b";
   int virtual_stages = 1;
+  // false: the schedule's split backwards (zb-h1, dualpipe, dualpipev) compute their weight
+  // gradients at once, so no activations wait for a deferred W (memory for bubble).
+  bool split_backward = true;
   int micro_batch = 1;
   Recompute recompute = Recompute::none;
   // With selective recomputation: the RecomputeModule bits (opgraph.hpp) whose ops are recomputed

@@ -84,7 +84,11 @@ struct Op {
   Kernel forward;
   std::vector<Kernel> backward;  // input-gradient kernels first, then weight-gradient kernels
   int weight_grad_kernels = 0;   // how many of the last backward kernels are weight gradients
+  // The weight gradient runs inside the input-gradient backward even when the backward is split
+  // (its output gradients exist only while a context-parallel ring passes them; nothing to defer).
+  bool weight_grad_inline = false;
   double saved_bytes = 0;        // activation bytes kept from forward to backward
+  double grad_output_value_bytes = 2;  // bytes per value of the output gradient the backward receives
   // Selective recomputation (DeepSeek-V3 §3.2.3: RMSNorm and MLA up-projections): `rerun` ops run
   // their forward again before the backward, and every op keeps only `saved_selective` bytes
   // (the consumers of a recomputed output drop it).
@@ -103,6 +107,12 @@ struct Op {
 /// selective recomputation by module): a recomputed run of ops keeps only the input of its first
 /// op, and a GEMM right after it does not keep its input either (the run's output, recomputed).
 double saved_bytes_recomputing(const std::vector<Op>& ops, std::uint32_t mask);
+
+/// Bytes a deferred weight-gradient pass (W of a split backward) holds for `op` from its
+/// input-gradient backward (B) until it runs: the layer input x as cached and the output gradient
+/// dy (BF16) of each linear, the operands of dW = x^T dy (Qi et al. 2023, Zero Bubble Pipeline
+/// Parallelism §2; deepseek-ai/DualPipe WeightGradStore keeps both). 0 for ops without weights.
+double weight_grad_held_bytes(const Op& op);
 
 /// How the model is cut onto one rank.
 struct RankShape {
