@@ -43,11 +43,14 @@ void write_sensitivity(const Scenario& s, const RunResult& base, std::ostream& o
   out << "\nSensitivity: GPU-hours and cost with each uncertain input at the ends of its range\n";
   out << fmt::format("  {:<24}{:>10}{:>10}{:>16}{:>16}{:>16}{:>16}\n", "input", "low", "high", "GPU-h (low)",
                      "GPU-h (high)", "USD (low)", "USD (high)");
-  for (const SensitivityRow& r : sensitivity(s, base))
+  const std::vector<SensitivityRow> rows = sensitivity(s, base);
+  for (const SensitivityRow& r : rows)
     out << fmt::format("  {:<24}{:>10}{:>10}{:>+15.1f}%{:>+15.1f}%{:>+15.1f}%{:>+15.1f}%\n", r.input, r.low.substr(0, 9),
                        r.high.substr(0, 9), 100 * (r.gpu_hours_low / base.gpu_hours - 1),
                        100 * (r.gpu_hours_high / base.gpu_hours - 1), 100 * (r.cost_low / base.cost_usd - 1),
                        100 * (r.cost_high / base.cost_usd - 1));
+  for (const SensitivityRow& r : rows)
+    for (const std::string& note : r.notes) out << "  - " << note << "\n";
 }
 
 // The step on an ideal cluster (every GPU at the mean speed) next to this one's, for --explain.

@@ -193,7 +193,7 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
       c.verdict = "Consistent with what the simulation leaves out: the claim is above the simulated range.";
       c.reasons.push_back(fmt::format(
           "The claim ({}) is {:.0f}% above the simulated median ({}); the difference leaves room for what the model "
-          "leaves out (evaluation, stragglers, data loading, restarts beyond the failure model, a less tuned "
+          "leaves out (evaluation, per-kernel jitter, data loading, restarts beyond the failure model, a less tuned "
           "implementation).", M(claimed), 100 * (c.claim.ratio.value() - 1), range));
       break;
     case Verdict::far_above:
@@ -267,6 +267,8 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
     c.cost_at_claim_price = k;
   }
   c.reasons.push_back("The simulated range (P10-P90 of " + std::to_string(c.samples) + " samples) varies " + c.range_inputs + ".");
+  for (const SensitivityRow& r : c.inputs)
+    for (const std::string& note : r.notes) c.reasons.push_back("In that range, " + note + ".");
   const SensitivityRow* top = nullptr;
   for (const auto& r : c.inputs)
     if (r.input != "rental price") {

@@ -1,8 +1,10 @@
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include <fmt/format.h>
 
+#include "gpuhours/infeasible.hpp"
 #include "gpuhours/sensitivity.hpp"
 #include "gpuhours/simulated_run.hpp"
 
@@ -13,63 +15,99 @@ RunResult rerun(const Scenario& s) { return simulate_run(s).run; }
 }  // namespace
 
 std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base) {
+  // A knob moves one input `t` of the way (0 < t <= 1) from the scenario's value to the low or
+  // high end of its range; a switch (t ignored) picks one of two modelling choices.
   struct Knob {
-    std::string input, low, high;
-    void (*apply)(Scenario&, bool high);
+    std::string input;
+    std::function<std::string(bool high, double t)> label;
+    std::function<void(Scenario&, bool high, double t)> apply;
     bool switch_only = false;
   };
   // Labels: a multiplier as a percentage ("-15%", "+15%") or a factor ("x0.5", "x2").
   auto percent = [](double m) { return fmt::format("{:+.0f}%", 100 * (m - 1)); };
   auto factor = [](double m) { return fmt::format("x{:g}", m); };
+  auto part = [](double end, double t) { return 1 + t * (end - 1); };  // t of the way to a multiplier
   const UncertaintySpec& u = s.uncertainty;
+  auto multiplier = [&](std::string input, const UncertaintySpec::Range& range, auto format, void (*scale)(Scenario&, double)) {
+    return Knob{std::move(input),
+                [=](bool hi, double t) { return format(part(hi ? range.high : range.low, t)); },
+                [=](Scenario& x, bool hi, double t) { scale(x, part(hi ? range.high : range.low, t)); }};
+  };
   std::vector<Knob> knobs = {
-      {"kernel time", percent(u.kernel_time.low), percent(u.kernel_time.high),
-       [](Scenario& x, bool hi) { x.uncertainty.kernel_time_scale *= hi ? x.uncertainty.kernel_time.high : x.uncertainty.kernel_time.low; }},
-      {"network bandwidth", percent(u.network_bandwidth.low), percent(u.network_bandwidth.high),
-       [](Scenario& x, bool hi) {
-         x.uncertainty.network_bandwidth_scale *= hi ? x.uncertainty.network_bandwidth.high : x.uncertainty.network_bandwidth.low;
-       }},
-      {"GPU speed spread", factor(u.speed_variation.low), factor(u.speed_variation.high),
-       [](Scenario& x, bool hi) { x.cluster.gpu.speed_variation *= hi ? x.uncertainty.speed_variation.high : x.uncertainty.speed_variation.low; }},
-      {"interruption rate", factor(u.interruption_rate.low), factor(u.interruption_rate.high),
-       [](Scenario& x, bool hi) {
-         x.reliability.interruptions_per_gpu_hour *= hi ? x.uncertainty.interruption_rate.high : x.uncertainty.interruption_rate.low;
-       }},
+      multiplier("kernel time", u.kernel_time, percent, [](Scenario& x, double m) { x.uncertainty.kernel_time_scale *= m; }),
+      multiplier("network bandwidth", u.network_bandwidth, percent,
+                 [](Scenario& x, double m) { x.uncertainty.network_bandwidth_scale *= m; }),
+      multiplier("GPU speed spread", u.speed_variation, factor, [](Scenario& x, double m) { x.cluster.gpu.speed_variation *= m; }),
+      multiplier("interruption rate", u.interruption_rate, factor,
+                 [](Scenario& x, double m) { x.reliability.interruptions_per_gpu_hour *= m; }),
+  };
+  auto choice = [](std::string input, std::string low, std::string high, void (*pick)(Scenario&, bool)) {
+    return Knob{std::move(input), [=](bool hi, double) { return hi ? high : low; },
+                [=](Scenario& x, bool hi, double) { pick(x, hi); }, true};
   };
   // Clocks: the profile's burst clocks against the sustained ones under the power cap.
   if (s.cluster.calibration && s.cluster.calibration->sustained_clock_ratio < 1.0)
-    knobs.push_back({"clocks", "burst", "sustained", [](Scenario& x, bool hi) {
-                       x.cluster.clocks = hi ? Clocks::sustained : Clocks::burst;
-                     }, true});
+    knobs.push_back(choice("clocks", "burst", "sustained",
+                           [](Scenario& x, bool hi) { x.cluster.clocks = hi ? Clocks::sustained : Clocks::burst; }));
   // Links: each transfer's closed form alone, against data- and pipeline-parallel transfers as
   // flows sharing the topology's links (cluster: {flows: true}).
   if (s.cluster.nodes > 1)
-    knobs.push_back({"link sharing", "closed", "flows", [](Scenario& x, bool hi) { x.cluster.flows = hi; }, true});
-  if (s.model.ffn.moe && s.parallel.ep > 1)
-    knobs.push_back({"expert load imbalance", fmt::format("{:.1f}", u.expert_imbalance.low),
-                     fmt::format("{:.1f}", u.expert_imbalance.high), [](Scenario& x, bool hi) {
-                       x.parallel.expert_imbalance = hi ? x.uncertainty.expert_imbalance.high : x.uncertainty.expert_imbalance.low;
+    knobs.push_back(choice("link sharing", "closed", "flows", [](Scenario& x, bool hi) { x.cluster.flows = hi; }));
+  if (s.model.ffn.moe && s.parallel.ep > 1) {
+    const double drawn = expert_imbalance(s);
+    auto value = [=](bool hi, double t) {
+      const double end = hi ? u.expert_imbalance.high : u.expert_imbalance.low;
+      return t >= 1 ? end : drawn + t * (end - drawn);
+    };
+    knobs.push_back({"expert load imbalance",
+                     [=](bool hi, double t) { return t >= 1 ? fmt::format("{:.1f}", value(hi, t)) : fmt::format("{:.2f}", value(hi, t)); },
+                     [=](Scenario& x, bool hi, double t) {
+                       x.parallel.expert_imbalance = value(hi, t);
                        for (PhaseSpec& p : x.training.phases) p.parallel.expert_imbalance = x.parallel.expert_imbalance;
                      }});
+  }
   if (std::any_of(s.training.phases.begin(), s.training.phases.end(), [](const PhaseSpec& p) { return p.kind != PhaseKind::train; }))
-    knobs.push_back({"response length", percent(u.response_length.low), percent(u.response_length.high), [](Scenario& x, bool hi) {
-                       const double m = hi ? x.uncertainty.response_length.high : x.uncertainty.response_length.low;
-                       for (PhaseSpec& p : x.training.phases) {
-                         LengthSpec& r = p.generation.response;
-                         // A truncated exponential's mean stays below its cap: 1% under it (assumed).
-                         const double cap = 0.99 * static_cast<double>(r.max_tokens);
-                         r.mean_from = std::min(cap, r.mean_from * m);
-                         r.mean_to = std::min(cap, r.mean_to * m);
-                       }
-                     }});
+    knobs.push_back(multiplier("response length", u.response_length, percent, [](Scenario& x, double m) {
+      for (PhaseSpec& p : x.training.phases) {
+        LengthSpec& r = p.generation.response;
+        // A truncated exponential's mean stays below its cap: 1% under it (assumed).
+        const double cap = 0.99 * static_cast<double>(r.max_tokens);
+        r.mean_from = std::min(cap, r.mean_from * m);
+        r.mean_to = std::min(cap, r.mean_to * m);
+      }
+    }));
   std::vector<SensitivityRow> rows;
   for (const Knob& k : knobs) {
-    SensitivityRow row{k.input, k.low, k.high};
+    SensitivityRow row{k.input, k.label(false, 1), k.label(true, 1)};
     row.switch_only = k.switch_only;
     for (bool hi : {false, true}) {
-      Scenario x = s;
-      k.apply(x, hi);
-      const RunResult r = rerun(x);
+      auto run_at = [&](double t) {
+        Scenario x = s;
+        k.apply(x, hi, t);
+        return rerun(x);
+      };
+      RunResult r;
+      try {
+        r = run_at(1);
+      } catch (const InfeasibleLayout& e) {
+        if (k.switch_only) throw;
+        // The layout does not fit at this end: the row stops at the most of the way that fits
+        // (bisection to 1/1024 of the range; the scenario's own value fits).
+        double fits = 0, fails = 1;
+        for (int i = 0; i < 10; ++i) {
+          const double t = (fits + fails) / 2;
+          try {
+            r = run_at(t);
+            fits = t;
+          } catch (const InfeasibleLayout&) {
+            fails = t;
+          }
+        }
+        if (fits == 0) r = base;
+        (hi ? row.high : row.low) = k.label(hi, fits);
+        row.notes.push_back(fmt::format("{} at {} does not fit ({}); its range ends at {}, the most that fits",
+                                        k.input, k.label(hi, 1), e.what(), k.label(hi, fits)));
+      }
       (hi ? row.gpu_hours_high : row.gpu_hours_low) = r.gpu_hours;
       (hi ? row.cost_high : row.cost_low) = r.cost_usd;
     }

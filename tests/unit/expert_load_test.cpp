@@ -93,7 +93,11 @@ TEST_CASE("expert load: redundant experts placed as EPLB does flatten the busies
 TEST_CASE("a hot expert slows the step, and forced balance and the given factor override the router model") {
   const Catalog catalog(GPUHOURS_DATA_DIR);
   std::ifstream in(std::string(GPUHOURS_DATA_DIR) + "/scenarios/deepseek-v3-claim.yaml");
-  const std::string base((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string base((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // BF16 gradients: with the preset's FP32 ones the hot rank's activations at 1.2 do not fit.
+  const auto fp32 = base.find("  gradients: fp32");
+  REQUIRE(fp32 != std::string::npos);
+  base.erase(fp32, base.find('\n', fp32) + 1 - fp32);
   auto with = [&](const std::string& extra) {
     std::string text = base;
     const auto at = text.find("  recompute: selective");

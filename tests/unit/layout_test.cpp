@@ -161,12 +161,13 @@ TEST_CASE("DeepSeek-V3's memory plan on a middle pipeline rank against a hand co
   CHECK(st.expert_params == doctest::Approx(st.layers * routed_here).epsilon(1e-12));
   // Norms and the router's bias are a few thousand parameters per layer: within 1e-4.
   CHECK(st.params == doctest::Approx(st.layers * per_layer).epsilon(1e-4));
-  // Mixed-precision Adam with BF16 moments (§3.3.3): 2-byte weights and gradients on every GPU;
+  // Mixed-precision Adam with BF16 moments and FP32 gradients (§3.3.3): 2-byte weights and 4-byte
+  // gradients on every GPU;
   // ZeRO-1 shards 4-byte master weights and 2 x 2-byte moments over the 128 data-parallel ranks
   // of the dense part and the 2048 / (16 x 64) = 2 ranks sharing each routed expert.
   const double dense = st.params - st.expert_params;
   CHECK(st.weights == doctest::Approx(2 * st.params).epsilon(1e-12));
-  CHECK(st.gradients == doctest::Approx(2 * st.params).epsilon(1e-12));
+  CHECK(st.gradients == doctest::Approx(4 * st.params).epsilon(1e-12));
   CHECK(st.optimizer == doctest::Approx(8 * (dense / 128 + st.expert_params / 2)).epsilon(1e-12));
   CHECK(st.buffers == doctest::Approx(1024.0 * 1024 * 1024));
   CHECK(st.fragmentation == doctest::Approx(0.05 * (st.weights + st.gradients + st.optimizer + st.activations)).epsilon(1e-12));

@@ -6,7 +6,9 @@
 #include <cmath>
 
 #include "gpuhours/run.hpp"
+#include "gpuhours/infeasible.hpp"
 #include "gpuhours/sensitivity.hpp"
+#include "gpuhours/step.hpp"
 #include "test_util.hpp"
 
 using namespace gpuhours;
@@ -126,6 +128,31 @@ TEST_CASE("run: sensitivity moves GPU-hours the way each input pushes") {
   CHECK(price);
   CHECK(spread);
   CHECK(clocks);
+}
+
+TEST_CASE("run: a sensitivity end that does not fit in memory stops where the layout still fits, and says so") {
+  // DeepSeek-V3's layout with FP32 gradients (its preset) and a short batch: the hot expert rank's
+  // activations at the range's 1.3 do not fit in 80 GB.
+  Scenario s = preset("deepseek-v3-claim");
+  s.training.phases.clear();
+  s.training.batch_ramp.reset();
+  s.training.global_batch = 4096;
+  const RunResult base = account_run(s, simulate_phases(s, simulate_step(s)));
+  const auto rows = sensitivity(s, base);
+  const auto row = std::find_if(rows.begin(), rows.end(), [](const SensitivityRow& r) { return r.input == "expert load imbalance"; });
+  REQUIRE(row != rows.end());
+  CHECK(row->low == "1.0");
+  REQUIRE(row->notes.size() == 1);
+  CHECK(row->notes[0].find("at 1.3 does not fit (out of memory") != std::string::npos);
+  const double end = std::stod(row->high);
+  CHECK(end > expert_imbalance(s));
+  CHECK(end < 1.3);
+  CHECK(row->gpu_hours_high > base.gpu_hours);
+  // The stated end fits; a hundredth more does not.
+  s.parallel.expert_imbalance = end;
+  CHECK_NOTHROW(plan_memory(s));
+  s.parallel.expert_imbalance = end + 0.01;
+  CHECK_THROWS_AS(plan_memory(s), InfeasibleLayout);
 }
 
 TEST_CASE("run: bad values are rejected with their field") {

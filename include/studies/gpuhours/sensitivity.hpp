@@ -15,6 +15,8 @@ struct SensitivityRow {
   /// A switch between two modelling choices (clocks: burst or sustained), shown in the tornado but
   /// not sampled by check's Monte Carlo: its uncertainty is already inside the kernel-time range.
   bool switch_only = false;
+  /// Where an end of the range does not fit in memory: why, and where the row stops instead.
+  std::vector<std::string> notes;
 };
 
 /// Moves each uncertain input over its range (hardware/uncertainty.yaml, with sources): kernel
