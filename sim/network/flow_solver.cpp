@@ -68,6 +68,7 @@ void FlowSolver::remove_flow(FlowId f) {
   --active_;
   for (auto l : fl.path) dirty_links_.push_back(l);
   retiring_.push_back(f);
+  active_ids_stale_ = true;
 }
 
 void FlowSolver::advance(double seconds) {
@@ -117,8 +118,10 @@ void FlowSolver::solve() {
   // Every link of a removed flow was dirty, so no link list holds it any more; once the active
   // list drops it too, its slot is free.
   if (!retiring_.empty()) {
-    active_ids_.erase(std::remove_if(active_ids_.begin(), active_ids_.end(), [&](FlowId f) { return !flows_[f].active; }),
-                      active_ids_.end());
+    if (active_ids_stale_)  // take_finished compacts the list itself; a direct remove_flow does not
+      active_ids_.erase(std::remove_if(active_ids_.begin(), active_ids_.end(), [&](FlowId f) { return !flows_[f].active; }),
+                        active_ids_.end());
+    active_ids_stale_ = false;
     for (FlowId f : retiring_) {
       flows_[f].owned.clear();
       flows_[f].path = {};
@@ -216,6 +219,7 @@ std::vector<FlowId> FlowSolver::take_finished() {
   }
   active_ids_.resize(kept);
   for (FlowId f : done) remove_flow(f);
+  active_ids_stale_ = false;  // the pass above dropped every inactive flow, these included
   if (active_ == 0) busy_seconds_ = 0;
   return done;
 }

@@ -111,16 +111,22 @@ std::string range_chart(const Percentiles& r, std::optional<double> claimed, con
   const double step = tick_step(max), top = std::max(step, std::ceil(max / step) * step);
   const double left = 20, right = kWidth - 20;
   auto x = [&](double v) { return left + (right - left) * v / top; };
-  auto anchor = [&](double px) { return px < left + 120 ? "start" : px > right - 120 ? "end" : "middle"; };
+  // A label centred on px unless half of it (12 px sans-serif: at most 7 px a character) would cross an edge.
+  auto anchor = [&](double px, const std::string& text) {
+    const double half = 3.5 * static_cast<double>(text.size());
+    return px - half < left ? "start" : px + half > right ? "end" : "middle";
+  };
   std::string s = fmt::format("<svg id=\"claim-range\" class=\"chart\" width=\"{}\" height=\"150\" role=\"img\">", kWidth);
   s += fmt::format("<rect x=\"{:.1f}\" y=\"44\" width=\"{:.1f}\" height=\"30\" class=\"band\"/>", x(r.p10), x(r.p90) - x(r.p10));
   s += fmt::format("<line x1=\"{0:.1f}\" y1=\"40\" x2=\"{0:.1f}\" y2=\"78\" class=\"median\"/>", x(r.p50));
-  s += fmt::format("<text x=\"{:.1f}\" y=\"32\" text-anchor=\"{}\">simulated P10-P90 {}-{}, median {}</text>", x(r.p50),
-                   anchor(x(r.p50)), three_figures(r.p10), three_figures(r.p90), three_figures(r.p50));
+  const std::string band = fmt::format("simulated P10-P90 {}-{}, median {}", three_figures(r.p10), three_figures(r.p90),
+                                       three_figures(r.p50));
+  s += fmt::format("<text x=\"{:.1f}\" y=\"32\" text-anchor=\"{}\">{}</text>", x(r.p50), anchor(x(r.p50), band), band);
   if (claimed) {
+    const std::string label = claim_label + " " + three_figures(*claimed);
     s += fmt::format("<circle cx=\"{:.1f}\" cy=\"59\" r=\"7\" class=\"claim\"/>", x(*claimed));
-    s += fmt::format("<text x=\"{:.1f}\" y=\"16\" text-anchor=\"{}\">{} {}</text>", x(*claimed), anchor(x(*claimed)),
-                     esc(claim_label), three_figures(*claimed));
+    s += fmt::format("<text x=\"{:.1f}\" y=\"16\" text-anchor=\"{}\">{}</text>", x(*claimed), anchor(x(*claimed), label),
+                     esc(label));
   }
   s += x_axis(left, right, 96, top, step, "GPU-hours");
   return s + "</svg>";

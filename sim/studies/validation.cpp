@@ -4,6 +4,8 @@
 #include <cmath>
 #include <filesystem>
 
+#include <yaml-cpp/yaml.h>
+
 #include "gpuhours/error.hpp"
 #include "gpuhours/infeasible.hpp"
 #include "gpuhours/run.hpp"
@@ -55,18 +57,20 @@ ValidationReport run_validation(const Catalog& catalog, const std::string& folde
       if (c.has("serve") || c.has("serve_file")) {
         if (c.has("scenario") || c.has("scenario_file") || (c.has("serve") && c.has("serve_file")))
           throw c.error("a serving case gives one of 'serve' or 'serve_file' only");
+        // Cases with the same serving scenario (one file, or the same inline text) simulate it once.
         const std::string serve_file = c.has("serve_file") ? catalog.root() + "/" + c.child("serve_file").as_string() : "";
+        const std::string key = serve_file.empty() ? "inline:" + YAML::Dump(c.child("serve").raw()) : serve_file;
         const auto entries = c.child("published").entries();
         if (entries.size() != 1) throw c.child("published").error("give one published figure");
         v.serving = true;
         v.metric = entries.front().first;
         v.reported = entries.front().second.as_positive_double();
         try {
-          if (serve_file.empty() || !served.contains(serve_file)) {
+          if (!served.contains(key)) {
             const ServingScenario s = serve_file.empty() ? load_serving(c.child("serve"), catalog) : load_serving(serve_file, catalog);
-            served[serve_file] = simulate_serving(s);
+            served[key] = simulate_serving(s);
           }
-          const auto simulated = serving_figure(served[serve_file], v.metric);
+          const auto simulated = serving_figure(served[key], v.metric);
           if (!simulated) throw entries.front().second.error("not a figure this serving scenario computes");
           v.simulated = *simulated;
         } catch (const InfeasibleLayout& e) {

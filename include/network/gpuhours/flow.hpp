@@ -62,6 +62,7 @@ class FlowSolver {
   std::vector<std::vector<FlowId>> link_flows_;  // may hold finished flows until compacted
   std::vector<Flow> flows_;
   std::vector<FlowId> active_ids_;               // may hold removed flows until take_finished
+  bool active_ids_stale_ = false;                // remove_flow ran since active_ids_ was last compacted
   std::vector<FlowId> dirty_;                    // flows added, or neighbours of flows removed
   std::vector<FlowId> retiring_;                 // removed, still listed on links until the next solve
   std::vector<FlowId> free_;                     // slots of finished flows, reused by add_flow
