@@ -56,6 +56,13 @@ std::string range_inputs(const std::vector<SensitivityRow>& inputs) {
   return out;
 }
 
+// After the sentence naming the range's inputs: where an input's range stops short of its stated
+// end because the layout runs out of memory there (sensitivity's notes).
+void add_range_notes(CheckResult& c) {
+  for (const SensitivityRow& r : c.inputs)
+    for (const std::string& note : r.notes) c.reasons.push_back("In that range, " + note + ".");
+}
+
 // A counterfactual: the run set beside the scenario it varies, with that scenario's claim.
 CheckResult counterfactual(const Scenario& s, const Catalog& catalog, CheckResult c) {
   const Scenario base = load_scenario(s.counterfactual_of, catalog);
@@ -83,6 +90,7 @@ CheckResult counterfactual(const Scenario& s, const Catalog& catalog, CheckResul
                                     three_figures(*cf.claimed_gpu_hours), c.run.gpu_hours / *cf.claimed_gpu_hours));
   c.reasons.push_back(fmt::format("This run's range, P10-P90: {}-{} GPU-hours, varying {}.", three_figures(c.gpu_hours.p10),
                                   three_figures(c.gpu_hours.p90), c.range_inputs));
+  add_range_notes(c);
   c.counterfactual = cf;
   return c;
 }
@@ -267,8 +275,7 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
     c.cost_at_claim_price = k;
   }
   c.reasons.push_back("The simulated range (P10-P90 of " + std::to_string(c.samples) + " samples) varies " + c.range_inputs + ".");
-  for (const SensitivityRow& r : c.inputs)
-    for (const std::string& note : r.notes) c.reasons.push_back("In that range, " + note + ".");
+  add_range_notes(c);
   const SensitivityRow* top = nullptr;
   for (const auto& r : c.inputs)
     if (r.input != "rental price") {

@@ -110,7 +110,7 @@ double saved_bytes_recomputing(const std::vector<Op>& ops, std::uint32_t mask);
 
 /// Bytes a deferred weight-gradient pass (W of a split backward) holds for `op` from its
 /// input-gradient backward (B) until it runs: the layer input x as cached and the output gradient
-/// dy (BF16) of each linear, the operands of dW = x^T dy (Qi et al. 2023, Zero Bubble Pipeline
+/// dy (at grad_output_value_bytes) of each linear, the operands of dW = x^T dy (Qi et al. 2023, Zero Bubble Pipeline
 /// Parallelism §2; deepseek-ai/DualPipe WeightGradStore keeps both). 0 for ops without weights.
 double weight_grad_held_bytes(const Op& op);
 
