@@ -120,6 +120,12 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
       {"nim-llama33-70b-fp8-h100tp2-5000-500-c1-itl", 31},
       {"nim-llama33-70b-fp8-h100tp2-500-2000-c1-ttft", 18},
       {"nim-llama33-70b-fp8-h100tp2-500-2000-c1-itl", 33},
+      {"mlperf41-llama2-70b-h100x8-offline", 8},  // added 2026-12-05: MLPerf Inference v4.1, NVIDIA
+      {"mlperf41-llama2-70b-h200x8-offline", 19},
+      {"mlperf41-llama2-70b-h100x8-server-ttft", 78},  // tracked: the simulated queue stays short
+      {"mlperf41-llama2-70b-h100x8-server-tpot", 78},
+      {"mlperf41-llama2-70b-h200x8-server-ttft", 77},
+      {"mlperf41-llama2-70b-h200x8-server-tpot", 81},
       {"deepseek-v2-kv-reduction", 3},
       {"deepseek-v2-throughput-ratio", 28},
       {"deepseek-v3-profile-prefill-per-node", 9},  // added 2026-12-05: DeepSeek's profile and SGLang on H100 (LMSYS 2025-05-05)
