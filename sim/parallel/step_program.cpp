@@ -52,6 +52,10 @@ struct Item {  // one step of a chain: a kernel, or a communication task
   bool prefetch = false;  // ZeRO-3 weight all-gather: issued at the start of the pass, on its own
   bool scale_out = false; // crosses nodes: shares the rank's NIC with other such transfers
   int waits_for = -1;     // chain index of the prefetch this item needs first
+  // DualPipe's component order: a weight-gradient kernel that runs while the communication item
+  // before it is in flight: it follows the compute before that item, not the item, and the item
+  // after such kernels waits for that communication.
+  bool beside_comm = false;
   double gather_dense_params = 0, gather_expert_params = 0;  // a ZeRO-3 prefetch: the weights it gathers
   bool is_comm = false;
   bool p2p = false;       // a send / recv between two ranks (NCCL point-to-point), not a collective
@@ -371,21 +375,34 @@ class ProgramBuilder {
 
   // Backward chain (reverse op order); `with_weights` false leaves weight gradients to W. The item
   // after which an op's weight gradients are complete carries its parameter count.
-  void backward(const std::vector<Op>& ops, const std::string& prefix, bool with_weights, Chain& out) {
+  // The backward of `ops`; with `with_weights` each op's weight gradients follow its input
+  // gradients. `weights_beside_comm` (DualPipe's F&B order, DeepSeek-V3 §3.2.1 Figure 4) instead
+  // holds the weight gradients of the ops between two communication ops until the later one is
+  // issued, and runs them while it is in flight: MLP(B), DISPATCH(B) beside MLP(W), then ATTN(B).
+  void backward(const std::vector<Op>& ops, const std::string& prefix, bool with_weights, Chain& out,
+                bool weights_beside_comm = false) {
+    Chain held;  // weight gradients waiting for the next communication op (weights_beside_comm)
     for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
       const Op& op = *it;
       if (op.comm != OpComm::none) {
         const auto index = static_cast<std::size_t>(std::distance(ops.begin(), it.base()) - 1);
-        if (Item it = comm_item(op, true, overlap_partner(ops, index, true)); !it.skip) out.push_back(it);
+        if (Item it = comm_item(op, true, overlap_partner(ops, index, true)); !it.skip) {
+          out.push_back(it);
+          for (Item& w : held) w.beside_comm = true;
+          out.insert(out.end(), held.begin(), held.end());
+          held.clear();
+        }
         continue;
       }
       const std::size_t n = op.backward.size();
       const std::size_t input = n - static_cast<std::size_t>(op.weight_grad_kernels);
       const bool weights_here = with_weights || op.weight_grad_inline;
+      Chain& weights_to = with_weights && weights_beside_comm && !op.weight_grad_inline ? held : out;
       for (std::size_t i = 0; i < (weights_here ? n : input); ++i)
-        out.push_back(kernel_item(prefix + op.name + (i < input ? " dgrad" : " wgrad"), op.backward[i]));
-      if (with_weights && n > 0) mark(out.back(), op);
+        (i < input ? out : weights_to).push_back(kernel_item(prefix + op.name + (i < input ? " dgrad" : " wgrad"), op.backward[i]));
+      if (with_weights && n > 0) mark((n > input ? weights_to : out).back(), op);
     }
+    out.insert(out.end(), held.begin(), held.end());  // no communication op left in these ops
   }
 
   void weights(const std::vector<Op>& ops, const std::string& prefix, Chain& out) {
@@ -410,16 +427,34 @@ class ProgramBuilder {
     if (op.expert_params) it.grad_expert_params += static_cast<double>(op.params);
   }
 
+  // Where a chain's emission stands: the last task, the one before its last communication item,
+  // that communication's task, and whether the last item ran beside it.
+  struct Cursor {
+    std::optional<TaskId> prev, before_comm, last_comm;
+    bool beside = false;
+  };
+
+  // Emits item i of a chain after the cursor's last task (an item beside a communication after
+  // the compute before it; the item after those waits for the communication too).
+  void emit_next(int rank, const Chain& chain, std::size_t i, std::vector<TaskId>& tasks, Cursor& cur) {
+    const Item& it = chain[i];
+    if (it.is_comm) cur.before_comm = cur.prev;
+    const TaskId t = emit_item(rank, it, it.beside_comm ? cur.before_comm : cur.prev);
+    tasks[i] = t;
+    wait_prefetch(chain, tasks, i);
+    if (!it.beside_comm && cur.beside && cur.last_comm) g_.add_dependency(*cur.last_comm, t);
+    if (it.is_comm) cur.last_comm = t;
+    cur.beside = it.beside_comm;
+    cur.prev = t;
+  }
+
   // Emits a chain on `rank`; the first item waits for `after` (if any). Returns every item's task.
   std::vector<TaskId> emit(int rank, const Chain& chain, std::optional<TaskId> after) {
     std::vector<TaskId> tasks(chain.size());
     prefetch(rank, chain, after, tasks);
-    std::optional<TaskId> prev = after;
-    for (std::size_t i = 0; i < chain.size(); ++i) {
-      if (chain[i].prefetch) continue;
-      tasks[i] = *(prev = emit_item(rank, chain[i], prev));
-      wait_prefetch(chain, tasks, i);
-    }
+    Cursor cur{after, after, std::nullopt, false};
+    for (std::size_t i = 0; i < chain.size(); ++i)
+      if (!chain[i].prefetch) emit_next(rank, chain, i, tasks, cur);
     GPUHOURS_ASSERT(!tasks.empty(), "a chain emits a task");
     return tasks;
   }
@@ -479,23 +514,22 @@ class ProgramBuilder {
     std::vector<TaskId> ta(a.size()), tb(b.size());
     prefetch(rank, a, after_a, ta);
     prefetch(rank, b, after_b, tb);
-    std::optional<TaskId> pa = after_a, pb = after_b;
+    Cursor ca{after_a, after_a, std::nullopt, false}, cb{after_b, after_b, std::nullopt, false};
     std::size_t ia = 0, ib = 0;
-    auto segment = [&](const Chain& c, std::vector<TaskId>& out, std::size_t& i, std::optional<TaskId>& prev) {
-      // Compute items up to and including the next communication item.
+    auto segment = [&](const Chain& c, std::vector<TaskId>& out, std::size_t& i, Cursor& cur) {
+      // Compute items up to and including the next communication item, and the kernels beside it.
       for (; i < c.size(); ++i) {
         if (c[i].prefetch) continue;
-        out[i] = *(prev = emit_item(rank, c[i], prev));
-        wait_prefetch(c, out, i);
+        emit_next(rank, c, i, out, cur);
         if (c[i].is_comm) {
-          ++i;
+          for (++i; i < c.size() && c[i].beside_comm; ++i) emit_next(rank, c, i, out, cur);
           break;
         }
       }
     };
     while (ia < a.size() || ib < b.size()) {
-      segment(a, ta, ia, pa);
-      segment(b, tb, ib, pb);
+      segment(a, ta, ia, ca);
+      segment(b, tb, ib, cb);
     }
     return {ta, tb};
   }
@@ -628,8 +662,16 @@ class ChainFactory {
     return build_forward(part, mb);
   }
   Chain backward(int part, int mb, bool with_weights) {
-    if (!b_.labels()) return cached(with_weights ? 1 : 2, part, [&] { return build_backward(part, 0, with_weights); });
-    return build_backward(part, mb, with_weights);
+    if (!b_.labels()) return cached(with_weights ? 1 : 2, part, [&] { return build_backward(part, 0, with_weights, false); });
+    return build_backward(part, mb, with_weights, false);
+  }
+  // The backward half of a DualPipe F&B pair. With a split backward its weight gradients run
+  // beside the communication after them (DeepSeek-V3 Figure 4: MLP(B), then MLP(W) while
+  // DISPATCH(B) is in flight); without, each op's weight gradient follows its input gradient.
+  Chain pair_backward(int part, int mb) {
+    const bool beside = l_.schedule.split_backward;
+    if (!b_.labels()) return cached(beside ? 4 : 1, part, [&] { return build_backward(part, 0, true, beside); });
+    return build_backward(part, mb, true, beside);
   }
   Chain weights(int part, int mb) {
     if (!b_.labels()) return cached(3, part, [&] { return build_weights(part, 0); });
@@ -656,12 +698,12 @@ class ChainFactory {
     return c;
   }
 
-  Chain build_backward(int part, int mb, bool with_weights) {
+  Chain build_backward(int part, int mb, bool with_weights, bool weights_beside_comm) {
     Chain c;
     const std::string p = "mb" + std::to_string(mb) + " ";
     const auto blocks = part_blocks(s_, l_, part);
     for (auto b = blocks.rbegin(); b != blocks.rend(); ++b)
-      bwd_ops(c, *b->ops, block_label(p, *b), with_weights, b->kind == PartBlock::layer);
+      bwd_ops(c, *b->ops, block_label(p, *b), with_weights, b->kind == PartBlock::layer, weights_beside_comm);
     return c;
   }
 
@@ -704,7 +746,8 @@ class ChainFactory {
     b_.forward(ops, prefix, c);
     wait(c, from);
   }
-  void bwd_ops(Chain& c, const std::vector<Op>& ops, const std::string& prefix, bool with_weights, bool layer) {
+  void bwd_ops(Chain& c, const std::vector<Op>& ops, const std::string& prefix, bool with_weights, bool layer,
+               bool weights_beside_comm) {
     gather(c, ops, prefix);
     const std::size_t from = c.size();
     if (layer && s_.parallel.recompute == Recompute::full) b_.forward(ops, prefix + "recompute ", c);
@@ -715,7 +758,7 @@ class ChainFactory {
         if (modules != 0 ? (op.modules & modules) != 0 : op.rerun_selective) cheap.push_back(op);
       b_.forward(cheap, prefix + "recompute ", c);
     }
-    b_.backward(ops, prefix, with_weights, c);
+    b_.backward(ops, prefix, with_weights, c, weights_beside_comm);
     wait(c, from);
   }
 
@@ -951,7 +994,7 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
           }
           case Pass::FB: {
             const int bpart = sched.position(rank, op.chunk2, op.microbatch2);
-            const Chain bchain = backward_chain(bpart, op.microbatch2, true);
+            const Chain bchain = chains.pair_backward(bpart, op.microbatch2);
             const auto [tf, tb] = b.emit_pair(rank, forward_chain(part, op.microbatch), f_entry(part, op.microbatch),
                                               bchain, b_entry(bpart, op.microbatch2));
             finish_f(rank, part, op.microbatch, tf.back());

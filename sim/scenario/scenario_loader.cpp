@@ -73,7 +73,7 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
                 {"ep", false, "expert parallel"}, {"cp", false, "context parallel"},
                 {"zero", false, "ZeRO stage 0-3"}, {"schedule", false, "pipeline schedule"},
                 {"virtual_stages", false, "interleaving"},
-                {"split_backward", false, "zb-h1 / dualpipe / dualpipev: defer weight gradients to W passes (default true)"}, {"micro_batch", false, "sequences per micro-batch"},
+                {"split_backward", false, "zb-h1 / dualpipe / dualpipev: defer weight gradients to W passes, and in DualPipe's F&B pairs run them beside the next communication (default true)"}, {"micro_batch", false, "sequences per micro-batch"},
                 {"recompute", false, "none | selective | full"},
                 {"recompute_modules", false, "with recompute: selective, the parts of a layer recomputed (Megatron-Core's --recompute-modules): layernorm, core_attn, mla_up_proj, mlp, moe, moe_act, shared_experts"},
                 {"layers_per_part", false, "explicit layers of each pipeline part (uneven split)"},
