@@ -105,10 +105,10 @@ int cmd_run(const Catalog& catalog, const std::string& scenario, const std::stri
 }
 
 int cmd_serve(const Catalog& catalog, const std::string& scenario, const std::string& format, const std::string& html,
-              bool slo, std::ostream& out) {
+              bool slo, bool layouts, std::ostream& out) {
   const ServingScenario s = load_serving(scenario, catalog);
   if (slo) {
-    const std::vector<SloChoice> choices = search_slo(s);
+    const std::vector<SloChoice> choices = search_slo(s, layouts);
     if (format == "json") out << slo_json(s, choices).dump(2) << "\n";
     else write_slo_terminal(s, choices, out);
     return 0;
@@ -597,13 +597,14 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   merge->add_flag("--csv", merge_csv, "print the best layouts as CSV")->excludes(merge_json_flag);
 
   std::string serve_scenario, serve_html;
-  bool serve_json_flag = false, serve_csv = false, serve_slo = false;
+  bool serve_json_flag = false, serve_csv = false, serve_slo = false, serve_layouts = false;
   CLI::App* serve = app.add_subcommand("serve", "simulate a serving deployment: throughput, TTFT and TPOT, cost per million tokens, margin");
   serve->add_option("scenario", serve_scenario, "serving scenario file or preset name (scenarios/serve/)")->required();
   auto* serve_json_opt = serve->add_flag("--json", serve_json_flag, "print JSON");
   serve->add_flag("--csv", serve_csv, "print one CSV row per deployment")->excludes(serve_json_opt);
   serve->add_option("--html", serve_html, "write a self-contained HTML report");
-  serve->add_flag("--slo", serve_slo, "find the batch limit with the most answer tokens per GPU within the scenario's slo:");
+  auto* slo_flag = serve->add_flag("--slo", serve_slo, "find the cheapest decoding batch limit within the scenario's slo:");
+  serve->add_flag("--layouts", serve_layouts, "with --slo: also try the decoding pool's GPUs as other tp x ep instances")->needs(slo_flag);
 
   std::vector<std::string> argv_store = {"gpuhours"};
   argv_store.insert(argv_store.end(), args.begin(), args.end());
@@ -636,7 +637,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (*validate) return cmd_validate(catalog, validate_json, out);
     if (*sweep) return cmd_sweep(catalog, sw, out, err, comm);
     if (*serve)
-      return cmd_serve(catalog, serve_scenario, serve_json_flag ? "json" : serve_csv ? "csv" : "text", serve_html, serve_slo, out);
+      return cmd_serve(catalog, serve_scenario, serve_json_flag ? "json" : serve_csv ? "csv" : "text", serve_html, serve_slo, serve_layouts, out);
     if (*merge) return cmd_merge(merge_files, merge_json, merge_csv, out);
     if (*bench) {
       if (bench_path.empty())

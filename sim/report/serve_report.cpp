@@ -262,20 +262,33 @@ void write_serve_html(const ServingScenario& s, const ServeResult& r, std::ostre
   write_table_html(t, out);
 }
 
+namespace {
+std::string layout_text(const SloTry& t) {
+  return fmt::format("{} x tp{}{}", t.instances, t.layout.tp, t.layout.ep > 1 ? fmt::format(" ep{}", t.layout.ep) : "");
+}
+}  // namespace
+
 void write_slo_terminal(const ServingScenario& s, const std::vector<SloChoice>& choices, std::ostream& out) {
-  out << s.title << ": the decoding batch limit with the most answer tokens per busy second and node within "
+  out << s.title << ": the cheapest decoding batch limit (the least busy GPU-time per request) within "
       << slo_text(s.slo) << "\n";
   for (const SloChoice& c : choices) {
-    out << fmt::format("\n{}\n  {:>14}{:>16}{:>14}{:>14}{:>14}{:>12}{:>6}\n", c.deployment, "max running",
-                       "answer t/s/node", "TTFT P99", "TPOT P99", "ITL P99", "$/M out", "SLO");
+    out << fmt::format("\n{}\n  {:>16}{:>14}{:>16}{:>14}{:>14}{:>14}{:>12}{:>14}{:>6}\n", c.deployment, "instances",
+                       "max running", "answer t/s/node", "TTFT P99", "TPOT P99", "ITL P99", "$/M out", "$/1k requests", "SLO");
     for (std::size_t i = 0; i < c.tried.size(); ++i) {
-      const DeploymentResult& d = c.tried[i].second;
+      const SloTry& t = c.tried[i];
+      const DeploymentResult& d = t.result;
       const PoolResult& p = d.pools.back();
-      out << fmt::format("  {:>14}{:>16}{:>14}{:>14}{:>14}{:>12.3f}{:>6}{}\n", c.tried[i].first,
-                         grouped(p.output_tokens_per_s_per_node), ms(d.ttft.p99), ms(d.tpot.p99), ms(d.token_interval.p99),
-                         d.usd_per_million_output, *d.meets_slo ? "yes" : "no",
+      out << fmt::format("  {:>16}{:>14}{:>16}{:>14}{:>14}{:>14}{:>12.3f}{:>14.4g}{:>6}{}\n", layout_text(t),
+                         t.layout.max_sequences, grouped(p.output_tokens_per_s_per_node), ms(d.ttft.p99), ms(d.tpot.p99),
+                         ms(d.token_interval.p99), d.usd_per_million_output, 1000 * d.usd_per_request, *d.meets_slo ? "yes" : "no",
                          c.best && *c.best == static_cast<int>(i) ? "  <- best" : "");
     }
+    if (c.not_drained > 0)
+      out << fmt::format("  skipped: {} layout and batch limit pairs whose instances did not drain the requests within "
+                         "the iteration limit\n", c.not_drained);
+    const SloTry& b = c.tried[static_cast<std::size_t>(*c.best)];
+    out << fmt::format("  best: {} instance{} of tp {}, ep {} ({} GPUs each), at most {} running sequences per instance\n",
+                       b.instances, b.instances == 1 ? "" : "s", b.layout.tp, b.layout.ep, b.layout.gpus(), b.layout.max_sequences);
   }
 }
 
@@ -286,15 +299,25 @@ nlohmann::ordered_json slo_json(const ServingScenario& s, const std::vector<SloC
   j["slo"] = {{"ttft_p99_seconds", opt(s.slo.ttft_seconds)}, {"tpot_p99_seconds", opt(s.slo.tpot_seconds)},
               {"itl_p99_seconds", opt(s.slo.token_interval_seconds)}};
   j["deployments"] = nlohmann::ordered_json::array();
+  const auto layout = [](const SloTry& t) {
+    return nlohmann::ordered_json{{"instances", t.instances}, {"tp", t.layout.tp}, {"ep", t.layout.ep},
+                                  {"max_sequences", t.layout.max_sequences}};
+  };
   for (const SloChoice& c : choices) {
     nlohmann::ordered_json cj = {{"name", c.deployment}, {"tried", nlohmann::ordered_json::array()}};
-    for (const auto& [limit, d] : c.tried)
-      cj["tried"].push_back({{"max_sequences", limit}, {"output_tokens_per_s_per_gpu", d.output_tokens_per_s_per_gpu},
-                             {"output_tokens_per_s_per_node", d.pools.back().output_tokens_per_s_per_node},
-                             {"ttft_p99_seconds", d.ttft.p99}, {"tpot_p99_seconds", d.tpot.p99},
-                             {"itl_p99_seconds", d.token_interval.p99},
-                             {"usd_per_million_output", d.usd_per_million_output}, {"meets_slo", *d.meets_slo}});
-    cj["best_max_sequences"] = c.tried[static_cast<std::size_t>(*c.best)].first;
+    for (const SloTry& t : c.tried) {
+      nlohmann::ordered_json tj = layout(t);
+      const DeploymentResult& d = t.result;
+      tj.update({{"output_tokens_per_s_per_gpu", d.output_tokens_per_s_per_gpu},
+                 {"output_tokens_per_s_per_node", d.pools.back().output_tokens_per_s_per_node},
+                 {"ttft_p99_seconds", d.ttft.p99}, {"tpot_p99_seconds", d.tpot.p99},
+                 {"itl_p99_seconds", d.token_interval.p99},
+                 {"usd_per_million_output", d.usd_per_million_output}, {"usd_per_request", d.usd_per_request},
+                 {"meets_slo", *d.meets_slo}});
+      cj["tried"].push_back(std::move(tj));
+    }
+    cj["not_drained"] = c.not_drained;
+    cj["best"] = layout(c.tried[static_cast<std::size_t>(*c.best)]);
     j["deployments"].push_back(cj);
   }
   return j;

@@ -28,6 +28,12 @@ constexpr double kSecondsPerDay = 86400;
 // what the pool serves, with millions of requests) would otherwise run for hours.
 constexpr std::int64_t kMaxIterationsPerDeployment = 5'000'000;
 
+// A deployment that did not drain its requests within kMaxIterationsPerDeployment (--slo skips it).
+class NotDrained : public InputError {
+ public:
+  using InputError::InputError;
+};
+
 // One request on one instance.
 struct Job {
   std::size_t request = 0;
@@ -186,7 +192,7 @@ class Instance {
       busy = busy + dt;
       ++iterations;
       if (--iteration_budget_ < 0)
-        throw InputError(fmt::format("serve: the deployment ran {} iterations without draining its requests; lower the "
+        throw NotDrained(fmt::format("serve: the deployment ran {} iterations without draining its requests; lower the "
                                      "request count or rate, or raise max_batch_tokens",
                                      kMaxIterationsPerDeployment));
       if (decode.tokens > 0) {
@@ -557,40 +563,79 @@ std::string slo_text(const Slo& slo) {
   return fmt::format("{}", fmt::join(parts, ", "));
 }
 
-std::vector<SloChoice> search_slo(const ServingScenario& s) {
+namespace {
+
+// The instance layouts --slo --layouts tries for a pool (without --layouts, its own): its GPUs split into instances of tp x ep GPUs, tp a
+// power of two dividing a node's GPUs (tensor parallelism stays on NVLink), ep a power of two
+// dividing the expert slots (1 for a dense model); the scenario's own layout first.
+std::vector<InferenceSpec> slo_layouts(const Deployment& d, const PoolSpec& pool, bool layouts) {
+  if (!layouts) return {pool.layout};
+  const int gpus = pool.instances * pool.layout.gpus();
+  const ModelSpec& m = d.platform.model;
+  const int slots = m.ffn.moe ? m.ffn.experts + pool.layout.redundant_experts : 1;
+  std::vector<InferenceSpec> out{pool.layout};
+  for (int tp = 1; tp <= d.platform.cluster.gpus_per_node && tp <= gpus; tp *= 2) {
+    if (d.platform.cluster.gpus_per_node % tp != 0) continue;
+    for (int ep = 1; tp * ep <= gpus && ep <= slots; ep *= 2) {
+      if (gpus % (tp * ep) != 0 || slots % ep != 0 || (tp == pool.layout.tp && ep == pool.layout.ep)) continue;
+      InferenceSpec l = pool.layout;
+      l.tp = tp;
+      l.ep = ep;
+      out.push_back(l);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<SloChoice> search_slo(const ServingScenario& s, bool layouts) {
   if (!s.slo.any()) throw InputError(s.file + ": --slo needs an slo: section (ttft_p99_seconds, tpot_p99_seconds, itl_p99_seconds)");
   std::vector<SloChoice> out;
+  // Ranked by cost: the busy GPU-seconds of one request (its prompt and its answer) at the scenario's price.
+  const auto cheaper = [](const DeploymentResult& a, const DeploymentResult& b) { return a.usd_per_request < b.usd_per_request; };
   for (const Deployment& d : s.deployments) {
     SloChoice c;
     c.deployment = d.name;
-    // The batch limit of the decoding pool (or the shared one), in powers of two per instance.
     // The pool that decodes, in the scenario's order (a result lists prefill first, the decoding pool last).
     const std::size_t pool = d.pools.size() == 1 ? 0 : (d.pools[0].role == PoolRole::decode ? 0 : 1);
-    const int per_gpu_top = 1024;
-    for (int per_gpu = 1; per_gpu <= per_gpu_top; per_gpu *= 2) {
-      Deployment v = d;
-      v.pools[pool].layout.max_sequences = per_gpu * v.pools[pool].layout.ep;
-      DeploymentResult r;
-      try {
-        r = simulate_deployment(s, v);
-      } catch (const InfeasibleLayout& e) {
-        if (c.tried.empty()) throw;  // not even one sequence per GPU fits: say why
-        break;
+    const int pool_gpus = d.pools[pool].instances * d.pools[pool].layout.gpus();
+    std::optional<InfeasibleLayout> own_infeasible;  // why the first layout tried (the scenario's) fits no batch
+    for (const InferenceSpec& layout : slo_layouts(d, d.pools[pool], layouts)) {
+      // The batch limit in powers of two per GPU of an attention replica.
+      for (int per_gpu = 1; per_gpu <= 1024; per_gpu *= 2) {
+        Deployment v = d;
+        v.pools[pool].layout = layout;
+        v.pools[pool].layout.max_sequences = per_gpu * layout.ep;
+        v.pools[pool].instances = pool_gpus / layout.gpus();
+        DeploymentResult r;
+        try {
+          r = simulate_deployment(s, v);
+        } catch (const InfeasibleLayout& e) {
+          if (c.tried.empty() && !own_infeasible) own_infeasible = e;
+          break;  // a larger batch does not fit either
+        } catch (const NotDrained&) {
+          ++c.not_drained;  // too few sequences at once for this load: a larger batch may drain it
+          continue;
+        }
+        c.tried.push_back({v.pools[pool].layout, v.pools[pool].instances, r});
+        if (*r.meets_slo && (!c.best || cheaper(r, c.tried[static_cast<std::size_t>(*c.best)].result)))
+          c.best = static_cast<int>(c.tried.size() - 1);
+        // A larger batch only lengthens each iteration once the cache is full.
+        if (r.pools.back().peak_running < v.pools[pool].layout.max_sequences) break;
       }
-      c.tried.emplace_back(v.pools[pool].layout.max_sequences, r);
-      // Ranked by the answer tokens the decoding pool delivers per busy second and node.
-      const auto speed = [](const DeploymentResult& x) { return x.pools.back().output_tokens_per_s_per_node; };
-      if (*r.meets_slo && (!c.best || speed(r) > speed(c.tried[static_cast<std::size_t>(*c.best)].second)))
-        c.best = static_cast<int>(c.tried.size() - 1);
-      // A larger batch only lengthens each iteration once the cache is full.
-      if (r.pools.back().peak_running < v.pools[pool].layout.max_sequences) break;
     }
-    if (!c.best)
-      throw InputError(fmt::format("{}: no batch limit of deployment '{}' meets the SLO ({}); the smallest batch gives "
-                                   "P99 TTFT {:.3g} s, TPOT {:.3g} s and ITL {:.3g} s",
-                                   s.file, d.name, slo_text(s.slo), c.tried.empty() ? 0.0 : c.tried.front().second.ttft.p99,
-                                   c.tried.empty() ? 0.0 : c.tried.front().second.tpot.p99,
-                                   c.tried.empty() ? 0.0 : c.tried.front().second.token_interval.p99));
+    if (c.tried.empty() && own_infeasible) throw *own_infeasible;  // nothing fits: say why for the scenario's layout
+    if (c.tried.empty())
+      throw InputError(fmt::format("{}: no layout and batch limit of deployment '{}' drains its requests within {} "
+                                   "iterations; lower the request count or rate",
+                                   s.file, d.name, kMaxIterationsPerDeployment));
+    if (!c.best) {
+      const DeploymentResult& first = c.tried.front().result;
+      throw InputError(fmt::format("{}: no layout and batch limit of deployment '{}' meets the SLO ({}); its own layout "
+                                   "with the smallest batch gives P99 TTFT {:.3g} s, TPOT {:.3g} s and ITL {:.3g} s",
+                                   s.file, d.name, slo_text(s.slo), first.ttft.p99, first.tpot.p99, first.token_interval.p99));
+    }
     out.push_back(std::move(c));
   }
   return out;

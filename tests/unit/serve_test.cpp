@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <set>
 #include "gpuhours/inference.hpp"
 #include "gpuhours/network.hpp"
 #include "gpuhours/serve.hpp"
@@ -203,13 +204,14 @@ TEST_CASE("serve: a trace with a negative length, a bad header or a cached prefi
   CHECK(r.out.find("2 requests from") != std::string::npos);
 }
 
-TEST_CASE("serve: an SLO no batch limit meets is refused with the best latencies reached") {
+TEST_CASE("serve: an SLO no layout and batch limit meets is refused with the latencies reached") {
   const std::string scen = test::write_temp(
       "slo.yaml", one_gpu("{arrival: saturate, count: 16, input_tokens: {mean: 2000}, output_tokens: {mean: 50}}") +
                       "slo: {tpot_p99_seconds: 0.000001}\n");
   const auto r = cli({"serve", scen, "--slo"});
   CHECK(r.code == 1);
-  CHECK(r.err.find("no batch limit of deployment 'one' meets the SLO (P99 TPOT 1e-06 s); the smallest batch gives") != std::string::npos);
+  CHECK(r.err.find("no layout and batch limit of deployment 'one' meets the SLO (P99 TPOT 1e-06 s); its own layout with the "
+                   "smallest batch gives") != std::string::npos);
   const auto ok = cli({"serve", test::write_temp("slo2.yaml", one_gpu("{arrival: saturate, count: 16, input_tokens: {mean: 2000}, "
                                                                        "output_tokens: {mean: 50}}") + "slo: {tpot_p99_seconds: 1}\n"),
                        "--slo"});
@@ -300,7 +302,8 @@ TEST_CASE("serve: --slo searches the decoding pool even when it is listed first"
   const auto choices = search_slo(load_text("decode-first.yaml", text));
   REQUIRE(choices.size() == 1);
   CHECK(choices.front().tried.size() >= 4);  // 1, 2, 4, 8 ... until the batch stops filling
-  CHECK(choices.front().tried[1].first == 2);
+  CHECK(choices.front().tried[1].layout.max_sequences == 2);
+  CHECK(choices.front().tried[1].instances == 1);
 }
 
 TEST_CASE("serve: arrivals spread past 1e8 s, a cache under 1 bit, a zero published figure and a hexadecimal trace are refused") {
@@ -336,4 +339,42 @@ TEST_CASE("serve: one-token answers have no TPOT: n/a, not 0 ms") {
   const auto text = cli({"serve", test::write_temp("one-token2.yaml", one_gpu("{arrival: saturate, count: 4, input_tokens: {mean: 100}, "
                                                                               "output_tokens: {mean: 1}}"))});
   CHECK(text.out.find("n/a") != std::string::npos);
+}
+
+TEST_CASE("serve: --slo tries the layouts of the decoding pool's GPUs and keeps one that meets a TPOT no other meets") {
+  // Llama 3 8B in BF16 on one node of 8 H100, as 8 one-GPU replicas. Decoding one sequence reads
+  // 16 GB of weights a token: ~5.3 ms on one GPU (3.35 TB/s x 0.9), ~1.6 ms on eight with tp 8
+  // (2 GB each, plus 64 all-reduces of a few microseconds). A 3 ms TPOT is met only by splitting
+  // the model: the search must leave the scenario's layout for tp 4 or 8.
+  const std::string text =
+      "name: tp\ntitle: tp\nrequests: {arrival: saturate, count: 16, input_tokens: {mean: 200}, output_tokens: {mean: 20}}\n"
+      "deployments:\n  - {name: d, model: llama-3-8b, cluster: {gpu: h100-sxm, nodes: 1, gpus_per_node: 8, network: "
+      "nvswitch-node}, pools: [{role: both, instances: 8, tp: 1, weights: bf16, cuda_graphs: true}]}\ncost: {gpu_hour_usd: 2}\n"
+      "slo: {tpot_p99_seconds: 0.003}\n";
+  const ServingScenario sc = load_text("tp.yaml", text);
+  // Without --layouts only the scenario's layout is tried, and no batch of it meets the SLO.
+  CHECK_THROWS_AS(search_slo(sc), InputError);
+  const auto r = cli({"serve", test::write_temp("tp.yaml", text), "--slo", "--layouts"});
+  CHECK(r.code == 0);
+  CHECK(r.out.find("best: ") != std::string::npos);
+  CHECK(cli({"serve", test::write_temp("tp2.yaml", text), "--layouts"}).code != 0);  // --layouts needs --slo
+  const auto choices = search_slo(sc, true);
+  REQUIRE(choices.size() == 1);
+  const SloChoice& c = choices.front();
+  CHECK(c.tried.front().layout.tp == 1);  // the scenario's own layout first
+  CHECK(c.tried.front().instances == 8);
+  CHECK_FALSE(*c.tried.front().result.meets_slo);
+  std::set<int> tps;
+  for (const SloTry& t : c.tried) {
+    tps.insert(t.layout.tp);
+    CHECK(t.instances * t.layout.gpus() == 8);  // the pool's GPUs kept
+  }
+  CHECK(tps == std::set<int>{1, 2, 4, 8});
+  REQUIRE(c.best);
+  const SloTry& best = c.tried[static_cast<std::size_t>(*c.best)];
+  CHECK(best.layout.tp >= 4);
+  CHECK(best.result.tpot.p99 <= 0.003);
+  // The choice is the cheapest of those that meet it.
+  for (const SloTry& t : c.tried)
+    if (*t.result.meets_slo) CHECK(t.result.usd_per_request >= best.result.usd_per_request);
 }

@@ -93,14 +93,22 @@ ServeResult simulate_serving(const ServingScenario& s);
 /// last to the first); none when the scenario does not compute it (a ratio of one deployment).
 std::optional<double> serving_figure(const ServeResult& r, const std::string& key);
 
-/// --slo: for each deployment, the decode batch limit (max_sequences per instance, powers of two)
-/// with the most output tokens per GPU-second whose P99 latencies meet the scenario's targets.
+/// --slo: for each deployment, the layout of its decoding pool (with `layouts`, tp x ep per
+/// instance, the pool's GPUs kept; without, the scenario's) and the batch limit (max_sequences per instance, powers of two per GPU of an
+/// attention replica) whose P99 latencies meet the scenario's targets at the least cost per request
+/// (busy GPU-seconds of its prompt and answer at the scenario's price).
+struct SloTry {
+  InferenceSpec layout;  // the decoding pool's instance: tp, ep and max_sequences tried
+  int instances = 0;     // of that layout, in the pool's GPUs
+  DeploymentResult result;
+};
 struct SloChoice {
   std::string deployment;
-  std::vector<std::pair<int, DeploymentResult>> tried;  // max_sequences, result
-  std::optional<int> best;                              // index into tried
+  std::vector<SloTry> tried;  // the scenario's layout first
+  std::optional<int> best;    // index into tried
+  int not_drained = 0;        // layouts and batch limits skipped: the load did not drain within the iteration limit
 };
-std::vector<SloChoice> search_slo(const ServingScenario& s);
+std::vector<SloChoice> search_slo(const ServingScenario& s, bool layouts = false);
 /// "P99 TTFT 2 s, P99 TPOT 0.2 s" for the targets an SLO sets.
 std::string slo_text(const Slo& slo);
 
