@@ -631,10 +631,12 @@ std::vector<SloChoice> search_slo(const ServingScenario& s, bool layouts) {
                                    "iterations; lower the request count or rate",
                                    s.file, d.name, kMaxIterationsPerDeployment));
     if (!c.best) {
-      const DeploymentResult& first = c.tried.front().result;
-      throw InputError(fmt::format("{}: no layout and batch limit of deployment '{}' meets the SLO ({}); its own layout "
-                                   "with the smallest batch gives P99 TTFT {:.3g} s, TPOT {:.3g} s and ITL {:.3g} s",
-                                   s.file, d.name, slo_text(s.slo), first.ttft.p99, first.tpot.p99, first.token_interval.p99));
+      const SloTry& first = c.tried.front();  // the scenario's layout, unless it did not fit
+      throw InputError(fmt::format("{}: no layout and batch limit of deployment '{}' meets the SLO ({}); {} instance(s) of "
+                                   "tp {}, ep {} at {} running sequences give P99 TTFT {:.3g} s, TPOT {:.3g} s and ITL {:.3g} s",
+                                   s.file, d.name, slo_text(s.slo), first.instances, first.layout.tp, first.layout.ep,
+                                   first.layout.max_sequences, first.result.ttft.p99, first.result.tpot.p99,
+                                   first.result.token_interval.p99));
     }
     out.push_back(std::move(c));
   }
