@@ -8,8 +8,13 @@ keeping the provenance of each source.
   python3 bench/convert_reference_kernels.py --name h100-sxm-2026-11-cublaslt \
       tests/data/h100-gpuhours-bench-2026-11-27.json > hardware/calibration/h100-sxm-2026-11-cublaslt.yaml
 
-Attention rows measured with a backend other than flash (e.g. memory-efficient attention for
-d_qk != d_v) are left out: they describe a slower kernel than the flash-style kernels modelled.
+Attention rows go to one table per kernel library: `attention` for cuDNN's fused attention (what
+Transformer Engine runs on Hopper and later) and `attention_flash_attention_2` for FlashAttention-2
+(PyTorch SDPA's FLASH_ATTENTION backend); rows of any other backend (memory-efficient attention,
+which SDPA falls back to for d_qk != d_v) are left out. A row without a `backend` field (the
+2026-11-22 file) is taken as cuDNN's: that file's SDPA ran the default backend selection, its
+rows reach 554-651 TFLOP/s forward (FlashAttention-2's 2026-11-27 rows: 208-322) and include
+d_qk != d_v, which the flash backend rejects.
 Element-wise and copy bandwidths come from the first source.
 
 GEMM times measured in several layouts (NN, NT, TN) for one shape are averaged: a training step
@@ -67,14 +72,22 @@ def main(argv):
     for doc in docs:
         for r in doc["sections"].get("grouped_mm_bf16", []):
             w(f"  - [{r['groups']}, {r['tokens_per_group']}, {r['N']}, {r['K']}, {r['s']:.9g}]")
-    w("attention:  # causal flash SDPA: [batch, heads, seq, d_qk, d_v, forward seconds, forward+backward seconds]" +
-      ("" if any(doc["sections"].get("attention_sdpa") for doc in docs) else " (none measured: [])"))
-    if not any(doc["sections"].get("attention_sdpa") for doc in docs):
-        out[-1] = "attention: []  # none measured: attention uses the GPU catalogue's measured ceilings"
+    libraries = {"CUDNN_ATTENTION": [], "FLASH_ATTENTION": []}
     for doc in docs:
-        for r in doc["sections"].get("attention_sdpa", []):
-            if r.get("backend", "FLASH_ATTENTION") == "FLASH_ATTENTION":
-                w(f"  - [{r['B']}, {r['H']}, {r['S']}, {r['Dqk']}, {r['Dv']}, {r['fwd_s']:.9g}, {r['fwd_bwd_s']:.9g}]")
+        for section in ("attention_sdpa", "attention_cudnn"):
+            for r in doc["sections"].get(section, []):
+                backend = r.get("backend", "CUDNN_ATTENTION")
+                if backend in libraries:
+                    libraries[backend].append(
+                        f"  - [{r['B']}, {r['H']}, {r['S']}, {r['Dqk']}, {r['Dv']}, {r['fwd_s']:.9g}, {r['fwd_bwd_s']:.9g}]")
+    row = "[batch, heads, seq, d_qk, d_v, forward seconds, forward+backward seconds]"
+    for key, backend, what in (("attention", "CUDNN_ATTENTION", "cuDNN fused attention"),
+                               ("attention_flash_attention_2", "FLASH_ATTENTION", "FlashAttention-2 (SDPA flash backend)")):
+        if libraries[backend]:
+            w(f"{key}:  # causal, {what}: {row}")
+            out.extend(libraries[backend])
+        elif key == "attention":
+            w("attention: []  # none measured: attention uses the GPU catalogue's measured ceilings")
     hbm = s["hbm_copy"]["4GiB"]["GBps_rw"]
     e = s["elementwise"]
     w("memory:  # bytes read + written per second")
@@ -82,6 +95,7 @@ def main(argv):
     w(f"  elementwise: {min(e['rmsnorm_fwd']['GBps'], e['silu_mul']['GBps']) * 1e9:.6g}  # min of RMSNorm and SiLU*x on (16384, 7168) BF16")
     p = s["power_under_gemm"]
     w("sustained:  # 12 s loop of 8192^3 BF16 GEMMs under the power cap")
+    w("  shape: [8192, 8192, 8192]")
     w(f"  gemm_bf16_flops_per_s: {p['tflops'] * 1e12:.6g}")
     print("\n".join(out))
 

@@ -86,7 +86,8 @@ CalibrationProfile load_calibration(const YamlNode& n) {
                 {"gemm_bf16", true, "[M, N, K, seconds] rows"},
                 {"gemm_fp8", true, "[M, N, K, seconds] rows"},
                 {"grouped_gemm_bf16", true, "[groups, M, N, K, seconds] rows"},
-                {"attention", true, "[batch, heads, seq, d_qk, d_v, fwd s, fwd+bwd s] rows"},
+                {"attention", true, "fused (cuDNN) attention: [batch, heads, seq, d_qk, d_v, fwd s, fwd+bwd s] rows"},
+                {"attention_flash_attention_2", false, "FlashAttention-2: rows as in attention"},
                 {"memory", true, "copy and elementwise bandwidth"},
                 {"sustained", false, "sustained throughput under the power cap"},
                 {"differences", false, "derived profiles: what differs from the measured machine"}});
@@ -115,18 +116,24 @@ CalibrationProfile load_calibration(const YamlNode& n) {
   for (const auto& r : rows("gemm_fp8", 4)) p.gemm_fp8.add({r[0], r[1], r[2]}, 2 * r[0] * r[1] * r[2] / r[3]);
   for (const auto& r : rows("grouped_gemm_bf16", 5, true))
     p.grouped_bf16.add({r[0], r[1], r[2], r[3]}, 2 * r[0] * r[1] * r[2] * r[3] / r[4]);
-  for (const auto& r : rows("attention", 7, true)) {
-    // Causal forward FLOPs 2*B*H*S^2*(d_qk + d_v)/2; backward 2.5x (same convention as the op graph).
-    const double fwd = 2 * r[0] * r[1] * r[2] * r[2] * (r[3] + r[4]) * 0.5;
-    if (r[6] <= r[5]) throw n.child("attention").error("forward+backward time must exceed the forward time");
-    p.attention_fwd.add({r[0] * r[1], r[2], r[3] + r[4]}, fwd / r[5]);
-    p.attention_bwd.add({r[0] * r[1], r[2], r[3] + r[4]}, 2.5 * fwd / (r[6] - r[5]));
-  }
+  auto attention = [&](const char* key, ThroughputTable& fwd_table, ThroughputTable& bwd_table) {
+    for (const auto& r : rows(key, 7, true)) {
+      // Causal forward FLOPs 2*B*H*S^2*(d_qk + d_v)/2; backward 2.5x (same convention as the op graph).
+      const double fwd = 2 * r[0] * r[1] * r[2] * r[2] * (r[3] + r[4]) * 0.5;
+      if (r[6] <= r[5]) throw n.child(key).error("forward+backward time must exceed the forward time");
+      fwd_table.add({r[0] * r[1], r[2], r[3] + r[4]}, fwd / r[5]);
+      bwd_table.add({r[0] * r[1], r[2], r[3] + r[4]}, 2.5 * fwd / (r[6] - r[5]));
+    }
+  };
+  attention("attention", p.attention_fwd, p.attention_bwd);
+  if (n.has("attention_flash_attention_2")) attention("attention_flash_attention_2", p.flash2_fwd, p.flash2_bwd);
   const YamlNode mem = n.child("memory");
   mem.check_keys({{"copy", true, "bytes/s"}, {"elementwise", true, "bytes/s"}});
   p.copy_bytes_per_s = mem.child("copy").as_positive_double();
   p.elementwise_bytes_per_s = mem.child("elementwise").as_positive_double();
-  for (ThroughputTable* t : {&p.gemm_bf16, &p.gemm_fp8, &p.grouped_bf16, &p.attention_fwd, &p.attention_bwd}) t->fit();
+  for (ThroughputTable* t : {&p.gemm_bf16, &p.gemm_fp8, &p.grouped_bf16, &p.attention_fwd, &p.attention_bwd, &p.flash2_fwd,
+                             &p.flash2_bwd})
+    t->fit();
   if (auto sus = n.optional_child("sustained")) {
     sus->check_keys({{"gemm_bf16_flops_per_s", true, "FLOP/s"},
                      {"shape", true, "[M, N, K] of the GEMM looped under the power cap (a measured gemm_bf16 shape)"}});

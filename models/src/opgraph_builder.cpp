@@ -239,17 +239,20 @@ struct Builder {
     if (s.cp > 1 && at.kind != AttentionKind::mla)
       L.push_back(comm("kv ring (cp)", OpComm::cp_ring, d(T) * kv * (dqk + dv) * kAct * (s.cp - 1)));
     const std::size_t ring = L.size();  // the ring op, when there is one, is the last before attention
-    if (!s.flash_attention) {
+    if (s.attention == AttentionKernel::unfused) {
       L.push_back(unfused_attention(a, kv, dqk, dv));
       tag(L, L.size() - 1, RecomputeModule::core_attn);
     } else {
       Op attn;
       attn.name = "attention";
       attn.forward.kind = OpKind::attention;
+      attn.forward.library = s.attention;
       const double fwd = 2.0 * s.micro_batch * a * d(s.seq_len) * d(s.seq_len) * (dqk + dv) * 0.5 / s.cp;
       attn.forward.flops = fwd;
       attn.forward.m = s.micro_batch * a;
-      attn.forward.n = s.seq_len;
+      // Under context parallelism the kernels run block by block: a rank's s/cp queries against one
+      // s/cp block of keys per ring step (Liu et al. 2023), so each kernel's shape is that block's.
+      attn.forward.n = s.seq_len / s.cp;
       attn.forward.k = dqk + dv;
       const double io = d(T) * (d(a) * (dqk + dv) + d(kv) * (dqk + dv)) * kAct;  // q, k, v, o
       attn.forward.bytes = io + d(T) * a * 4.0;

@@ -62,11 +62,16 @@ double KernelModel::unscaled_seconds(const Kernel& k) const {
       if (fitted) outside_.insert(k.fp8 ? "FP8 GEMM" : "BF16 GEMM");
       return seconds;
     }
-    if (k.kind == OpKind::attention && m > 0 && !profile_->attention_fwd.empty()) {
-      const ThroughputTable& t = k.backward ? profile_->attention_bwd : profile_->attention_fwd;
-      const double rate = t.at({m, n, kk}, &fitted);
-      if (fitted) outside_.insert("attention");
-      return std::max(k.flops / (rate * tensor_clock_), k.bytes / profile_->copy_bytes_per_s);
+    if (k.kind == OpKind::attention && m > 0) {
+      attention_.insert(k.library);
+      const bool flash2 = k.library == AttentionKernel::flash_attention_2;
+      const ThroughputTable& t = flash2 ? (k.backward ? profile_->flash2_bwd : profile_->flash2_fwd)
+                                        : (k.backward ? profile_->attention_bwd : profile_->attention_fwd);
+      if (!t.empty()) {
+        const double rate = t.at({m, n, kk}, &fitted);
+        if (fitted) outside_.insert(flash2 ? "FlashAttention-2" : "attention");
+        return std::max(k.flops / (rate * tensor_clock_), k.bytes / profile_->copy_bytes_per_s);
+      }
     }
     if (k.kind == OpKind::memory) {
       return gpu_.kernel_launch_seconds + k.bytes / profile_->elementwise_bytes_per_s;
@@ -113,8 +118,15 @@ std::vector<std::string> KernelModel::profile_assumptions() const {
     out.push_back("clocks: burst, as the profile's short timed repetitions ran (clocks: burst)");
   else
     out.push_back("clocks: burst (the profile has no sustained measurement)");
-  if (profile_->attention_fwd.empty())
-    out.push_back("attention kernels: roofline with the catalogue's measured ceilings (none in the profile)");
+  for (const AttentionKernel a : attention_) {
+    const bool flash2 = a == AttentionKernel::flash_attention_2;
+    const bool measured = !(flash2 ? profile_->flash2_fwd : profile_->attention_fwd).empty();
+    const char* what = flash2 ? "FlashAttention-2 (attention_kernel: flash-attention-2)"
+                              : "the fused kernel (cuDNN, as Transformer Engine runs on Hopper+)";
+    out.push_back(measured ? fmt::format("attention kernels: {}, from the profile's measured rows", what)
+                           : fmt::format("attention kernels: {}: roofline with the catalogue's measured ceilings "
+                                         "(none in the profile)", what));
+  }
   for (const auto& c : outside_) out.push_back(c + " shapes outside the profile's range: fitted efficiency curve");
   return out;
 }

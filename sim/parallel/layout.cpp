@@ -54,7 +54,7 @@ RankShape rank_shape(const Scenario& s) {
   r.micro_batch = p.micro_batch;
   r.precision = s.training.precision;
   r.expert_imbalance = expert_imbalance(s);
-  r.flash_attention = s.training.flash_attention;
+  r.attention = s.training.attention_kernel;
   r.sequence_parallel = p.sequence_parallel;
   r.dropout = s.training.dropout;
   r.autocast = s.training.autocast;

@@ -487,7 +487,7 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
                 {"optimizer", false, "adamw (default)"},
                 {"optimizer_moments", false, "fp32 (default) | bf16 (DeepSeek-V3)"},
                 {"gradients", false, "bf16 (default) | fp32: gradients accumulated in FP32 (DeepSeek-V3)"},
-                {"attention_kernel", false, "flash (default) | unfused (frameworks before FlashAttention)"},
+                {"attention_kernel", false, "fused (default: cuDNN's fused attention, as Transformer Engine picks on Hopper+) | flash-attention-2 (PyTorch SDPA's flash backend) | unfused (frameworks before FlashAttention)"},
                 {"dropout", false, "hidden dropout after attention and MLP (default false)"},
                 {"mixed_precision", false, "master-weights (default: BF16 weights, FP32 master in the optimizer) | autocast (PyTorch AMP over FP32 parameters)"},
                 {"seq_len", true, "tokens per sequence"},
@@ -505,7 +505,7 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
   if (auto v = t.optional_child("mixed_precision"))
     s.training.autocast = v->as_choice<bool>({{"master-weights", false}, {"autocast", true}});
   if (auto a = t.optional_child("attention_kernel"))
-    s.training.flash_attention = a->as_choice<bool>({{"flash", true}, {"unfused", false}});
+    s.training.attention_kernel = a->as_enum<AttentionKernel>();
   if (auto o = t.optional_child("optimizer_moments"))
     s.training.bf16_moments = o->as_choice<bool>({{"fp32", false}, {"bf16", true}});
   if (auto g = t.optional_child("gradients")) s.training.fp32_gradients = g->as_choice<bool>({{"bf16", false}, {"fp32", true}});

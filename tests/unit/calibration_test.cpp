@@ -227,11 +227,19 @@ TEST_CASE("calibration: the gpuhours-bench (cuBLASLt) profile agrees with the Py
       CAPTURE(fp8);
       CHECK(std::abs(b.time(k).seconds() / a.time(k).seconds() - 1) < 0.10);
     }
-  // No attention table: attention falls back to the catalogue ceilings, and says so (after the
-  // profile line and the clocks line).
+  // No attention table: attention falls back to the catalogue ceilings, and says so once an
+  // attention kernel has been timed (after the profile line and the clocks line).
   CHECK(lt.attention_fwd.empty());
+  CHECK(b.assumptions().size() == 2);
+  Kernel attention;
+  attention.kind = OpKind::attention;
+  attention.m = 32, attention.n = 4096, attention.k = 256;
+  attention.flops = 2.0 * 32 * 4096.0 * 4096 * 256 * 0.5;
+  const double roofline = attention.flops / (gpu.peak_flops_per_s.at("bf16") * gpu.achievable.attention_fwd);
+  CHECK(b.time(attention).seconds() == doctest::Approx(roofline + gpu.kernel_launch_seconds).epsilon(1e-6));
   REQUIRE(b.assumptions().size() == 3);
-  CHECK(b.assumptions()[2].find("attention kernels: roofline") == 0);
+  CHECK(b.assumptions()[2].find("attention kernels: the fused kernel") == 0);
+  CHECK(b.assumptions()[2].find("roofline") != std::string::npos);
 }
 
 TEST_CASE("calibration: an FP8 GEMM's quantization pass adds a memory-bound kernel's time") {
@@ -332,4 +340,26 @@ TEST_CASE("calibration: a scenario's clocks default to sustained, and clocks: bu
     CHECK(what.find("turbo.yaml:") == 0);
     CHECK(what.find("sustained") != std::string::npos);
   }
+}
+
+TEST_CASE("calibration: attention is timed by the table of the kernel library the scenario names") {
+  // The H100 profile holds cuDNN's fused attention (`attention`, the default, as Transformer Engine
+  // runs it on Hopper) and FlashAttention-2 (`attention_flash_attention_2`, SDPA's flash backend).
+  const CalibrationProfile p = h100_profile();
+  const GpuSpec gpu = load_gpu_preset("h100-sxm", Catalog(kRoot));
+  const KernelModel model(gpu, &p);  // burst clocks: the profile's own timings
+  Kernel k;
+  k.kind = OpKind::attention;
+  k.m = 32, k.n = 8192, k.k = 256;  // [1, 32, 8192, 128, 128]: a measured FlashAttention-2 row
+  k.flops = 2.0 * 32 * 8192.0 * 8192 * 256 * 0.5;
+  k.library = AttentionKernel::flash_attention_2;
+  CHECK(model.time(k).seconds() == doctest::Approx(1.70962962e-3).epsilon(1e-6));
+  // cuDNN at the same shape: between its measured rows of 4,096 and 16,384 tokens (569-612 TFLOP/s
+  // forward), against FlashAttention-2's measured 322.
+  k.library = AttentionKernel::fused;
+  const double fused_flops_per_s = k.flops / model.time(k).seconds();
+  CHECK(fused_flops_per_s > 550e12);
+  CHECK(fused_flops_per_s < 615e12);
+  const auto a = model.assumptions();
+  CHECK(std::count_if(a.begin(), a.end(), [](const std::string& s) { return s.find("attention kernels:") == 0; }) == 2);
 }

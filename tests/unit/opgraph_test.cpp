@@ -146,6 +146,13 @@ TEST_CASE("context parallelism: MLA's ring carries the latents, GQA's the keys a
   small.cp = 4;
   const OpGraph l = build_op_graph(zoo("llama-3-8b"), small);
   CHECK(find(l.dense_layer, "kv ring (cp)").comm_bytes == doctest::Approx(32768.0 / 4 * 8 * 256 * 2 * 3));
+  // Each kernel is one ring step's block: the rank's 8,192 queries against 8,192 keys, 32 heads of
+  // 128 + 128; the FLOPs are the rank's quarter of the causal whole, 2 * 32 * 32768^2 * 256 / 2 / 4.
+  const Op attention_l = find(l.dense_layer, "attention");
+  CHECK(attention_l.forward.m == 32);
+  CHECK(attention_l.forward.n == 8192);
+  CHECK(attention_l.forward.k == 256);
+  CHECK(attention_l.forward.flops == doctest::Approx(2.0 * 32 * 32768.0 * 32768 * 256 / 2 / 4));
 }
 
 TEST_CASE("FP8 linears carry their quantization passes (DeepSeek-V3 §3.3 and §3.5.2), by hand") {

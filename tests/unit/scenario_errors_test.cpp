@@ -80,6 +80,11 @@ TEST_CASE("an unknown enum value lists the choices") {
   check_one_line(r);
   CHECK(r.err.find("field 'training.precision': unknown value 'fp4'") != std::string::npos);
   CHECK(r.err.find("(one of: bf16 fp8)") != std::string::npos);
+  // The attention kernel library: the old spelling 'flash' is no longer a choice.
+  const auto a = run_text("attention.yaml", test::variant("  precision: bf16\n", "  precision: bf16\n  attention_kernel: flash\n"));
+  check_one_line(a);
+  CHECK(a.err.find("field 'training.attention_kernel': unknown value 'flash'") != std::string::npos);
+  CHECK(a.err.find("(one of: fused flash-attention-2 unfused)") != std::string::npos);
 }
 
 TEST_CASE("a YAML syntax error names the line") {

@@ -41,7 +41,10 @@ struct CalibrationProfile {
   std::map<std::string, std::string> provenance;
   ThroughputTable gemm_bf16, gemm_fp8;  // FLOP/s over (M, N, K)
   ThroughputTable grouped_bf16;          // FLOP/s over (groups, M per group, N, K)
-  ThroughputTable attention_fwd, attention_bwd;  // FLOP/s over (batch*heads, seq, d_qk + d_v)
+  // Attention FLOP/s over (batch*heads, seq, d_qk + d_v), per kernel library: the fused kernel
+  // (cuDNN; `attention`) and FlashAttention-2 (`attention_flash_attention_2`). Either may be empty.
+  ThroughputTable attention_fwd, attention_bwd;
+  ThroughputTable flash2_fwd, flash2_bwd;
   double copy_bytes_per_s = 0, elementwise_bytes_per_s = 0;
   double sustained_gemm_bf16_flops_per_s = 0;
   // Sustained / burst throughput of the same GEMM looped under the power cap (1: not measured).

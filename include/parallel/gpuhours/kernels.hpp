@@ -62,6 +62,7 @@ class KernelModel {
   double tensor_clock_ = 1.0;  // tensor-core throughput / the profile's (sustained_clock_ratio or 1)
   std::optional<std::string> stragglers_;  // the straggler assumption, for a model of a whole cluster
   mutable std::set<std::string> outside_;  // kernel classes timed by the fitted fallback
+  mutable std::set<AttentionKernel> attention_;  // attention kernel libraries timed
 };
 
 }  // namespace gpuhours

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "gpuhours/attention_kernel.hpp"
 #include "gpuhours/catalog.hpp"
 #include "gpuhours/dtype.hpp"
 #include "gpuhours/expert_load.hpp"
@@ -151,7 +152,7 @@ struct TrainingSpec {
   std::string optimizer = "adamw";
   bool bf16_moments = false;  // AdamW moments in BF16 (DeepSeek-V3 §3.3.3)
   bool fp32_gradients = false;  // gradients accumulated in FP32 (DeepSeek-V3 §3.3.3), not BF16
-  bool flash_attention = true;  // false: unfused attention kernels (pre-2022 frameworks)
+  AttentionKernel attention_kernel = AttentionKernel::fused;
   bool dropout = false;         // hidden dropout after attention and MLP
   bool autocast = false;        // mixed precision: PyTorch autocast over FP32 parameters
   std::int64_t seq_len = 0;

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "gpuhours/attention_kernel.hpp"
 #include "gpuhours/dtype.hpp"
 #include "gpuhours/enums.hpp"
 #include "gpuhours/model.hpp"
@@ -36,6 +37,7 @@
 namespace gpuhours {
 
 enum class OpKind { gemm, attention, memory };
+
 
 /// One pass of one operator: a kernel (or a fixed group of kernels) on the GPU.
 struct Kernel {
@@ -47,6 +49,7 @@ struct Kernel {
   std::int64_t m = 0, n = 0, k = 0;  // GEMM shape (per group for grouped GEMMs); attention:
                                      // batch*heads, sequence, d_qk + d_v
   int groups = 1;                    // grouped GEMM: experts on the rank
+  AttentionKernel library = AttentionKernel::fused;  // attention: which kernel library times it
   /// FP8 GEMMs: bytes of the separate memory-bound pass that quantizes their operands first (read
   /// BF16, write FP8 with scales), which DeepSeek-V3 §3.5.2 names as an HBM round trip.
   double quantize_bytes = 0;
@@ -120,7 +123,7 @@ struct RankShape {
   std::int64_t seq_len = 0, micro_batch = 1;
   Precision precision = Precision::bf16;
   double expert_imbalance = 1.0;  // max / mean tokens per expert-parallel rank
-  bool flash_attention = true;    // false: unfused QK^T, softmax, dropout, PV (pre-2022 Megatron)
+  AttentionKernel attention = AttentionKernel::fused;
   bool sequence_parallel = true;  // with tp > 1; false: all-reduce per block, norms on all T tokens
   bool dropout = false;           // hidden dropout after attention and MLP (reads, writes, 1-byte mask)
   /// PyTorch autocast over FP32 parameters: the residual stream, norms and embedding stay FP32;
