@@ -64,12 +64,10 @@ double KernelModel::unscaled_seconds(const Kernel& k) const {
     }
     if (k.kind == OpKind::attention && m > 0) {
       attention_.insert(k.library);
-      const bool flash2 = k.library == AttentionKernel::flash_attention_2;
-      const ThroughputTable& t = flash2 ? (k.backward ? profile_->flash2_bwd : profile_->flash2_fwd)
-                                        : (k.backward ? profile_->attention_bwd : profile_->attention_fwd);
+      const ThroughputTable& t = attention_table(k.library, k.backward);
       if (!t.empty()) {
         const double rate = t.at({m, n, kk}, &fitted);
-        if (fitted) outside_.insert(flash2 ? "FlashAttention-2" : "attention");
+        if (fitted) outside_.insert(k.library == AttentionKernel::flash_attention_2 ? "FlashAttention-2" : "attention");
         return std::max(k.flops / (rate * tensor_clock_), k.bytes / profile_->copy_bytes_per_s);
       }
     }
@@ -89,6 +87,11 @@ double KernelModel::unscaled_seconds(const Kernel& k) const {
   const double compute_s = peak > 0 ? k.flops / peak : 0.0;
   const double memory_s = k.bytes / hbm;
   return gpu_.kernel_launch_seconds + std::max(compute_s, memory_s);
+}
+
+const ThroughputTable& KernelModel::attention_table(AttentionKernel library, bool backward) const {
+  if (library == AttentionKernel::flash_attention_2) return backward ? profile_->flash2_bwd : profile_->flash2_fwd;
+  return backward ? profile_->attention_bwd : profile_->attention_fwd;
 }
 
 std::vector<std::string> KernelModel::assumptions() const {
@@ -119,9 +122,8 @@ std::vector<std::string> KernelModel::profile_assumptions() const {
   else
     out.push_back("clocks: burst (the profile has no sustained measurement)");
   for (const AttentionKernel a : attention_) {
-    const bool flash2 = a == AttentionKernel::flash_attention_2;
-    const bool measured = !(flash2 ? profile_->flash2_fwd : profile_->attention_fwd).empty();
-    const char* what = flash2 ? "FlashAttention-2 (attention_kernel: flash-attention-2)"
+    const bool measured = !attention_table(a, false).empty();
+    const char* what = a == AttentionKernel::flash_attention_2 ? "FlashAttention-2 (attention_kernel: flash-attention-2)"
                               : "the fused kernel (cuDNN, as Transformer Engine runs on Hopper+)";
     out.push_back(measured ? fmt::format("attention kernels: {}, from the profile's measured rows", what)
                            : fmt::format("attention kernels: {}: roofline with the catalogue's measured ceilings "

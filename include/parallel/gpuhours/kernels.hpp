@@ -63,6 +63,8 @@ class KernelModel {
   std::optional<std::string> stragglers_;  // the straggler assumption, for a model of a whole cluster
   mutable std::set<std::string> outside_;  // kernel classes timed by the fitted fallback
   mutable std::set<AttentionKernel> attention_;  // attention kernel libraries timed
+  /// The profile's table for a library's attention pass (may be empty: then the roofline).
+  const ThroughputTable& attention_table(AttentionKernel library, bool backward) const;
 };
 
 }  // namespace gpuhours

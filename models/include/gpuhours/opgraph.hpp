@@ -38,7 +38,6 @@ namespace gpuhours {
 
 enum class OpKind { gemm, attention, memory };
 
-
 /// One pass of one operator: a kernel (or a fixed group of kernels) on the GPU.
 struct Kernel {
   OpKind kind = OpKind::memory;
@@ -47,7 +46,7 @@ struct Kernel {
   bool fp8 = false;  // GEMM runs in FP8
   bool backward = false;
   std::int64_t m = 0, n = 0, k = 0;  // GEMM shape (per group for grouped GEMMs); attention:
-                                     // batch*heads, sequence, d_qk + d_v
+                                     // batch*heads, sequence of one block (s/cp), d_qk + d_v
   int groups = 1;                    // grouped GEMM: experts on the rank
   AttentionKernel library = AttentionKernel::fused;  // attention: which kernel library times it
   /// FP8 GEMMs: bytes of the separate memory-bound pass that quantizes their operands first (read
