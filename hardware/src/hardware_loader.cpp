@@ -256,7 +256,8 @@ ClusterSpec load_cluster(const YamlNode& c, const Catalog& catalog) {
                 {"calibration", false, "kernel calibration profile (default: the GPU's own; none: roofline)"},
                 {"clocks", false, "sustained (default: tensor-core kernels at the profile's power-capped rate) or burst"},
                 {"stragglers", false, "true (default: the job paces at its slowest GPU) or false (an ideal cluster)"},
-                {"flows", false, "true: data- and pipeline-parallel transfers across nodes run as flows sharing the topology's links; false (default): closed forms"}});
+                {"flows", false, "true: data- and pipeline-parallel transfers across nodes run as flows sharing the topology's links; false (default): closed forms"},
+                {"host", false, "true (default: kernels wait for the host to launch them, hardware/host.yaml) or false (an ideal host)"}});
   ClusterSpec cl;
   cl.gpu = load_named(c.child("gpu"), catalog, "hardware/gpus", "GPU", load_gpu);
   cl.nodes = c.child("nodes").as_count();
@@ -270,6 +271,12 @@ ClusterSpec load_cluster(const YamlNode& c, const Catalog& catalog) {
   if (auto clocks = c.optional_child("clocks")) cl.clocks = clocks->as_enum<Clocks>();
   if (auto stragglers = c.optional_child("stragglers")) cl.stragglers = stragglers->as_bool();
   if (auto flows = c.optional_child("flows")) cl.flows = flows->as_bool();
+  const auto host = c.optional_child("host");
+  if (!host || host->as_bool()) {
+    const YamlNode doc = YamlNode::load_file(catalog.root() + "/hardware/host.yaml");
+    doc.check_keys({{"sources", true, "key -> citation"}, {"kernel_launch", true, "host time per kernel launch"}});
+    cl.host_launch_seconds = sourced(doc, "kernel_launch", Dimension::seconds, load_sources(doc));
+  }
   if (cl.nodes > 1 && cl.network.kind == "nvswitch")
     throw c.child("network").error("an nvswitch network spans one node; " + std::to_string(cl.nodes) +
                                    " nodes need a fat-tree network");

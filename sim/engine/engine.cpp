@@ -67,6 +67,30 @@ void TaskGraph::add_dependency(TaskId before, TaskId after) {
   ++dep_count_[after];
 }
 
+void TaskGraph::set_launch(TaskId t, int host, Time launch, std::optional<TaskId> sync_on) {
+  GPUHOURS_ASSERT(t < work_.size() && host >= 0, "a launch of a known task by a host");
+  GPUHOURS_ASSERT(launch.count_ns() >= 0, "a launch takes non-negative time");
+  GPUHOURS_ASSERT(!sync_on || *sync_on < work_.size(), "a launch waits for a known task");
+  const std::size_t n = work_.size();
+  if (host_.size() < n) {
+    host_.resize(n, kNoHost);
+    host_position_.resize(n, 0);
+    launch_.resize(n, 0);
+    sync_on_.resize(n, kNone);
+    sync_target_.resize(n, 0);
+  }
+  GPUHOURS_ASSERT(host_[t] == kNoHost, "a task is launched once");
+  if (host_order_.size() <= static_cast<std::size_t>(host)) host_order_.resize(static_cast<std::size_t>(host) + 1);
+  host_[t] = static_cast<std::uint32_t>(host);
+  host_position_[t] = static_cast<std::uint32_t>(host_order_[host].size());
+  host_order_[host].push_back(t);
+  launch_[t] = launch.count_ns();
+  if (sync_on) {
+    sync_on_[t] = *sync_on;
+    sync_target_[*sync_on] = 1;
+  }
+}
+
 std::uint32_t TaskGraph::intern(const std::string& label) {
   auto [it, inserted] = label_index_.try_emplace(label, static_cast<std::uint32_t>(labels_.size()));
   if (inserted) labels_.push_back(label);
@@ -76,8 +100,10 @@ std::uint32_t TaskGraph::intern(const std::string& label) {
 std::size_t TaskGraph::bytes_per_task() const {
   // Graph: work 8, stream 4, label 4, use 1, category 1, share 8, next 4, deps 4, external op 4, link 1; per edge 8 (+4 in CSR).
   // Engine: pending 4, CSR offset 4, start 8, end 8.
+  // Launches (set_launch): host 4, position 4, launch 8, sync 4, sync target 1, host order 4;
+  // engine: ready 8, launched 8.
   const double edges = task_count() ? static_cast<double>(edges_.size()) / task_count() : 0.0;
-  return static_cast<std::size_t>(39 + 24 + edges * 12);
+  return static_cast<std::size_t>(39 + 24 + edges * 12 + (host_.empty() ? 0 : 25 + 16));
 }
 
 Engine::Engine(const TaskGraph& graph, ExternalModel* external) : graph_(graph), external_(external) {}
@@ -204,7 +230,64 @@ void Engine::start_task(TaskId t) {
 }
 
 void Engine::release(TaskId t) {
-  if (--pending_[t] == 0) start_task(t);
+  if (--pending_[t] == 0) ready_task(t);
+}
+
+// A task whose dependencies have ended starts now, or when its host has launched it.
+void Engine::ready_task(TaskId t) {
+  if (graph_.task_host(t) < 0) {
+    start_task(t);
+    return;
+  }
+  ready_[t] = now_;
+  start_when_launched(t);
+}
+
+// Starts ready task `t` now if its host has launched it, at the end of its launch if that is later,
+// or leaves it waiting while its host waits for a result.
+void Engine::start_when_launched(TaskId t) {
+  const std::int64_t at = launch_end(t);
+  if (at < 0) {
+    host_waiting_[graph_.host_[t]].push_back(t);
+  } else if (at <= now_) {
+    start_task(t);
+  } else {
+    Running& r = running_[graph_.stream_[t]];
+    GPUHOURS_ASSERT(!r.busy && !r.deferred, "a ready task's stream is free");
+    r.task = t;
+    r.deferred = true;
+    queue_.set(graph_.stream_[t], at);
+  }
+}
+
+// When the host has launched `t`: it launches in order, each launch after the previous one and
+// after the task it waits for; -1 while that task is still running (the host is blocked).
+std::int64_t Engine::launch_end(TaskId t) {
+  const std::uint32_t h = graph_.host_[t];
+  const auto& order = graph_.host_order_[h];
+  while (host_next_[h] <= graph_.host_position_[t]) {
+    const TaskId j = order[host_next_[h]];
+    std::int64_t from = host_clock_[h];
+    if (const TaskId w = graph_.sync_on_[j]; w != kNone) {
+      if (end_[w] < 0) {
+        host_blocked_on_[h] = w;
+        return -1;
+      }
+      from = std::max(from, end_[w]);
+    }
+    host_clock_[h] = from + graph_.launch_[j];
+    launched_[j] = host_clock_[h];
+    ++host_next_[h];
+  }
+  return launched_[t];
+}
+
+// Task `host_blocked_on_[h]` has ended: the ready tasks the host had not launched go on.
+void Engine::resume_host(std::uint32_t h) {
+  host_blocked_on_[h] = kNone;
+  std::vector<TaskId> waiting;
+  waiting.swap(host_waiting_[h]);
+  for (TaskId t : waiting) start_when_launched(t);
 }
 
 void Engine::finish_task(StreamId s) {
@@ -219,6 +302,9 @@ void Engine::finish_task(StreamId s) {
   const bool transfer = graph_.use_[t] == TaskUse::transfer;
   if (share > 0.0 && transfer) rank_share_[rank] = std::max(0.0, rank_share_[rank] - share);
   if ((share > 0.0 && transfer) || (link && rank_link_[rank] > 0)) rerate_rank(rank);
+  if (t < graph_.sync_target_.size() && graph_.sync_target_[t])
+    for (std::uint32_t h = 0; h < host_blocked_on_.size(); ++h)
+      if (host_blocked_on_[h] == t) resume_host(h);
   for (std::uint32_t i = succ_offset_[t]; i < succ_offset_[t + 1]; ++i) release(succ_[i]);
   if (graph_.next_on_stream_[t] != kNone) release(graph_.next_on_stream_[t]);
 }
@@ -248,8 +334,17 @@ Time Engine::run() {
   external_slot_ = static_cast<std::uint32_t>(graph_.stream_count());
   queue_.resize(graph_.stream_count() + 1);
   now_ = 0;
+  const std::size_t hosts = graph_.host_order_.size();
+  if (hosts > 0) {
+    ready_.assign(n, -1);
+    launched_.assign(n, 0);
+  }
+  host_clock_.assign(hosts, 0);
+  host_next_.assign(hosts, 0);
+  host_waiting_.assign(hosts, {});
+  host_blocked_on_.assign(hosts, kNone);
   for (TaskId t = 0; t < n; ++t)
-    if (pending_[t] == 0) start_task(t);
+    if (pending_[t] == 0) ready_task(t);
   std::vector<TaskId> finished;
   while (!queue_.empty()) {
     const std::uint32_t slot = queue_.top_slot();
@@ -257,7 +352,12 @@ Time Engine::run() {
     queue_.erase(slot);
     ++events_;
     if (slot != external_slot_) {
-      finish_task(slot);
+      if (Running& r = running_[slot]; r.deferred) {  // its launch has ended: it starts now
+        r.deferred = false;
+        start_task(r.task);
+      } else {
+        finish_task(slot);
+      }
       continue;
     }
     finished.clear();
@@ -266,7 +366,10 @@ Time Engine::run() {
     sync_external();
   }
   for (TaskId t = 0; t < n; ++t)
-    GPUHOURS_ASSERT(end_[t] >= 0, "every task ran: the dependencies form no cycle");
+    GPUHOURS_ASSERT(end_[t] >= 0, "every task ran: the dependencies form no cycle (nor a launch order against them)");
+  if (hosts > 0)
+    for (TaskId t = 0; t < n; ++t)
+      if (ready_[t] < 0) ready_[t] = start_[t];
   return Time::ns(now_);
 }
 

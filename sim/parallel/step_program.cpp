@@ -59,6 +59,9 @@ struct Item {  // one step of a chain: a kernel, or a communication task
   double gather_dense_params = 0, gather_expert_params = 0;  // a ZeRO-3 prefetch: the weights it gathers
   bool is_comm = false;
   bool p2p = false;       // a send / recv between two ranks (NCCL point-to-point), not a collective
+  // The host issues this item only once the GPU has finished the item before it: a MoE forward's
+  // dispatch needs the token counts per expert on the CPU (a device-to-host copy and wait).
+  bool host_sync = false;
   Kernel kernel;
   Time kernel_time;  // the kernel's time alone (compute items)
   const char* bytes_key = nullptr;  // communication: what it counts as in comm_bytes_per_step
@@ -68,6 +71,14 @@ struct Item {  // one step of a chain: a kernel, or a communication task
   TaskKind kind = TaskKind::compute;
 };
 using Chain = std::vector<Item>;
+
+// Kernel launches of an item: one; an FP8 GEMM's quantization pass another; a grouped GEMM one GEMM
+// per local expert (Transformer Engine's GroupedLinear under Megatron-Core's --moe-grouped-gemm:
+// "launch multiple local GEMM kernels in multiple streams", megatron/core/transformer/moe/README.md).
+std::int64_t launches(const Item& it) {
+  if (it.is_comm) return 1;
+  return std::max(1, it.kernel.groups) + (it.kernel.quantize_bytes > 0 ? 1 : 0);
+}
 
 // Expert-data-parallel peers are this many GPUs apart. MoE parallel folding (expert TP 1): a
 // stage's tp x cp x dp GPUs form expert-parallel groups of ep consecutive ranks, and the edp =
@@ -251,6 +262,7 @@ class ProgramBuilder {
     pp_cross_node_ = c.nodes > 1 && std::int64_t{s.parallel.tp} * s.parallel.cp * l.dp >= G;
     moe_.top_k = s.model.ffn.experts_per_token;
     moe_.max_nodes = s.model.ffn.max_nodes_per_token;
+    host_launch_ = Time::from_seconds_ceil(c.host_launch_seconds);
   }
 
   TaskGraph& graph() { return g_; }
@@ -304,6 +316,7 @@ class ProgramBuilder {
                            ? moe_alltoall_time(bytes, moe_.top_k, p.ep, ep_nodes_, l_.shape.expert_imbalance, c)
                            : moe_exchange_time(bytes, p.ep, ep_nodes_, l_.shape.expert_imbalance, c, moe_);
         it.scale_out = ep_nodes_ > 1;
+        it.host_sync = op.comm == OpComm::ep_dispatch && !backward;
         it.bytes_key = dispatch ? "ep dispatch" : "ep combine";
         it.bytes = bytes;
         break;
@@ -504,7 +517,15 @@ class ProgramBuilder {
       t = gpuhours::add_task(g_, streams_[rank][kCompute], it.kernel_time, TaskKind::compute, label(it.label));
     }
     if (prev && g_.task_stream(*prev) != g_.task_stream(t)) g_.add_dependency(*prev, t);
+    issue(rank, it, prev, t);
     return t;
+  }
+
+  // The rank's host launches a chain's items one after another, in program order (the engine's
+  // host model); a synchronising item only once the GPU task before it has ended.
+  void issue(int rank, const Item& it, std::optional<TaskId> prev, TaskId t) {
+    if (host_launch_ == Time()) return;
+    g_.set_launch(t, rank, Time::ns(host_launch_.count_ns() * launches(it)), it.host_sync ? prev : std::nullopt);
   }
 
   // Interleaves two chains at their communication points (DualPipe's F&B overlap). Returns
@@ -579,6 +600,7 @@ class ProgramBuilder {
   const KernelModel& kernels_;
   TaskGraph g_;
   std::vector<std::array<StreamId, kStreams>> streams_;
+  Time host_launch_;  // host time per kernel launch (0: not simulated)
   double ep_share_ = 0;
   std::array<double, 2> collective_share_{}, p2p_share_{};  // in a node, across nodes
   bool labels_ = false;
@@ -590,14 +612,15 @@ class ProgramBuilder {
   std::map<std::string, double> comm_bytes_;
 };
 
-// Splits [0, makespan) of each rank into compute / optimizer / exposed comm / idle and averages
-// over ranks: each rank's four parts add up to the step time, so their means do too.
+// Splits [0, makespan) of each rank into compute / optimizer / exposed comm / waiting for the host /
+// idle and averages over ranks: each rank's five parts add up to the step time, so their means do
+// too. The GPU waits for the host where nothing runs on it while the host launches.
 void fill_breakdown(const Engine& e, int ranks, StepResult& r) {
   const TaskGraph& g = e.graph();
   struct Edge {
     std::int64_t at;
     int delta;
-    int cls;  // 0 compute, 1 optimizer, 2 communication
+    int cls;  // 0 compute, 1 optimizer, 2 communication, 3 the host launching
     TaskKind kind;
   };
   std::vector<std::vector<Edge>> edges(ranks);
@@ -606,8 +629,13 @@ void fill_breakdown(const Engine& e, int ranks, StepResult& r) {
     const std::int64_t a = e.start(t).count_ns(), b = e.end(t).count_ns();
     const StreamId s = g.task_stream(t);
     busy[s] += static_cast<double>(b - a) * 1e-9;
-    if (b == a) continue;
     const TaskKind k = task_kind(g, t);
+    // Ready before its host had launched it: the stream waited for the host.
+    if (const std::int64_t ready = e.ready(t).count_ns(); ready < a) {
+      edges[g.stream_rank(s)].push_back({ready, +1, 3, k});
+      edges[g.stream_rank(s)].push_back({a, -1, 3, k});
+    }
+    if (b == a) continue;
     const int cls = k == TaskKind::compute ? 0 : k == TaskKind::optimizer ? 1 : 2;
     edges[g.stream_rank(s)].push_back({a, +1, cls, k});
     edges[g.stream_rank(s)].push_back({b, -1, cls, k});
@@ -618,7 +646,7 @@ void fill_breakdown(const Engine& e, int ranks, StepResult& r) {
     std::sort(ed.begin(), ed.end(), [](const Edge& x, const Edge& y) {
       return x.at != y.at ? x.at < y.at : x.delta < y.delta;
     });
-    int active[3] = {0, 0, 0};
+    int active[4] = {0, 0, 0, 0};
     std::map<TaskKind, int> comm_active;
     std::int64_t prev = 0;
     auto account = [&](std::int64_t until) {
@@ -633,6 +661,8 @@ void fill_breakdown(const Engine& e, int ranks, StepResult& r) {
             r.exposed_communication_by_kind[to_string(kind)] += dt;
             break;
           }
+      } else if (active[3] > 0) {
+        r.breakdown.waiting_for_host += dt;
       } else {
         r.breakdown.bubble += dt;
       }
@@ -837,6 +867,18 @@ Scenario with_network_uncertainty(const Scenario& input) {
       *e *= s.uncertainty.network_bandwidth_scale;
   }
   return s;
+}
+
+// What the step assumed of the host that launches its kernels, and what waiting for it cost.
+std::string host_assumption(const Scenario& s, const StepBreakdown& b) {
+  if (s.cluster.host_launch_seconds <= 0)
+    return "host: off, an ideal host (every kernel launched the moment it may run; cluster: {host: true} simulates it)";
+  return fmt::format(
+      "host: each rank's kernels are launched one after another by an eager framework, {:.0f} us of CPU each "
+      "(hardware/host.yaml: DeepSeek's training profile), a grouped GEMM one launch per local expert, an FP8 GEMM's "
+      "quantization another; a MoE layer's forward dispatch waits on the CPU for its token counts per expert. The GPU "
+      "waits for the host {:.3f} s per step",
+      s.cluster.host_launch_seconds * 1e6, b.waiting_for_host);
 }
 
 StepResult simulate_step(const Scenario& input, const TraceSink& trace) { return simulate_step(input, make_layout(input), trace); }
@@ -1056,6 +1098,7 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
                             "take the SMs they occupy from concurrent compute: " + sm_use(s.cluster));
   if (auto a = group_placement_assumption(s, l); !a.empty()) r.assumptions.push_back(a);
   if (auto a = expert_imbalance_assumption(s); !a.empty()) r.assumptions.push_back(a);
+  r.assumptions.push_back(host_assumption(s, r.breakdown));
   r.assumptions.push_back("schedule " + std::string(to_string(sched.spec.kind)) + ", " + std::to_string(l.micro_batches) +
                           " micro-batches of " + std::to_string(s.parallel.micro_batch) + " per data-parallel rank");
   r.assumptions.push_back("memory: " + std::to_string(s.memory.comm_buffer_bytes / (1 << 30)).substr(0, 4) +
@@ -1077,6 +1120,7 @@ PartTimes part_compute_times(const Scenario& s, const Layout& l) {
   const KernelModel kernels(s.cluster, s.uncertainty.kernel_time_scale);
   ProgramBuilder b(s, l, kernels);
   ChainFactory chains(s, l, b);
+  const Time host_launch = Time::from_seconds_ceil(s.cluster.host_launch_seconds);
   auto times = [&](const Chain& c) {
     PartTimes::Pass p;
     std::size_t first = c.size(), last = 0;
@@ -1088,6 +1132,8 @@ PartTimes part_compute_times(const Scenario& s, const Layout& l) {
       }
     for (std::size_t i = first; i < last; ++i)
       if (c[i].is_comm && !c[i].prefetch) p.blocking_comm_ns += c[i].comm_time.count_ns();
+    for (const Item& it : c)
+      if (!it.prefetch) p.host_ns += launches(it) * host_launch.count_ns();
     return p;
   };
   PartTimes t;
@@ -1128,7 +1174,7 @@ std::string part_times_key(const Scenario& s) {
          std::to_string(p.tp_comm_overlap) + to_string(p.dispatcher) +
          "|" + name_of(s.training.attention_kernel) + std::to_string(s.training.dropout) +
          std::to_string(s.training.autocast) + "|" + std::to_string(s.uncertainty.kernel_time_scale) + "|" +
-         std::to_string(straggler_time_factor(s.cluster)) + "|" +
+         std::to_string(straggler_time_factor(s.cluster)) + "|" + std::to_string(s.cluster.host_launch_seconds) + "|" +
          std::to_string(s.model.layers);
 }
 
@@ -1147,17 +1193,30 @@ double step_lower_bound(const Scenario& s, const Layout& l, const PartTimes& t, 
   for (int rank = 0; rank < p.pp; ++rank) {
     const auto& ops = sched.ops[static_cast<std::size_t>(rank)];
     if (ops.empty()) continue;
-    std::int64_t busy = 0;
+    std::int64_t busy = 0, host = 0;
     for (const StageOp& op : ops) {
       const auto part = static_cast<std::size_t>(sched.position(rank, op.chunk, op.microbatch));
       switch (op.pass) {
-        case Pass::F: busy += t.forward[part].serial_ns(); break;
-        case Pass::B: busy += (op.full_backward ? t.backward_full[part] : t.backward_input[part]).serial_ns(); break;
-        case Pass::W: busy += t.weights[part].serial_ns(); break;
-        case Pass::FB:
-          busy += t.forward[part].compute_ns +
-                  t.backward_full[static_cast<std::size_t>(sched.position(rank, op.chunk2, op.microbatch2))].compute_ns;
+        case Pass::F:
+          busy += t.forward[part].serial_ns();
+          host += t.forward[part].host_ns;
           break;
+        case Pass::B: {
+          const PartTimes::Pass& b = op.full_backward ? t.backward_full[part] : t.backward_input[part];
+          busy += b.serial_ns();
+          host += b.host_ns;
+          break;
+        }
+        case Pass::W:
+          busy += t.weights[part].serial_ns();
+          host += t.weights[part].host_ns;
+          break;
+        case Pass::FB: {
+          const PartTimes::Pass& b = t.backward_full[static_cast<std::size_t>(sched.position(rank, op.chunk2, op.microbatch2))];
+          busy += t.forward[part].compute_ns + b.compute_ns;
+          host += t.forward[part].host_ns + b.host_ns;
+          break;
+        }
       }
     }
     const StageOp& first = ops.front();
@@ -1171,7 +1230,8 @@ double step_lower_bound(const Scenario& s, const Layout& l, const PartTimes& t, 
     // one after the other on the dp stream.
     const OptimizerTimes opt = optimizer_times(s, stages[static_cast<std::size_t>(rank)], dense_dp, edp, dp_nodes, edp_nodes);
     const std::int64_t after = opt.step.count_ns() + opt.gather_dense.count_ns() + opt.gather_experts.count_ns();
-    bound = std::max({bound, head + busy + tail, head + busy + after});
+    // Its host launches every kernel of the rank one after another.
+    bound = std::max({bound, head + busy + tail, head + busy + after, host});
   }
   return static_cast<double>(bound) * 1e-9;
 }

@@ -27,6 +27,23 @@ void write_chrome_trace(const Engine& engine, const std::vector<std::string>& ra
     events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", rank}, {"tid", s},
                       {"args", {{"name", g.stream_name(s)}}}});
   }
+  // Each rank's host launching its kernels: one more track per rank.
+  const auto host_track = static_cast<std::int64_t>(g.stream_count());
+  std::vector<bool> host_named(rank_names.size(), false);
+  for (TaskId t = 0; t < g.task_count(); ++t) {
+    const int host = g.task_host(t);
+    if (host < 0) continue;
+    if (static_cast<std::size_t>(host) >= host_named.size()) host_named.resize(static_cast<std::size_t>(host) + 1, false);
+    if (!host_named[static_cast<std::size_t>(host)]) {
+      host_named[static_cast<std::size_t>(host)] = true;
+      events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", host}, {"tid", host_track + host},
+                        {"args", {{"name", "host"}}}});
+    }
+    const std::int64_t launch = g.task_launch(t).count_ns();
+    events.push_back({{"name", "launch " + g.task_label(t)}, {"cat", "host"}, {"ph", "X"},
+                      {"ts", static_cast<double>(engine.launched(t).count_ns() - launch) / 1000.0},
+                      {"dur", static_cast<double>(launch) / 1000.0}, {"pid", host}, {"tid", host_track + host}});
+  }
   for (TaskId t = 0; t < g.task_count(); ++t) {
     const std::int64_t start = engine.start(t).count_ns();
     const std::int64_t dur = engine.end(t).count_ns() - start;

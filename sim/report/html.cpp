@@ -268,7 +268,8 @@ void write_page(const Page& p, std::ostream& out) {
                      p.step.seconds, 100 * p.step.mfu)
       << bar_chart("step-breakdown",
                    {{"compute", b.compute}, {"exposed communication", b.exposed_communication},
-                    {"pipeline bubble / idle", b.bubble}, {"optimizer", b.optimizer}},
+                    {"waiting for the host", b.waiting_for_host}, {"pipeline bubble / idle", b.bubble},
+                    {"optimizer", b.optimizer}},
                    "seconds per step");
   out << "<h2>GPU-hours by phase</h2>\n" << bar_chart("cost-by-phase", phases, "GPU-hours");
   if (generation) {

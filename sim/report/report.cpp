@@ -73,7 +73,8 @@ nlohmann::ordered_json report_json(const Report& r) {
                 {{"compute", st.breakdown.compute},
                  {"exposed_communication", st.breakdown.exposed_communication},
                  {"bubble", st.breakdown.bubble},
-                 {"optimizer", st.breakdown.optimizer}}},
+                 {"optimizer", st.breakdown.optimizer},
+                 {"waiting_for_host", st.breakdown.waiting_for_host}}},
                {"exposed_communication_seconds_by_kind", by_kind},
                {"memory_bytes",
                 {{"stage", st.peak.rank},
@@ -179,12 +180,13 @@ void write_json(const Report& r, std::ostream& out) { out << report_json(r).dump
 void write_csv(const Report& r, std::ostream& out) {
   const auto& st = r.step;
   out << "scenario,gpus,step_seconds,tokens_per_gpu_second,mfu,peak_memory_bytes,compute_seconds,"
-         "exposed_communication_seconds,bubble_seconds,optimizer_seconds,gpu_hours,wall_clock_days,"
-         "cost_usd,energy_mwh\n";
-  out << fmt::format("{},{},{:.9g},{:.9g},{:.6f},{:.0f},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g}\n",
+         "exposed_communication_seconds,bubble_seconds,optimizer_seconds,waiting_for_host_seconds,gpu_hours,"
+         "wall_clock_days,cost_usd,energy_mwh\n";
+  out << fmt::format("{},{},{:.9g},{:.9g},{:.6f},{:.0f},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g}\n",
                      r.scenario.name, r.scenario.cluster.gpus(), st.seconds, st.tokens_per_gpu_second,
                      st.mfu, st.peak.total(), st.breakdown.compute,
                      st.breakdown.exposed_communication, st.breakdown.bubble, st.breakdown.optimizer,
+                     st.breakdown.waiting_for_host,
                      r.run.gpu_hours, r.run.wall_clock_days, r.run.cost_usd, r.run.energy_mwh);
 }
 
@@ -220,6 +222,7 @@ void write_terminal(const Report& r, std::ostream& out) {
   out << fmt::format("  {:<34}{:>14.4f} s\n", "  compute", st.breakdown.compute);
   out << fmt::format("  {:<34}{:>14.4f} s\n", "  optimizer", st.breakdown.optimizer);
   out << fmt::format("  {:<34}{:>14.4f} s\n", "  exposed communication", st.breakdown.exposed_communication);
+  out << fmt::format("  {:<34}{:>14.4f} s\n", "  waiting for the host", st.breakdown.waiting_for_host);
   out << fmt::format("  {:<34}{:>14.4f} s\n", "  idle (bubble)", st.breakdown.bubble);
   out << fmt::format("  {:<34}{:>14.1f} tokens/s\n", "throughput per GPU", st.tokens_per_gpu_second);
   out << fmt::format("  {:<34}{:>14.1f} %\n", "MFU", 100.0 * st.mfu);

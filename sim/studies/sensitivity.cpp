@@ -53,6 +53,11 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
   // flows sharing the topology's links (cluster: {flows: true}).
   if (s.cluster.nodes > 1)
     knobs.push_back(choice("link sharing", "closed", "flows", [](Scenario& x, bool hi) { x.cluster.flows = hi; }));
+  // The host: kernels launched the moment they may run, against an eager framework's launches
+  // (hardware/host.yaml).
+  if (const double launch = s.cluster.host_launch_seconds; launch > 0)
+    knobs.push_back({"host launches", [](bool hi, double) { return hi ? std::string("eager") : std::string("ideal"); },
+                     [launch](Scenario& x, bool hi, double) { x.cluster.host_launch_seconds = hi ? launch : 0.0; }, true});
   if (s.model.ffn.moe && s.parallel.ep > 1) {
     const double drawn = expert_imbalance(s);
     auto value = [=](bool hi, double t) {

@@ -24,7 +24,7 @@ TEST_CASE("run --json on the 1-GPU preset prints every contract field") {
   for (const char* k : {"seconds", "tokens", "tokens_per_gpu_second", "model_flops_per_token", "mfu",
                         "peak_memory_bytes", "breakdown_seconds"})
     CHECK(j["step"].contains(k));
-  for (const char* k : {"compute", "exposed_communication", "bubble"})
+  for (const char* k : {"compute", "exposed_communication", "bubble", "optimizer", "waiting_for_host"})
     CHECK(j["step"]["breakdown_seconds"].contains(k));
   for (const char* k : {"gpu_hours", "wall_clock_days", "cost_usd", "energy_mwh"}) CHECK(j["run"].contains(k));
   for (const char* k : {"gpu_hours", "ratio", "required_mfu"}) CHECK(j["claim"].contains(k));
@@ -33,7 +33,7 @@ TEST_CASE("run --json on the 1-GPU preset prints every contract field") {
   // The breakdown sums to the step time.
   const auto& b = j["step"]["breakdown_seconds"];
   const double sum = b["compute"].get<double>() + b["exposed_communication"].get<double>() +
-                     b["bubble"].get<double>() + b["optimizer"].get<double>();
+                     b["bubble"].get<double>() + b["optimizer"].get<double>() + b["waiting_for_host"].get<double>();
   CHECK(sum == doctest::Approx(j["step"]["seconds"].get<double>()).epsilon(1e-9));
   // Run accounting: useful GPU-hours = tokens / tokens per step x step time x GPUs / 3600; with
   // interruptions, divided by the goodput; cost = x $2 exactly.
@@ -132,8 +132,8 @@ TEST_CASE("run --csv: a header and one row, the same figures as --json, and its 
   const auto r = cli({"run", "h100-1gpu-llama-1b", "--csv"});
   REQUIRE(r.code == 0);
   CHECK(r.out.rfind("scenario,gpus,step_seconds,tokens_per_gpu_second,mfu,peak_memory_bytes,compute_seconds,"
-                    "exposed_communication_seconds,bubble_seconds,optimizer_seconds,gpu_hours,wall_clock_days,cost_usd,"
-                    "energy_mwh\n",
+                    "exposed_communication_seconds,bubble_seconds,optimizer_seconds,waiting_for_host_seconds,gpu_hours,"
+                    "wall_clock_days,cost_usd,energy_mwh\n",
                     0) == 0);
   CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 2);
   const auto rows = csv_rows(r.out);
@@ -152,7 +152,8 @@ TEST_CASE("run --csv: a header and one row, the same figures as --json, and its 
   const double tokens = j["step"]["tokens"].get<double>();
   CHECK(num("tokens_per_gpu_second") == doctest::Approx(tokens / num("step_seconds")).epsilon(1e-8));
   // The breakdown sums to the step; the cost is GPU-hours at the preset's $2.
-  CHECK(num("compute_seconds") + num("exposed_communication_seconds") + num("bubble_seconds") + num("optimizer_seconds") ==
+  CHECK(num("compute_seconds") + num("exposed_communication_seconds") + num("bubble_seconds") + num("optimizer_seconds") +
+            num("waiting_for_host_seconds") ==
         doctest::Approx(num("step_seconds")).epsilon(1e-8));
   CHECK(num("cost_usd") == doctest::Approx(2 * num("gpu_hours")).epsilon(1e-8));
   CHECK(num("wall_clock_days") == doctest::Approx(num("gpu_hours") / 24).epsilon(1e-8));
@@ -353,7 +354,7 @@ TEST_CASE("DeepSeek-V3 claim: JSON has tokens/s/GPU and MFU, and the trace has a
   CHECK(j["claim"]["ratio"].get<double>() == doctest::Approx(2.788e6 / j["run"]["gpu_hours"].get<double>()));
   const auto& b = j["step"]["breakdown_seconds"];
   CHECK(b["compute"].get<double>() + b["exposed_communication"].get<double>() + b["bubble"].get<double>() +
-            b["optimizer"].get<double>() ==
+            b["optimizer"].get<double>() + b["waiting_for_host"].get<double>() ==
         doctest::Approx(j["step"]["seconds"].get<double>()).epsilon(1e-9));
   // A smaller batch (32 micro-batches per pipeline) keeps the trace small.
   std::ifstream in(std::string(GPUHOURS_DATA_DIR) + "/scenarios/deepseek-v3-claim.yaml");
@@ -375,7 +376,7 @@ TEST_CASE("DeepSeek-V3 claim: JSON has tokens/s/GPU and MFU, and the trace has a
     if (ev["ph"] == "X") REQUIRE(ev["dur"].get<double>() >= 0);
   }
   CHECK(processes.size() == 16);
-  CHECK(tracks.size() == 16 * 5);
+  CHECK(tracks.size() == 16 * 6);  // per rank: compute, tp, ep, pp and dp streams, and its host
 }
 
 TEST_CASE("run --explain prints every stage and the communication per collective") {
@@ -469,7 +470,8 @@ std::size_t check_trace_tracks(const std::vector<std::string>& run_args) {
       if (i + 1 < evs.size() && evs[i].first + evs[i].second > evs[i + 1].first + tolerance_us)
         FAIL_CHECK("overlap on rank " << track.first << " stream " << names[track] << " at " << evs[i + 1].first << " us");
     }
-    summed[{track.first, names[track]}] += sum_us * 1e-6;
+    // The host's launches never overlap either; the host is no GPU stream of the step.
+    if (names[track] != "host") summed[{track.first, names[track]}] += sum_us * 1e-6;
   }
   // Every stream the step reports is a track, and every track a stream the step reports.
   std::size_t matched = 0;

@@ -55,6 +55,10 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
   // smallest cuDNN rows (128 sequences x heads) so their rate comes from larger kernels; GPT-3 FP8 on 128 GPUs (-4% ->
   // -7%); Grok-1 FP8 (-1% -> -8%); Qwen3-30B-A3B (+31% -> +56%) and Qwen3-235B TP4 EP8 (-47% -> -54%), whose MoE
   // losses are tracked (issue 16/17).
+  // 2026-12-06, the host launching each rank's kernels (51 us each; a MoE forward waits on the CPU for its token
+  // counts): the small-expert layouts came closer and their limits tighten (Qwen3-235B TP4 EP8 -54% -> -25%,
+  // Qwen3-30B-A3B +56% -> +47%, Qwen3-235B at 16K +7% -> +4%); the dense cases moved by under 0.05%. Added:
+  // Megatron-Bridge 26.04.01's Qwen3-235B-A22B FP8 on 256 H100 (-4%).
   const std::map<std::string, int> limit_percent = {
       {"deepseek-v3-isca25-step", 17},
       {"dgxc-llama31-8b-bf16-8gpu", 8},
@@ -89,10 +93,11 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
       {"megascale-175b-megatron-lm-12288gpu", 26},
       {"qwen3-235b-ep32-tp2-pp8-256gpu", 5},
       {"qwen3-235b-ep8-tp2-fsdp-256gpu", 10},
-      {"qwen3-235b-ep8-tp4-pp8-256gpu", 57},
-      {"qwen3-235b-ep8-tp4-cp1-seq16k-256gpu", 9},
+      {"qwen3-235b-ep8-tp4-pp8-256gpu", 29},
+      {"qwen3-235b-ep8-tp4-cp1-seq16k-256gpu", 7},
       {"qwen3-235b-ep8-tp4-cp8-seq128k-256gpu", 8},
-      {"mbridge2604-qwen3-30b-a3b-fp8-16gpu", 59},
+      {"mbridge2604-qwen3-30b-a3b-fp8-16gpu", 50},
+      {"mbridge2604-qwen3-235b-a22b-fp8-256gpu", 8},
       {"mixtral-8x22b-ep8-tp2-pp8-128gpu", 4},
       {"dgxc-deepseek-v3-bf16-1024gpu", 23},
       {"dgxc-deepseek-v3-bf16-512gpu", 21},

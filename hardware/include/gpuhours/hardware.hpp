@@ -103,6 +103,10 @@ struct ClusterSpec {
   /// Whether the step runs its data- and pipeline-parallel transfers across nodes as flows that
   /// share the topology's links (max-min fairness); false: each transfer's closed form alone.
   bool flows = false;
+  /// Host (CPU) time to launch one GPU kernel from an eager framework (hardware/host.yaml): the
+  /// step's kernels start no earlier than the host has launched them. `host: false` in the cluster
+  /// sets it to 0 (an ideal host).
+  double host_launch_seconds = 0;
   int nodes = 1;
   int gpus_per_node = 1;
   NetworkSpec network;
@@ -118,7 +122,7 @@ double achievable_gemm_fraction(const GpuSpec& gpu, Precision p);
 GpuSpec load_gpu(const YamlNode& node);
 NetworkSpec load_network(const YamlNode& node);
 NodeSpec load_node(const YamlNode& node);
-/// A cluster mapping {gpu, nodes, gpus_per_node, network, calibration, clocks, stragglers, flows}. Without `calibration`, the
+/// A cluster mapping {gpu, nodes, gpus_per_node, network, calibration, clocks, stragglers, flows, host}. Without `calibration`, the
 /// GPU's own profile (GpuSpec::calibration) times the kernels; `calibration: none` asks for the
 /// roofline.
 ClusterSpec load_cluster(const YamlNode& node, const Catalog& catalog);

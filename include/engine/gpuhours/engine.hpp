@@ -21,6 +21,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,12 @@ class TaskGraph {
   void share_rank_link(TaskId t);
   /// `after` cannot start before `before` has ended.
   void add_dependency(TaskId before, TaskId after);
+  /// Host `host` launches task `t`, taking `launch` of its time: each host launches its tasks one
+  /// after another in the order of these calls, starting at time 0, and a task starts no earlier
+  /// than its launch ends. With `sync_on`, the host launches `t` only after task `sync_on` has
+  /// ended (it waits for a result on the CPU). Tasks without a host start when their dependencies
+  /// allow.
+  void set_launch(TaskId t, int host, Time launch, std::optional<TaskId> sync_on = std::nullopt);
   /// Stores a task name once and returns its index.
   std::uint32_t intern(const std::string& label);
 
@@ -110,6 +117,9 @@ class TaskGraph {
   TaskCategory task_category(TaskId t) const { return category_[t]; }
   Time task_work(TaskId t) const { return Time::ns(work_[t]); }
   const std::string& task_label(TaskId t) const { return labels_[label_[t]]; }
+  /// The host that launches `t` (set_launch), or -1, and its launch time.
+  int task_host(TaskId t) const { return t < host_.size() && host_[t] != kNoHost ? static_cast<int>(host_[t]) : -1; }
+  Time task_launch(TaskId t) const { return Time::ns(t < launch_.size() ? launch_[t] : 0); }
   /// Bytes of memory the graph holds per task (for the benchmark's report).
   std::size_t bytes_per_task() const;
 
@@ -129,6 +139,15 @@ class TaskGraph {
   std::vector<std::uint8_t> shares_link_;   // 1: shares the rank's link (share_rank_link)
   std::vector<std::uint32_t> dep_count_;  // explicit deps + 1 if a stream predecessor exists
   std::vector<std::pair<TaskId, TaskId>> edges_;
+  // Launches (set_launch): per task its host (or kNone), position in that host's order, launch
+  // time and the task it waits for; per host its tasks in launch order.
+  static constexpr std::uint32_t kNoHost = 0xffffffffu;
+  // Sized on the first set_launch: a graph without hosts holds none of it.
+  std::vector<std::uint32_t> host_, host_position_;
+  std::vector<std::int64_t> launch_;
+  std::vector<TaskId> sync_on_;
+  std::vector<std::uint8_t> sync_target_;  // 1: some launch waits for this task to end
+  std::vector<std::vector<TaskId>> host_order_;
   std::vector<std::string> labels_;
   std::map<std::string, std::uint32_t> label_index_;
 };
@@ -142,6 +161,10 @@ class Engine {
   Time run();
   Time start(TaskId t) const { return Time::ns(start_[t]); }
   Time end(TaskId t) const { return Time::ns(end_[t]); }
+  /// When every dependency of `t` had ended (its start, unless it waited for its host's launch).
+  Time ready(TaskId t) const { return Time::ns(ready_.empty() ? start_[t] : ready_[t]); }
+  /// When its host finished launching `t` (0 for a task without a host).
+  Time launched(TaskId t) const { return Time::ns(launched_.empty() ? 0 : launched_[t]); }
   std::uint64_t events_processed() const { return events_; }
   const TaskGraph& graph() const { return graph_; }
 
@@ -152,8 +175,13 @@ class Engine {
     double remaining_ns = 0;  // work left at full speed
     double rate = 1.0;        // fraction of full speed
     std::int64_t since = 0;   // time `remaining_ns` was last updated
+    bool deferred = false;    // `task` is ready and starts at the queued time (its launch's end)
   };
   void start_task(TaskId t);
+  void ready_task(TaskId t);
+  void start_when_launched(TaskId t);
+  std::int64_t launch_end(TaskId t);
+  void resume_host(std::uint32_t host);
   void finish_task(StreamId s);
   void release(TaskId t);
   void rerate_rank(int rank);
@@ -174,7 +202,13 @@ class Engine {
   std::vector<double> rank_share_;               // SM share taken by running comm tasks
   std::vector<int> rank_link_;                   // transfers sharing each rank's link, running
   std::vector<std::vector<StreamId>> rank_streams_;
-  std::vector<std::int64_t> start_, end_;
+  std::vector<std::int64_t> start_, end_, ready_, launched_;
+  // Per host: the time its last launch ended, the position of its next launch, and the ready
+  // tasks it has not launched yet (it waits for a sync).
+  std::vector<std::int64_t> host_clock_;
+  std::vector<std::size_t> host_next_;
+  std::vector<std::vector<TaskId>> host_waiting_;
+  std::vector<TaskId> host_blocked_on_;  // the task whose end the host waits for, or kNone
 };
 
 

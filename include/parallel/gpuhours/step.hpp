@@ -38,6 +38,7 @@ std::vector<std::pair<int, int>> balanced_split(const std::vector<double>& layer
 
 struct StepBreakdown {
   double compute = 0, optimizer = 0, exposed_communication = 0, bubble = 0;  // seconds
+  double waiting_for_host = 0;  // the GPU idle while the host launches its next kernels
 };
 
 struct StreamUse {
@@ -94,6 +95,7 @@ std::vector<StagePlan> plan_memory(const Scenario& s);
 struct PartTimes {
   struct Pass {
     std::int64_t compute_ns = 0, blocking_comm_ns = 0;
+    std::int64_t host_ns = 0;  // the host's time launching the pass's kernels
     std::int64_t serial_ns() const { return compute_ns + blocking_comm_ns; }
   };
   std::vector<Pass> forward, backward_full, backward_input, weights;
@@ -116,7 +118,8 @@ Layout make_layout(const Scenario& s, const ShapeData& shape);
 /// kernels), after the forward passes that its first micro-batch needs on earlier parts, and, when
 /// its last op is a backward, before the backward passes that this micro-batch still needs on
 /// earlier parts (each pass is a chain of dependent tasks), or followed by its optimizer step and
-/// ZeRO-1/2 weight all-gathers. Never exceeds the simulated step
+/// ZeRO-1/2 weight all-gathers; and at least the time its host takes to launch every kernel of the
+/// rank. Never exceeds the simulated step
 /// (tested on random layouts). `l` is the scenario's (feasible) layout, `stages` its memory plan.
 double step_lower_bound(const Scenario& s, const Layout& l, const PartTimes& parts, const std::vector<StagePlan>& stages);
 
