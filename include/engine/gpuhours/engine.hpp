@@ -139,10 +139,10 @@ class TaskGraph {
   std::vector<std::uint8_t> shares_link_;   // 1: shares the rank's link (share_rank_link)
   std::vector<std::uint32_t> dep_count_;  // explicit deps + 1 if a stream predecessor exists
   std::vector<std::pair<TaskId, TaskId>> edges_;
-  // Launches (set_launch): per task its host (or kNone), position in that host's order, launch
-  // time and the task it waits for; per host its tasks in launch order.
+  // Launches (set_launch): per task its host (or kNoHost), position in that host's order, launch
+  // time and the task it waits for; per host its tasks in launch order. Sized on the first
+  // set_launch: a graph without hosts holds none of it.
   static constexpr std::uint32_t kNoHost = 0xffffffffu;
-  // Sized on the first set_launch: a graph without hosts holds none of it.
   std::vector<std::uint32_t> host_, host_position_;
   std::vector<std::int64_t> launch_;
   std::vector<TaskId> sync_on_;
