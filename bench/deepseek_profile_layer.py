@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Splits DeepSeek's published training profile into per-layer kernel time by class, for
-tests/validation/deepseek-profile-layer.yaml.
+tests/data/deepseek-profile-layer.yaml, and prints the host's time per kernel launch, for
+hardware/host.yaml.
 
 The profile (deepseek-ai/profile-data, train.json, PyTorch profiler) is one DualPipe pair of a
 forward and a backward chunk of 4 MoE layers each, overlapped, on DeepSeek's H800 cluster: EP64,
@@ -43,6 +44,18 @@ def main(path):
         print(f"{cls}_ms: {by_class[cls] / 1000 / LAYERS:.3f}")
     print(f"span_ms: {(end - start) / 1000 / LAYERS:.3f}")
     print(f"kernels: {launches / LAYERS:.0f}")
+    # The host: the 1F1B annotation spans the pair on the CPU; inside the forward dispatches the CPU
+    # waits for DeepEP's token counts. Busy time: the span less those waits, counting the shortest
+    # dispatch either as all work (upper bound) or as all waiting (lower bound).
+    marks = [e for e in events if e.get("cat") == "user_annotation"]
+    span = next(e["dur"] for e in marks if e["name"] == "1F1B")
+    dispatches = sorted(e["dur"] for e in marks if e["name"] == "dispatch(F)")
+    high = span - sum(d - dispatches[0] for d in dispatches)
+    low = span - sum(dispatches)
+    calls = [e["dur"] for e in events if e.get("cat") == "cuda_runtime" and e["name"].startswith("cudaLaunchKernel")]
+    print(f"# host: 1F1B span {span / 1000:.1f} ms, busy {low / 1000:.1f}-{high / 1000:.1f} ms; "
+          f"{low / launches:.0f}-{high / launches:.0f} us per kernel launched "
+          f"(the CUDA launch call itself {sum(calls) / len(calls):.1f} us on average over {len(calls)} calls)")
 
 
 if __name__ == "__main__":
