@@ -70,7 +70,7 @@ void TaskGraph::add_dependency(TaskId before, TaskId after) {
 void TaskGraph::set_launch(TaskId t, int host, Time launch, std::optional<TaskId> sync_on) {
   GPUHOURS_ASSERT(t < work_.size() && host >= 0, "a launch of a known task by a host");
   GPUHOURS_ASSERT(launch.count_ns() >= 0, "a launch takes non-negative time");
-  GPUHOURS_ASSERT(!sync_on || *sync_on < work_.size(), "a launch waits for a known task");
+  GPUHOURS_ASSERT(!sync_on || (*sync_on < work_.size() && *sync_on != t), "a launch waits for another known task");
   const std::size_t n = work_.size();
   if (host_.size() < n) {
     host_.resize(n, kNoHost);
@@ -86,6 +86,9 @@ void TaskGraph::set_launch(TaskId t, int host, Time launch, std::optional<TaskId
   host_order_[host].push_back(t);
   launch_[t] = launch.count_ns();
   if (sync_on) {
+    // A launch cannot wait for a task its own host launches later: the host would never get there.
+    GPUHOURS_ASSERT(host_[*sync_on] != static_cast<std::uint32_t>(host) || host_position_[*sync_on] < host_position_[t],
+                    "a launch waits for a task its host launched before");
     sync_on_[t] = *sync_on;
     sync_target_[*sync_on] = 1;
   }

@@ -1174,7 +1174,8 @@ std::string part_times_key(const Scenario& s) {
          std::to_string(p.tp_comm_overlap) + to_string(p.dispatcher) +
          "|" + name_of(s.training.attention_kernel) + std::to_string(s.training.dropout) +
          std::to_string(s.training.autocast) + "|" + std::to_string(s.uncertainty.kernel_time_scale) + "|" +
-         std::to_string(straggler_time_factor(s.cluster)) + "|" + std::to_string(s.cluster.host_launch_seconds) + "|" +
+         std::to_string(straggler_time_factor(s.cluster)) + "|" +
+         std::to_string(Time::from_seconds_ceil(s.cluster.host_launch_seconds).count_ns()) + "|" +
          std::to_string(s.model.layers);
 }
 

@@ -180,14 +180,14 @@ void write_json(const Report& r, std::ostream& out) { out << report_json(r).dump
 void write_csv(const Report& r, std::ostream& out) {
   const auto& st = r.step;
   out << "scenario,gpus,step_seconds,tokens_per_gpu_second,mfu,peak_memory_bytes,compute_seconds,"
-         "exposed_communication_seconds,bubble_seconds,optimizer_seconds,waiting_for_host_seconds,gpu_hours,"
-         "wall_clock_days,cost_usd,energy_mwh\n";
+         "exposed_communication_seconds,bubble_seconds,optimizer_seconds,gpu_hours,wall_clock_days,"
+         "cost_usd,energy_mwh,waiting_for_host_seconds\n";  // columns added later go last
   out << fmt::format("{},{},{:.9g},{:.9g},{:.6f},{:.0f},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g}\n",
                      r.scenario.name, r.scenario.cluster.gpus(), st.seconds, st.tokens_per_gpu_second,
                      st.mfu, st.peak.total(), st.breakdown.compute,
                      st.breakdown.exposed_communication, st.breakdown.bubble, st.breakdown.optimizer,
-                     st.breakdown.waiting_for_host,
-                     r.run.gpu_hours, r.run.wall_clock_days, r.run.cost_usd, r.run.energy_mwh);
+                     r.run.gpu_hours, r.run.wall_clock_days, r.run.cost_usd, r.run.energy_mwh,
+                     st.breakdown.waiting_for_host);
 }
 
 void write_terminal(const Report& r, std::ostream& out) {

@@ -132,8 +132,8 @@ TEST_CASE("run --csv: a header and one row, the same figures as --json, and its 
   const auto r = cli({"run", "h100-1gpu-llama-1b", "--csv"});
   REQUIRE(r.code == 0);
   CHECK(r.out.rfind("scenario,gpus,step_seconds,tokens_per_gpu_second,mfu,peak_memory_bytes,compute_seconds,"
-                    "exposed_communication_seconds,bubble_seconds,optimizer_seconds,waiting_for_host_seconds,gpu_hours,"
-                    "wall_clock_days,cost_usd,energy_mwh\n",
+                    "exposed_communication_seconds,bubble_seconds,optimizer_seconds,gpu_hours,wall_clock_days,cost_usd,"
+                    "energy_mwh,waiting_for_host_seconds\n",
                     0) == 0);
   CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 2);
   const auto rows = csv_rows(r.out);
