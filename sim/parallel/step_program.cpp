@@ -525,8 +525,10 @@ class ProgramBuilder {
   // host model); a synchronising item only once the GPU task before it has ended.
   void issue(int rank, const Item& it, std::optional<TaskId> prev, TaskId t) {
     if (host_launch_ == Time()) return;
-    g_.set_launch(t, rank, Time::ns(host_launch_.count_ns() * launches(it)), it.host_sync ? prev : std::nullopt);
+    g_.set_launch(t, rank, launch_time(it), it.host_sync ? prev : std::nullopt);
   }
+  // The host's time launching an item's kernels.
+  Time launch_time(const Item& it) const { return Time::ns(host_launch_.count_ns() * launches(it)); }
 
   // Interleaves two chains at their communication points (DualPipe's F&B overlap). Returns
   // every item's task of each chain.
@@ -1120,7 +1122,6 @@ PartTimes part_compute_times(const Scenario& s, const Layout& l) {
   const KernelModel kernels(s.cluster, s.uncertainty.kernel_time_scale);
   ProgramBuilder b(s, l, kernels);
   ChainFactory chains(s, l, b);
-  const Time host_launch = Time::from_seconds_ceil(s.cluster.host_launch_seconds);
   auto times = [&](const Chain& c) {
     PartTimes::Pass p;
     std::size_t first = c.size(), last = 0;
@@ -1133,7 +1134,7 @@ PartTimes part_compute_times(const Scenario& s, const Layout& l) {
     for (std::size_t i = first; i < last; ++i)
       if (c[i].is_comm && !c[i].prefetch) p.blocking_comm_ns += c[i].comm_time.count_ns();
     for (const Item& it : c)
-      if (!it.prefetch) p.host_ns += launches(it) * host_launch.count_ns();
+      if (!it.prefetch) p.host_ns += b.launch_time(it).count_ns();
     return p;
   };
   PartTimes t;

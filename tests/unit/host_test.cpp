@@ -12,15 +12,20 @@ namespace {
 
 TaskId task(TaskGraph& g, StreamId s, std::int64_t ns) { return add_task(g, s, Time::ns(ns), TaskKind::compute, g.intern("t")); }
 
+// `n` kernels of `work_ns` on one stream, each launched by host 0 in `launch_ns`.
+std::vector<TaskId> launched_chain(TaskGraph& g, StreamId s, int n, std::int64_t work_ns, std::int64_t launch_ns) {
+  std::vector<TaskId> t;
+  for (int k = 0; k < n; ++k) {
+    t.push_back(task(g, s, work_ns));
+    g.set_launch(t.back(), 0, Time::ns(launch_ns));
+  }
+  return t;
+}
+
 TEST_CASE("host: kernels shorter than their launches wait for the host, one launch after another") {
   // Launches of 10 ns, kernels of 1 ns: kernel k starts when launch k ends, at 10 k.
   TaskGraph g;
-  const StreamId s = g.add_stream(0, "compute");
-  std::vector<TaskId> t;
-  for (int k = 0; k < 3; ++k) {
-    t.push_back(task(g, s, 1));
-    g.set_launch(t.back(), 0, Time::ns(10));
-  }
+  const std::vector<TaskId> t = launched_chain(g, g.add_stream(0, "compute"), 3, 1, 10);
   Engine e(g);
   CHECK(e.run().count_ns() == 31);
   for (int k = 0; k < 3; ++k) {
@@ -33,12 +38,7 @@ TEST_CASE("host: kernels shorter than their launches wait for the host, one laun
 
 TEST_CASE("host: a host ahead of long kernels costs only its first launch") {
   TaskGraph g;
-  const StreamId s = g.add_stream(0, "compute");
-  std::vector<TaskId> t;
-  for (int k = 0; k < 4; ++k) {
-    t.push_back(task(g, s, 100));
-    g.set_launch(t.back(), 0, Time::ns(10));
-  }
+  const std::vector<TaskId> t = launched_chain(g, g.add_stream(0, "compute"), 4, 100, 10);
   Engine e(g);
   CHECK(e.run().count_ns() == 10 + 4 * 100);
   CHECK(e.launched(t[3]).count_ns() == 40);  // launched long before it may run
