@@ -22,6 +22,10 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
     std::function<std::string(bool high, double t)> label;
     std::function<void(Scenario&, bool high, double t)> apply;
     bool switch_only = false;
+    // A switch end that is the scenario's own choice is the base run, not simulated again.
+    std::function<bool(const Scenario&, bool high)> is_current = nullptr;
+    // The input moves only the run's accounting (interruptions): the base run's phases are kept.
+    bool run_only = false;
   };
   // Labels: a multiplier as a percentage ("-15%", "+15%") or a factor ("x0.5", "x2").
   auto percent = [](double m) { return fmt::format("{:+.0f}%", 100 * (m - 1)); };
@@ -41,23 +45,28 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
       multiplier("interruption rate", u.interruption_rate, factor,
                  [](Scenario& x, double m) { x.reliability.interruptions_per_gpu_hour *= m; }),
   };
-  auto choice = [](std::string input, std::string low, std::string high, void (*pick)(Scenario&, bool)) {
+  knobs.back().run_only = true;
+  auto choice = [](std::string input, std::string low, std::string high, void (*pick)(Scenario&, bool),
+                   bool (*picked)(const Scenario&, bool)) {
     return Knob{std::move(input), [=](bool hi, double) { return hi ? high : low; },
-                [=](Scenario& x, bool hi, double) { pick(x, hi); }, true};
+                [=](Scenario& x, bool hi, double) { pick(x, hi); }, true, picked};
   };
   // Clocks: the profile's burst clocks against the sustained ones under the power cap.
   if (s.cluster.calibration && s.cluster.calibration->sustained_clock_ratio < 1.0)
     knobs.push_back(choice("clocks", "burst", "sustained",
-                           [](Scenario& x, bool hi) { x.cluster.clocks = hi ? Clocks::sustained : Clocks::burst; }));
+                           [](Scenario& x, bool hi) { x.cluster.clocks = hi ? Clocks::sustained : Clocks::burst; },
+                           [](const Scenario& x, bool hi) { return x.cluster.clocks == (hi ? Clocks::sustained : Clocks::burst); }));
   // Links: each transfer's closed form alone, against data- and pipeline-parallel transfers as
   // flows sharing the topology's links (cluster: {flows: true}).
   if (s.cluster.nodes > 1)
-    knobs.push_back(choice("link sharing", "closed", "flows", [](Scenario& x, bool hi) { x.cluster.flows = hi; }));
+    knobs.push_back(choice("link sharing", "closed", "flows", [](Scenario& x, bool hi) { x.cluster.flows = hi; },
+                           [](const Scenario& x, bool hi) { return x.cluster.flows == hi; }));
   // The host: kernels launched the moment they may run, against an eager framework's launches
   // (hardware/host.yaml).
   if (const double launch = s.cluster.host_launch_seconds; launch > 0)
     knobs.push_back({"host launches", [](bool hi, double) { return hi ? std::string("eager") : std::string("ideal"); },
-                     [launch](Scenario& x, bool hi, double) { x.cluster.host_launch_seconds = hi ? launch : 0.0; }, true});
+                     [launch](Scenario& x, bool hi, double) { x.cluster.host_launch_seconds = hi ? launch : 0.0; }, true,
+                     [](const Scenario&, bool hi) { return hi; }});
   if (s.model.ffn.moe && s.parallel.ep > 1) {
     const double drawn = expert_imbalance(s);
     auto value = [=](bool hi, double t) {
@@ -89,11 +98,11 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
       auto run_at = [&](double t) {
         Scenario x = s;
         k.apply(x, hi, t);
-        return rerun(x);
+        return k.run_only ? account_run(x, base.phases) : rerun(x);
       };
       RunResult r;
       try {
-        r = run_at(1);
+        r = k.is_current && k.is_current(s, hi) ? base : run_at(1);
       } catch (const InfeasibleLayout& e) {
         if (k.switch_only) throw;
         // The layout does not fit at this end: the row stops at the most of the way that fits
