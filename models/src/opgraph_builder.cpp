@@ -315,6 +315,17 @@ struct Builder {
   // and combines only its own Ts tokens (T/tp under sequence parallelism) and no TP collective
   // surrounds the routed experts. Shared experts are a dense FFN under TP with their own
   // all-gather and reduce-scatter.
+  // A permutation pass: reads `rows_in` rows of the hidden size and writes `rows_out`, at `bytes`
+  // per element forward and `grad_bytes` backward, where its gradient takes the reverse path.
+  Op permutation(std::string name, double rows_in, double rows_out, double bytes, double grad_bytes) const {
+    const double elems = (rows_in + rows_out) * d(m.hidden);
+    Op op;
+    op.name = std::move(name);
+    op.forward = memory_kernel(elems * bytes);
+    op.backward = {memory_kernel(elems * grad_bytes, true)};
+    return op;
+  }
+
   void moe_ffn(std::vector<Op>& L) const {
     const FfnSpec& ff = m.ffn;
     const std::int64_t h = m.hidden;
@@ -334,12 +345,24 @@ struct Builder {
     // DeepSeek-V3 §3.3.2: in FP8 the activations dispatched to the experts and, in the backward,
     // the activation gradients sent to them (the combine's backward) travel in FP8; the combine and
     // the dispatch's backward stay in BF16.
-    const double to_experts = d(Ts) * d(h) * (fp8 ? kFp8Token : kAct), from_experts = d(Ts) * d(h) * kAct;
-    L.push_back(comm("dispatch (ep)", OpComm::ep_dispatch, to_experts));
-    L.back().backward_comm_bytes = from_experts;
+    const double token_bytes = fp8 ? kFp8Token : kAct;  // per element, on its way to the experts
+    const double to_experts = d(Ts) * d(h) * token_bytes, from_experts = d(Ts) * d(h) * kAct;
     // Routed experts on this rank: experts / ep, receiving imbalance x the mean token count.
     const int local = std::max(1, ff.experts / s.ep);
     const double routed = d(Ts) * ff.experts_per_token * s.expert_imbalance;
+    // Token permutation (Megatron-Core token_dispatcher.py / moe_utils.py; DeepSeek's profile:
+    // expand_to_fused_with_scales after DeepEP's dispatch): memory passes that copy each routed
+    // token to its expert's rows. The NCCL all-to-all first copies each token k times in expert
+    // order, then sorts what it received by local expert, and sorts back before the combine; DeepEP
+    // receives a token once per rank and expands it to its local experts after the dispatch;
+    // HybridEP does it inside its kernels. The weighted sum below is the reverse pass of each.
+    const bool around_alltoall = s.permutation == TokenPermutation::around_alltoall;
+    if (around_alltoall) L.push_back(permutation("token_permute", d(Ts), d(Ts) * ff.experts_per_token, token_bytes, kAct));
+    L.push_back(comm("dispatch (ep)", OpComm::ep_dispatch, to_experts));
+    L.back().backward_comm_bytes = from_experts;
+    if (s.permutation == TokenPermutation::after_dispatch)
+      L.push_back(permutation("token_permute", routed, routed, token_bytes, kAct));
+    if (around_alltoall && local > 1) L.push_back(permutation("sort_by_expert", routed, routed, token_bytes, kAct));
     const auto per_expert = static_cast<std::int64_t>(std::ceil(routed / local));
     const std::int64_t ei = ff.expert_intermediate;
     const bool glu = gated(ff.activation);
@@ -352,6 +375,7 @@ struct Builder {
     down.expert_params = true;
     if (fp8) down.grad_output_value_bytes = kFp8Token;  // sent to the experts in FP8 (above)
     L.push_back(down);
+    if (around_alltoall && local > 1) L.push_back(permutation("sort_back", routed, routed, kAct, token_bytes));
     L.push_back(comm("combine (ep)", OpComm::ep_combine, from_experts));
     L.back().backward_comm_bytes = to_experts;
     // Weighted sum of the k expert outputs per token, done inside the combine; it keeps the FP32

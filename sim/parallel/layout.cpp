@@ -54,6 +54,9 @@ RankShape rank_shape(const Scenario& s) {
   r.micro_batch = p.micro_batch;
   r.precision = s.training.precision;
   r.expert_imbalance = expert_imbalance(s);
+  r.permutation = p.dispatcher == Dispatcher::alltoall   ? TokenPermutation::around_alltoall
+                  : p.dispatcher == Dispatcher::hybridep ? TokenPermutation::in_dispatch
+                                                         : TokenPermutation::after_dispatch;
   r.attention = s.training.attention_kernel;
   r.sequence_parallel = p.sequence_parallel;
   r.dropout = s.training.dropout;

@@ -80,7 +80,7 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
                 {"expert_imbalance", false, "busiest expert-parallel rank's tokens / mean (default: the router model's draw)"},
                 {"routing", false, "MoE load balancing of this run, a regime of models/routing/balancing.yaml (default: the model's)"},
                 {"sequence_parallel", false, "with tp > 1 (default true)"},
-                {"dispatcher", false, "MoE token exchange: deepep (default) | alltoall"},
+                {"dispatcher", false, "MoE token exchange: deepep (default) | hybridep | alltoall"},
                 {"tp_comm_overlap", false, "TP collectives pipelined with their GEMMs, with sequence parallelism (default false)"}});
   auto get = [&](std::string_view k, int& v) {
     if (auto c = p.optional_child(k)) v = c->as_count();

@@ -57,12 +57,14 @@ TEST_CASE("deepseek-v3: a MoE layer's kernels take about the time DeepSeek's own
   MESSAGE("per MoE layer alone on the GPU, ms (simulated / profile x 112/132): GEMM ", sim.gemm_ms, " / ", profile("gemm_ms"),
           ", FP8 casts ", sim.fp8_cast_ms, " / ", profile("fp8_cast_ms"), ", attention ", sim.attention_ms, " / ",
           profile("attention_ms"), ", memory-bound ", sim.memory_ms, " / ", profile("memory_ms"));
-  // 2026-12-06: total -8%, GEMM -14%, casts 0%, attention +30%, memory-bound -36% (glue kernels the
-  // op graph does not list: copies, permutation maps, top-k, small elementwise ops).
+  // 2026-12-06: total -5%, GEMM -14%, casts 0%, attention +30%, memory-bound -12% (-36% before the
+  // token permutation after DeepEP's dispatch was a kernel of its own; still missing: copies, routing
+  // maps, top-k, small elementwise ops).
   CHECK(sim_total == doctest::Approx(ref_total).epsilon(0.15));
   CHECK(sim.gemm_ms == doctest::Approx(profile("gemm_ms")).epsilon(0.20));
   CHECK(sim.fp8_cast_ms == doctest::Approx(profile("fp8_cast_ms")).epsilon(0.20));
   CHECK(sim.attention_ms == doctest::Approx(profile("attention_ms")).epsilon(0.35));
+  CHECK(sim.memory_ms == doctest::Approx(profile("memory_ms")).epsilon(0.20));
 }
 
 }  // namespace

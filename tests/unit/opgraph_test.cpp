@@ -218,6 +218,54 @@ TEST_CASE("MoE parallel folding: under TP each rank routes only its own sequence
   CHECK(find(d.moe_layer, "shared_gate_up_proj").forward.n == 2 * 2048 / 2);
 }
 
+TEST_CASE("the token permutation runs where the dispatcher puts it, with its bytes by hand") {
+  // Qwen3-30B-A3B under TP 2 (sequence parallel) and EP 8: a rank routes 2,048 tokens x 8 experts =
+  // 16,384 rows of width 2,048 to its 16 local experts.
+  const ModelSpec m = zoo("qwen3-30b-a3b");
+  auto names = [&](TokenPermutation p, Precision precision) {
+    RankShape shape = tp2_ep8_shape();
+    shape.permutation = p;
+    shape.precision = precision;
+    std::vector<std::string> out;
+    for (const Op& op : build_op_graph(m, shape).moe_layer)
+      if (op.name == "token_permute" || op.name == "sort_by_expert" || op.name == "sort_back" || op.name == "dispatch (ep)" ||
+          op.name == "combine (ep)" || op.name == "experts_gate_up")
+        out.push_back(op.name);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  // DeepEP: the received tokens are expanded to their experts after the dispatch.
+  CHECK(names(TokenPermutation::after_dispatch, Precision::bf16) == V{"dispatch (ep)", "token_permute", "experts_gate_up", "combine (ep)"});
+  // HybridEP: inside its kernels.
+  CHECK(names(TokenPermutation::in_dispatch, Precision::bf16) == V{"dispatch (ep)", "experts_gate_up", "combine (ep)"});
+  // NCCL all-to-all: k copies before it, sorted by local expert after it and back before the combine.
+  CHECK(names(TokenPermutation::around_alltoall, Precision::bf16) ==
+        V{"token_permute", "dispatch (ep)", "sort_by_expert", "experts_gate_up", "sort_back", "combine (ep)"});
+
+  RankShape shape = tp2_ep8_shape();
+  shape.permutation = TokenPermutation::around_alltoall;
+  const OpGraph bf16 = build_op_graph(m, shape);
+  const double rows = 2048.0 * 8, width = 2048;
+  // The source permute reads 2,048 tokens and writes 16,384 copies, BF16 both ways.
+  CHECK(find(bf16.moe_layer, "token_permute").forward.bytes == (2048 + rows) * width * 2);
+  CHECK(find(bf16.moe_layer, "token_permute").backward.at(0).bytes == (2048 + rows) * width * 2);
+  CHECK(find(bf16.moe_layer, "sort_by_expert").forward.bytes == 2 * rows * width * 2);
+  // In FP8 the tokens travel to the experts as FP8 with one FP32 scale per 128: the forward of the
+  // sort by expert and the backward of the sort back move them; the way back stays BF16.
+  shape.precision = Precision::fp8;
+  const OpGraph fp8 = build_op_graph(m, shape);
+  const double fp8_bytes = 1 + 4.0 / 128;
+  CHECK(find(fp8.moe_layer, "sort_by_expert").forward.bytes == doctest::Approx(2 * rows * width * fp8_bytes));
+  CHECK(find(fp8.moe_layer, "sort_by_expert").backward.at(0).bytes == 2 * rows * width * 2);
+  CHECK(find(fp8.moe_layer, "sort_back").forward.bytes == 2 * rows * width * 2);
+  CHECK(find(fp8.moe_layer, "sort_back").backward.at(0).bytes == doctest::Approx(2 * rows * width * fp8_bytes));
+  // One local expert: nothing to sort.
+  RankShape one = tp2_ep8_shape();
+  one.permutation = TokenPermutation::around_alltoall;
+  one.ep = 128;
+  for (const Op& op : build_op_graph(m, one).moe_layer) CHECK(op.name.rfind("sort_", 0) != 0);
+}
+
 TEST_CASE("recomputing by module (Megatron-Core's --recompute-modules) keeps each recomputed run's input only, by hand") {
   // Qwen3-30B-A3B, 4,096 tokens, TP 2 (sequence parallel), EP 8. Recomputing the MoE block keeps
   // the router's input (the block's checkpoint) and nothing of the router, dispatch, experts and

@@ -59,8 +59,14 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
   // counts): the small-expert layouts came closer and their limits tighten (Qwen3-235B TP4 EP8 -54% -> -25%,
   // Qwen3-30B-A3B +56% -> +47%, Qwen3-235B at 16K +7% -> +4%); the dense cases moved by under 0.05%. Added:
   // Megatron-Bridge 26.04.01's Qwen3-235B-A22B FP8 on 256 H100 (-4%).
+  // 2026-12-06, the MoE token permutation as memory passes of its own (DeepEP: a permute after the dispatch; NCCL
+  // all-to-all: a permute before it and a sort by local expert after it and back; HybridEP: inside its kernels):
+  // DeepSeek-V3 came closer (ISCA step -15.6% -> -14.4%, GPU-hours -13.1% -> -11.9%, dgxc BF16 -20% -> -18% and
+  // -18% -> -15%, SGLang prefill +33% -> +28%); the all-to-all layouts already slower than published moved further
+  // (Qwen3-235B EP32 +1.4% -> +4.6%, FSDP +6.9% -> +9.9%, FP8 -4.4% -> -9.0%, all three without the all-to-all
+  // overlap of their recipes); Qwen3-30B-A3B runs HybridEP as published (+46.6%).
   const std::map<std::string, int> limit_percent = {
-      {"deepseek-v3-isca25-step", 17},
+      {"deepseek-v3-isca25-step", 16},
       {"dgxc-llama31-8b-bf16-8gpu", 8},
       {"dgxc-llama31-70b-bf16-64gpu", 6},
       {"dgxc-gpt3-175b-bf16-128gpu", 8},
@@ -74,7 +80,7 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
       {"dgxc-nemotron4-15b-bf16-2048gpu", 6},
       {"dgxc-nemotron4-15b-fp8-16gpu", 7},
       {"llama-3.1-405b-gpu-hours", 24},
-      {"deepseek-v3-gpu-hours", 15},
+      {"deepseek-v3-gpu-hours", 14},
       {"h100-ref-llama-1b-s2048", 6},
       {"h100-ref-llama-1b-s4096", 5},
       {"h100-ref-llama-3b-s2048", 3},
@@ -91,16 +97,16 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
       {"megascale-175b-megatron-lm-256gpu", 14},
       {"megascale-175b-megatron-lm-8192gpu", 25},
       {"megascale-175b-megatron-lm-12288gpu", 26},
-      {"qwen3-235b-ep32-tp2-pp8-256gpu", 5},
-      {"qwen3-235b-ep8-tp2-fsdp-256gpu", 10},
-      {"qwen3-235b-ep8-tp4-pp8-256gpu", 29},
+      {"qwen3-235b-ep32-tp2-pp8-256gpu", 7},
+      {"qwen3-235b-ep8-tp2-fsdp-256gpu", 12},
+      {"qwen3-235b-ep8-tp4-pp8-256gpu", 27},
       {"qwen3-235b-ep8-tp4-cp1-seq16k-256gpu", 7},
       {"qwen3-235b-ep8-tp4-cp8-seq128k-256gpu", 8},
       {"mbridge2604-qwen3-30b-a3b-fp8-16gpu", 50},
-      {"mbridge2604-qwen3-235b-a22b-fp8-256gpu", 8},
+      {"mbridge2604-qwen3-235b-a22b-fp8-256gpu", 12},
       {"mixtral-8x22b-ep8-tp2-pp8-128gpu", 4},
-      {"dgxc-deepseek-v3-bf16-1024gpu", 23},
-      {"dgxc-deepseek-v3-bf16-512gpu", 21},
+      {"dgxc-deepseek-v3-bf16-1024gpu", 20},
+      {"dgxc-deepseek-v3-bf16-512gpu", 18},
       {"dgxc-grok1-314b-bf16-512gpu", 13},
       {"dgxc-grok1-314b-fp8-512gpu", 11},
       {"megatron2021-gpt-1.7b", 11},
@@ -144,14 +150,14 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
       {"mlperf41-llama2-70b-h200x8-server-tpot", 81},
       {"deepseek-v2-kv-reduction", 3},
       {"deepseek-v2-throughput-ratio", 28},
-      {"deepseek-v3-profile-prefill-per-node", 9},  // added 2026-12-05: DeepSeek's profile and SGLang on H100 (LMSYS 2025-05-05)
-      {"sglang-deepseek-v3-prefill-1k-h100", 37},
-      {"sglang-deepseek-v3-prefill-2k-h100", 38},
-      {"sglang-deepseek-v3-prefill-4k-h100", 35},
-      {"sglang-deepseek-v3-prefill-4k-balanced-h100", 16},
+      {"deepseek-v3-profile-prefill-per-node", 6},  // added 2026-12-05: DeepSeek's profile and SGLang on H100 (LMSYS 2025-05-05)
+      {"sglang-deepseek-v3-prefill-1k-h100", 31},
+      {"sglang-deepseek-v3-prefill-2k-h100", 33},
+      {"sglang-deepseek-v3-prefill-4k-h100", 31},
+      {"sglang-deepseek-v3-prefill-4k-balanced-h100", 12},
       {"sglang-deepseek-v3-decode-2k-h100", 47},
       {"sglang-deepseek-v3-decode-2k-itl-h100", 39},
-      {"deepseek-v3-prefill-per-node", 31},
+      {"deepseek-v3-prefill-per-node", 28},
       {"deepseek-v3-decode-per-node", 32},
   };
   CHECK(rep.cases.size() == limit_percent.size());

@@ -29,12 +29,14 @@ inline const char* to_string(Recompute r) { return name_of(r); }
 
 
 /// How MoE tokens travel to their experts: DeepEP (each token crosses to a node once and is
-/// forwarded over NVLink, DeepSeek-V3 §3.2.2) or a plain NCCL all-to-all of every (token, expert)
-/// copy (Megatron-Core's alltoall token dispatcher).
-enum class Dispatcher { deepep, alltoall };
+/// forwarded over NVLink, DeepSeek-V3 §3.2.2), HybridEP (the same exchange, with the token
+/// permutation fused into its kernels: Megatron-Core's flex dispatcher, hybridep backend) or a plain
+/// NCCL all-to-all of every (token, expert) copy (Megatron-Core's alltoall token dispatcher).
+enum class Dispatcher { deepep, alltoall, hybridep };
 template <>
 struct EnumTable<Dispatcher> {
-  static constexpr std::array<EnumName<Dispatcher>, 2> names{{{Dispatcher::deepep, "deepep"}, {Dispatcher::alltoall, "alltoall"}}};
+  static constexpr std::array<EnumName<Dispatcher>, 3> names{
+      {{Dispatcher::deepep, "deepep"}, {Dispatcher::alltoall, "alltoall"}, {Dispatcher::hybridep, "hybridep"}}};
 };
 inline const char* to_string(Dispatcher d) { return name_of(d); }
 

@@ -117,11 +117,21 @@ double saved_bytes_recomputing(const std::vector<Op>& ops, std::uint32_t mask);
 double weight_grad_held_bytes(const Op& op);
 
 /// How the model is cut onto one rank.
+/// Where a MoE layer's token permutation runs: the passes that order the routed token copies by
+/// local expert and back (Megatron-Core token_dispatcher.py and moe_utils.py permute / unpermute /
+/// sort_chunks_by_idxs).
+enum class TokenPermutation {
+  after_dispatch,   // DeepEP: a permute kernel after the dispatch (and its reduce in backward)
+  in_dispatch,      // HybridEP: fused into the dispatch and combine kernels, no kernel of its own
+  around_alltoall,  // NCCL all-to-all: permute before it, sort by local expert after it and back before the combine
+};
+
 struct RankShape {
   int tp = 1, cp = 1, ep = 1;
   std::int64_t seq_len = 0, micro_batch = 1;
   Precision precision = Precision::bf16;
   double expert_imbalance = 1.0;  // max / mean tokens per expert-parallel rank
+  TokenPermutation permutation = TokenPermutation::after_dispatch;
   AttentionKernel attention = AttentionKernel::fused;
   bool sequence_parallel = true;  // with tp > 1; false: all-reduce per block, norms on all T tokens
   bool dropout = false;           // hidden dropout after attention and MLP (reads, writes, 1-byte mask)
