@@ -148,7 +148,8 @@ Layout make_layout(const Scenario& s, const Layout* same_shape) {
   l.dp = s.dp();
   l.micro_batches = static_cast<int>(s.training.global_batch / (std::int64_t{l.dp} * p.micro_batch));
   if (auto why = layout_infeasibility(s)) throw InfeasibleLayout(*why);
-  l.schedule = make_schedule({parse_schedule(p.schedule), p.pp, l.micro_batches, p.virtual_stages, p.split_backward});
+  l.schedule = make_schedule(
+      {parse_schedule(p.schedule), p.pp, l.micro_batches, p.virtual_stages, p.split_backward, p.ep_comm_overlap});
   const int parts = l.schedule.positions();
   if (same_shape) {
     l.part_layers = same_shape->part_layers;

@@ -31,6 +31,8 @@ std::optional<std::string> schedule_problem(const ScheduleSpec& spec) {
   else if (spec.microbatches < 1) why = "needs at least 1 micro-batch";
   else if (!a.uses_virtual_stages && spec.virtual_stages != 1)
     why = "virtual_stages (" + std::to_string(spec.virtual_stages) + ") applies to interleaved-1f1b only; leave it at 1";
+  else if (spec.overlap_pairs && !a.pairs_steady_state)
+    why = "the expert-parallel overlap (ep_comm_overlap) applies to 1f1b and interleaved-1f1b (DualPipe pairs its passes itself)";
   else if (a.validate) why = a.validate(spec);
   if (why.empty()) return std::nullopt;
   return std::string("pipeline schedule ") + to_string(spec.kind) + " with " + std::to_string(spec.stages) +

@@ -1102,7 +1102,12 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
   if (auto a = expert_imbalance_assumption(s); !a.empty()) r.assumptions.push_back(a);
   r.assumptions.push_back(host_assumption(s, r.breakdown));
   r.assumptions.push_back("schedule " + std::string(to_string(sched.spec.kind)) + ", " + std::to_string(l.micro_batches) +
-                          " micro-batches of " + std::to_string(s.parallel.micro_batch) + " per data-parallel rank");
+                          " micro-batches of " + std::to_string(s.parallel.micro_batch) + " per data-parallel rank" +
+                          (sched.spec.overlap_pairs ? "; expert all-to-all overlap: one more warm-up forward, then each "
+                                                      "steady-state forward and backward run as one F&B pair, the "
+                                                      "all-to-alls of one beside the compute of the other (Megatron-Core "
+                                                      "--overlap-moe-expert-parallel-comm)"
+                                                    : ""));
   r.assumptions.push_back("memory: " + std::to_string(s.memory.comm_buffer_bytes / (1 << 30)).substr(0, 4) +
                           " GiB of communication buffers and a " + std::to_string(s.memory.fragmentation * 100).substr(0, 4) +
                           "% fragmentation allowance per GPU (assumed)");
@@ -1172,7 +1177,7 @@ std::string part_times_key(const Scenario& s) {
          std::to_string(p.cp) + "|" + std::to_string(p.ep) + "|" + std::to_string(p.pp) + "|" +
          std::to_string(p.virtual_stages) + "|" + std::to_string(p.micro_batch) + "|" + to_string(p.recompute) + std::to_string(p.recompute_modules) + "|" +
          p.schedule + "|" + layers + "|" + (p.expert_imbalance ? std::to_string(*p.expert_imbalance) : p.routing.name) + "|" + std::to_string(p.sequence_parallel) +
-         std::to_string(p.tp_comm_overlap) + to_string(p.dispatcher) +
+         std::to_string(p.tp_comm_overlap) + std::to_string(p.ep_comm_overlap) + to_string(p.dispatcher) +
          "|" + name_of(s.training.attention_kernel) + std::to_string(s.training.dropout) +
          std::to_string(s.training.autocast) + "|" + std::to_string(s.uncertainty.kernel_time_scale) + "|" +
          std::to_string(straggler_time_factor(s.cluster)) + "|" +

@@ -81,7 +81,8 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
                 {"routing", false, "MoE load balancing of this run, a regime of models/routing/balancing.yaml (default: the model's)"},
                 {"sequence_parallel", false, "with tp > 1 (default true)"},
                 {"dispatcher", false, "MoE token exchange: deepep (default) | hybridep | alltoall"},
-                {"tp_comm_overlap", false, "TP collectives pipelined with their GEMMs, with sequence parallelism (default false)"}});
+                {"tp_comm_overlap", false, "TP collectives pipelined with their GEMMs, with sequence parallelism (default false)"},
+                {"ep_comm_overlap", false, "MoE with ep > 1, 1f1b without pipelining or interleaved-1f1b: each steady-state forward and backward run as one pair whose expert all-to-alls overlap the other's compute (Megatron-Core --overlap-moe-expert-parallel-comm; default false)"}});
   auto get = [&](std::string_view k, int& v) {
     if (auto c = p.optional_child(k)) v = c->as_count();
   };
@@ -112,6 +113,11 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
   if (auto v = p.optional_child("split_backward")) out.split_backward = v->as_bool();
   if (auto v = p.optional_child("sequence_parallel")) out.sequence_parallel = v->as_bool();
   if (auto v = p.optional_child("tp_comm_overlap")) out.tp_comm_overlap = v->as_bool();
+  if (auto v = p.optional_child("ep_comm_overlap")) {
+    out.ep_comm_overlap = v->as_bool();
+    if (out.ep_comm_overlap && !model.ffn.moe) throw v->error("only used by mixture-of-experts models");
+    if (out.ep_comm_overlap && out.ep <= 1) throw v->error("needs expert parallelism (ep > 1), as in Megatron-Core");
+  }
   if (auto v = p.optional_child("expert_imbalance")) {
     out.expert_imbalance = v->as_double();
     if (!(*out.expert_imbalance >= 1.0 && *out.expert_imbalance <= 1e3))

@@ -254,3 +254,19 @@ TEST_CASE("quantities past their stated bounds are refused: tokens, prices, owne
   CHECK(r.code == 1);
   CHECK(r.err.find("--deadline-days") != std::string::npos);
 }
+
+TEST_CASE("the expert all-to-all overlap is refused without experts, and with a schedule that cannot pair its passes") {
+  // A dense model has no all-to-all to overlap.
+  const auto dense = run_text("overlap-dense.yaml", test::variant("cost:", "parallelism: {ep_comm_overlap: true}\ncost:"));
+  check_one_line(dense);
+  CHECK(dense.err.find("overlap-dense.yaml:16:32: field 'parallelism.ep_comm_overlap': only used by mixture-of-experts models") !=
+        std::string::npos);
+  // A MoE model under pipelined 1F1B: Megatron-Core pairs the passes only with virtual stages.
+  const std::string moe = "ffn: {kind: moe, activation: swiglu, experts: 8, experts_per_token: 2, expert_intermediate: 1024}";
+  std::string text = test::variant("ffn: {kind: dense, intermediate: 4096, activation: swiglu}", moe);
+  text.replace(text.find("nodes: 1, gpus_per_node: 1"), 26, "nodes: 1, gpus_per_node: 8");
+  text.replace(text.find("cost:"), 5, "parallelism: {ep: 4, pp: 2, schedule: 1f1b, ep_comm_overlap: true}\ncost:");
+  const auto piped = run_text("overlap-1f1b.yaml", text);
+  CHECK(piped.code == 1);
+  CHECK(piped.err.find("needs interleaved-1f1b when pipelined") != std::string::npos);
+}

@@ -197,6 +197,44 @@ TEST_CASE("schedule: 1f1b and zb-h1 op orders") {
   CHECK(i.ops[0][5].chunk == 1);  // the first backward runs the last chunk
 }
 
+TEST_CASE("schedule: the expert all-to-all overlap pairs each steady-state forward with a backward (Megatron-Core combined 1F1B)") {
+  // Megatron-Core schedules.py with overlap_moe_expert_parallel_comm: one more warm-up forward, then
+  // each steady-state forward and backward as one F&B op. Interleaved, 2 ranks, 2 chunks, 4
+  // micro-batches: rank 0 warms up with (2-0-1)*2 + (2-1)*2 + 1 = 5 forwards, rank 1 with 3.
+  ScheduleSpec spec{ScheduleKind::interleaved_1f1b, 2, 4, 2};
+  spec.overlap_pairs = true;
+  const Schedule i = make_schedule(spec);
+  CHECK(text(i.ops[0]) == "F0 F1 F0 F1 F2 F&B3/0 F&B2/1 F&B3/0 B1 B2 B3 B2 B3");
+  CHECK(text(i.ops[1]) == "F0 F1 F0 F&B1/0 F&B2/1 F&B3/0 F&B2/1 F&B3/2 B3 B2 B3");
+  CHECK(i.ops[0][5].chunk == 0);   // forward of micro-batch 3 on chunk 0
+  CHECK(i.ops[0][5].chunk2 == 1);  // beside the backward of micro-batch 0 on the last chunk
+  CHECK(i.ops[0][5].full_backward);
+  // The extra warm-up forward holds one more chunk of activations.
+  CHECK(i.max_in_flight_chunks(0) == make_schedule({ScheduleKind::interleaved_1f1b, 2, 4, 2}).max_in_flight_chunks(0) + 1);
+  // Without pipelining (1F1B on one stage): F0, then F&B pairs, then the last backward.
+  ScheduleSpec one{ScheduleKind::one_f_one_b, 1, 4};
+  one.overlap_pairs = true;
+  CHECK(text(make_schedule(one).ops[0]) == "F0 F&B1/0 F&B2/1 F&B3/2 B3");
+  // Every pass runs once where it should, and the pairs never wait on each other.
+  for (int S : {2, 4})
+    for (int V : {2, 3})
+      for (int M : {S, 2 * S, 4 * S}) {
+        ScheduleSpec x{ScheduleKind::interleaved_1f1b, S, M, V};
+        x.overlap_pairs = true;
+        CAPTURE(S);
+        CAPTURE(V);
+        CAPTURE(M);
+        CHECK(simulate(make_schedule(x), kCosts).makespan > 0);
+      }
+  // Megatron-Core needs virtual stages when pipelined; DualPipe pairs its passes itself.
+  ScheduleSpec bad{ScheduleKind::one_f_one_b, 2, 4};
+  bad.overlap_pairs = true;
+  CHECK_THROWS_WITH_AS(make_schedule(bad), doctest::Contains("interleaved-1f1b"), InputError);
+  ScheduleSpec dual{ScheduleKind::dualpipe, 4, 8};
+  dual.overlap_pairs = true;
+  CHECK_THROWS_WITH_AS(make_schedule(dual), doctest::Contains("1f1b and interleaved-1f1b"), InputError);
+}
+
 TEST_CASE("schedule: dualpipe and dualpipev follow the reference's steps") {
   // DualPipeV on 2 ranks, 4 micro-batches. Rank 1 (the fold of the V): F0 F1 on both chunks,
   // then its first F(chunk 0) and B(chunk 1) apart, the rest overlapped.

@@ -83,6 +83,10 @@ struct ScheduleSpec {
   int microbatches;  // per step (per data-parallel rank)
   int virtual_stages = 1;  // chunks per rank, interleaved-1f1b only
   bool split_backward = true;  // false: every B is whole and no W follows (weight gradients not deferred)
+  /// 1f1b (one stage) and interleaved-1f1b: Megatron-Core's expert-parallel all-to-all overlap
+  /// (--overlap-moe-expert-parallel-comm, schedules.py's combined 1F1B): one more warm-up forward,
+  /// then each steady-state forward and backward run as one overlapped F&B op.
+  bool overlap_pairs = false;
 };
 
 struct Schedule {

@@ -61,6 +61,7 @@ struct ParallelSpec {
   RoutingRegime routing;             // the model's balancing regime, or the layout's `routing:`
   bool sequence_parallel = true;     // with tp > 1 (Korthikanti et al. 2022)
   Dispatcher dispatcher = Dispatcher::deepep;
+  bool ep_comm_overlap = false;      // Megatron-Core's expert all-to-all overlap: steady-state F and B as one F&B pair
   bool tp_comm_overlap = false;      // TP all-gathers / reduce-scatters pipelined with their GEMMs (Transformer Engine)
 };
 

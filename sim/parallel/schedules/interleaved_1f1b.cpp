@@ -27,7 +27,7 @@ std::vector<StageOp> interleaved_rank(const ScheduleSpec& s, int rank) {
   const int total = microbatches * virtual_stages;
   const int warmup = microbatches == stages
                          ? total
-                         : std::min((stages - rank - 1) * 2 + (virtual_stages - 1) * stages, total);
+                         : one_f_one_b_warmup(s, (stages - rank - 1) * 2 + (virtual_stages - 1) * stages, total);
   auto microbatch = [&](int k) { return (k / group) * stages + k % stages; };
   auto chunk = [&](int k, bool forward) {
     const int c = (k % group) / stages;
@@ -37,10 +37,7 @@ std::vector<StageOp> interleaved_rank(const ScheduleSpec& s, int rank) {
   auto backward = [&](int k) { return StageOp{Pass::B, microbatch(k), chunk(k, false), -1, -1, true}; };
   std::vector<StageOp> ops;
   for (int k = 0; k < warmup; ++k) ops.push_back(forward(k));
-  for (int k = 0; warmup + k < total; ++k) {
-    ops.push_back(forward(warmup + k));
-    ops.push_back(backward(k));
-  }
+  for (int k = 0; warmup + k < total; ++k) one_f_one_b_step(s, ops, forward(warmup + k), backward(k));
   for (int k = total - warmup; k < total; ++k) ops.push_back(backward(k));
   return ops;
 }
@@ -50,6 +47,7 @@ std::vector<StageOp> interleaved_rank(const ScheduleSpec& s, int rank) {
 ScheduleAlgorithm schedule_interleaved_1f1b() {
   return {.placement = Placement::interleaved,
           .uses_virtual_stages = true,
+          .pairs_steady_state = true,
           .validate = validate_interleaved,
           .rank_ops = interleaved_rank};
 }
