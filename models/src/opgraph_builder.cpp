@@ -344,8 +344,10 @@ struct Builder {
     }
     // DeepSeek-V3 §3.3.2: in FP8 the activations dispatched to the experts and, in the backward,
     // the activation gradients sent to them (the combine's backward) travel in FP8; the combine and
-    // the dispatch's backward stay in BF16.
-    const double token_bytes = fp8 ? kFp8Token : kAct;  // per element, on its way to the experts
+    // the dispatch's backward stay in BF16. A BF16 dispatch (RankShape::dispatch_fp8 false) sends
+    // both in BF16, and the experts quantize them on arrival.
+    const bool fp8_tokens = fp8 && s.dispatch_fp8;
+    const double token_bytes = fp8_tokens ? kFp8Token : kAct;  // per element, on its way to the experts
     const double to_experts = d(Ts) * d(h) * token_bytes, from_experts = d(Ts) * d(h) * kAct;
     // Routed experts on this rank: experts / ep, receiving imbalance x the mean token count.
     const int local = std::max(1, ff.experts / s.ep);
@@ -366,14 +368,14 @@ struct Builder {
     const auto per_expert = static_cast<std::int64_t>(std::ceil(routed / local));
     const std::int64_t ei = ff.expert_intermediate;
     const bool glu = gated(ff.activation);
-    Op up = linear("experts_gate_up", per_expert, h, glu ? 2 * ei : ei, false, fp8, local, /*input_fp8=*/true);
+    Op up = linear("experts_gate_up", per_expert, h, glu ? 2 * ei : ei, false, fp8, local, /*input_fp8=*/fp8_tokens);
     up.expert_params = true;
     L.push_back(up);
     L.push_back(activation(ff.activation, d(per_expert) * local * d(ei), fp8));
     tag(L, L.size() - 1, RecomputeModule::moe_act);
     Op down = linear("experts_down", per_expert, ei, h, false, fp8, local);
     down.expert_params = true;
-    if (fp8) down.grad_output_value_bytes = kFp8Token;  // sent to the experts in FP8 (above)
+    if (fp8_tokens) down.grad_output_value_bytes = kFp8Token;  // sent to the experts in FP8 (above)
     L.push_back(down);
     if (around_alltoall && local > 1) L.push_back(permutation("sort_back", routed, routed, kAct, token_bytes));
     L.push_back(comm("combine (ep)", OpComm::ep_combine, from_experts));

@@ -1100,6 +1100,14 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
                             "take the SMs they occupy from concurrent compute: " + sm_use(s.cluster));
   if (auto a = group_placement_assumption(s, l); !a.empty()) r.assumptions.push_back(a);
   if (auto a = expert_imbalance_assumption(s); !a.empty()) r.assumptions.push_back(a);
+  if (s.model.ffn.moe && s.training.precision == Precision::fp8)
+    r.assumptions.push_back(
+        std::string("expert dispatch (") + to_string(s.parallel.dispatcher) + "): " +
+        (l.shape.dispatch_fp8 ? "tokens travel to the experts in FP8, and so do their gradients back to them (DeepSeek-V3 "
+                                "§3.3.2)"
+                              : "tokens travel to the experts in BF16 and are quantized there, as Megatron-Core's "
+                                "dispatchers send them (dispatch_precision: fp8 to send FP8)") +
+        (s.parallel.dispatch_precision ? " (given)" : ""));
   r.assumptions.push_back(host_assumption(s, r.breakdown));
   r.assumptions.push_back("schedule " + std::string(to_string(sched.spec.kind)) + ", " + std::to_string(l.micro_batches) +
                           " micro-batches of " + std::to_string(s.parallel.micro_batch) + " per data-parallel rank" +

@@ -81,6 +81,7 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
                 {"routing", false, "MoE load balancing of this run, a regime of models/routing/balancing.yaml (default: the model's)"},
                 {"sequence_parallel", false, "with tp > 1 (default true)"},
                 {"dispatcher", false, "MoE token exchange: deepep (default) | hybridep | alltoall"},
+                {"dispatch_precision", false, "fp8 | bf16: the activations sent to the experts under FP8 training (default: fp8 through deepep, as DeepSeek-V3; bf16 through alltoall and hybridep, as Megatron-Core)"},
                 {"tp_comm_overlap", false, "TP collectives pipelined with their GEMMs, with sequence parallelism (default false)"},
                 {"ep_comm_overlap", false, "MoE with ep > 1, 1f1b without pipelining or interleaved-1f1b: each steady-state forward and backward run as one pair whose expert all-to-alls overlap the other's compute (Megatron-Core --overlap-moe-expert-parallel-comm; default false)"}});
   auto get = [&](std::string_view k, int& v) {
@@ -137,6 +138,10 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
   }
   if (auto v = p.optional_child("dispatcher"))
     out.dispatcher = v->as_enum<Dispatcher>();
+  if (auto v = p.optional_child("dispatch_precision")) {
+    out.dispatch_precision = v->as_enum<Precision>();
+    if (!model.ffn.moe) throw v->error("only used by mixture-of-experts models");
+  }
 }
 
 InferenceSpec parse_inference(const YamlNode& n, std::vector<KeySpec> extra = {}) {
@@ -503,6 +508,10 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
                 {"batch_ramp", false, "{from: sequences, tokens: T, points: N}: batch grown linearly over the first T tokens"},
                 {"phases", false, "later phases (context extension, fine-tuning, reported figures)"}});
   s.training.precision = t.child("precision").as_enum<Precision>();
+  if (auto p = n.optional_child("parallelism"))
+    if (auto v = p->optional_child("dispatch_precision");
+        v && s.parallel.dispatch_precision == Precision::fp8 && s.training.precision != Precision::fp8)
+      throw v->error("FP8 dispatch needs FP8 training (training.precision: fp8): BF16 experts take BF16 tokens");
   if (auto o = t.optional_child("optimizer")) {
     s.training.optimizer = o->as_string();
     if (s.training.optimizer != "adamw") throw o->error("unknown value '" + s.training.optimizer + "' (one of: adamw)");

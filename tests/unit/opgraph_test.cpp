@@ -169,6 +169,21 @@ TEST_CASE("FP8 linears carry their quantization passes (DeepSeek-V3 §3.3 and §
   // Routed experts get their tokens dispatched in FP8: no forward pass of their own.
   CHECK(find(g.moe_layer, "experts_gate_up").forward.quantize_bytes == 0);
   CHECK(find(g.moe_layer, "experts_down").forward.quantize_bytes > 0);
+  // Per routed token: 7168 FP8 values + 56 scales out, 7168 BF16 gradient values back.
+  const Op dispatch = find(g.moe_layer, "dispatch (ep)");
+  CHECK(dispatch.comm_bytes == doctest::Approx(T * 7168 * fp8));
+  CHECK(dispatch.backward_comm_bytes == doctest::Approx(T * 7168 * 2));
+  CHECK(find(g.moe_layer, "combine (ep)").backward_comm_bytes == doctest::Approx(T * 7168 * fp8));
+  // A BF16 dispatch (Megatron-Core's dispatchers) sends 2 bytes per value both ways, and the
+  // experts quantize on arrival the 4096 x 8 routed rows of 7168 that the rank's 4 experts receive.
+  shape.dispatch_fp8 = false;
+  const OpGraph b = build_op_graph(zoo("deepseek-v3"), shape);
+  CHECK(find(b.moe_layer, "dispatch (ep)").comm_bytes == doctest::Approx(T * 7168 * 2));
+  CHECK(find(b.moe_layer, "combine (ep)").backward_comm_bytes == doctest::Approx(T * 7168 * 2));
+  CHECK(find(b.moe_layer, "experts_gate_up").forward.quantize_bytes == doctest::Approx(T * 8 * 7168 * q));
+  CHECK(find(b.moe_layer, "experts_down").grad_output_value_bytes == 2);
+  CHECK(find(g.moe_layer, "experts_down").grad_output_value_bytes == doctest::Approx(fp8));
+  shape.dispatch_fp8 = true;
   // BF16 training quantizes nothing.
   shape.precision = Precision::bf16;
   for (const Op& op : build_op_graph(zoo("deepseek-v3"), shape).moe_layer) CHECK(op.forward.quantize_bytes == 0);

@@ -270,3 +270,16 @@ TEST_CASE("the expert all-to-all overlap is refused without experts, and with a 
   CHECK(piped.code == 1);
   CHECK(piped.err.find("needs interleaved-1f1b when pipelined") != std::string::npos);
 }
+
+TEST_CASE("an FP8 dispatch is refused without experts and under BF16 training") {
+  const auto dense = run_text("dispatch-dense.yaml", test::variant("cost:", "parallelism: {dispatch_precision: fp8}\ncost:"));
+  check_one_line(dense);
+  CHECK(dense.err.find("dispatch-dense.yaml:16:35: field 'parallelism.dispatch_precision': only used by mixture-of-experts models") !=
+        std::string::npos);
+  const std::string moe = "ffn: {kind: moe, activation: swiglu, experts: 8, experts_per_token: 2, expert_intermediate: 1024}";
+  std::string text = test::variant("ffn: {kind: dense, intermediate: 4096, activation: swiglu}", moe);
+  text.replace(text.find("cost:"), 5, "parallelism: {dispatch_precision: fp8}\ncost:");
+  const auto bf16 = run_text("dispatch-bf16.yaml", text);
+  check_one_line(bf16);
+  CHECK(bf16.err.find("field 'parallelism.dispatch_precision': FP8 dispatch needs FP8 training") != std::string::npos);
+}

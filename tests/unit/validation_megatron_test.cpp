@@ -69,6 +69,9 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
   // added the ModelZoo's Qwen3-235B EP32 row with it (17.6 s published, +1.1%); Megatron-Bridge's Qwen3-235B FP8
   // recipe runs it too and moved from -9.0% to +15.1% (its FP8 current scaling gains little over BF16 there: 253
   // against 245-276 TFLOP/s/GPU).
+  // 2026-12-06, the dispatch precision: Megatron-Core's all-to-all and HybridEP dispatchers send BF16 tokens, which
+  // the experts quantize on arrival (DeepSeek's FP8 dispatch stays with DeepEP): Qwen3-235B FP8 +15.1% -> -5.6%,
+  // Qwen3-30B-A3B +46.6% -> +41.7%.
   const std::map<std::string, int> limit_percent = {
       {"deepseek-v3-isca25-step", 16},
       {"dgxc-llama31-8b-bf16-8gpu", 8},
@@ -107,8 +110,8 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
       {"qwen3-235b-ep8-tp4-pp8-256gpu", 27},
       {"qwen3-235b-ep8-tp4-cp1-seq16k-256gpu", 7},
       {"qwen3-235b-ep8-tp4-cp8-seq128k-256gpu", 8},
-      {"mbridge2604-qwen3-30b-a3b-fp8-16gpu", 50},
-      {"mbridge2604-qwen3-235b-a22b-fp8-256gpu", 18},
+      {"mbridge2604-qwen3-30b-a3b-fp8-16gpu", 44},
+      {"mbridge2604-qwen3-235b-a22b-fp8-256gpu", 8},
       {"mixtral-8x22b-ep8-tp2-pp8-128gpu", 4},
       {"dgxc-deepseek-v3-bf16-1024gpu", 20},
       {"dgxc-deepseek-v3-bf16-512gpu", 18},

@@ -61,9 +61,22 @@ struct ParallelSpec {
   RoutingRegime routing;             // the model's balancing regime, or the layout's `routing:`
   bool sequence_parallel = true;     // with tp > 1 (Korthikanti et al. 2022)
   Dispatcher dispatcher = Dispatcher::deepep;
+  // Precision of the activations dispatched to the experts under FP8 training; unset: FP8 through
+  // DeepEP (DeepSeek-V3 §3.3.2), BF16 through an NCCL all-to-all or HybridEP (dispatch_fp8()).
+  std::optional<Precision> dispatch_precision;
   bool ep_comm_overlap = false;      // Megatron-Core's expert all-to-all overlap: steady-state F and B as one F&B pair
   bool tp_comm_overlap = false;      // TP all-gathers / reduce-scatters pipelined with their GEMMs (Transformer Engine)
 };
+
+/// Whether a MoE layer's tokens travel to their experts in FP8 (and their gradients back from
+/// them, the combine's backward). Given, the layout's `dispatch_precision`; otherwise FP8 exactly
+/// where DeepSeek's recipe sends it, FP8 training through DeepEP (DeepSeek-V3 §3.3.2): Megatron-Core's
+/// all-to-all and HybridEP dispatchers move the BF16 hidden states (fused_a2a.py: "HybridEP
+/// dispatcher does not support fp8 dispatch"), and Transformer Engine quantizes them after.
+inline bool dispatch_fp8(const ParallelSpec& p, Precision training) {
+  if (training != Precision::fp8) return false;
+  return p.dispatch_precision ? *p.dispatch_precision == Precision::fp8 : p.dispatcher == Dispatcher::deepep;
+}
 
 /// Memory outside the model's states and activations; both defaults are gpuhours assumptions (the
 /// README lists them), overridable in a scenario's `memory:`.

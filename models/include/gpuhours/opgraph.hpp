@@ -132,6 +132,10 @@ struct RankShape {
   Precision precision = Precision::bf16;
   double expert_imbalance = 1.0;  // max / mean tokens per expert-parallel rank
   TokenPermutation permutation = TokenPermutation::after_dispatch;
+  /// Under FP8: tokens dispatched to the experts (and gradients sent back to them) in FP8, so the
+  /// experts' first GEMM takes its input already quantized (DeepSeek-V3 §3.3.2); false: in BF16,
+  /// quantized on arrival.
+  bool dispatch_fp8 = true;
   AttentionKernel attention = AttentionKernel::fused;
   bool sequence_parallel = true;  // with tp > 1; false: all-reduce per block, norms on all T tokens
   bool dropout = false;           // hidden dropout after attention and MLP (reads, writes, 1-byte mask)
