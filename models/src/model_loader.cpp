@@ -51,6 +51,7 @@ ModelSpec load_model(const YamlNode& n) {
                 {"heads", true, "query heads"},
                 {"kv_heads", false, "key/value heads (gqa; default = heads)"},
                 {"head_dim", false, "per-head width (default hidden / heads)"},
+                {"qk_norm", false, "mha | gqa: RMSNorm over each query and key head before RoPE (QK-Norm, Dehghani et al. 2023; default false)"},
                 {"q_lora_rank", false, "mla: query compression rank (0: none)"},
                 {"kv_lora_rank", false, "mla: key/value compression rank"},
                 {"qk_nope_head_dim", false, "mla: per-head query/key width without RoPE"},
@@ -60,7 +61,7 @@ ModelSpec load_model(const YamlNode& n) {
   at.kind = a.child("kind").as_enum<AttentionKind>();
   at.heads = a.child("heads").as_count();
   if (at.kind == AttentionKind::mla) {
-    for (const char* k : {"kv_heads", "head_dim"})
+    for (const char* k : {"kv_heads", "head_dim", "qk_norm"})
       if (a.has(k)) throw a.child(k).error("not used by mla; give kv_lora_rank and the head dims");
     at.kv_heads = at.heads;
     at.q_lora_rank = a.has("q_lora_rank") ? a.child("q_lora_rank").as_int() : 0;
@@ -84,6 +85,7 @@ ModelSpec load_model(const YamlNode& n) {
       throw a.child("kv_heads").error("mha has kv_heads == heads; use kind: gqa");
     at.head_dim = a.has("head_dim") ? a.child("head_dim").as_count()
                                     : static_cast<int>(m.hidden / at.heads);
+    if (a.has("qk_norm")) at.qk_norm = a.child("qk_norm").as_bool();
   }
 
   const YamlNode f = n.child("ffn");

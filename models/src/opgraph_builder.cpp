@@ -233,6 +233,14 @@ struct Builder {
       L.push_back(elementwise("rope", d(T) * (a + 1) * at.qk_rope_head_dim, 1, 1, 1, 1, 0));
     } else {
       L.push_back(input_recomputed(sequence_sharded(linear("qkv_proj", T, h, std::int64_t{a + 2 * kv} * dqk, qkvb, fp8))));
+      // QK-Norm (Dehghani et al. 2023; Qwen3 Technical Report §2): an RMSNorm over each query and
+      // each key head, weights of one head's width shared by the heads; one kernel each.
+      if (at.qk_norm) {
+        for (const auto& [name, heads] : {std::pair{"q_norm", a}, std::pair{"k_norm", kv}}) {
+          L.push_back(norm(name, T, std::int64_t{heads} * dqk, m.norm));
+          L.back().params = dqk;
+        }
+      }
       L.push_back(elementwise("rope", d(T) * (a + kv) * dqk, 1, 1, 1, 1, 0));
     }
     // Ring attention (Liu et al. 2023): every rank's keys and values visit the other cp-1 ranks.

@@ -189,6 +189,28 @@ TEST_CASE("FP8 linears carry their quantization passes (DeepSeek-V3 §3.3 and §
   for (const Op& op : build_op_graph(zoo("deepseek-v3"), shape).moe_layer) CHECK(op.forward.quantize_bytes == 0);
 }
 
+TEST_CASE("QK-Norm adds an RMSNorm over the query heads and one over the key heads, each with one head's weights") {
+  ModelSpec m = zoo("qwen3-30b-a3b");
+  REQUIRE(m.attention.qk_norm);
+  RankShape shape;
+  shape.seq_len = 4096;
+  shape.tp = 2;
+  const OpGraph g = build_op_graph(m, shape);
+  // Per TP rank: 16 of 32 query heads and 2 of 4 key heads of 128, over the whole sequence.
+  const Op q = find(g.moe_layer, "q_norm"), k = find(g.moe_layer, "k_norm");
+  CHECK(q.forward.bytes == doctest::Approx(2.0 * 4096 * 16 * 128 * 2));  // read x, write y in BF16
+  CHECK(k.forward.bytes == doctest::Approx(2.0 * 4096 * 2 * 128 * 2));
+  CHECK(q.params == 128);
+  CHECK(k.params == 128);
+  // 48 layers x 2 x 128 weights more than the same model without it.
+  const std::int64_t with = count_params(m).total;
+  m.attention.qk_norm = false;
+  CHECK(with - count_params(m).total == 48 * 2 * 128);
+  bool any = false;
+  for (const Op& op : build_op_graph(m, shape).moe_layer) any = any || op.name == "q_norm" || op.name == "k_norm";
+  CHECK_FALSE(any);
+}
+
 TEST_CASE("a GeGLU FFN has SwiGLU's gated width and parameters, with a GELU-gated activation") {
   ModelSpec swiglu = zoo("llama-3-8b");
   ModelSpec geglu = swiglu;

@@ -72,6 +72,8 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
   // 2026-12-06, the dispatch precision: Megatron-Core's all-to-all and HybridEP dispatchers send BF16 tokens, which
   // the experts quantize on arrival (DeepSeek's FP8 dispatch stays with DeepEP): Qwen3-235B FP8 +15.1% -> -5.6%,
   // Qwen3-30B-A3B +46.6% -> +41.7%.
+  // 2026-12-06, Qwen3's QK-Norm (an RMSNorm over each query and key head): the Qwen3 rows 0.3-1.9% slower (Qwen3-30B-A3B
+  // +41.7% -> +39.0%, Qwen3-235B FSDP +9.9% -> +11.1%).
   const std::map<std::string, int> limit_percent = {
       {"deepseek-v3-isca25-step", 16},
       {"dgxc-llama31-8b-bf16-8gpu", 8},
@@ -110,7 +112,7 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
       {"qwen3-235b-ep8-tp4-pp8-256gpu", 27},
       {"qwen3-235b-ep8-tp4-cp1-seq16k-256gpu", 7},
       {"qwen3-235b-ep8-tp4-cp8-seq128k-256gpu", 8},
-      {"mbridge2604-qwen3-30b-a3b-fp8-16gpu", 44},
+      {"mbridge2604-qwen3-30b-a3b-fp8-16gpu", 41},
       {"mbridge2604-qwen3-235b-a22b-fp8-256gpu", 8},
       {"mixtral-8x22b-ep8-tp2-pp8-128gpu", 4},
       {"dgxc-deepseek-v3-bf16-1024gpu", 20},

@@ -42,6 +42,7 @@ struct AttentionSpec {
   int heads = 0;
   int kv_heads = 0;
   int head_dim = 0;
+  bool qk_norm = false;  // RMSNorm over each query and key head before RoPE (QK-Norm; Qwen3, OLMo 2)
   // Multi-head latent attention (DeepSeek-V2 §2.1): low-rank query and key/value compression,
   // a decoupled RoPE key shared by the heads.
   std::int64_t q_lora_rank = 0;  // 0: no query compression
