@@ -417,6 +417,23 @@ struct Builder {
   }
 };
 
+// Float8CurrentScaling (Fp8Recipe::current): before each cast of a BF16 operand, a kernel of its own
+// reads the whole tensor for its amax (Transformer Engine computes the amax, then the scale, then
+// quantizes), so the forward's x and the backward's dy are read twice. The weight gradient's
+// operands are the same quantized tensors (TE casts dy to both layouts at once): no extra pass.
+// Not simulated: the amax all-reduce over the tensor-parallel group under sequence parallelism.
+void apply_current_scaling(std::vector<Op>& ops) {
+  for (Op& op : ops) {
+    auto add_amax_pass = [](Kernel& k) {
+      if (k.quantize_bytes <= 0) return;
+      k.quantize_bytes *= (2 * kAct + kFp8Token) / (kAct + kFp8Token);  // elements x (read, read, write)
+      k.quantize_kernels = 2;
+    };
+    add_amax_pass(op.forward);
+    if (!op.backward.empty()) add_amax_pass(op.backward[0]);
+  }
+}
+
 // Autocast over FP32 parameters (RankShape::autocast): FP32 norms, residuals and embedding move
 // twice the bytes; before each linear a cast kernel converts its weight (and its input, when an
 // FP32 op produced it) to BF16, and its backward converts the gradients back.
@@ -548,6 +565,8 @@ OpGraph build_op_graph(const ModelSpec& m, const RankShape& s) {
     }
     for (Op op : b.head("mtp ", false)) g.mtp.push_back(op);
   }
+  if (b.fp8 && s.fp8_recipe == Fp8Recipe::current)
+    for (auto* ops : {&g.dense_layer, &g.moe_layer, &g.head, &g.mtp}) apply_current_scaling(*ops);
   return g;
 }
 

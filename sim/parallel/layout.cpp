@@ -53,6 +53,7 @@ RankShape rank_shape(const Scenario& s) {
   r.seq_len = s.training.seq_len;
   r.micro_batch = p.micro_batch;
   r.precision = s.training.precision;
+  r.fp8_recipe = s.training.fp8_recipe;
   r.dispatch_fp8 = dispatch_fp8(p, s.training.precision);
   r.expert_imbalance = expert_imbalance(s);
   r.permutation = p.dispatcher == Dispatcher::alltoall   ? TokenPermutation::around_alltoall

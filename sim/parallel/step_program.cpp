@@ -72,12 +72,12 @@ struct Item {  // one step of a chain: a kernel, or a communication task
 };
 using Chain = std::vector<Item>;
 
-// Kernel launches of an item: one; an FP8 GEMM's quantization pass another; a grouped GEMM one GEMM
+// Kernel launches of an item: one; an FP8 GEMM's quantization pass one more per kernel of it; a grouped GEMM one GEMM
 // per local expert (Transformer Engine's GroupedLinear under Megatron-Core's --moe-grouped-gemm:
 // "launch multiple local GEMM kernels in multiple streams", megatron/core/transformer/moe/README.md).
 std::int64_t launches(const Item& it) {
   if (it.is_comm) return 1;
-  return std::max(1, it.kernel.groups) + (it.kernel.quantize_bytes > 0 ? 1 : 0);
+  return std::max(1, it.kernel.groups) + (it.kernel.quantize_bytes > 0 ? it.kernel.quantize_kernels : 0);
 }
 
 // Expert-data-parallel peers are this many GPUs apart. MoE parallel folding (expert TP 1): a
@@ -1100,6 +1100,16 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
                             "take the SMs they occupy from concurrent compute: " + sm_use(s.cluster));
   if (auto a = group_placement_assumption(s, l); !a.empty()) r.assumptions.push_back(a);
   if (auto a = expert_imbalance_assumption(s); !a.empty()) r.assumptions.push_back(a);
+  if (s.training.precision == Precision::fp8)
+    r.assumptions.push_back(
+        std::string("FP8 recipe: ") + to_string(s.training.fp8_recipe) +
+        (s.training.fp8_recipe == Fp8Recipe::current
+             ? " scaling: each cast of an activation or gradient to FP8 first reads the tensor for its amax, a kernel of "
+               "its own (Transformer Engine's Float8CurrentScaling)"
+             : s.training.fp8_recipe == Fp8Recipe::blockwise
+                 ? ": each 1x128 tile scaled in the one casting pass (DeepSeek-V3 §3.3)"
+                 : " scaling: the cast uses earlier steps' amax and records this one's in the same pass (Transformer "
+                   "Engine's DelayedScaling; training.fp8_recipe to change)"));
   if (s.model.ffn.moe && s.training.precision == Precision::fp8)
     r.assumptions.push_back(
         std::string("expert dispatch (") + to_string(s.parallel.dispatcher) + "): " +

@@ -495,6 +495,7 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
   load_memory(n, s);
   const YamlNode t = n.child("training");
   t.check_keys({{"precision", true, "bf16 | fp8"},
+                {"fp8_recipe", false, "with fp8: delayed (default: Transformer Engine's DelayedScaling) | current (Float8CurrentScaling: an amax pass before each cast) | blockwise (DeepSeek-V3's 1x128 / 128x128 tiles)"},
                 {"optimizer", false, "adamw (default)"},
                 {"optimizer_moments", false, "fp32 (default) | bf16 (DeepSeek-V3)"},
                 {"gradients", false, "bf16 (default) | fp32: gradients accumulated in FP32 (DeepSeek-V3)"},
@@ -508,6 +509,10 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
                 {"batch_ramp", false, "{from: sequences, tokens: T, points: N}: batch grown linearly over the first T tokens"},
                 {"phases", false, "later phases (context extension, fine-tuning, reported figures)"}});
   s.training.precision = t.child("precision").as_enum<Precision>();
+  if (auto v = t.optional_child("fp8_recipe")) {
+    if (s.training.precision != Precision::fp8) throw v->error("only used with precision: fp8");
+    s.training.fp8_recipe = v->as_enum<Fp8Recipe>();
+  }
   if (auto p = n.optional_child("parallelism"))
     if (auto v = p->optional_child("dispatch_precision");
         v && s.parallel.dispatch_precision == Precision::fp8 && s.training.precision != Precision::fp8)

@@ -184,6 +184,19 @@ TEST_CASE("FP8 linears carry their quantization passes (DeepSeek-V3 §3.3 and §
   CHECK(find(b.moe_layer, "experts_down").grad_output_value_bytes == 2);
   CHECK(find(g.moe_layer, "experts_down").grad_output_value_bytes == doctest::Approx(fp8));
   shape.dispatch_fp8 = true;
+  // Current scaling reads x (forward) and dy (dgrad) once more for their amax, in a kernel of its
+  // own; the weight gradient reuses those quantized tensors.
+  shape.fp8_recipe = Fp8Recipe::current;
+  const Op oc = find(build_op_graph(zoo("deepseek-v3"), shape).moe_layer, "o_proj");
+  CHECK(oc.forward.quantize_bytes == doctest::Approx(T * 16384 * (q + 2)));
+  CHECK(oc.backward[0].quantize_bytes == doctest::Approx(T * 7168 * (q + 2)));
+  CHECK(oc.backward[1].quantize_bytes == doctest::Approx(o.backward[1].quantize_bytes));
+  CHECK(oc.forward.quantize_kernels == 2);
+  CHECK(o.forward.quantize_kernels == 1);
+  shape.fp8_recipe = Fp8Recipe::blockwise;
+  CHECK(find(build_op_graph(zoo("deepseek-v3"), shape).moe_layer, "o_proj").forward.quantize_bytes ==
+        doctest::Approx(o.forward.quantize_bytes));
+  shape.fp8_recipe = Fp8Recipe::delayed;
   // BF16 training quantizes nothing.
   shape.precision = Precision::bf16;
   for (const Op& op : build_op_graph(zoo("deepseek-v3"), shape).moe_layer) CHECK(op.forward.quantize_bytes == 0);

@@ -283,3 +283,12 @@ TEST_CASE("an FP8 dispatch is refused without experts and under BF16 training") 
   check_one_line(bf16);
   CHECK(bf16.err.find("field 'parallelism.dispatch_precision': FP8 dispatch needs FP8 training") != std::string::npos);
 }
+
+TEST_CASE("an FP8 recipe is refused under BF16 training, and an unknown one is named") {
+  const auto bf16 = run_text("recipe-bf16.yaml", test::variant("  precision: bf16\n", "  precision: bf16\n  fp8_recipe: current\n"));
+  check_one_line(bf16);
+  CHECK(bf16.err.find("field 'training.fp8_recipe': only used with precision: fp8") != std::string::npos);
+  const auto unknown = run_text("recipe-mx.yaml", test::variant("  precision: bf16\n", "  precision: fp8\n  fp8_recipe: mxfp8\n"));
+  check_one_line(unknown);
+  CHECK(unknown.err.find("field 'training.fp8_recipe': unknown value 'mxfp8'") != std::string::npos);
+}

@@ -165,6 +165,7 @@ struct PhaseSpec {
 
 struct TrainingSpec {
   Precision precision = Precision::bf16;
+  Fp8Recipe fp8_recipe = Fp8Recipe::delayed;  // with precision fp8
   std::string optimizer = "adamw";
   bool bf16_moments = false;  // AdamW moments in BF16 (DeepSeek-V3 §3.3.3)
   bool fp32_gradients = false;  // gradients accumulated in FP32 (DeepSeek-V3 §3.3.3), not BF16

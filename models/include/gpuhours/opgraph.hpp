@@ -52,6 +52,7 @@ struct Kernel {
   /// FP8 GEMMs: bytes of the separate memory-bound pass that quantizes their operands first (read
   /// BF16, write FP8 with scales), which DeepSeek-V3 §3.5.2 names as an HBM round trip.
   double quantize_bytes = 0;
+  int quantize_kernels = 1;  // kernels of that pass: 2 under current scaling (amax, then cast)
 };
 
 /// The parts of a layer Megatron-Core can recompute one by one (--recompute-granularity selective
@@ -130,6 +131,7 @@ struct RankShape {
   int tp = 1, cp = 1, ep = 1;
   std::int64_t seq_len = 0, micro_batch = 1;
   Precision precision = Precision::bf16;
+  Fp8Recipe fp8_recipe = Fp8Recipe::delayed;
   double expert_imbalance = 1.0;  // max / mean tokens per expert-parallel rank
   TokenPermutation permutation = TokenPermutation::after_dispatch;
   /// Under FP8: tokens dispatched to the experts (and gradients sent back to them) in FP8, so the
