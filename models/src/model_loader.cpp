@@ -51,6 +51,8 @@ ModelSpec load_model(const YamlNode& n) {
                 {"heads", true, "query heads"},
                 {"kv_heads", false, "key/value heads (gqa; default = heads)"},
                 {"head_dim", false, "per-head width (default hidden / heads)"},
+                {"sliding_window", false, "mha | gqa: tokens a query attends to, itself included (sliding-window attention; default: the whole causal prefix)"},
+                {"full_attention_every", false, "with sliding_window: every n-th layer attends to the whole prefix (Megatron-Core window_attn_skip_freq; default: none)"},
                 {"qk_norm", false, "mha | gqa: RMSNorm over each query and key head before RoPE (QK-Norm, Dehghani et al. 2023; default false)"},
                 {"q_lora_rank", false, "mla: query compression rank (0: none)"},
                 {"kv_lora_rank", false, "mla: key/value compression rank"},
@@ -61,7 +63,7 @@ ModelSpec load_model(const YamlNode& n) {
   at.kind = a.child("kind").as_enum<AttentionKind>();
   at.heads = a.child("heads").as_count();
   if (at.kind == AttentionKind::mla) {
-    for (const char* k : {"kv_heads", "head_dim", "qk_norm"})
+    for (const char* k : {"kv_heads", "head_dim", "qk_norm", "sliding_window", "full_attention_every"})
       if (a.has(k)) throw a.child(k).error("not used by mla; give kv_lora_rank and the head dims");
     at.kv_heads = at.heads;
     at.q_lora_rank = a.has("q_lora_rank") ? a.child("q_lora_rank").as_int() : 0;
@@ -86,6 +88,13 @@ ModelSpec load_model(const YamlNode& n) {
     at.head_dim = a.has("head_dim") ? a.child("head_dim").as_count()
                                     : static_cast<int>(m.hidden / at.heads);
     if (a.has("qk_norm")) at.qk_norm = a.child("qk_norm").as_bool();
+    if (a.has("sliding_window")) at.sliding_window = a.child("sliding_window").as_positive_int();
+    if (a.has("full_attention_every")) {
+      if (!a.has("sliding_window")) throw a.child("full_attention_every").error("only used with sliding_window");
+      at.full_attention_every = a.child("full_attention_every").as_count();
+      if (at.full_attention_every < 2)
+        throw a.child("full_attention_every").error("at least 2 (1 would make every layer full: leave sliding_window out)");
+    }
   }
 
   const YamlNode f = n.child("ffn");

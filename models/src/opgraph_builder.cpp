@@ -195,7 +195,7 @@ struct Builder {
     return op;
   }
 
-  void attention(std::vector<Op>& L) const {
+  void attention(std::vector<Op>& L, bool window) const {
     const AttentionSpec& at = m.attention;
     const std::int64_t h = m.hidden;
     const int a = at.heads / s.tp;
@@ -255,12 +255,20 @@ struct Builder {
       attn.name = "attention";
       attn.forward.kind = OpKind::attention;
       attn.forward.library = s.attention;
-      const double fwd = 2.0 * s.micro_batch * a * d(s.seq_len) * d(s.seq_len) * (dqk + dv) * 0.5 / s.cp;
+      const double fwd = 2.0 * s.micro_batch * a * d(s.seq_len) * attended_keys_per_query(m, window, s.seq_len) *
+                         (dqk + dv) / s.cp;
       attn.forward.flops = fwd;
       attn.forward.m = s.micro_batch * a;
       // Under context parallelism the kernels run block by block: a rank's s/cp queries against one
       // s/cp block of keys per ring step (Liu et al. 2023), so each kernel's shape is that block's.
       attn.forward.n = s.seq_len / s.cp;
+      // A window of W < s tokens: timed at the rate the kernels reach on causal sequences of W tokens,
+      // s/W of them (each query tile meets about W keys, as in a causal kernel of that length).
+      if (window && m.attention.sliding_window < s.seq_len) {
+        const std::int64_t w = m.attention.sliding_window;
+        attn.forward.m *= (s.seq_len + w - 1) / w;
+        attn.forward.n = w;
+      }
       attn.forward.k = dqk + dv;
       const double io = d(T) * (d(a) * (dqk + dv) + d(kv) * (dqk + dv)) * kAct;  // q, k, v, o
       attn.forward.bytes = io + d(T) * a * 4.0;
@@ -297,10 +305,10 @@ struct Builder {
     L.push_back(linear(prefix + "down_proj", T, f, h, bias, fp8));
   }
 
-  std::vector<Op> layer(bool moe) const {
+  std::vector<Op> layer(bool moe, bool window = false) const {
     std::vector<Op> L;
     const std::int64_t h = m.hidden;
-    attention(L);
+    attention(L, window);
     L.push_back(norm("ffn_norm", Ts, h, m.norm));
     tag(L, L.size() - 1, RecomputeModule::layernorm);
     const std::size_t ffn = L.size();
@@ -527,10 +535,21 @@ ParamCount count_params(const ModelSpec& m) {
   return p;
 }
 
+double attended_keys_per_query(const ModelSpec& m, bool window, std::int64_t seq_len) {
+  const std::int64_t w = m.attention.sliding_window;
+  if (!window || w <= 0 || w >= seq_len) return 0.5 * d(seq_len);  // causal: s/2 on average (the convention)
+  // Query i attends to min(i + 1, W) keys: s*W - W*(W-1)/2 pairs over the sequence.
+  return (d(seq_len) * d(w) - d(w) * d(w - 1) / 2) / d(seq_len);
+}
+
 double model_flops_per_token(const ModelSpec& m, std::int64_t seq_len) {
-  // 6N (Kaplan et al. 2020) + causal attention, half of PaLM's 12*L*H*Q*T (Chowdhery et al. 2022, App. B).
+  // 6N (Kaplan et al. 2020) + causal attention, half of PaLM's 12*L*H*Q*T (Chowdhery et al. 2022,
+  // App. B): 6 x 2 FLOPs per attended key and head width (forward and backward); a windowed layer
+  // attends to fewer keys.
   const double dqk = m.attention.qk_dim(), dv = m.attention.v_dim();
-  return 6.0 * d(count_params(m).matmul_active) + 3.0 * m.layers * m.attention.heads * d(seq_len) * (dqk + dv);
+  double keys = 0;
+  for (int i = 0; i < m.layers; ++i) keys += attended_keys_per_query(m, m.is_window_layer(i), seq_len);
+  return 6.0 * d(count_params(m).matmul_active) + 6.0 * keys * m.attention.heads * (dqk + dv);
 }
 
 OpGraph build_op_graph(const ModelSpec& m, const RankShape& s) {
@@ -550,9 +569,14 @@ OpGraph build_op_graph(const ModelSpec& m, const RankShape& s) {
   g.embedding.push_back(emb);
   g.dense_layer = b.layer(false);
   if (m.ffn.moe) g.moe_layer = b.layer(true);
+  if (m.attention.sliding_window > 0) {
+    g.dense_window_layer = b.layer(false, true);
+    if (m.ffn.moe) g.moe_window_layer = b.layer(true, true);
+  }
   g.head = b.head("", true);
   if (s.autocast)
-    for (auto* ops : {&g.embedding, &g.dense_layer, &g.moe_layer, &g.head}) apply_autocast(*ops);
+    for (auto* ops : {&g.embedding, &g.dense_layer, &g.moe_layer, &g.dense_window_layer, &g.moe_window_layer, &g.head})
+      apply_autocast(*ops);
   if (m.mtp_depth > 0) {
     // DeepSeek-V3 §2.2: RMSNorm the hidden state and the next token's embedding, project the
     // concatenation [2h -> h], run one transformer layer, then the shared output head.
@@ -566,7 +590,8 @@ OpGraph build_op_graph(const ModelSpec& m, const RankShape& s) {
     for (Op op : b.head("mtp ", false)) g.mtp.push_back(op);
   }
   if (b.fp8 && s.fp8_recipe == Fp8Recipe::current)
-    for (auto* ops : {&g.dense_layer, &g.moe_layer, &g.head, &g.mtp}) apply_current_scaling(*ops);
+    for (auto* ops : {&g.dense_layer, &g.moe_layer, &g.dense_window_layer, &g.moe_window_layer, &g.head, &g.mtp})
+      apply_current_scaling(*ops);
   return g;
 }
 

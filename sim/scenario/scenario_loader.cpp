@@ -91,6 +91,8 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
   get("pp", out.pp);
   get("ep", out.ep);
   get("cp", out.cp);
+  if (out.cp > 1 && model.attention.sliding_window > 0)
+    throw p.child("cp").error("sliding-window attention under context parallelism is not simulated");
   get("virtual_stages", out.virtual_stages);
   get("micro_batch", out.micro_batch);
   if (auto z = p.optional_child("zero")) {
@@ -200,6 +202,13 @@ void parse_generation(const YamlNode& n, GenerationSpec& g) {
   if (auto v = n.optional_child("inference")) g.inference = parse_inference(*v);
 }
 
+// Sliding-window attention is simulated in training only: generation would need its bounded KV
+// cache and decode kernels.
+void refuse_windowed_inference(const ModelSpec& m, const YamlNode& at) {
+  if (m.attention.sliding_window > 0)
+    throw at.error("model '" + m.name + "' has sliding-window attention, which gpuhours simulates in training only (not its KV cache or decode)");
+}
+
 // A later phase: training with its own shape and layout, RL, generation, or reported figures.
 PhaseSpec parse_phase(const YamlNode& n, const Scenario& s, const Catalog& catalog) {
   const std::vector<KeySpec> common = {
@@ -223,6 +232,7 @@ PhaseSpec parse_phase(const YamlNode& n, const Scenario& s, const Catalog& catal
     ph.model = std::make_shared<const ModelSpec>(load_named(*m, catalog, "models", "model", load_model));
   if (auto c = n.optional_child("cluster")) ph.cluster = std::make_shared<const ClusterSpec>(load_cluster(*c, catalog));
   const ModelSpec& model = ph.model ? *ph.model : s.model;
+  if (ph.kind != PhaseKind::train) refuse_windowed_inference(model, n.has("kind") ? n.child("kind") : n);
   ph.seq_len = n.has("seq_len") ? n.child("seq_len").as_positive_int() : s.training.seq_len;
   ph.global_batch = n.has("global_batch") ? n.child("global_batch").as_positive_int() : s.training.global_batch;
   ph.parallel = s.parallel;
@@ -445,6 +455,7 @@ Scenario load_platform(const YamlNode& deployment, const YamlNode& scenario, con
   s.name = scenario.child("name").as_string();
   s.title = scenario.child("title").as_string();
   s.model = load_named(deployment.child("model"), catalog, "models", "model", load_model);
+  refuse_windowed_inference(s.model, deployment.child("model"));
   s.cluster = load_cluster(deployment.child("cluster"), catalog);
   s.parallel.routing = model_regime(catalog, s.model);
   if (auto v = deployment.optional_child("routing")) {

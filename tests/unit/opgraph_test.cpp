@@ -202,6 +202,35 @@ TEST_CASE("FP8 linears carry their quantization passes (DeepSeek-V3 §3.3 and §
   for (const Op& op : build_op_graph(zoo("deepseek-v3"), shape).moe_layer) CHECK(op.forward.quantize_bytes == 0);
 }
 
+TEST_CASE("sliding-window attention: alternate layers attend to 128 keys, counted and timed at the window's shape") {
+  const ModelSpec m = zoo("gpt-oss-120b");
+  CHECK(m.is_window_layer(0));
+  CHECK_FALSE(m.is_window_layer(1));  // every second layer is full (window_attn_skip_freq 2)
+  CHECK(m.is_window_layer(34));
+  CHECK_FALSE(m.is_window_layer(35));
+  RankShape shape;
+  shape.seq_len = 4096;
+  shape.ep = 8;
+  const OpGraph g = build_op_graph(m, shape);
+  CHECK(&g.layer(m, 0) == &g.moe_window_layer);
+  CHECK(&g.layer(m, 1) == &g.moe_layer);
+  // 64 heads of width 64 + 64: a full layer attends to s^2/2 pairs, a windowed one to
+  // s*W - W*(W-1)/2 = 4096*128 - 128*127/2 = 516,160.
+  const Op full = find(g.moe_layer, "attention"), win = find(g.moe_window_layer, "attention");
+  CHECK(full.forward.flops == doctest::Approx(2.0 * 64 * 4096.0 * 4096 / 2 * 128));
+  CHECK(win.forward.flops == doctest::Approx(2.0 * 64 * 516160.0 * 128));
+  CHECK(win.forward.m == 64 * 32);  // timed as 4096 / 128 causal kernels of 128 tokens per head
+  CHECK(win.forward.n == 128);
+  CHECK(full.forward.n == 4096);
+  // Everything else in the layer is the same.
+  CHECK(g.moe_layer.size() == g.moe_window_layer.size());
+  // The MFU convention counts each layer's attended keys: 18 layers at 2048, 18 at 516160 / 4096.
+  const double dense = model_flops_per_token(m, 4096), keys = 18 * 2048.0 + 18 * 516160.0 / 4096;
+  ModelSpec unwindowed = m;
+  unwindowed.attention.sliding_window = 0;
+  CHECK(model_flops_per_token(unwindowed, 4096) - dense == doctest::Approx(6.0 * (36 * 2048.0 - keys) * 64 * 128));
+}
+
 TEST_CASE("QK-Norm adds an RMSNorm over the query heads and one over the key heads, each with one head's weights") {
   ModelSpec m = zoo("qwen3-30b-a3b");
   REQUIRE(m.attention.qk_norm);

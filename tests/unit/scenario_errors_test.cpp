@@ -292,3 +292,20 @@ TEST_CASE("an FP8 recipe is refused under BF16 training, and an unknown one is n
   check_one_line(unknown);
   CHECK(unknown.err.find("field 'training.fp8_recipe': unknown value 'mxfp8'") != std::string::npos);
 }
+
+TEST_CASE("a sliding window is refused where it is not simulated, and its every-n rule is checked") {
+  const std::string windowed = "attention: {kind: gqa, heads: 16, kv_heads: 4, sliding_window: 512}";
+  std::string text = test::variant("attention: {kind: gqa, heads: 16, kv_heads: 4}", windowed);
+  text.replace(text.find("nodes: 1, gpus_per_node: 1"), 26, "nodes: 1, gpus_per_node: 2");
+  text.replace(text.find("cost:"), 5, "parallelism: {cp: 2}\ncost:");
+  const auto cp = run_text("window-cp.yaml", text);
+  check_one_line(cp);
+  CHECK(cp.err.find("field 'parallelism.cp': sliding-window attention under context parallelism is not simulated") !=
+        std::string::npos);
+  const auto every = run_text("window-every.yaml", test::variant("kv_heads: 4}", "kv_heads: 4, full_attention_every: 2}"));
+  check_one_line(every);
+  CHECK(every.err.find("field 'model.attention.full_attention_every': only used with sliding_window") != std::string::npos);
+  const auto one = run_text("window-one.yaml", test::variant("kv_heads: 4}", "kv_heads: 4, sliding_window: 64, full_attention_every: 1}"));
+  check_one_line(one);
+  CHECK(one.err.find("at least 2") != std::string::npos);
+}

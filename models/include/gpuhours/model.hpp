@@ -43,6 +43,11 @@ struct AttentionSpec {
   int kv_heads = 0;
   int head_dim = 0;
   bool qk_norm = false;  // RMSNorm over each query and key head before RoPE (QK-Norm; Qwen3, OLMo 2)
+  // Sliding-window attention (Beltagy et al. 2020; Mistral 7B, Gemma, GPT-OSS): a query attends to
+  // the last `sliding_window` tokens (itself included); every `full_attention_every`-th layer
+  // attends to the whole causal prefix instead (0: every layer is windowed). 0: no window.
+  std::int64_t sliding_window = 0;
+  int full_attention_every = 0;
   // Multi-head latent attention (DeepSeek-V2 §2.1): low-rank query and key/value compression,
   // a decoupled RoPE key shared by the heads.
   std::int64_t q_lora_rank = 0;  // 0: no query compression
@@ -80,6 +85,12 @@ struct ModelSpec {
   int mtp_depth = 0;      // DeepSeek-V3 multi-token prediction modules
   std::optional<double> published_params, published_active_params;
   bool is_moe_layer(int layer) const { return ffn.moe && layer >= ffn.dense_layers; }
+  /// Whether layer `layer` (0-based) attends through the sliding window: Megatron-Core's
+  /// window_attn_skip_freq, layer i full when (i + 1) % full_attention_every == 0.
+  bool is_window_layer(int layer) const {
+    return attention.sliding_window > 0 &&
+           !(attention.full_attention_every > 0 && (layer + 1) % attention.full_attention_every == 0);
+  }
 };
 
 /// Loads a model file (or inline mapping), validating every field.

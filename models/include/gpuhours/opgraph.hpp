@@ -152,11 +152,14 @@ struct OpGraph {
   std::vector<Op> embedding;
   std::vector<Op> dense_layer;  // a layer with a dense FFN
   std::vector<Op> moe_layer;    // a layer with a mixture-of-experts FFN (MoE models)
+  // The same two with sliding-window attention (models with attention.sliding_window).
+  std::vector<Op> dense_window_layer, moe_window_layer;
   std::vector<Op> head;         // final norm, LM head, loss
   std::vector<Op> mtp;          // one multi-token-prediction module (projection, a layer, head, loss)
   std::int64_t tokens = 0;      // tokens per micro-batch on the rank
   std::int64_t routed_tokens = 0;  // of them, the tokens this rank routes to experts (T/tp under sequence parallelism)
   const std::vector<Op>& layer(const ModelSpec& m, int index) const {
+    if (m.is_window_layer(index)) return m.is_moe_layer(index) ? moe_window_layer : dense_window_layer;
     return m.is_moe_layer(index) ? moe_layer : dense_layer;
   }
 };
@@ -193,5 +196,8 @@ ParamCount count_params(const ModelSpec& model);
 /// For d_qk = d_v = d this is 6*L*s*a*d, half of PaLM's non-causal 12*L*H*Q*T. MTP modules
 /// are not counted (DeepSeek-V3 reports 37B activated without them).
 double model_flops_per_token(const ModelSpec& model, std::int64_t seq_len);
+/// Keys a query attends to on average over a causal sequence of `seq_len`: s/2 (the convention), or
+/// fewer through a sliding window (`window`: the layer is windowed).
+double attended_keys_per_query(const ModelSpec& model, bool window, std::int64_t seq_len);
 
 }  // namespace gpuhours
