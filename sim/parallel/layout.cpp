@@ -57,7 +57,7 @@ RankShape rank_shape(const Scenario& s) {
   r.dispatch_fp8 = dispatch_fp8(p, s.training.precision);
   r.expert_imbalance = expert_imbalance(s);
   r.permutation = p.dispatcher == Dispatcher::alltoall   ? TokenPermutation::around_alltoall
-                  : p.dispatcher == Dispatcher::hybridep ? TokenPermutation::in_dispatch
+                  : p.dispatcher == Dispatcher::hybridep && p.hybridep_fused_permute ? TokenPermutation::in_dispatch
                                                          : TokenPermutation::after_dispatch;
   r.attention = s.training.attention_kernel;
   r.sequence_parallel = p.sequence_parallel;

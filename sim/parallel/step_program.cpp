@@ -1191,11 +1191,12 @@ std::string part_times_key(const Scenario& s) {
   for (int k : p.layers_per_part) layers += std::to_string(k) + ",";
   return s.model.name + "|" + s.cluster.gpu.name + "|" + (s.cluster.calibration ? s.cluster.calibration->name : "") + "|" +
          name_of(s.cluster.clocks) + "|" +
-         to_string(s.training.precision) + "|" + std::to_string(s.training.seq_len) + "|" + std::to_string(p.tp) + "|" +
+         to_string(s.training.precision) + to_string(s.training.fp8_recipe) + "|" + std::to_string(s.training.seq_len) + "|" + std::to_string(p.tp) + "|" +
          std::to_string(p.cp) + "|" + std::to_string(p.ep) + "|" + std::to_string(p.pp) + "|" +
          std::to_string(p.virtual_stages) + "|" + std::to_string(p.micro_batch) + "|" + to_string(p.recompute) + std::to_string(p.recompute_modules) + "|" +
          p.schedule + "|" + layers + "|" + (p.expert_imbalance ? std::to_string(*p.expert_imbalance) : p.routing.name) + "|" + std::to_string(p.sequence_parallel) +
          std::to_string(p.tp_comm_overlap) + std::to_string(p.ep_comm_overlap) + to_string(p.dispatcher) +
+         std::to_string(p.hybridep_fused_permute) + std::to_string(dispatch_fp8(p, s.training.precision)) +
          "|" + name_of(s.training.attention_kernel) + std::to_string(s.training.dropout) +
          std::to_string(s.training.autocast) + "|" + std::to_string(s.uncertainty.kernel_time_scale) + "|" +
          std::to_string(straggler_time_factor(s.cluster)) + "|" +

@@ -4,6 +4,7 @@
 
 #include "gpuhours/opgraph.hpp"
 #include "gpuhours/scenario.hpp"
+#include "gpuhours/step.hpp"
 #include "gpuhours/yaml.hpp"
 #include "test_util.hpp"
 
@@ -374,4 +375,16 @@ TEST_CASE("recomputing by module (Megatron-Core's --recompute-modules) keeps eac
   for (const Op& op : L) all += op.saved_bytes;
   CHECK(find(L, "experts_down").saved_bytes > 0);
   CHECK(saved_bytes_recomputing(L, bit(RecomputeModule::moe_act)) == doctest::Approx(all - find(L, "experts_down").saved_bytes));
+}
+
+TEST_CASE("HybridEP permutes in a kernel after its dispatch unless the layout fuses the permutation into it") {
+  Scenario s = test::preset("deepseek-v3-claim");
+  s.parallel.dispatcher = Dispatcher::hybridep;
+  auto permutes = [&] {
+    const OpGraph g = scenario_op_graph(s);
+    return std::any_of(g.moe_layer.begin(), g.moe_layer.end(), [](const Op& op) { return op.name == "token_permute"; });
+  };
+  CHECK(permutes());  // Megatron-Core's default: moe_permute_fusion_into_hybridep false
+  s.parallel.hybridep_fused_permute = true;
+  CHECK_FALSE(permutes());
 }

@@ -309,3 +309,12 @@ TEST_CASE("a sliding window is refused where it is not simulated, and its every-
   check_one_line(one);
   CHECK(one.err.find("at least 2") != std::string::npos);
 }
+
+TEST_CASE("HybridEP's fused permutation is refused with another dispatcher") {
+  const std::string moe = "ffn: {kind: moe, activation: swiglu, experts: 8, experts_per_token: 2, expert_intermediate: 1024}";
+  std::string text = test::variant("ffn: {kind: dense, intermediate: 4096, activation: swiglu}", moe);
+  text.replace(text.find("cost:"), 5, "parallelism: {dispatcher: alltoall, hybridep_fused_permute: true}\ncost:");
+  const auto r = run_text("fused-alltoall.yaml", text);
+  check_one_line(r);
+  CHECK(r.err.find("field 'parallelism.hybridep_fused_permute': only used with dispatcher: hybridep") != std::string::npos);
+}

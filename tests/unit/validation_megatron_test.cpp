@@ -78,7 +78,9 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
   // set fp8_cs: Qwen3-30B-A3B +39.0% -> +32.2%, Qwen3-235B -6.2% -> -8.2%, Llama 3 70B -4.1% -> -5.0%, Llama 3.1 405B
   // +4.2% -> +0.5%.
   // 2026-12-06, sliding-window attention: added Megatron-Bridge's gpt-oss-120b BF16 row (64 H100, 5,824 tokens/s/GPU):
-  // +40.7%, the second largest error, not yet explained (docs/validation.md, the largest errors).
+  // +40.7%, the largest error, not yet explained (docs/validation.md, the largest errors).
+  // 2026-12-06, HybridEP permutes in a kernel after its dispatch unless fused (moe_permute_fusion_into_hybridep, which
+  // the Qwen3-30B-A3B FP8 recipe leaves off): +32.2% -> +28.3%.
   const std::map<std::string, int> limit_percent = {
       {"deepseek-v3-isca25-step", 16},
       {"dgxc-llama31-8b-bf16-8gpu", 8},
@@ -117,7 +119,7 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
       {"qwen3-235b-ep8-tp4-pp8-256gpu", 27},
       {"qwen3-235b-ep8-tp4-cp1-seq16k-256gpu", 7},
       {"qwen3-235b-ep8-tp4-cp8-seq128k-256gpu", 8},
-      {"mbridge2604-qwen3-30b-a3b-fp8-16gpu", 34},
+      {"mbridge2604-qwen3-30b-a3b-fp8-16gpu", 30},
       {"mbridge2604-qwen3-235b-a22b-fp8-256gpu", 10},
       {"mbridge2604-gpt-oss-120b-bf16-64gpu", 43},  // added 2026-12-06 with sliding-window attention
       {"mixtral-8x22b-ep8-tp2-pp8-128gpu", 4},

@@ -29,8 +29,9 @@ inline const char* to_string(Recompute r) { return name_of(r); }
 
 
 /// How MoE tokens travel to their experts: DeepEP (each token crosses to a node once and is
-/// forwarded over NVLink, DeepSeek-V3 §3.2.2), HybridEP (the same exchange, with the token
-/// permutation fused into its kernels: Megatron-Core's flex dispatcher, hybridep backend) or a plain
+/// forwarded over NVLink, DeepSeek-V3 §3.2.2), HybridEP (the same exchange through Megatron-Core's
+/// flex dispatcher, hybridep backend; the token permutation a kernel after it unless fused into its
+/// kernels: ParallelSpec::hybridep_fused_permute) or a plain
 /// NCCL all-to-all of every (token, expert) copy (Megatron-Core's alltoall token dispatcher).
 enum class Dispatcher { deepep, alltoall, hybridep };
 template <>
@@ -61,6 +62,9 @@ struct ParallelSpec {
   RoutingRegime routing;             // the model's balancing regime, or the layout's `routing:`
   bool sequence_parallel = true;     // with tp > 1 (Korthikanti et al. 2022)
   Dispatcher dispatcher = Dispatcher::deepep;
+  // HybridEP: the token permutation inside its dispatch and combine kernels (Megatron-Core's
+  // moe_permute_fusion_into_hybridep, default false: a permute kernel after the dispatch).
+  bool hybridep_fused_permute = false;
   // Precision of the activations dispatched to the experts under FP8 training; unset: FP8 through
   // DeepEP (DeepSeek-V3 §3.3.2), BF16 through an NCCL all-to-all or HybridEP (dispatch_fp8()).
   std::optional<Precision> dispatch_precision;
