@@ -574,9 +574,6 @@ OpGraph build_op_graph(const ModelSpec& m, const RankShape& s) {
     if (m.ffn.moe) g.moe_window_layer = b.layer(true, true);
   }
   g.head = b.head("", true);
-  if (s.autocast)
-    for (auto* ops : {&g.embedding, &g.dense_layer, &g.moe_layer, &g.dense_window_layer, &g.moe_window_layer, &g.head})
-      apply_autocast(*ops);
   if (m.mtp_depth > 0) {
     // DeepSeek-V3 §2.2: RMSNorm the hidden state and the next token's embedding, project the
     // concatenation [2h -> h], run one transformer layer, then the shared output head.
@@ -589,9 +586,10 @@ OpGraph build_op_graph(const ModelSpec& m, const RankShape& s) {
     }
     for (Op op : b.head("mtp ", false)) g.mtp.push_back(op);
   }
-  if (b.fp8 && s.fp8_recipe == Fp8Recipe::current)
-    for (auto* ops : {&g.dense_layer, &g.moe_layer, &g.dense_window_layer, &g.moe_window_layer, &g.head, &g.mtp})
-      apply_current_scaling(*ops);
+  for (std::vector<Op>* ops : g.lists()) {
+    if (s.autocast) apply_autocast(*ops);
+    if (b.fp8 && s.fp8_recipe == Fp8Recipe::current) apply_current_scaling(*ops);
+  }
   return g;
 }
 

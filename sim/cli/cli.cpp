@@ -190,7 +190,7 @@ int cmd_shapes(const Catalog& catalog, const std::string& scenario, std::ostream
     if (k.kind != OpKind::gemm || k.m <= 0) return;
     shapes.try_emplace({to_string(k.fp8 ? Precision::fp8 : Precision::bf16), k.groups, k.m, k.n, k.k}, name);
   };
-  for (const auto* ops : {&g.embedding, &g.dense_layer, &g.moe_layer, &g.dense_window_layer, &g.moe_window_layer, &g.head, &g.mtp})
+  for (const std::vector<Op>* ops : g.lists())
     for (const Op& op : *ops) {
       add(op.forward, op.name);
       for (std::size_t i = 0; i < op.backward.size(); ++i) add(op.backward[i], op.name + (i == 0 ? " dgrad" : " wgrad"));

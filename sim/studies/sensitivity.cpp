@@ -92,7 +92,10 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
     }));
   std::vector<SensitivityRow> rows;
   for (const Knob& k : knobs) {
-    SensitivityRow row{k.input, k.label(false, 1), k.label(true, 1)};
+    SensitivityRow row;
+    row.input = k.input;
+    row.low = k.label(false, 1);
+    row.high = k.label(true, 1);
     row.switch_only = k.switch_only;
     for (bool hi : {false, true}) {
       auto run_at = [&](double t) {
@@ -134,8 +137,14 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
     // Price moves cost only: the cheapest and dearest rental presets.
     const auto [lo, hi] = std::minmax_element(s.cost.rental_presets.begin(), s.cost.rental_presets.end(),
                                               [](const auto& a, const auto& b) { return a.second < b.second; });
-    rows.push_back({"rental price", lo->first, hi->first, base.gpu_hours, base.gpu_hours,
-                    base.gpu_hours * lo->second, base.gpu_hours * hi->second});
+    SensitivityRow price;
+    price.input = "rental price";
+    price.low = lo->first;
+    price.high = hi->first;
+    price.gpu_hours_low = price.gpu_hours_high = base.gpu_hours;
+    price.cost_low = base.gpu_hours * lo->second;
+    price.cost_high = base.gpu_hours * hi->second;
+    rows.push_back(std::move(price));
   }
   return rows;
 }

@@ -17,6 +17,13 @@ void check_one_line(const test::CliResult& r) {
   CHECK(r.code == 1);
   CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
 }
+// The inline scenario with 8 experts of 1024 (top 2) in place of its dense FFN, and `parallelism`
+// given before `cost:`.
+std::string moe_variant(const std::string& parallelism) {
+  std::string text = test::variant("ffn: {kind: dense, intermediate: 4096, activation: swiglu}",
+                                   "ffn: {kind: moe, activation: swiglu, experts: 8, experts_per_token: 2, expert_intermediate: 1024}");
+  return text.replace(text.find("cost:"), 5, "parallelism: " + parallelism + "\ncost:");
+}
 }  // namespace
 
 TEST_CASE("an unknown key names file:line:column and suggests the closest key") {
@@ -262,10 +269,8 @@ TEST_CASE("the expert all-to-all overlap is refused without experts, and with a 
   CHECK(dense.err.find("overlap-dense.yaml:16:32: field 'parallelism.ep_comm_overlap': only used by mixture-of-experts models") !=
         std::string::npos);
   // A MoE model under pipelined 1F1B: Megatron-Core pairs the passes only with virtual stages.
-  const std::string moe = "ffn: {kind: moe, activation: swiglu, experts: 8, experts_per_token: 2, expert_intermediate: 1024}";
-  std::string text = test::variant("ffn: {kind: dense, intermediate: 4096, activation: swiglu}", moe);
+  std::string text = moe_variant("{ep: 4, pp: 2, schedule: 1f1b, ep_comm_overlap: true}");
   text.replace(text.find("nodes: 1, gpus_per_node: 1"), 26, "nodes: 1, gpus_per_node: 8");
-  text.replace(text.find("cost:"), 5, "parallelism: {ep: 4, pp: 2, schedule: 1f1b, ep_comm_overlap: true}\ncost:");
   const auto piped = run_text("overlap-1f1b.yaml", text);
   CHECK(piped.code == 1);
   CHECK(piped.err.find("needs interleaved-1f1b when pipelined") != std::string::npos);
@@ -276,10 +281,7 @@ TEST_CASE("an FP8 dispatch is refused without experts and under BF16 training") 
   check_one_line(dense);
   CHECK(dense.err.find("dispatch-dense.yaml:16:35: field 'parallelism.dispatch_precision': only used by mixture-of-experts models") !=
         std::string::npos);
-  const std::string moe = "ffn: {kind: moe, activation: swiglu, experts: 8, experts_per_token: 2, expert_intermediate: 1024}";
-  std::string text = test::variant("ffn: {kind: dense, intermediate: 4096, activation: swiglu}", moe);
-  text.replace(text.find("cost:"), 5, "parallelism: {dispatch_precision: fp8}\ncost:");
-  const auto bf16 = run_text("dispatch-bf16.yaml", text);
+  const auto bf16 = run_text("dispatch-bf16.yaml", moe_variant("{dispatch_precision: fp8}"));
   check_one_line(bf16);
   CHECK(bf16.err.find("field 'parallelism.dispatch_precision': FP8 dispatch needs FP8 training") != std::string::npos);
 }
@@ -311,10 +313,7 @@ TEST_CASE("a sliding window is refused where it is not simulated, and its every-
 }
 
 TEST_CASE("HybridEP's fused permutation is refused with another dispatcher") {
-  const std::string moe = "ffn: {kind: moe, activation: swiglu, experts: 8, experts_per_token: 2, expert_intermediate: 1024}";
-  std::string text = test::variant("ffn: {kind: dense, intermediate: 4096, activation: swiglu}", moe);
-  text.replace(text.find("cost:"), 5, "parallelism: {dispatcher: alltoall, hybridep_fused_permute: true}\ncost:");
-  const auto r = run_text("fused-alltoall.yaml", text);
+  const auto r = run_text("fused-alltoall.yaml", moe_variant("{dispatcher: alltoall, hybridep_fused_permute: true}"));
   check_one_line(r);
   CHECK(r.err.find("field 'parallelism.hybridep_fused_permute': only used with dispatcher: hybridep") != std::string::npos);
 }

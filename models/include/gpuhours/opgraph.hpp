@@ -25,6 +25,7 @@
 //  - FP8 (DeepSeek-V3 §3.3.1): linear layers' GEMMs in FP8; embedding, LM head, router,
 //    normalisation and attention stay in BF16/FP32.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -158,6 +159,13 @@ struct OpGraph {
   std::vector<Op> mtp;          // one multi-token-prediction module (projection, a layer, head, loss)
   std::int64_t tokens = 0;      // tokens per micro-batch on the rank
   std::int64_t routed_tokens = 0;  // of them, the tokens this rank routes to experts (T/tp under sequence parallelism)
+  /// Every list of ops, for passes that apply to all of them.
+  std::array<std::vector<Op>*, 7> lists() {
+    return {&embedding, &dense_layer, &moe_layer, &dense_window_layer, &moe_window_layer, &head, &mtp};
+  }
+  std::array<const std::vector<Op>*, 7> lists() const {
+    return {&embedding, &dense_layer, &moe_layer, &dense_window_layer, &moe_window_layer, &head, &mtp};
+  }
   const std::vector<Op>& layer(const ModelSpec& m, int index) const {
     if (m.is_window_layer(index)) return m.is_moe_layer(index) ? moe_window_layer : dense_window_layer;
     return m.is_moe_layer(index) ? moe_layer : dense_layer;
