@@ -378,3 +378,11 @@ TEST_CASE("serve: --slo tries the layouts of the decoding pool's GPUs and keeps 
   for (const SloTry& t : c.tried)
     if (*t.result.meets_slo) CHECK(t.result.usd_per_request >= best.result.usd_per_request);
 }
+
+TEST_CASE("serve: a model with sliding-window attention is refused at its model field (windows are simulated in training only)") {
+  std::string text = one_gpu("{arrival: saturate, count: 1, input_tokens: {mean: 10}, output_tokens: {mean: 10}}");
+  text.replace(text.find("model: llama-3-8b"), 17, "model: gpt-oss-120b");
+  const auto r = cli({"serve", test::write_temp("window.yaml", text)});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("field 'deployments[0].model': model 'gpt-oss-120b' has sliding-window attention") != std::string::npos);
+}
