@@ -431,12 +431,12 @@ struct Builder {
 // operands are the same quantized tensors (TE casts dy to both layouts at once): no extra pass.
 // Not simulated: the amax all-reduce over the tensor-parallel group under sequence parallelism.
 void apply_current_scaling(std::vector<Op>& ops) {
+  auto add_amax_pass = [](Kernel& k) {
+    if (k.quantize_bytes <= 0) return;
+    k.quantize_bytes *= (2 * kAct + kFp8Token) / (kAct + kFp8Token);  // elements x (read, read, write)
+    k.quantize_kernels = 2;
+  };
   for (Op& op : ops) {
-    auto add_amax_pass = [](Kernel& k) {
-      if (k.quantize_bytes <= 0) return;
-      k.quantize_bytes *= (2 * kAct + kFp8Token) / (kAct + kFp8Token);  // elements x (read, read, write)
-      k.quantize_kernels = 2;
-    };
     add_amax_pass(op.forward);
     if (!op.backward.empty()) add_amax_pass(op.backward[0]);
   }

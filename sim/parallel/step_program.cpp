@@ -871,6 +871,21 @@ Scenario with_network_uncertainty(const Scenario& input) {
   return s;
 }
 
+// How the FP8 recipe prices each cast (opgraph_builder.cpp, apply_current_scaling).
+std::string fp8_recipe_assumption(Fp8Recipe recipe) {
+  switch (recipe) {
+    case Fp8Recipe::current:
+      return "FP8 recipe: current scaling: each cast of an activation or gradient to FP8 first reads the tensor for its "
+             "amax, a kernel of its own (Transformer Engine's Float8CurrentScaling)";
+    case Fp8Recipe::blockwise:
+      return "FP8 recipe: blockwise: each 1x128 tile scaled in the one casting pass (DeepSeek-V3 §3.3)";
+    case Fp8Recipe::delayed:
+      break;
+  }
+  return "FP8 recipe: delayed scaling: the cast uses earlier steps' amax and records this one's in the same pass "
+         "(Transformer Engine's DelayedScaling; training.fp8_recipe to change)";
+}
+
 // What the step assumed of the host that launches its kernels, and what waiting for it cost.
 std::string host_assumption(const Scenario& s, const StepBreakdown& b) {
   if (s.cluster.host_launch_seconds <= 0)
@@ -1100,16 +1115,7 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
                             "take the SMs they occupy from concurrent compute: " + sm_use(s.cluster));
   if (auto a = group_placement_assumption(s, l); !a.empty()) r.assumptions.push_back(a);
   if (auto a = expert_imbalance_assumption(s); !a.empty()) r.assumptions.push_back(a);
-  if (s.training.precision == Precision::fp8)
-    r.assumptions.push_back(
-        std::string("FP8 recipe: ") + to_string(s.training.fp8_recipe) +
-        (s.training.fp8_recipe == Fp8Recipe::current
-             ? " scaling: each cast of an activation or gradient to FP8 first reads the tensor for its amax, a kernel of "
-               "its own (Transformer Engine's Float8CurrentScaling)"
-             : s.training.fp8_recipe == Fp8Recipe::blockwise
-                 ? ": each 1x128 tile scaled in the one casting pass (DeepSeek-V3 §3.3)"
-                 : " scaling: the cast uses earlier steps' amax and records this one's in the same pass (Transformer "
-                   "Engine's DelayedScaling; training.fp8_recipe to change)"));
+  if (s.training.precision == Precision::fp8) r.assumptions.push_back(fp8_recipe_assumption(s.training.fp8_recipe));
   if (s.model.ffn.moe && s.training.precision == Precision::fp8)
     r.assumptions.push_back(
         std::string("expert dispatch (") + to_string(s.parallel.dispatcher) + "): " +

@@ -68,6 +68,11 @@ void scenario_exists(const Catalog& catalog, const YamlNode& n) {
 }
 
 // Overrides the keys `p` gives in `out` (a scenario's layout, or a phase's changes to it).
+// A key that only a mixture-of-experts model can use.
+void require_moe(const ModelSpec& model, const YamlNode& key) {
+  if (!model.ffn.moe) throw key.error("only used by mixture-of-experts models");
+}
+
 void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& catalog, ParallelSpec& out) {
   p.check_keys({{"tp", false, "tensor parallel"}, {"pp", false, "pipeline parallel"},
                 {"ep", false, "expert parallel"}, {"cp", false, "context parallel"},
@@ -119,7 +124,7 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
   if (auto v = p.optional_child("tp_comm_overlap")) out.tp_comm_overlap = v->as_bool();
   if (auto v = p.optional_child("ep_comm_overlap")) {
     out.ep_comm_overlap = v->as_bool();
-    if (out.ep_comm_overlap && !model.ffn.moe) throw v->error("only used by mixture-of-experts models");
+    if (out.ep_comm_overlap) require_moe(model, *v);
     if (out.ep_comm_overlap && out.ep <= 1) throw v->error("needs expert parallelism (ep > 1), as in Megatron-Core");
   }
   if (auto v = p.optional_child("expert_imbalance")) {
@@ -128,7 +133,7 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
       throw v->error("max / mean tokens lies between 1 and 1000");
   }
   if (auto v = p.optional_child("routing")) {
-    if (!model.ffn.moe) throw v->error("only used by mixture-of-experts models");
+    require_moe(model, *v);
     out.routing = balancing_regime(catalog, v->as_string(), v->where() + ": field '" + v->path() + "'");
   }
   if (auto v = p.optional_child("recompute"))
@@ -147,7 +152,7 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
   }
   if (auto v = p.optional_child("dispatch_precision")) {
     out.dispatch_precision = v->as_enum<Precision>();
-    if (!model.ffn.moe) throw v->error("only used by mixture-of-experts models");
+    require_moe(model, *v);
   }
 }
 
@@ -464,7 +469,7 @@ Scenario load_platform(const YamlNode& deployment, const YamlNode& scenario, con
   s.cluster = load_cluster(deployment.child("cluster"), catalog);
   s.parallel.routing = model_regime(catalog, s.model);
   if (auto v = deployment.optional_child("routing")) {
-    if (!s.model.ffn.moe) throw v->error("only used by mixture-of-experts models");
+    require_moe(s.model, *v);
     s.parallel.routing = balancing_regime(catalog, v->as_string(), v->where() + ": field '" + v->path() + "'");
   }
   load_memory(deployment, s);
