@@ -342,6 +342,27 @@ struct Builder {
     return op;
   }
 
+  // The bias of the experts' second projection under Megatron-Core's TEGroupedMLP
+  // (megatron/core/transformer/moe/experts.py, _apply_bias): the grouped GEMM returns it unapplied
+  // and an eager loop adds b_e * p to each local expert's rows, then concatenates them. Forward,
+  // per expert a product and a sum, and the concatenation: 2E + 1 kernels writing the rows 3 times
+  // and reading them 3 times (12 bytes per element in BF16). Backward (autograd), per expert the
+  // bias gradient sum(dy * p) and the gate-weight gradient sum(dy * b), two kernels each, the
+  // gradient's concatenation, the gate weights' own, and one accumulation per bias into its main
+  // gradient: 5E + 2 kernels, 16 bytes per element. The gate weights are taken in BF16 (Megatron-Core's
+  // moe_router_dtype unset).
+  Op eager_expert_bias(double rows, int local) const {
+    const double elems = rows * d(m.hidden);
+    Op op;
+    op.name = "experts_down_bias";
+    op.forward = memory_kernel(elems * 6 * kAct);
+    op.forward.kernels = 2 * local + 1;
+    op.backward = {memory_kernel(elems * 8 * kAct, true)};
+    op.backward[0].kernels = 5 * local + 2;
+    op.saved_bytes = op.saved_selective = rows * kAct;  // the gate weights
+    return op;
+  }
+
   void moe_ffn(std::vector<Op>& L) const {
     const FfnSpec& ff = m.ffn;
     const std::int64_t h = m.hidden;
@@ -384,15 +405,16 @@ struct Builder {
     const auto per_expert = static_cast<std::int64_t>(std::ceil(routed / local));
     const std::int64_t ei = ff.expert_intermediate;
     const bool glu = gated(ff.activation);
-    Op up = linear("experts_gate_up", per_expert, h, glu ? 2 * ei : ei, false, fp8, local, /*input_fp8=*/fp8_tokens);
+    Op up = linear("experts_gate_up", per_expert, h, glu ? 2 * ei : ei, bias, fp8, local, /*input_fp8=*/fp8_tokens);
     up.expert_params = true;
     L.push_back(up);
     L.push_back(activation(ff.activation, d(per_expert) * local * d(ei), fp8));
     tag(L, L.size() - 1, RecomputeModule::moe_act);
-    Op down = linear("experts_down", per_expert, ei, h, false, fp8, local);
+    Op down = linear("experts_down", per_expert, ei, h, bias, fp8, local);
     down.expert_params = true;
     if (fp8_tokens) down.grad_output_value_bytes = kFp8Token;  // sent to the experts in FP8 (above)
     L.push_back(down);
+    if (bias && s.expert_bias_eager) L.push_back(eager_expert_bias(routed, local));
     if (around_alltoall && local > 1) L.push_back(permutation("sort_back", routed, routed, kAct, token_bytes));
     L.push_back(comm("combine (ep)", OpComm::ep_combine, from_experts));
     L.back().backward_comm_bytes = to_experts;

@@ -72,7 +72,7 @@ double KernelModel::unscaled_seconds(const Kernel& k) const {
       }
     }
     if (k.kind == OpKind::memory) {
-      return gpu_.kernel_launch_seconds + k.bytes / profile_->elementwise_bytes_per_s;
+      return gpu_.kernel_launch_seconds * std::max(1, k.kernels) + k.bytes / profile_->elementwise_bytes_per_s;
     }
     // GEMMs without a shape (unfused attention): the roofline below.
   }

@@ -59,6 +59,7 @@ RankShape rank_shape(const Scenario& s) {
   r.permutation = p.dispatcher == Dispatcher::alltoall   ? TokenPermutation::around_alltoall
                   : p.dispatcher == Dispatcher::hybridep && p.hybridep_fused_permute ? TokenPermutation::in_dispatch
                                                          : TokenPermutation::after_dispatch;
+  r.expert_bias_eager = !p.expert_bias_fused;
   r.attention = s.training.attention_kernel;
   r.sequence_parallel = p.sequence_parallel;
   r.dropout = s.training.dropout;

@@ -77,7 +77,7 @@ using Chain = std::vector<Item>;
 // "launch multiple local GEMM kernels in multiple streams", megatron/core/transformer/moe/README.md).
 std::int64_t launches(const Item& it) {
   if (it.is_comm) return 1;
-  return std::max(1, it.kernel.groups) + (it.kernel.quantize_bytes > 0 ? it.kernel.quantize_kernels : 0);
+  return std::max({1, it.kernel.groups, it.kernel.kernels}) + (it.kernel.quantize_bytes > 0 ? it.kernel.quantize_kernels : 0);
 }
 
 // Expert-data-parallel peers are this many GPUs apart. MoE parallel folding (expert TP 1): a
@@ -1124,6 +1124,12 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
                               : "tokens travel to the experts in BF16 and are quantized there, as Megatron-Core's "
                                 "dispatchers send them (dispatch_precision: fp8 to send FP8)") +
         (s.parallel.dispatch_precision ? " (given)" : ""));
+  if (s.model.ffn.moe && s.model.bias)
+    r.assumptions.push_back(
+        s.parallel.expert_bias_fused
+            ? "expert biases: fused into the grouped GEMMs (expert_bias_fused: true, Transformer Engine's op fuser)"
+            : "expert biases: the second projection's bias added after its grouped GEMM by Megatron-Core's eager loop "
+              "over the local experts, 2 kernels per expert forward and 5 backward (expert_bias_fused: true to fuse it)");
   r.assumptions.push_back(host_assumption(s, r.breakdown));
   r.assumptions.push_back("schedule " + std::string(to_string(sched.spec.kind)) + ", " + std::to_string(l.micro_batches) +
                           " micro-batches of " + std::to_string(s.parallel.micro_batch) + " per data-parallel rank" +
@@ -1202,7 +1208,7 @@ std::string part_times_key(const Scenario& s) {
          std::to_string(p.virtual_stages) + "|" + std::to_string(p.micro_batch) + "|" + to_string(p.recompute) + std::to_string(p.recompute_modules) + "|" +
          p.schedule + "|" + layers + "|" + (p.expert_imbalance ? std::to_string(*p.expert_imbalance) : p.routing.name) + "|" + std::to_string(p.sequence_parallel) +
          std::to_string(p.tp_comm_overlap) + std::to_string(p.ep_comm_overlap) + to_string(p.dispatcher) +
-         std::to_string(p.hybridep_fused_permute) + std::to_string(dispatch_fp8(p, s.training.precision)) +
+         std::to_string(p.hybridep_fused_permute) + std::to_string(p.expert_bias_fused) + std::to_string(dispatch_fp8(p, s.training.precision)) +
          "|" + name_of(s.training.attention_kernel) + std::to_string(s.training.dropout) +
          std::to_string(s.training.autocast) + "|" + std::to_string(s.uncertainty.kernel_time_scale) + "|" +
          std::to_string(straggler_time_factor(s.cluster)) + "|" +

@@ -87,6 +87,7 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
                 {"sequence_parallel", false, "with tp > 1 (default true)"},
                 {"dispatcher", false, "MoE token exchange: deepep (default) | hybridep | alltoall"},
                 {"hybridep_fused_permute", false, "with dispatcher: hybridep, the token permutation inside its kernels (Megatron-Core's moe_permute_fusion_into_hybridep; default false: a permute kernel after the dispatch)"},
+                {"expert_bias_fused", false, "experts with biases: the second projection's bias fused into the grouped GEMM (Transformer Engine's op fuser; default false: Megatron-Core's eager loop over the local experts)"},
                 {"dispatch_precision", false, "fp8 | bf16: the activations sent to the experts under FP8 training (default: fp8 through deepep, as DeepSeek-V3; bf16 through alltoall and hybridep, as Megatron-Core)"},
                 {"tp_comm_overlap", false, "TP collectives pipelined with their GEMMs, with sequence parallelism (default false)"},
                 {"ep_comm_overlap", false, "MoE with ep > 1, 1f1b without pipelining or interleaved-1f1b: each steady-state forward and backward run as one pair whose expert all-to-alls overlap the other's compute (Megatron-Core --overlap-moe-expert-parallel-comm; default false)"}});
@@ -149,6 +150,11 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
   if (auto v = p.optional_child("hybridep_fused_permute")) {
     out.hybridep_fused_permute = v->as_bool();
     if (out.dispatcher != Dispatcher::hybridep) throw v->error("only used with dispatcher: hybridep");
+  }
+  if (auto v = p.optional_child("expert_bias_fused")) {
+    require_moe(model, *v);
+    if (!model.bias) throw v->error("only used by models whose experts carry biases (bias: true)");
+    out.expert_bias_fused = v->as_bool();
   }
   if (auto v = p.optional_child("dispatch_precision")) {
     out.dispatch_precision = v->as_enum<Precision>();

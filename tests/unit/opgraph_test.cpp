@@ -388,3 +388,28 @@ TEST_CASE("HybridEP permutes in a kernel after its dispatch unless the layout fu
   s.parallel.hybridep_fused_permute = true;
   CHECK_FALSE(permutes());
 }
+
+TEST_CASE("Experts with biases add the second projection's in an eager loop over the local experts unless it is fused") {
+  Scenario s = test::preset("deepseek-v3-claim");
+  s.model.bias = true;
+  s.parallel.expert_imbalance = 1.0;  // every rank gets the mean load: rows = routed tokens x top-k
+  const int local = s.model.ffn.experts / s.parallel.ep;
+  const OpGraph g = scenario_op_graph(s);
+  const Op& bias = find(g.moe_layer, "experts_down_bias");
+  const double elems = static_cast<double>(g.routed_tokens) * s.model.ffn.experts_per_token * s.model.hidden;
+  // Megatron-Core TEGroupedMLP._apply_bias: b * p and t + (b * p) per expert, one concatenation;
+  // BF16 rows written 3 times and read 3 times.
+  CHECK(bias.forward.kernels == 2 * local + 1);
+  CHECK(bias.forward.bytes == doctest::Approx(elems * 12));
+  REQUIRE(bias.backward.size() == 1);
+  CHECK(bias.backward[0].kernels == 5 * local + 2);
+  CHECK(bias.backward[0].bytes == doctest::Approx(elems * 16));
+  // The biases are parameters of the expert GEMMs: 2 x 2048 + 7168 per DeepSeek-V3 expert.
+  const Op& up = find(g.moe_layer, "experts_gate_up");
+  const Op& down = find(g.moe_layer, "experts_down");
+  CHECK(up.params == (7168LL * 4096 + 4096) * local);
+  CHECK(down.params == (2048LL * 7168 + 7168) * local);
+  s.parallel.expert_bias_fused = true;
+  const OpGraph fused = scenario_op_graph(s);
+  CHECK(std::none_of(fused.moe_layer.begin(), fused.moe_layer.end(), [](const Op& op) { return op.name == "experts_down_bias"; }));
+}

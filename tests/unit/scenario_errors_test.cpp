@@ -317,3 +317,12 @@ TEST_CASE("HybridEP's fused permutation is refused with another dispatcher") {
   check_one_line(r);
   CHECK(r.err.find("field 'parallelism.hybridep_fused_permute': only used with dispatcher: hybridep") != std::string::npos);
 }
+
+TEST_CASE("the fused expert bias is refused for experts without biases and for dense models") {
+  const auto moe = run_text("bias-moe.yaml", moe_variant("{expert_bias_fused: true}"));
+  check_one_line(moe);
+  CHECK(moe.err.find("field 'parallelism.expert_bias_fused': only used by models whose experts carry biases") != std::string::npos);
+  const auto dense = run_text("bias-dense.yaml", test::variant("cost:", "parallelism: {expert_bias_fused: true}\ncost:"));
+  check_one_line(dense);
+  CHECK(dense.err.find("field 'parallelism.expert_bias_fused': only used by mixture-of-experts models") != std::string::npos);
+}

@@ -81,6 +81,9 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
   // +40.7%, the largest error, not yet explained (docs/validation.md, the largest errors).
   // 2026-12-06, HybridEP permutes in a kernel after its dispatch unless fused (moe_permute_fusion_into_hybridep, which
   // the Qwen3-30B-A3B FP8 recipe leaves off): +32.2% -> +28.3%.
+  // 2026-12-07, the experts' biases (models with bias: true): Megatron-Core's TEGroupedMLP adds the second
+  // projection's bias in an eager loop over the local experts (2 kernels per expert forward, 5 backward, each launched
+  // by the host): gpt-oss-120b +40.7% -> +21.3%.
   const std::map<std::string, int> limit_percent = {
       {"deepseek-v3-isca25-step", 16},
       {"dgxc-llama31-8b-bf16-8gpu", 8},
@@ -121,7 +124,7 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
       {"qwen3-235b-ep8-tp4-cp8-seq128k-256gpu", 8},
       {"mbridge2604-qwen3-30b-a3b-fp8-16gpu", 30},
       {"mbridge2604-qwen3-235b-a22b-fp8-256gpu", 10},
-      {"mbridge2604-gpt-oss-120b-bf16-64gpu", 43},  // added 2026-12-06 with sliding-window attention
+      {"mbridge2604-gpt-oss-120b-bf16-64gpu", 24},  // added 2026-12-06 with sliding-window attention
       {"mixtral-8x22b-ep8-tp2-pp8-128gpu", 4},
       {"dgxc-deepseek-v3-bf16-1024gpu", 20},
       {"dgxc-deepseek-v3-bf16-512gpu", 18},

@@ -65,6 +65,10 @@ struct ParallelSpec {
   // HybridEP: the token permutation inside its dispatch and combine kernels (Megatron-Core's
   // moe_permute_fusion_into_hybridep, default false: a permute kernel after the dispatch).
   bool hybridep_fused_permute = false;
+  // Experts with biases (bias: true): the bias of their second projection fused into the grouped
+  // GEMM (Transformer Engine's op fuser); false (Megatron-Core's default TEGroupedMLP): added after
+  // it by an eager loop over the local experts (OpGraph op experts_down_bias).
+  bool expert_bias_fused = false;
   // Precision of the activations dispatched to the experts under FP8 training; unset: FP8 through
   // DeepEP (DeepSeek-V3 §3.3.2), BF16 through an NCCL all-to-all or HybridEP (dispatch_fp8()).
   std::optional<Precision> dispatch_precision;

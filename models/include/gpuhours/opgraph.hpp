@@ -54,6 +54,9 @@ struct Kernel {
   /// BF16, write FP8 with scales), which DeepSeek-V3 §3.5.2 names as an HBM round trip.
   double quantize_bytes = 0;
   int quantize_kernels = 1;  // kernels of that pass: 2 under current scaling (amax, then cast)
+  /// Memory-bound passes: kernels the pass is made of, each launched on its own (an eager loop over
+  /// the local experts launches a few per expert).
+  int kernels = 1;
 };
 
 /// The parts of a layer Megatron-Core can recompute one by one (--recompute-granularity selective
@@ -139,6 +142,9 @@ struct RankShape {
   /// experts' first GEMM takes its input already quantized (DeepSeek-V3 §3.3.2); false: in BF16,
   /// quantized on arrival.
   bool dispatch_fp8 = true;
+  /// Experts with biases: the second projection's bias added by an eager loop over the local experts
+  /// (Megatron-Core's TEGroupedMLP._apply_bias); false: fused into the grouped GEMM.
+  bool expert_bias_eager = true;
   AttentionKernel attention = AttentionKernel::fused;
   bool sequence_parallel = true;  // with tp > 1; false: all-reduce per block, norms on all T tokens
   bool dropout = false;           // hidden dropout after attention and MLP (reads, writes, 1-byte mask)
