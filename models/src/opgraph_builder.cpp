@@ -448,15 +448,17 @@ struct Builder {
 };
 
 // Float8CurrentScaling (Fp8Recipe::current): before each cast of a BF16 operand, a kernel of its own
-// reads the whole tensor for its amax (Transformer Engine computes the amax, then the scale, then
-// quantizes), so the forward's x and the backward's dy are read twice. The weight gradient's
-// operands are the same quantized tensors (TE casts dy to both layouts at once): no extra pass.
+// reads the whole tensor for its amax, so the forward's x and the backward's dy are read twice. The
+// weight gradient's operands are the same quantized tensors (TE casts dy to both layouts at once): no
+// extra pass. Kernels (transformer_engine/pytorch/csrc/quantizer.cpp, Float8CurrentScalingQuantizer::
+// quantize_impl): amax, scale, cast per tensor; a grouped GEMM's input split by split (csrc/extensions/
+// cast.cpp, multi_tensor_quantize_impl: "only have fused kernel for FP8 delayed scaling").
 // Not simulated: the amax all-reduce over the tensor-parallel group under sequence parallelism.
 void apply_current_scaling(std::vector<Op>& ops) {
   auto add_amax_pass = [](Kernel& k) {
     if (k.quantize_bytes <= 0) return;
     k.quantize_bytes *= (2 * kAct + kFp8Token) / (kAct + kFp8Token);  // elements x (read, read, write)
-    k.quantize_kernels = 2;
+    k.quantize_kernels = 3 * std::max(1, k.groups);
   };
   for (Op& op : ops) {
     add_amax_pass(op.forward);

@@ -44,7 +44,12 @@ KernelModel::KernelModel(const ClusterSpec& cluster, double time_scale)
 
 Time KernelModel::time(const Kernel& k) const {
   // An FP8 GEMM's quantization pass is a memory-bound kernel of its own, before the GEMM.
-  const double quantize = k.quantize_bytes > 0 ? unscaled_seconds(Kernel{OpKind::memory, 0, k.quantize_bytes}) : 0.0;
+  double quantize = 0;
+  if (k.quantize_bytes > 0) {
+    Kernel pass{OpKind::memory, 0, k.quantize_bytes};
+    pass.kernels = k.quantize_kernels;
+    quantize = unscaled_seconds(pass);
+  }
   return Time::from_seconds_ceil((unscaled_seconds(k) + quantize) * scale_);
 }
 

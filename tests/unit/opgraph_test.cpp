@@ -192,8 +192,18 @@ TEST_CASE("FP8 linears carry their quantization passes (DeepSeek-V3 §3.3 and §
   CHECK(oc.forward.quantize_bytes == doctest::Approx(T * 16384 * (q + 2)));
   CHECK(oc.backward[0].quantize_bytes == doctest::Approx(T * 7168 * (q + 2)));
   CHECK(oc.backward[1].quantize_bytes == doctest::Approx(o.backward[1].quantize_bytes));
-  CHECK(oc.forward.quantize_kernels == 2);
+  // Transformer Engine's Float8CurrentScalingQuantizer: amax, scale, cast, three kernels per tensor; a
+  // grouped GEMM's input is quantized split by split (only delayed scaling has a fused multi-tensor
+  // cast), so 3 per local expert, where delayed scaling casts all of them in one kernel.
+  CHECK(oc.forward.quantize_kernels == 3);
   CHECK(o.forward.quantize_kernels == 1);
+  const OpGraph gc = build_op_graph(zoo("deepseek-v3"), shape);
+  const Op& down = find(gc.moe_layer, "experts_down");
+  CHECK(down.forward.groups == 4);
+  CHECK(down.forward.quantize_kernels == 3 * 4);
+  CHECK(down.backward[0].quantize_kernels == 3 * 4);
+  CHECK(find(gc.moe_layer, "experts_gate_up").forward.quantize_bytes == 0);  // dispatched in FP8: nothing to cast
+  CHECK(find(g.moe_layer, "experts_down").forward.quantize_kernels == 1);
   shape.fp8_recipe = Fp8Recipe::blockwise;
   CHECK(find(build_op_graph(zoo("deepseek-v3"), shape).moe_layer, "o_proj").forward.quantize_bytes ==
         doctest::Approx(o.forward.quantize_bytes));

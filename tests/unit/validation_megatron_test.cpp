@@ -84,6 +84,10 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
   // 2026-12-07, the experts' biases (models with bias: true): Megatron-Core's TEGroupedMLP adds the second
   // projection's bias in an eager loop over the local experts (2 kernels per expert forward, 5 backward, each launched
   // by the host): gpt-oss-120b +40.7% -> +21.3%.
+  // 2026-12-07, FP8 current scaling costs three kernels per tensor (amax, scale, cast), and a grouped GEMM casts its
+  // input split by split (Transformer Engine fuses the multi-tensor cast only under delayed scaling): Qwen3-30B-A3B
+  // +28.3% -> -9.1%, Qwen3-235B FP8 -8.2% -> -9.6%, Llama 3.1 405B +0.5% -> -0.0%; Llama 3 70B -5.0% -> -4.4% with
+  // its recipe's pipeline layout given (the automatic split had flipped to one 4% slower).
   const std::map<std::string, int> limit_percent = {
       {"deepseek-v3-isca25-step", 16},
       {"dgxc-llama31-8b-bf16-8gpu", 8},
@@ -122,8 +126,8 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
       {"qwen3-235b-ep8-tp4-pp8-256gpu", 27},
       {"qwen3-235b-ep8-tp4-cp1-seq16k-256gpu", 7},
       {"qwen3-235b-ep8-tp4-cp8-seq128k-256gpu", 8},
-      {"mbridge2604-qwen3-30b-a3b-fp8-16gpu", 30},
-      {"mbridge2604-qwen3-235b-a22b-fp8-256gpu", 10},
+      {"mbridge2604-qwen3-30b-a3b-fp8-16gpu", 12},
+      {"mbridge2604-qwen3-235b-a22b-fp8-256gpu", 12},
       {"mbridge2604-gpt-oss-120b-bf16-64gpu", 24},  // added 2026-12-06 with sliding-window attention
       {"mixtral-8x22b-ep8-tp2-pp8-128gpu", 4},
       {"dgxc-deepseek-v3-bf16-1024gpu", 20},
