@@ -128,6 +128,9 @@ Op input_recomputed(Op op) {
 void tag(std::vector<Op>& L, std::size_t from, RecomputeModule module) {
   for (std::size_t i = from; i < L.size(); ++i) L[i].modules |= bit(module);
 }
+void tag(std::vector<Op>& L, std::size_t from, std::size_t to, GraphScope scope) {
+  for (std::size_t i = from; i < to; ++i) L[i].graph_scopes |= bit(scope);
+}
 
 struct Builder {
   const ModelSpec& m;
@@ -309,12 +312,18 @@ struct Builder {
     std::vector<Op> L;
     const std::int64_t h = m.hidden;
     attention(L, window);
+    tag(L, 0, L.size(), GraphScope::attn);
+    const std::size_t ffn_norm = L.size();
     L.push_back(norm("ffn_norm", Ts, h, m.norm));
     tag(L, L.size() - 1, RecomputeModule::layernorm);
     const std::size_t ffn = L.size();
     if (moe) {
       moe_ffn(L);
       tag(L, ffn, RecomputeModule::moe);
+      // The router's graph holds the norm, the router and the shared experts (transformer_layer.py).
+      for (std::size_t i = ffn_norm; i < L.size(); ++i)
+        if (i == ffn_norm || L[i].name == "router" || (L[i].modules & bit(RecomputeModule::shared_experts)))
+          L[i].graph_scopes |= bit(GraphScope::moe_router);
     } else {
       block_entry(L, "ffn");
       dense_ffn(L, m.ffn.intermediate, "");
@@ -322,6 +331,7 @@ struct Builder {
       tag(L, ffn, RecomputeModule::mlp);
     }
     L.push_back(residual("ffn_residual", Ts, h));
+    if (!moe) tag(L, ffn_norm, L.size(), GraphScope::mlp);
     return L;
   }
 

@@ -48,9 +48,15 @@ Time KernelModel::time(const Kernel& k) const {
   if (k.quantize_bytes > 0) {
     Kernel pass{OpKind::memory, 0, k.quantize_bytes};
     pass.kernels = k.quantize_kernels;
+    pass.graphed = k.graphed;
     quantize = unscaled_seconds(pass);
   }
   return Time::from_seconds_ceil((unscaled_seconds(k) + quantize) * scale_);
+}
+
+// The GPU's time between two kernels: a launch, or the gap between kernels replayed from a graph.
+double KernelModel::launch_gap(const Kernel& k) const {
+  return k.graphed ? gpu_.graph_kernel_gap_seconds.value() : gpu_.kernel_launch_seconds;
 }
 
 double KernelModel::unscaled_seconds(const Kernel& k) const {
@@ -77,7 +83,7 @@ double KernelModel::unscaled_seconds(const Kernel& k) const {
       }
     }
     if (k.kind == OpKind::memory) {
-      return gpu_.kernel_launch_seconds * std::max(1, k.kernels) + k.bytes / profile_->elementwise_bytes_per_s;
+      return launch_gap(k) * std::max(1, k.kernels) + k.bytes / profile_->elementwise_bytes_per_s;
     }
     // GEMMs without a shape (unfused attention): the roofline below.
   }
@@ -91,7 +97,7 @@ double KernelModel::unscaled_seconds(const Kernel& k) const {
   const double hbm = gpu_.hbm_bytes_per_s * (k.kind == OpKind::memory ? gpu_.achievable.elementwise : gpu_.achievable.copy);
   const double compute_s = peak > 0 ? k.flops / peak : 0.0;
   const double memory_s = k.bytes / hbm;
-  return gpu_.kernel_launch_seconds + std::max(compute_s, memory_s);
+  return launch_gap(k) + std::max(compute_s, memory_s);
 }
 
 const ThroughputTable& KernelModel::attention_table(AttentionKernel library, bool backward) const {

@@ -62,6 +62,9 @@ struct Item {  // one step of a chain: a kernel, or a communication task
   // The host issues this item only once the GPU has finished the item before it: a MoE forward's
   // dispatch needs the token counts per expert on the CPU (a device-to-host copy and wait).
   bool host_sync = false;
+  // Replayed from a CUDA graph (ParallelSpec::cuda_graph_scopes): the host launches the graph once,
+  // at the first item of each run of graphed items of a layer (`graph_head`), and none of the rest.
+  bool graphed = false, graph_head = false;
   Kernel kernel;
   Time kernel_time;  // the kernel's time alone (compute items)
   const char* bytes_key = nullptr;  // communication: what it counts as in comm_bytes_per_step
@@ -76,6 +79,7 @@ using Chain = std::vector<Item>;
 // per local expert (Transformer Engine's GroupedLinear under Megatron-Core's --moe-grouped-gemm:
 // "launch multiple local GEMM kernels in multiple streams", megatron/core/transformer/moe/README.md).
 std::int64_t launches(const Item& it) {
+  if (it.graphed) return it.graph_head ? 1 : 0;
   if (it.is_comm) return 1;
   return std::max({1, it.kernel.groups, it.kernel.kernels}) + (it.kernel.quantize_bytes > 0 ? it.kernel.quantize_kernels : 0);
 }
@@ -346,21 +350,36 @@ class ProgramBuilder {
     return it;
   }
 
-  Item kernel_item(const std::string& label, const Kernel& k) {
+  Item kernel_item(const std::string& label, const Kernel& k, bool graphed = false) {
     Item it;
     if (labels_) it.label = label;
     it.kernel = k;
-    it.kernel_time = kernels_.time(k);
+    it.kernel.graphed = graphed;
+    it.graphed = graphed;
+    it.kernel_time = kernels_.time(it.kernel);
     return it;
   }
 
   // Forward chain of a list of ops.
   void forward(const std::vector<Op>& ops, const std::string& prefix, Chain& out) {
+    const std::size_t from = out.size();
     for (std::size_t i = 0; i < ops.size(); ++i) {
       const Op& op = ops[i];
-      if (op.comm == OpComm::none) out.push_back(kernel_item(prefix + op.name, op.forward));
-      else if (Item it = comm_item(op, false, overlap_partner(ops, i, false)); !it.skip) out.push_back(it);
+      if (op.comm == OpComm::none) out.push_back(kernel_item(prefix + op.name, op.forward, graphed(op)));
+      else if (Item it = comm_item(op, false, overlap_partner(ops, i, false)); !it.skip) out.push_back(graph(it, op));
     }
+    mark_graph_heads(out, from);
+  }
+
+  // Whether the layout's CUDA graphs capture `op`.
+  bool graphed(const Op& op) const { return (op.graph_scopes & s_.parallel.cuda_graph_scopes) != 0; }
+  Item graph(Item it, const Op& op) const {
+    it.graphed = graphed(op);
+    return it;
+  }
+  // One graph per run of graphed items among those appended from `from` (one list of ops: a layer).
+  static void mark_graph_heads(Chain& c, std::size_t from) {
+    for (std::size_t i = from; i < c.size(); ++i) c[i].graph_head = c[i].graphed && (i == from || !c[i - 1].graphed);
   }
 
   // TP communication overlap (Transformer Engine userbuffers; Wang et al., ASPLOS '23): an
@@ -395,12 +414,13 @@ class ProgramBuilder {
   void backward(const std::vector<Op>& ops, const std::string& prefix, bool with_weights, Chain& out,
                 bool weights_beside_comm = false) {
     Chain held;  // weight gradients waiting for the next communication op (weights_beside_comm)
+    const std::size_t from = out.size();
     for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
       const Op& op = *it;
       if (op.comm != OpComm::none) {
         const auto index = static_cast<std::size_t>(std::distance(ops.begin(), it.base()) - 1);
         if (Item it = comm_item(op, true, overlap_partner(ops, index, true)); !it.skip) {
-          out.push_back(it);
+          out.push_back(graph(it, op));
           for (Item& w : held) w.beside_comm = true;
           out.insert(out.end(), held.begin(), held.end());
           held.clear();
@@ -412,14 +432,16 @@ class ProgramBuilder {
       const bool weights_here = with_weights || op.weight_grad_inline;
       Chain& weights_to = with_weights && weights_beside_comm && !op.weight_grad_inline ? held : out;
       for (std::size_t i = 0; i < (weights_here ? n : input); ++i)
-        (i < input ? out : weights_to).push_back(kernel_item(prefix + op.name + (i < input ? " dgrad" : " wgrad"), op.backward[i]));
+        (i < input ? out : weights_to).push_back(kernel_item(prefix + op.name + (i < input ? " dgrad" : " wgrad"), op.backward[i], graphed(op)));
       if (with_weights && n > 0) mark((n > input ? weights_to : out).back(), op);
     }
     out.insert(out.end(), held.begin(), held.end());  // no communication op left in these ops
+    mark_graph_heads(out, from);
   }
 
   void weights(const std::vector<Op>& ops, const std::string& prefix, Chain& out) {
     Op carry;  // parameters whose gradients the B pass computed (norms, embedding, inline W): reduced with W's
+    const std::size_t from = out.size();
     for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
       const std::size_t n = it->backward.size();
       if (it->weight_grad_kernels == 0 || it->weight_grad_inline) {
@@ -427,12 +449,13 @@ class ProgramBuilder {
         continue;
       }
       for (std::size_t i = n - static_cast<std::size_t>(it->weight_grad_kernels); i < n; ++i)
-        out.push_back(kernel_item(prefix + it->name + " wgrad", it->backward[i]));
+        out.push_back(kernel_item(prefix + it->name + " wgrad", it->backward[i], graphed(*it)));
       mark(out.back(), *it);
       mark(out.back(), carry);
       carry.params = 0;
     }
     if (!out.empty()) mark(out.back(), carry);
+    mark_graph_heads(out, from);
   }
 
   static void mark(Item& it, const Op& op) {
@@ -890,12 +913,20 @@ std::string fp8_recipe_assumption(Fp8Recipe recipe) {
 std::string host_assumption(const Scenario& s, const StepBreakdown& b) {
   if (s.cluster.host_launch_seconds <= 0)
     return "host: off, an ideal host (every kernel launched the moment it may run; cluster: {host: true} simulates it)";
+  std::string graphs;
+  if (const std::uint32_t scopes = s.parallel.cuda_graph_scopes) {
+    for (const auto& [scope, name] : EnumTable<GraphScope>::names)
+      if (scopes & bit(scope)) graphs += (graphs.empty() ? "" : ", ") + std::string(name);
+    graphs = fmt::format("; each layer's {} replayed from CUDA graphs, one launch per graph and pass, {:.1f} us between "
+                         "their kernels",
+                         graphs, s.cluster.gpu.graph_kernel_gap_seconds.value_or(0) * 1e6);
+  }
   return fmt::format(
       "host: each rank's kernels are launched one after another by an eager framework, {:.0f} us of CPU each "
       "(hardware/host.yaml: DeepSeek's training profile), a grouped GEMM one launch per local expert, an FP8 GEMM's "
-      "quantization another; a MoE layer's forward dispatch waits on the CPU for its token counts per expert. The GPU "
+      "quantization another{}; a MoE layer's forward dispatch waits on the CPU for its token counts per expert. The GPU "
       "waits for the host {:.3f} s per step",
-      s.cluster.host_launch_seconds * 1e6, b.waiting_for_host);
+      s.cluster.host_launch_seconds * 1e6, graphs, b.waiting_for_host);
 }
 
 StepResult simulate_step(const Scenario& input, const TraceSink& trace) { return simulate_step(input, make_layout(input), trace); }
@@ -1208,7 +1239,7 @@ std::string part_times_key(const Scenario& s) {
          std::to_string(p.virtual_stages) + "|" + std::to_string(p.micro_batch) + "|" + to_string(p.recompute) + std::to_string(p.recompute_modules) + "|" +
          p.schedule + "|" + layers + "|" + (p.expert_imbalance ? std::to_string(*p.expert_imbalance) : p.routing.name) + "|" + std::to_string(p.sequence_parallel) +
          std::to_string(p.tp_comm_overlap) + std::to_string(p.ep_comm_overlap) + to_string(p.dispatcher) +
-         std::to_string(p.hybridep_fused_permute) + std::to_string(p.expert_bias_fused) + std::to_string(dispatch_fp8(p, s.training.precision)) +
+         std::to_string(p.hybridep_fused_permute) + std::to_string(p.expert_bias_fused) + std::to_string(p.cuda_graph_scopes) + std::to_string(dispatch_fp8(p, s.training.precision)) +
          "|" + name_of(s.training.attention_kernel) + std::to_string(s.training.dropout) +
          std::to_string(s.training.autocast) + "|" + std::to_string(s.uncertainty.kernel_time_scale) + "|" +
          std::to_string(straggler_time_factor(s.cluster)) + "|" +

@@ -73,6 +73,26 @@ void require_moe(const ModelSpec& model, const YamlNode& key) {
   if (!model.ffn.moe) throw key.error("only used by mixture-of-experts models");
 }
 
+// Megatron-Core's checks of --cuda-graph-scope (transformer_config.py): MoE scopes need experts,
+// moe_preprocess needs moe_router, mlp needs dense layers, and a recomputed module may not cover a
+// graph (full recomputation only with full-iteration graphs, which are not simulated).
+void parse_graph_scopes(const YamlNode& v, const ModelSpec& model, ParallelSpec& out) {
+  std::uint32_t scopes = 0;
+  for (const auto& item : v.items()) scopes |= bit(item.as_enum<GraphScope>());
+  if (scopes == 0) throw v.error("names at least one scope (a whole-layer or full-iteration graph is not simulated)");
+  if (scopes & (bit(GraphScope::moe_router) | bit(GraphScope::moe_preprocess))) require_moe(model, v);
+  if ((scopes & bit(GraphScope::moe_preprocess)) && !(scopes & bit(GraphScope::moe_router)))
+    throw v.error("moe_preprocess needs moe_router, as in Megatron-Core");
+  if ((scopes & bit(GraphScope::mlp)) && model.ffn.moe && model.ffn.dense_layers == 0)
+    throw v.error("mlp captures dense layers; every layer of this model is a mixture of experts");
+  if (out.recompute == Recompute::full)
+    throw v.error("full recomputation is refused with layer graphs (Megatron-Core allows it only with full-iteration graphs)");
+  if (out.recompute == Recompute::selective && (out.recompute_modules & bit(RecomputeModule::moe)) &&
+      (scopes & bit(GraphScope::moe_router)))
+    throw v.error("moe_router with recompute_modules: moe is refused, as in Megatron-Core (a recomputed module may not cover a graph)");
+  out.cuda_graph_scopes = scopes;
+}
+
 void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& catalog, ParallelSpec& out) {
   p.check_keys({{"tp", false, "tensor parallel"}, {"pp", false, "pipeline parallel"},
                 {"ep", false, "expert parallel"}, {"cp", false, "context parallel"},
@@ -88,6 +108,7 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
                 {"dispatcher", false, "MoE token exchange: deepep (default) | hybridep | alltoall"},
                 {"hybridep_fused_permute", false, "with dispatcher: hybridep, the token permutation inside its kernels (Megatron-Core's moe_permute_fusion_into_hybridep; default false: a permute kernel after the dispatch)"},
                 {"expert_bias_fused", false, "experts with biases: the second projection's bias fused into the grouped GEMM (Transformer Engine's op fuser; default false: Megatron-Core's eager loop over the local experts)"},
+                {"cuda_graph_scope", false, "the parts of each layer replayed from CUDA graphs (Megatron-Core's --cuda-graph-scope with --cuda-graph-impl transformer_engine): attn, mlp, moe_router, moe_preprocess (default: none, every kernel launched by the host)"},
                 {"dispatch_precision", false, "fp8 | bf16: the activations sent to the experts under FP8 training (default: fp8 through deepep, as DeepSeek-V3; bf16 through alltoall and hybridep, as Megatron-Core)"},
                 {"tp_comm_overlap", false, "TP collectives pipelined with their GEMMs, with sequence parallelism (default false)"},
                 {"ep_comm_overlap", false, "MoE with ep > 1, 1f1b without pipelining or interleaved-1f1b: each steady-state forward and backward run as one pair whose expert all-to-alls overlap the other's compute (Megatron-Core --overlap-moe-expert-parallel-comm; default false)"}});
@@ -160,6 +181,7 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
     out.dispatch_precision = v->as_enum<Precision>();
     require_moe(model, *v);
   }
+  if (auto v = p.optional_child("cuda_graph_scope")) parse_graph_scopes(*v, model, out);
 }
 
 InferenceSpec parse_inference(const YamlNode& n, std::vector<KeySpec> extra = {}) {
@@ -254,6 +276,8 @@ PhaseSpec parse_phase(const YamlNode& n, const Scenario& s, const Catalog& catal
   ph.parallel = s.parallel;
   if (ph.model) ph.parallel.routing = model_regime(catalog, model);
   if (auto p = n.optional_child("parallelism")) parse_parallel(*p, model, catalog, ph.parallel);
+  if (ph.parallel.cuda_graph_scopes && !(ph.cluster ? ph.cluster->gpu : s.cluster.gpu).graph_kernel_gap_seconds)
+    throw (n.has("cluster") ? n.child("cluster") : n).error("this phase's GPU file gives no graph_kernel_gap, which cuda_graph_scope needs");
   if (auto r = n.optional_child("reported_gpu_hours")) {
     n.check_keys(common);
     ph.reported_gpu_hours = r->as_positive_double();
@@ -517,7 +541,11 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
   s.cluster = load_cluster(n.child("cluster"), catalog);
 
   s.parallel.routing = model_regime(catalog, s.model);
-  if (auto p = n.optional_child("parallelism")) parse_parallel(*p, s.model, catalog, s.parallel);
+  if (auto p = n.optional_child("parallelism")) {
+    parse_parallel(*p, s.model, catalog, s.parallel);
+    if (s.parallel.cuda_graph_scopes && !s.cluster.gpu.graph_kernel_gap_seconds)
+      throw p->child("cuda_graph_scope").error("the GPU file gives no graph_kernel_gap (time per kernel replayed from a graph)");
+  }
 
   load_memory(n, s);
   const YamlNode t = n.child("training");

@@ -2,6 +2,9 @@
 // timelines in the engine, and its effect on whole steps.
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "gpuhours/engine.hpp"
 #include "gpuhours/step.hpp"
 #include "gpuhours/task_kinds.hpp"
@@ -101,6 +104,39 @@ TEST_CASE("host: a small-expert MoE step waits for its host, and an ideal host r
   Scenario slower = qwen3_30b(true);
   slower.cluster.host_launch_seconds *= 2;
   CHECK(simulate_step(slower).seconds >= eager.seconds);
+}
+
+// Seconds the host spends launching in the traced step of `text` (its events of category "host").
+double host_seconds(const std::string& name, const std::string& text) {
+  const std::string trace = test::write_temp(name + ".json", "");
+  const auto r = test::cli({"run", test::write_temp(name, text), "--trace", trace});
+  REQUIRE(r.code == 0);
+  double us = 0;
+  const nlohmann::json j = nlohmann::json::parse(std::ifstream(trace));  // named: the loop would outlive a temporary
+  for (const auto& e : j["traceEvents"])
+    if (e.value("cat", "") == "host") us += e["dur"].get<double>();
+  return us * 1e-6;
+}
+
+TEST_CASE("host: CUDA graphs of a layer's attention and FFN launch each layer's pass once") {
+  // The inline 4-layer dense model, 8 micro-batches of 1 on one GPU. With every op of its layers in
+  // the attn and mlp graphs, a layer's forward is one launch instead of one per kernel, and so is
+  // its backward; the embedding, head and optimizer launch as before.
+  const std::string eager = test::variant("network: nvswitch-node}", "network: nvswitch-node, host: true}");
+  const std::string graphs = test::variant("network: nvswitch-node}", "network: nvswitch-node, host: true}\nparallelism: {cuda_graph_scope: [attn, mlp]}");
+  const Scenario s = load_scenario(YamlNode::load_string(graphs, "graphs.yaml"), Catalog(GPUHOURS_DATA_DIR));
+  CHECK(s.parallel.cuda_graph_scopes == (bit(GraphScope::attn) | bit(GraphScope::mlp)));
+  const OpGraph g = scenario_op_graph(s);
+  double forward = 0, backward = 0;
+  for (const Op& op : g.dense_layer) {
+    CHECK(op.graph_scopes != 0);
+    forward += 1;
+    backward += static_cast<double>(op.backward.size());
+  }
+  const double saved = 8 * 4 * ((forward - 1) + (backward - 1)) * 51e-6;
+  MESSAGE(forward, " forward and ", backward, " backward kernels per layer: ", saved, " s of launches saved");
+  const double eager_s = host_seconds("eager.yaml", eager), graphs_s = host_seconds("graphs.yaml", graphs);
+  CHECK(eager_s - graphs_s == doctest::Approx(saved).epsilon(1e-6));
 }
 
 TEST_CASE("host: a large dense model's kernels hide their launches") {

@@ -423,3 +423,20 @@ TEST_CASE("Experts with biases add the second projection's in an eager loop over
   const OpGraph fused = scenario_op_graph(s);
   CHECK(std::none_of(fused.moe_layer.begin(), fused.moe_layer.end(), [](const Op& op) { return op.name == "experts_down_bias"; }));
 }
+
+TEST_CASE("CUDA-graph scopes cover Megatron-Core's captured parts of a layer") {
+  // transformer_layer.py _te_cuda_graph_capture: attn is the attention block from its norm to its
+  // residual add; moe_router the MoE layer's norm, router and shared experts; mlp a dense FFN block.
+  const OpGraph g = scenario_op_graph(test::preset("deepseek-v3-claim"));
+  auto scopes = [](const std::vector<Op>& L, const std::string& name) { return find(L, name).graph_scopes; };
+  for (const char* name : {"attn_norm", "q_down_proj", "attention", "o_proj", "attn_residual"})
+    CHECK(scopes(g.moe_layer, name) == bit(GraphScope::attn));
+  for (const char* name : {"ffn_norm", "router", "shared_gate_up_proj", "shared_down_proj"})
+    CHECK(scopes(g.moe_layer, name) == bit(GraphScope::moe_router));
+  for (const char* name : {"dispatch (ep)", "experts_gate_up", "experts_down", "combine (ep)", "ffn_residual"})
+    CHECK(scopes(g.moe_layer, name) == 0);
+  for (const char* name : {"ffn_norm", "gate_up_proj", "down_proj", "ffn_residual"})
+    CHECK(scopes(g.dense_layer, name) == bit(GraphScope::mlp));
+  CHECK(scopes(g.dense_layer, "attn_norm") == bit(GraphScope::attn));
+  for (const Op& op : g.head) CHECK(op.graph_scopes == 0);
+}

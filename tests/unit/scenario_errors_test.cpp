@@ -326,3 +326,27 @@ TEST_CASE("the fused expert bias is refused for experts without biases and for d
   check_one_line(dense);
   CHECK(dense.err.find("field 'parallelism.expert_bias_fused': only used by mixture-of-experts models") != std::string::npos);
 }
+
+TEST_CASE("CUDA-graph scopes are checked as Megatron-Core checks them") {
+  const auto unknown = run_text("graph-moe.yaml", moe_variant("{cuda_graph_scope: [attn, moe]}"));
+  check_one_line(unknown);
+  CHECK(unknown.err.find("moe_router") != std::string::npos);  // the valid names are listed
+  const auto pre = run_text("graph-pre.yaml", moe_variant("{cuda_graph_scope: [attn, moe_preprocess]}"));
+  check_one_line(pre);
+  CHECK(pre.err.find("field 'parallelism.cuda_graph_scope': moe_preprocess needs moe_router") != std::string::npos);
+  const auto mlp = run_text("graph-mlp.yaml", moe_variant("{cuda_graph_scope: [mlp]}"));
+  check_one_line(mlp);
+  CHECK(mlp.err.find("every layer of this model is a mixture of experts") != std::string::npos);
+  const auto full = run_text("graph-full.yaml", moe_variant("{recompute: full, cuda_graph_scope: [attn]}"));
+  check_one_line(full);
+  CHECK(full.err.find("full recomputation is refused with layer graphs") != std::string::npos);
+  const auto moe = run_text("graph-moe-recompute.yaml", moe_variant("{recompute: selective, recompute_modules: [moe], cuda_graph_scope: [moe_router]}"));
+  check_one_line(moe);
+  CHECK(moe.err.find("moe_router with recompute_modules: moe is refused") != std::string::npos);
+  const auto dense = run_text("graph-dense.yaml", test::variant("cost:", "parallelism: {cuda_graph_scope: [moe_router]}\ncost:"));
+  check_one_line(dense);
+  CHECK(dense.err.find("field 'parallelism.cuda_graph_scope': only used by mixture-of-experts models") != std::string::npos);
+  const auto empty = run_text("graph-empty.yaml", moe_variant("{cuda_graph_scope: []}"));
+  check_one_line(empty);
+  CHECK(empty.err.find("names at least one scope") != std::string::npos);
+}

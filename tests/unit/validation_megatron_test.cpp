@@ -34,6 +34,10 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
   CHECK(rep.gated.mape <= kValidationGate.mean);
   CHECK(rep.gated.worst <= kValidationGate.any_case);
   CHECK(rep.passed());
+  // Issue 16's target over every training case, tracked ones included: 8% mean and 25% any case are met
+  // (its 12% any group is not yet: H800, DeepSeek-V3).
+  CHECK(rep.all.mape <= 0.08);
+  CHECK(rep.all.worst <= 0.25);
   // No case drifts more than 3 points past its error of 2026-12-04. Per-case limits (percent): that day's absolute error rounded up, plus 3 points. A mechanism that
   // improves a case may tighten its limit; one that worsens a case past it must say why here.
   // 2026-12-04, stragglers (each step waits for the slowest GPU, +3.0% compute at 8 GPUs to +8.3% at 16,384): the cases
@@ -88,6 +92,8 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
   // input split by split (Transformer Engine fuses the multi-tensor cast only under delayed scaling): Qwen3-30B-A3B
   // +28.3% -> -9.1%, Qwen3-235B FP8 -8.2% -> -9.6%, Llama 3.1 405B +0.5% -> -0.0%; Llama 3 70B -5.0% -> -4.4% with
   // its recipe's pipeline layout given (the automatic split had flipped to one 4% slower).
+  // 2026-12-07, CUDA graphs in training (cuda_graph_scope): Qwen3-30B-A3B runs its recipe's attn, moe_router and
+  // moe_preprocess graphs, -9.1% -> -3.6%. MoE on H100 is gated from now on.
   const std::map<std::string, int> limit_percent = {
       {"deepseek-v3-isca25-step", 16},
       {"dgxc-llama31-8b-bf16-8gpu", 8},
@@ -126,7 +132,7 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
       {"qwen3-235b-ep8-tp4-pp8-256gpu", 27},
       {"qwen3-235b-ep8-tp4-cp1-seq16k-256gpu", 7},
       {"qwen3-235b-ep8-tp4-cp8-seq128k-256gpu", 8},
-      {"mbridge2604-qwen3-30b-a3b-fp8-16gpu", 12},
+      {"mbridge2604-qwen3-30b-a3b-fp8-16gpu", 7},
       {"mbridge2604-qwen3-235b-a22b-fp8-256gpu", 12},
       {"mbridge2604-gpt-oss-120b-bf16-64gpu", 24},  // added 2026-12-06 with sliding-window attention
       {"mixtral-8x22b-ep8-tp2-pp8-128gpu", 4},

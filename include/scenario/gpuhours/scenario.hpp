@@ -69,6 +69,9 @@ struct ParallelSpec {
   // GEMM (Transformer Engine's op fuser); false (Megatron-Core's default TEGroupedMLP): added after
   // it by an eager loop over the local experts (OpGraph op experts_down_bias).
   bool expert_bias_fused = false;
+  // GraphScope bits of the CUDA graphs the layers replay (Megatron-Core's --cuda-graph-scope with
+  // --cuda-graph-impl transformer_engine); 0: every kernel launched by the host.
+  std::uint32_t cuda_graph_scopes = 0;
   // Precision of the activations dispatched to the experts under FP8 training; unset: FP8 through
   // DeepEP (DeepSeek-V3 §3.3.2), BF16 through an NCCL all-to-all or HybridEP (dispatch_fp8()).
   std::optional<Precision> dispatch_precision;

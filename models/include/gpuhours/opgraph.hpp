@@ -57,6 +57,8 @@ struct Kernel {
   /// Memory-bound passes: kernels the pass is made of, each launched on its own (an eager loop over
   /// the local experts launches a few per expert).
   int kernels = 1;
+  /// Replayed from a CUDA graph: the GPU pays the gap between graph kernels, not a launch (step program).
+  bool graphed = false;
 };
 
 /// The parts of a layer Megatron-Core can recompute one by one (--recompute-granularity selective
@@ -83,6 +85,24 @@ struct EnumTable<RecomputeModule> {
 };
 constexpr std::uint32_t bit(RecomputeModule m) { return static_cast<std::uint32_t>(m); }
 
+/// The parts of a layer Megatron-Core captures in CUDA graphs with Transformer Engine
+/// (--cuda-graph-impl transformer_engine --cuda-graph-scope; transformer_layer.py
+/// _te_cuda_graph_capture): one graph per layer and pass holds the scopes' ops.
+enum class GraphScope : std::uint32_t {
+  attn = 1,            // the attention block: its norm through its residual add
+  mlp = 2,             // a dense layer's FFN block: its norm through its residual add
+  moe_router = 4,      // a MoE layer's norm, router and shared experts (not overlapped)
+  moe_preprocess = 8,  // the dispatcher's preprocessing after the router (no op of its own here)
+};
+template <>
+struct EnumTable<GraphScope> {
+  static constexpr std::array<EnumName<GraphScope>, 4> names{{{GraphScope::attn, "attn"},
+                                                              {GraphScope::mlp, "mlp"},
+                                                              {GraphScope::moe_router, "moe_router"},
+                                                              {GraphScope::moe_preprocess, "moe_preprocess"}}};
+};
+constexpr std::uint32_t bit(GraphScope g) { return static_cast<std::uint32_t>(g); }
+
 /// Communication an op stands for (its forward; the backward is the dual).
 enum class OpComm { none, tp_all_gather, tp_reduce_scatter, tp_all_reduce, ep_dispatch, ep_combine, cp_ring };
 
@@ -102,6 +122,7 @@ struct Op {
   bool rerun_selective = false;
   double saved_selective = 0;
   std::uint32_t modules = 0;     // the RecomputeModule bits of the parts of the layer this op is in
+  std::uint32_t graph_scopes = 0;  // the GraphScope bits of the CUDA-graph scopes that capture this op
   std::int64_t params = 0;       // parameters this op owns on the rank
   bool expert_params = false;    // routed-expert weights (sharded by expert parallelism)
   OpComm comm = OpComm::none;
