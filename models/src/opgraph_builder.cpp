@@ -188,8 +188,11 @@ struct Builder {
     op.forward.n = S;
     op.forward.k = dqk;
     op.forward.groups = static_cast<int>(bh);
+    op.forward.batched = true;
+    op.forward.kernels = 4;  // QK^T, softmax, dropout, PV: each one batched launch
     Kernel back = op.forward;
     back.backward = true;
+    back.kernels = 6;  // dropout and softmax backward, and two GEMMs per forward GEMM
     back.flops = 2 * op.forward.flops;  // two GEMMs per forward GEMM
     back.bytes = 2 * (qk.bytes + pv.bytes) + scores * (2 + 1 + 2) + scores * (2 + 2 + 2);  // dropout, softmax bwd
     op.backward = {back};
@@ -406,7 +409,10 @@ struct Builder {
     // receives a token once per rank and expands it to its local experts after the dispatch;
     // HybridEP does it inside its kernels. The weighted sum below is the reverse pass of each.
     const bool around_alltoall = s.permutation == TokenPermutation::around_alltoall;
-    if (around_alltoall) L.push_back(permutation("token_permute", d(Ts), d(Ts) * ff.experts_per_token, token_bytes, kAct));
+    if (around_alltoall) {  // in Megatron-Core's dispatch_preprocess: CUDA-graph scope moe_preprocess
+      L.push_back(permutation("token_permute", d(Ts), d(Ts) * ff.experts_per_token, token_bytes, kAct));
+      L.back().graph_scopes = bit(GraphScope::moe_preprocess);
+    }
     L.push_back(comm("dispatch (ep)", OpComm::ep_dispatch, to_experts));
     L.back().backward_comm_bytes = from_experts;
     if (s.permutation == TokenPermutation::after_dispatch)
@@ -494,6 +500,7 @@ void apply_autocast(std::vector<Op>& ops) {
       cast.forward = memory_kernel(6.0 * (d(op.params) + input));
       cast.backward = {memory_kernel(6.0 * (d(op.params) + input), true)};
       cast.modules = op.modules;
+      cast.graph_scopes = op.graph_scopes;
       out.push_back(cast);
     }
     if (fp32_op) {

@@ -67,6 +67,18 @@ void TaskGraph::add_dependency(TaskId before, TaskId after) {
   ++dep_count_[after];
 }
 
+void TaskGraph::reserve(std::size_t tasks, std::size_t edges) {
+  for (auto* v : {&work_, &launch_}) v->reserve(tasks);
+  for (auto* v : {&stream_, &label_, &external_op_, &dep_count_, &host_, &host_position_, &next_on_stream_, &sync_on_})
+    v->reserve(tasks);
+  use_.reserve(tasks);
+  category_.reserve(tasks);
+  sm_share_.reserve(tasks);
+  shares_link_.reserve(tasks);
+  sync_target_.reserve(tasks);
+  edges_.reserve(edges);
+}
+
 void TaskGraph::set_launch(TaskId t, int host, Time launch, std::optional<TaskId> sync_on) {
   GPUHOURS_ASSERT(t < work_.size() && host >= 0, "a launch of a known task by a host");
   GPUHOURS_ASSERT(launch.count_ns() >= 0, "a launch takes non-negative time");

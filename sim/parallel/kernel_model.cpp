@@ -56,7 +56,9 @@ Time KernelModel::time(const Kernel& k) const {
 
 // The GPU's time between two kernels: a launch, or the gap between kernels replayed from a graph.
 double KernelModel::launch_gap(const Kernel& k) const {
-  return k.graphed ? gpu_.graph_kernel_gap_seconds.value() : gpu_.kernel_launch_seconds;
+  if (!k.graphed) return gpu_.kernel_launch_seconds;
+  GPUHOURS_ASSERT(gpu_.graph_kernel_gap_seconds.has_value(), "graphed kernels on a GPU without graph_kernel_gap (the loader checks it)");
+  return *gpu_.graph_kernel_gap_seconds;
 }
 
 double KernelModel::unscaled_seconds(const Kernel& k) const {
@@ -97,7 +99,7 @@ double KernelModel::unscaled_seconds(const Kernel& k) const {
   const double hbm = gpu_.hbm_bytes_per_s * (k.kind == OpKind::memory ? gpu_.achievable.elementwise : gpu_.achievable.copy);
   const double compute_s = peak > 0 ? k.flops / peak : 0.0;
   const double memory_s = k.bytes / hbm;
-  return launch_gap(k) + std::max(compute_s, memory_s);
+  return launch_gap(k) * std::max(1, k.kernels) + std::max(compute_s, memory_s);
 }
 
 const ThroughputTable& KernelModel::attention_table(AttentionKernel library, bool backward) const {

@@ -55,6 +55,8 @@ int schedule_positions(ScheduleKind kind, int stages, int virtual_stages) {
 
 bool uses_virtual_stages(ScheduleKind kind) { return algorithm(kind).uses_virtual_stages; }
 
+bool splits_backward(ScheduleKind kind) { return algorithm(kind).split_backward; }
+
 int Schedule::direction(int microbatch) const {
   GPUHOURS_ASSERT(microbatch >= 0 && microbatch < spec.microbatches, "micro-batch out of range");
   if (placement(spec) != Placement::two_directions) return 0;

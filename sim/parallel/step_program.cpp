@@ -15,6 +15,7 @@
 // the optimizer waits for every bucket; with ZeRO-1/2 the updated weights are then all-gathered.
 // Communication kernels take their SMs from concurrent compute (engine.hpp).
 #include <algorithm>
+#include <deque>
 #include <array>
 #include <bit>
 #include <cmath>
@@ -75,13 +76,22 @@ struct Item {  // one step of a chain: a kernel, or a communication task
 };
 using Chain = std::vector<Item>;
 
-// Kernel launches of an item: one; an FP8 GEMM's quantization pass one more per kernel of it; a grouped GEMM one GEMM
-// per local expert (Transformer Engine's GroupedLinear under Megatron-Core's --moe-grouped-gemm:
-// "launch multiple local GEMM kernels in multiple streams", megatron/core/transformer/moe/README.md).
+// Kernel launches of an item: one per kernel of it (Kernel::kernels: an eager loop's several, an unfused
+// attention's batched ones); a grouped GEMM one GEMM per local expert (Transformer Engine's GroupedLinear
+// under Megatron-Core's --moe-grouped-gemm: "launch multiple local GEMM kernels in multiple streams",
+// megatron/core/transformer/moe/README.md); an FP8 GEMM's quantization pass its own (Kernel::
+// quantize_kernels). Items replayed from a CUDA graph: one launch for the graph, at its first item.
 std::int64_t launches(const Item& it) {
   if (it.graphed) return it.graph_head ? 1 : 0;
   if (it.is_comm) return 1;
-  return std::max({1, it.kernel.groups, it.kernel.kernels}) + (it.kernel.quantize_bytes > 0 ? it.kernel.quantize_kernels : 0);
+  const Kernel& k = it.kernel;
+  return std::max({1, k.batched ? 1 : k.groups, k.kernels}) + (k.quantize_bytes > 0 ? k.quantize_kernels : 0);
+}
+
+// One graph launch per run of graphed items among those a block of ops (a layer's pass: its
+// recomputation and backward together) appended from `from`.
+void mark_graph_heads(Chain& c, std::size_t from) {
+  for (std::size_t i = from; i < c.size(); ++i) c[i].graph_head = c[i].graphed && (i == from || !c[i - 1].graphed);
 }
 
 // Expert-data-parallel peers are this many GPUs apart. MoE parallel folding (expert TP 1): a
@@ -350,37 +360,31 @@ class ProgramBuilder {
     return it;
   }
 
-  Item kernel_item(const std::string& label, const Kernel& k, bool graphed = false) {
+  Item kernel_item(const std::string& label, const Kernel& k, bool in_graph = false) {
     Item it;
     if (labels_) it.label = label;
     it.kernel = k;
-    it.kernel.graphed = graphed;
-    it.graphed = graphed;
+    it.kernel.graphed = it.graphed = in_graph;
     it.kernel_time = kernels_.time(it.kernel);
     return it;
   }
 
   // Forward chain of a list of ops.
   void forward(const std::vector<Op>& ops, const std::string& prefix, Chain& out) {
-    const std::size_t from = out.size();
     for (std::size_t i = 0; i < ops.size(); ++i) {
       const Op& op = ops[i];
       if (op.comm == OpComm::none) out.push_back(kernel_item(prefix + op.name, op.forward, graphed(op)));
-      else if (Item it = comm_item(op, false, overlap_partner(ops, i, false)); !it.skip) out.push_back(graph(it, op));
+      else if (Item it = comm_item(op, false, overlap_partner(ops, i, false)); !it.skip) out.push_back(graph_item(it, op));
     }
-    mark_graph_heads(out, from);
   }
 
   // Whether the layout's CUDA graphs capture `op`.
   bool graphed(const Op& op) const { return (op.graph_scopes & s_.parallel.cuda_graph_scopes) != 0; }
-  Item graph(Item it, const Op& op) const {
+  Item graph_item(Item it, const Op& op) const {
     it.graphed = graphed(op);
     return it;
   }
-  // One graph per run of graphed items among those appended from `from` (one list of ops: a layer).
-  static void mark_graph_heads(Chain& c, std::size_t from) {
-    for (std::size_t i = from; i < c.size(); ++i) c[i].graph_head = c[i].graphed && (i == from || !c[i - 1].graphed);
-  }
+
 
   // TP communication overlap (Transformer Engine userbuffers; Wang et al., ASPLOS '23): an
   // all-gather is pipelined in tp chunks with the GEMM that consumes it (the next op), a
@@ -397,11 +401,13 @@ class ProgramBuilder {
     const Kernel& k = backward ? (g.backward.empty() ? g.forward : g.backward.front()) : g.forward;
     if (g.comm != OpComm::none || k.kind != OpKind::gemm) return Time();
     // The GEMM runs as tp chunks of m/tp rows, each timed at its own shape by the profile.
+    // Its FP8 operand is quantized before the chunks, outside the overlap.
     Kernel chunk = k;
     chunk.m = std::max<std::int64_t>(1, k.m / s_.parallel.tp);
     chunk.flops /= s_.parallel.tp;
     chunk.bytes /= s_.parallel.tp;
-    chunk.quantize_bytes /= s_.parallel.tp;
+    chunk.quantize_bytes = 0;
+    chunk.graphed = graphed(g);
     return Time::ns(kernels_.time(chunk).count_ns() * s_.parallel.tp);
   }
 
@@ -414,13 +420,12 @@ class ProgramBuilder {
   void backward(const std::vector<Op>& ops, const std::string& prefix, bool with_weights, Chain& out,
                 bool weights_beside_comm = false) {
     Chain held;  // weight gradients waiting for the next communication op (weights_beside_comm)
-    const std::size_t from = out.size();
     for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
       const Op& op = *it;
       if (op.comm != OpComm::none) {
         const auto index = static_cast<std::size_t>(std::distance(ops.begin(), it.base()) - 1);
         if (Item it = comm_item(op, true, overlap_partner(ops, index, true)); !it.skip) {
-          out.push_back(graph(it, op));
+          out.push_back(graph_item(it, op));
           for (Item& w : held) w.beside_comm = true;
           out.insert(out.end(), held.begin(), held.end());
           held.clear();
@@ -436,12 +441,10 @@ class ProgramBuilder {
       if (with_weights && n > 0) mark((n > input ? weights_to : out).back(), op);
     }
     out.insert(out.end(), held.begin(), held.end());  // no communication op left in these ops
-    mark_graph_heads(out, from);
   }
 
   void weights(const std::vector<Op>& ops, const std::string& prefix, Chain& out) {
     Op carry;  // parameters whose gradients the B pass computed (norms, embedding, inline W): reduced with W's
-    const std::size_t from = out.size();
     for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
       const std::size_t n = it->backward.size();
       if (it->weight_grad_kernels == 0 || it->weight_grad_inline) {
@@ -455,7 +458,6 @@ class ProgramBuilder {
       carry.params = 0;
     }
     if (!out.empty()) mark(out.back(), carry);
-    mark_graph_heads(out, from);
   }
 
   static void mark(Item& it, const Op& op) {
@@ -711,26 +713,28 @@ class ChainFactory {
   ChainFactory(const Scenario& s, const Layout& l, ProgramBuilder& b)
       : s_(s), l_(l), b_(b), parts_(static_cast<int>(l.part_layers.size())), zero3_(s.parallel.zero == 3) {}
 
-  // Without labels a pass's chain is the same for every micro-batch: built once, then reused.
-  Chain forward(int part, int mb) {
+  // Without labels a pass's chain is the same for every micro-batch: built once, then reused. With
+  // labels (a trace) each micro-batch's is built and kept (`labelled_`), so every chain is returned
+  // by reference and no pass copies one.
+  const Chain& forward(int part, int mb) {
     if (!b_.labels()) return cached(0, part, [&] { return build_forward(part, 0); });
-    return build_forward(part, mb);
+    return labelled_.emplace_back(build_forward(part, mb));
   }
-  Chain backward(int part, int mb, bool with_weights) {
+  const Chain& backward(int part, int mb, bool with_weights) {
     if (!b_.labels()) return cached(with_weights ? 1 : 2, part, [&] { return build_backward(part, 0, with_weights, false); });
-    return build_backward(part, mb, with_weights, false);
+    return labelled_.emplace_back(build_backward(part, mb, with_weights, false));
   }
   // The backward half of a DualPipe F&B pair. With a split backward its weight gradients run
   // beside the communication after them (DeepSeek-V3 Figure 4: MLP(B), then MLP(W) while
   // DISPATCH(B) is in flight); without, each op's weight gradient follows its input gradient.
-  Chain pair_backward(int part, int mb) {
+  const Chain& pair_backward(int part, int mb) {
     const bool beside = l_.schedule.split_backward;
     if (!b_.labels()) return cached(beside ? 4 : 1, part, [&] { return build_backward(part, 0, true, beside); });
-    return build_backward(part, mb, true, beside);
+    return labelled_.emplace_back(build_backward(part, mb, true, beside));
   }
-  Chain weights(int part, int mb) {
+  const Chain& weights(int part, int mb) {
     if (!b_.labels()) return cached(3, part, [&] { return build_weights(part, 0); });
-    return build_weights(part, mb);
+    return labelled_.emplace_back(build_weights(part, mb));
   }
 
  private:
@@ -766,7 +770,11 @@ class ChainFactory {
     Chain c;
     const std::string p = "mb" + std::to_string(mb) + " ";
     const auto blocks = part_blocks(s_, l_, part);
-    for (auto b = blocks.rbegin(); b != blocks.rend(); ++b) b_.weights(*b->ops, block_label(p, *b), c);
+    for (auto b = blocks.rbegin(); b != blocks.rend(); ++b) {
+      const std::size_t from = c.size();
+      b_.weights(*b->ops, block_label(p, *b), c);
+      mark_graph_heads(c, from);
+    }
     return c;
   }
 
@@ -799,6 +807,7 @@ class ChainFactory {
     gather(c, ops, prefix);
     const std::size_t from = c.size();
     b_.forward(ops, prefix, c);
+    mark_graph_heads(c, from);
     wait(c, from);
   }
   void bwd_ops(Chain& c, const std::vector<Op>& ops, const std::string& prefix, bool with_weights, bool layer,
@@ -814,6 +823,7 @@ class ChainFactory {
       b_.forward(cheap, prefix + "recompute ", c);
     }
     b_.backward(ops, prefix, with_weights, c, weights_beside_comm);
+    mark_graph_heads(c, from);
     wait(c, from);
   }
 
@@ -823,6 +833,7 @@ class ChainFactory {
   int parts_;
   bool zero3_;
   std::map<std::pair<int, int>, Chain> cache_;  // (pass, part) -> chain, without labels
+  std::deque<Chain> labelled_;                  // with labels: every chain built (stable references)
 };
 
 }  // namespace
@@ -872,6 +883,14 @@ std::optional<Infeasible> layout_infeasibility(const Scenario& s) {
   const int micro_batches = static_cast<int>(s.training.global_batch / per_step);
   if (auto problem = schedule_problem({kind, p.pp, micro_batches, p.virtual_stages}))
     return fail(I::schedule, *problem, {{"stages", p.pp}, {"micro_batches", micro_batches}, {"virtual_stages", p.virtual_stages}});
+  if (p.cuda_graph_scopes) {
+    std::optional<std::string> problem = graph_scope_problem(p, m);
+    if (!problem && !s.cluster.gpu.graph_kernel_gap_seconds)
+      problem = "the GPU file of " + s.cluster.gpu.name + " gives no graph_kernel_gap (time per kernel replayed from a graph)";
+    if (!problem && p.split_backward && splits_backward(kind))
+      problem = "CUDA graphs with weight gradients deferred to W passes (" + p.schedule + ") are not simulated; split_backward: false runs each backward whole";
+    if (problem) return fail(I::cuda_graphs, "cuda_graph_scope: " + *problem, {});
+  }
   const int parts = schedule_positions(kind, p.pp, p.virtual_stages);
   if (!p.layers_per_part.empty() && static_cast<int>(p.layers_per_part.size()) != parts)
     return fail(I::layers_per_part, "layers_per_part has " + std::to_string(p.layers_per_part.size()) +
@@ -899,7 +918,8 @@ std::string fp8_recipe_assumption(Fp8Recipe recipe) {
   switch (recipe) {
     case Fp8Recipe::current:
       return "FP8 recipe: current scaling: each cast of an activation or gradient to FP8 first reads the tensor for its "
-             "amax, a kernel of its own (Transformer Engine's Float8CurrentScaling)";
+             "amax: amax, scale and cast, three kernels per tensor and per local expert of a grouped GEMM (Transformer "
+             "Engine's Float8CurrentScaling)";
     case Fp8Recipe::blockwise:
       return "FP8 recipe: blockwise: each 1x128 tile scaled in the one casting pass (DeepSeek-V3 §3.3)";
     case Fp8Recipe::delayed:
@@ -948,9 +968,21 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
   const Schedule& sched = l.schedule;
 
   ChainFactory chains(s, l, b);
-  auto forward_chain = [&](int part, int mb) { return chains.forward(part, mb); };
-  auto backward_chain = [&](int part, int mb, bool with_weights) { return chains.backward(part, mb, with_weights); };
-  auto weight_chain = [&](int part, int mb) { return chains.weights(part, mb); };
+  auto forward_chain = [&](int part, int mb) -> const Chain& { return chains.forward(part, mb); };
+  auto backward_chain = [&](int part, int mb, bool with_weights) -> const Chain& { return chains.backward(part, mb, with_weights); };
+  auto weight_chain = [&](int part, int mb) -> const Chain& { return chains.weights(part, mb); };
+  if (!b.labels()) {  // the passes' items, plus a quarter for transfers and reductions: room reserved once
+    std::size_t items = 0;
+    for (int rank = 0; rank < pp; ++rank)
+      for (const StageOp& op : sched.ops[rank]) {
+        const int part = sched.position(rank, op.chunk, op.microbatch);
+        if (op.pass == Pass::F || op.pass == Pass::FB) items += forward_chain(part, 0).size();
+        if (op.pass == Pass::B) items += backward_chain(part, 0, op.full_backward).size();
+        if (op.pass == Pass::W) items += weight_chain(part, 0).size();
+        if (op.pass == Pass::FB) items += chains.pair_backward(sched.position(rank, op.chunk2, op.microbatch2), 0).size();
+      }
+    b.graph().reserve(items + items / 4, 2 * items);
+  }
 
   // Pipeline transfers: activations (forward) and their gradients (backward) of one micro-batch.
   // With sequence parallelism each TP rank sends its T/tp slice (Megatron's scatter-gather
@@ -1067,14 +1099,14 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
             finish_f(rank, part, op.microbatch, b.emit(rank, forward_chain(part, op.microbatch), f_entry(part, op.microbatch)).back());
             break;
           case Pass::B: {
-            const Chain chain = backward_chain(part, op.microbatch, op.full_backward);
+            const Chain& chain = backward_chain(part, op.microbatch, op.full_backward);
             const auto tasks = b.emit(rank, chain, b_entry(part, op.microbatch));
             finish_b(rank, part, op.microbatch, tasks.back());
             if (op.full_backward) reduce_grads(rank, part, chain, tasks);
             break;
           }
           case Pass::W: {
-            const Chain chain = weight_chain(part, op.microbatch);
+            const Chain& chain = weight_chain(part, op.microbatch);
             if (chain.empty()) {
               --passes_left[{rank, part}];
               break;
@@ -1084,7 +1116,7 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
           }
           case Pass::FB: {
             const int bpart = sched.position(rank, op.chunk2, op.microbatch2);
-            const Chain bchain = chains.pair_backward(bpart, op.microbatch2);
+            const Chain& bchain = chains.pair_backward(bpart, op.microbatch2);
             const auto [tf, tb] = b.emit_pair(rank, forward_chain(part, op.microbatch), f_entry(part, op.microbatch),
                                               bchain, b_entry(bpart, op.microbatch2));
             finish_f(rank, part, op.microbatch, tf.back());

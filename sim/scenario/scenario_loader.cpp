@@ -73,24 +73,13 @@ void require_moe(const ModelSpec& model, const YamlNode& key) {
   if (!model.ffn.moe) throw key.error("only used by mixture-of-experts models");
 }
 
-// Megatron-Core's checks of --cuda-graph-scope (transformer_config.py): MoE scopes need experts,
-// moe_preprocess needs moe_router, mlp needs dense layers, and a recomputed module may not cover a
-// graph (full recomputation only with full-iteration graphs, which are not simulated).
 void parse_graph_scopes(const YamlNode& v, const ModelSpec& model, ParallelSpec& out) {
   std::uint32_t scopes = 0;
   for (const auto& item : v.items()) scopes |= bit(item.as_enum<GraphScope>());
   if (scopes == 0) throw v.error("names at least one scope (a whole-layer or full-iteration graph is not simulated)");
   if (scopes & (bit(GraphScope::moe_router) | bit(GraphScope::moe_preprocess))) require_moe(model, v);
-  if ((scopes & bit(GraphScope::moe_preprocess)) && !(scopes & bit(GraphScope::moe_router)))
-    throw v.error("moe_preprocess needs moe_router, as in Megatron-Core");
-  if ((scopes & bit(GraphScope::mlp)) && model.ffn.moe && model.ffn.dense_layers == 0)
-    throw v.error("mlp captures dense layers; every layer of this model is a mixture of experts");
-  if (out.recompute == Recompute::full)
-    throw v.error("full recomputation is refused with layer graphs (Megatron-Core allows it only with full-iteration graphs)");
-  if (out.recompute == Recompute::selective && (out.recompute_modules & bit(RecomputeModule::moe)) &&
-      (scopes & bit(GraphScope::moe_router)))
-    throw v.error("moe_router with recompute_modules: moe is refused, as in Megatron-Core (a recomputed module may not cover a graph)");
   out.cuda_graph_scopes = scopes;
+  if (auto problem = graph_scope_problem(out, model)) throw v.error(*problem);
 }
 
 void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& catalog, ParallelSpec& out) {
@@ -276,8 +265,12 @@ PhaseSpec parse_phase(const YamlNode& n, const Scenario& s, const Catalog& catal
   ph.parallel = s.parallel;
   if (ph.model) ph.parallel.routing = model_regime(catalog, model);
   if (auto p = n.optional_child("parallelism")) parse_parallel(*p, model, catalog, ph.parallel);
-  if (ph.parallel.cuda_graph_scopes && !(ph.cluster ? ph.cluster->gpu : s.cluster.gpu).graph_kernel_gap_seconds)
-    throw (n.has("cluster") ? n.child("cluster") : n).error("this phase's GPU file gives no graph_kernel_gap, which cuda_graph_scope needs");
+  if (ph.parallel.cuda_graph_scopes) {  // inherited scopes meet this phase's model, layout and GPU
+    const YamlNode where = n.has("parallelism") ? n.child("parallelism") : n;
+    if (auto problem = graph_scope_problem(ph.parallel, model)) throw where.error("cuda_graph_scope: " + *problem);
+    if (!(ph.cluster ? ph.cluster->gpu : s.cluster.gpu).graph_kernel_gap_seconds)
+      throw where.error("cuda_graph_scope: this phase's GPU file gives no graph_kernel_gap (time per kernel replayed from a graph)");
+  }
   if (auto r = n.optional_child("reported_gpu_hours")) {
     n.check_keys(common);
     ph.reported_gpu_hours = r->as_positive_double();
@@ -658,6 +651,22 @@ Scenario load_scenario(const YamlNode& n, const Catalog& catalog) {
     s.claim = claim;
   }
   return s;
+}
+
+std::optional<std::string> graph_scope_problem(const ParallelSpec& p, const ModelSpec& model) {
+  const std::uint32_t scopes = p.cuda_graph_scopes;
+  if ((scopes & (bit(GraphScope::moe_router) | bit(GraphScope::moe_preprocess))) && !model.ffn.moe)
+    return "moe_router and moe_preprocess capture mixture-of-experts layers; this model has none";
+  if ((scopes & bit(GraphScope::moe_preprocess)) && !(scopes & bit(GraphScope::moe_router)))
+    return "moe_preprocess needs moe_router, as in Megatron-Core";
+  if ((scopes & bit(GraphScope::mlp)) && model.ffn.moe && model.ffn.dense_layers == 0)
+    return "mlp captures dense layers; every layer of this model is a mixture of experts";
+  if (scopes && p.recompute == Recompute::full)
+    return "full recomputation is refused with layer graphs (Megatron-Core allows it only with full-iteration graphs)";
+  if (p.recompute == Recompute::selective && (p.recompute_modules & bit(RecomputeModule::moe)) &&
+      (scopes & bit(GraphScope::moe_router)))
+    return "moe_router with recompute_modules: moe is refused, as in Megatron-Core (a recomputed module may not cover a graph)";
+  return std::nullopt;
 }
 
 }  // namespace gpuhours

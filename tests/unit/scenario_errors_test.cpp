@@ -2,6 +2,7 @@
 // field, and exit code 1.
 #include <doctest/doctest.h>
 
+#include "gpuhours/step.hpp"
 #include "gpuhours/units.hpp"
 #include "gpuhours/yaml.hpp"
 #include "test_util.hpp"
@@ -349,4 +350,35 @@ TEST_CASE("CUDA-graph scopes are checked as Megatron-Core checks them") {
   const auto empty = run_text("graph-empty.yaml", moe_variant("{cuda_graph_scope: []}"));
   check_one_line(empty);
   CHECK(empty.err.find("names at least one scope") != std::string::npos);
+}
+
+TEST_CASE("CUDA-graph scopes inherited by a phase meet its layout, and a sweep or schedule that cannot run them is infeasible") {
+  // A phase that turns on full recomputation under the scenario's graphs names its parallelism.
+  std::string text = moe_variant("{cuda_graph_scope: [attn]}");
+  const std::string tokens = "  tokens: 1e9";
+  text.replace(text.find(tokens), tokens.size(),
+               tokens + "\n  phases:\n    - name: long\n      seq_len: 4096\n      global_batch: 8\n      steps: 10\n"
+               "      parallelism: {recompute: full}");
+  const auto phase = run_text("graph-phase.yaml", text);
+  check_one_line(phase);
+  CHECK(phase.err.find("graph-phase.yaml:") != std::string::npos);
+  CHECK(phase.err.find("cuda_graph_scope: full recomputation is refused with layer graphs") != std::string::npos);
+  // What the loader cannot see (a sweep's axes, a schedule's W passes) layout_infeasibility refuses.
+  Scenario s = test::preset("deepseek-v3-claim");
+  s.parallel.cuda_graph_scopes = bit(GraphScope::attn);
+  auto why = layout_infeasibility(s);  // DualPipe defers weight gradients to W passes
+  REQUIRE(why.has_value());
+  CHECK(why->code == Infeasibility::cuda_graphs);
+  CHECK(why->message.find("split_backward: false") != std::string::npos);
+  s.parallel.split_backward = false;
+  CHECK_FALSE(layout_infeasibility(s).has_value());
+  s.parallel.recompute = Recompute::full;  // as sweep --vary recompute=full would set it
+  why = layout_infeasibility(s);
+  REQUIRE(why.has_value());
+  CHECK(why->code == Infeasibility::cuda_graphs);
+  s.parallel.recompute = Recompute::selective;
+  s.cluster.gpu.graph_kernel_gap_seconds.reset();  // a GPU file without the gap
+  why = layout_infeasibility(s);
+  REQUIRE(why.has_value());
+  CHECK(why->message.find("graph_kernel_gap") != std::string::npos);
 }

@@ -33,10 +33,11 @@ enum class Infeasibility : std::uint8_t {
   inference_instance,    // an inference instance does not divide the cluster or the experts
   kv_cache,              // no room for the KV cache, or a sequence longer than it holds
   interruptions,         // interruptions too frequent to make progress
+  cuda_graphs,           // CUDA-graph scopes this layout, model or GPU cannot run (or that are not simulated)
 };
 template <>
 struct EnumTable<Infeasibility> {
-  static constexpr std::array<EnumName<Infeasibility>, 18> names{{
+  static constexpr std::array<EnumName<Infeasibility>, 19> names{{
       {Infeasibility::gpus_fill_nodes, "GPUs do not fill whole nodes"},
       {Infeasibility::network_spans_node, "network spans one node"},
       {Infeasibility::parallel_divides_gpus, "tp*pp*cp does not divide the GPUs"},
@@ -55,6 +56,7 @@ struct EnumTable<Infeasibility> {
       {Infeasibility::inference_instance, "inference instance does not divide"},
       {Infeasibility::kv_cache, "KV cache too small"},
       {Infeasibility::interruptions, "interruptions too frequent"},
+      {Infeasibility::cuda_graphs, "CUDA graphs not simulated for this layout"},
   }};
 };
 

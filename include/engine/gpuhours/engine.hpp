@@ -105,6 +105,8 @@ class TaskGraph {
   /// ended (it waits for a result on the CPU). Tasks without a host start when their dependencies
   /// allow.
   void set_launch(TaskId t, int host, Time launch, std::optional<TaskId> sync_on = std::nullopt);
+  /// Room for `tasks` tasks and `edges` dependencies, so that a large graph is not copied as it grows.
+  void reserve(std::size_t tasks, std::size_t edges);
   /// Stores a task name once and returns its index.
   std::uint32_t intern(const std::string& label);
 

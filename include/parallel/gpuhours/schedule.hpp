@@ -130,5 +130,7 @@ int chunks_per_rank(ScheduleKind kind, int virtual_stages);
 int schedule_positions(ScheduleKind kind, int stages, int virtual_stages);
 /// Whether `kind` interleaves virtual stages (virtual_stages != 1 allowed).
 bool uses_virtual_stages(ScheduleKind kind);
+/// Whether `kind` can defer weight gradients to W passes (zb-h1, dualpipe, dualpipev).
+bool splits_backward(ScheduleKind kind);
 
 }  // namespace gpuhours

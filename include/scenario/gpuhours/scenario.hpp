@@ -89,6 +89,13 @@ inline bool dispatch_fp8(const ParallelSpec& p, Precision training) {
   return p.dispatch_precision ? *p.dispatch_precision == Precision::fp8 : p.dispatcher == Dispatcher::deepep;
 }
 
+/// Why the layout's CUDA-graph scopes (ParallelSpec::cuda_graph_scopes, non-zero) cannot run with `model`
+/// and the layout's recomputation, as Megatron-Core checks --cuda-graph-scope (transformer_config.py):
+/// MoE scopes need experts, moe_preprocess needs moe_router, mlp needs dense layers, full
+/// recomputation needs full-iteration graphs (not simulated), and recompute_modules: [moe] may not
+/// cover a moe_router graph. nullopt when they can.
+std::optional<std::string> graph_scope_problem(const ParallelSpec& p, const ModelSpec& model);
+
 /// Memory outside the model's states and activations; both defaults are gpuhours assumptions (the
 /// README lists them), overridable in a scenario's `memory:`.
 struct MemorySpec {

@@ -48,12 +48,13 @@ struct Kernel {
   bool backward = false;
   std::int64_t m = 0, n = 0, k = 0;  // GEMM shape (per group for grouped GEMMs); attention:
                                      // batch*heads, sequence of one block (s/cp), d_qk + d_v
-  int groups = 1;                    // grouped GEMM: experts on the rank
+  int groups = 1;                    // grouped GEMM: experts on the rank (unfused attention: batch x heads)
+  bool batched = false;              // the groups run in one batched launch per kernel (unfused attention)
   AttentionKernel library = AttentionKernel::fused;  // attention: which kernel library times it
   /// FP8 GEMMs: bytes of the separate memory-bound pass that quantizes their operands first (read
   /// BF16, write FP8 with scales), which DeepSeek-V3 §3.5.2 names as an HBM round trip.
   double quantize_bytes = 0;
-  int quantize_kernels = 1;  // kernels of that pass: 2 under current scaling (amax, then cast)
+  int quantize_kernels = 1;  // kernels of that pass: under current scaling 3 per tensor (amax, scale, cast)
   /// Memory-bound passes: kernels the pass is made of, each launched on its own (an eager loop over
   /// the local experts launches a few per expert).
   int kernels = 1;
@@ -92,7 +93,8 @@ enum class GraphScope : std::uint32_t {
   attn = 1,            // the attention block: its norm through its residual add
   mlp = 2,             // a dense layer's FFN block: its norm through its residual add
   moe_router = 4,      // a MoE layer's norm, router and shared experts (not overlapped)
-  moe_preprocess = 8,  // the dispatcher's preprocessing after the router (no op of its own here)
+  moe_preprocess = 8,  // the dispatcher's preprocessing: the all-to-all's token permutation (DeepEP's and
+                       // HybridEP's have no op of their own here)
 };
 template <>
 struct EnumTable<GraphScope> {
@@ -165,7 +167,7 @@ struct RankShape {
   bool dispatch_fp8 = true;
   /// Experts with biases: the second projection's bias added by an eager loop over the local experts
   /// (Megatron-Core's TEGroupedMLP._apply_bias); false: fused into the grouped GEMM.
-  bool expert_bias_eager = true;
+  bool expert_bias_eager = false;
   AttentionKernel attention = AttentionKernel::fused;
   bool sequence_parallel = true;  // with tp > 1; false: all-reduce per block, norms on all T tokens
   bool dropout = false;           // hidden dropout after attention and MLP (reads, writes, 1-byte mask)
