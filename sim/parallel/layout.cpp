@@ -163,14 +163,20 @@ Layout make_layout(const Scenario& s, const Layout* same_shape) {
       first += k;
     }
   } else {
-    // Balance the parts by their kernel time (forward + backward) on this GPU.
+    // Balance the parts by their kernel time (forward + backward) on this GPU, the kernels of the
+    // layout's CUDA graphs at the gap between graph kernels.
     const KernelModel kernels(s.cluster, s.uncertainty.kernel_time_scale);
     auto cost = [&](const std::vector<Op>& ops) {
       double t = 0;
       for (const Op& op : ops) {
         if (op.comm != OpComm::none) continue;
-        t += kernels.time(op.forward).seconds();
-        for (const Kernel& k : op.backward) t += kernels.time(k).seconds();
+        const bool graphed = (op.graph_scopes & p.cuda_graph_scopes) != 0;
+        auto time = [&](Kernel k) {
+          k.graphed = graphed;
+          return kernels.time(k).seconds();
+        };
+        t += time(op.forward);
+        for (const Kernel& k : op.backward) t += time(k);
       }
       return t;
     };
