@@ -321,12 +321,9 @@ struct Builder {
     tag(L, L.size() - 1, RecomputeModule::layernorm);
     const std::size_t ffn = L.size();
     if (moe) {
+      L[ffn_norm].graph_scopes |= bit(GraphScope::moe_router);  // with the router and shared experts (moe_ffn)
       moe_ffn(L);
       tag(L, ffn, RecomputeModule::moe);
-      // The router's graph holds the norm, the router and the shared experts (transformer_layer.py).
-      for (std::size_t i = ffn_norm; i < L.size(); ++i)
-        if (i == ffn_norm || L[i].name == "router" || (L[i].modules & bit(RecomputeModule::shared_experts)))
-          L[i].graph_scopes |= bit(GraphScope::moe_router);
     } else {
       block_entry(L, "ffn");
       dense_ffn(L, m.ffn.intermediate, "");
@@ -379,8 +376,11 @@ struct Builder {
   void moe_ffn(std::vector<Op>& L) const {
     const FfnSpec& ff = m.ffn;
     const std::int64_t h = m.hidden;
+    // The router's CUDA graph (transformer_layer.py) holds the norm before it, the router and the
+    // shared experts.
     Op router = input_recomputed(linear("router", Ts, h, ff.experts, false, false));
     router.weight_grad_kernels = 1;
+    router.graph_scopes = bit(GraphScope::moe_router);
     L.push_back(router);
     if (ff.shared_experts > 0) {
       const std::size_t shared = L.size();
@@ -391,6 +391,7 @@ struct Builder {
       if (!fp8 && s.tp == 1) shares_input(L[shared]);
       tp_exit(L, "shared_experts");
       tag(L, shared, RecomputeModule::shared_experts);
+      tag(L, shared, L.size(), GraphScope::moe_router);
     }
     // DeepSeek-V3 §3.3.2: in FP8 the activations dispatched to the experts and, in the backward,
     // the activation gradients sent to them (the combine's backward) travel in FP8; the combine and

@@ -54,11 +54,12 @@ Time KernelModel::time(const Kernel& k) const {
   return Time::from_seconds_ceil((unscaled_seconds(k) + quantize) * scale_);
 }
 
-// The GPU's time between two kernels: a launch, or the gap between kernels replayed from a graph.
-double KernelModel::launch_gap(const Kernel& k) const {
-  if (!k.graphed) return gpu_.kernel_launch_seconds;
-  GPUHOURS_ASSERT(gpu_.graph_kernel_gap_seconds.has_value(), "graphed kernels on a GPU without graph_kernel_gap (the loader checks it)");
-  return *gpu_.graph_kernel_gap_seconds;
+// The GPU's time between the kernels of a pass: a launch each, or the gap between kernels replayed
+// from a graph.
+double KernelModel::launch_gaps(const Kernel& k) const {
+  GPUHOURS_ASSERT(!k.graphed || gpu_.graph_kernel_gap_seconds.has_value(),
+                  "graphed kernels on a GPU without graph_kernel_gap (layout_infeasibility refuses them)");
+  return (k.graphed ? *gpu_.graph_kernel_gap_seconds : gpu_.kernel_launch_seconds) * std::max(1, k.kernels);
 }
 
 double KernelModel::unscaled_seconds(const Kernel& k) const {
@@ -85,7 +86,7 @@ double KernelModel::unscaled_seconds(const Kernel& k) const {
       }
     }
     if (k.kind == OpKind::memory) {
-      return launch_gap(k) * std::max(1, k.kernels) + k.bytes / profile_->elementwise_bytes_per_s;
+      return launch_gaps(k) + k.bytes / profile_->elementwise_bytes_per_s;
     }
     // GEMMs without a shape (unfused attention): the roofline below.
   }
@@ -99,7 +100,7 @@ double KernelModel::unscaled_seconds(const Kernel& k) const {
   const double hbm = gpu_.hbm_bytes_per_s * (k.kind == OpKind::memory ? gpu_.achievable.elementwise : gpu_.achievable.copy);
   const double compute_s = peak > 0 ? k.flops / peak : 0.0;
   const double memory_s = k.bytes / hbm;
-  return launch_gap(k) * std::max(1, k.kernels) + std::max(compute_s, memory_s);
+  return launch_gaps(k) + std::max(compute_s, memory_s);
 }
 
 const ThroughputTable& KernelModel::attention_table(AttentionKernel library, bool backward) const {

@@ -170,7 +170,7 @@ Layout make_layout(const Scenario& s, const Layout* same_shape) {
       double t = 0;
       for (const Op& op : ops) {
         if (op.comm != OpComm::none) continue;
-        const bool graphed = (op.graph_scopes & p.cuda_graph_scopes) != 0;
+        const bool graphed = op.graphed_by(p.cuda_graph_scopes);
         auto time = [&](Kernel k) {
           k.graphed = graphed;
           return kernels.time(k).seconds();

@@ -15,10 +15,10 @@
 // the optimizer waits for every bucket; with ZeRO-1/2 the updated weights are then all-gathered.
 // Communication kernels take their SMs from concurrent compute (engine.hpp).
 #include <algorithm>
-#include <deque>
 #include <array>
 #include <bit>
 #include <cmath>
+#include <deque>
 #include <map>
 #include <optional>
 #include <ostream>
@@ -379,12 +379,11 @@ class ProgramBuilder {
   }
 
   // Whether the layout's CUDA graphs capture `op`.
-  bool graphed(const Op& op) const { return (op.graph_scopes & s_.parallel.cuda_graph_scopes) != 0; }
+  bool graphed(const Op& op) const { return op.graphed_by(s_.parallel.cuda_graph_scopes); }
   Item graph_item(Item it, const Op& op) const {
     it.graphed = graphed(op);
     return it;
   }
-
 
   // TP communication overlap (Transformer Engine userbuffers; Wang et al., ASPLOS '23): an
   // all-gather is pipelined in tp chunks with the GEMM that consumes it (the next op), a

@@ -67,7 +67,6 @@ void scenario_exists(const Catalog& catalog, const YamlNode& n) {
   }
 }
 
-// Overrides the keys `p` gives in `out` (a scenario's layout, or a phase's changes to it).
 // A key that only a mixture-of-experts model can use.
 void require_moe(const ModelSpec& model, const YamlNode& key) {
   if (!model.ffn.moe) throw key.error("only used by mixture-of-experts models");
@@ -82,6 +81,7 @@ void parse_graph_scopes(const YamlNode& v, const ModelSpec& model, ParallelSpec&
   if (auto problem = graph_scope_problem(out, model)) throw v.error(*problem);
 }
 
+// Overrides the keys `p` gives in `out` (a scenario's layout, or a phase's changes to it).
 void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& catalog, ParallelSpec& out) {
   p.check_keys({{"tp", false, "tensor parallel"}, {"pp", false, "pipeline parallel"},
                 {"ep", false, "expert parallel"}, {"cp", false, "context parallel"},

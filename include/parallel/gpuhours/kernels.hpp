@@ -55,7 +55,7 @@ class KernelModel {
 
  private:
   double unscaled_seconds(const Kernel& k) const;
-  double launch_gap(const Kernel& k) const;
+  double launch_gaps(const Kernel& k) const;
   std::vector<std::string> profile_assumptions() const;
   const GpuSpec& gpu_;
   const CalibrationProfile* profile_;

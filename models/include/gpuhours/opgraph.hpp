@@ -125,6 +125,8 @@ struct Op {
   double saved_selective = 0;
   std::uint32_t modules = 0;     // the RecomputeModule bits of the parts of the layer this op is in
   std::uint32_t graph_scopes = 0;  // the GraphScope bits of the CUDA-graph scopes that capture this op
+  /// Whether a layout replaying `scopes` (ParallelSpec::cuda_graph_scopes) runs this op from a graph.
+  bool graphed_by(std::uint32_t scopes) const { return (graph_scopes & scopes) != 0; }
   std::int64_t params = 0;       // parameters this op owns on the rank
   bool expert_params = false;    // routed-expert weights (sharded by expert parallelism)
   OpComm comm = OpComm::none;
