@@ -645,8 +645,8 @@ void fill_breakdown(const Engine& e, int ranks, StepResult& r) {
   const TaskGraph& g = e.graph();
   struct Edge {
     std::int64_t at;
-    int delta;
-    int cls;  // 0 compute, 1 optimizer, 2 communication, 3 the host launching
+    std::int8_t delta;
+    std::uint8_t cls;  // 0 compute, 1 optimizer, 2 communication, 3 the host launching
     TaskKind kind;
   };
   std::vector<std::vector<Edge>> edges(ranks);
@@ -656,24 +656,30 @@ void fill_breakdown(const Engine& e, int ranks, StepResult& r) {
     const StreamId s = g.task_stream(t);
     busy[s] += static_cast<double>(b - a) * 1e-9;
     const TaskKind k = task_kind(g, t);
+    std::vector<Edge>& ed = edges[g.stream_rank(s)];
     // Ready before its host had launched it: the stream waited for the host.
     if (const std::int64_t ready = e.ready(t).count_ns(); ready < a) {
-      edges[g.stream_rank(s)].push_back({ready, +1, 3, k});
-      edges[g.stream_rank(s)].push_back({a, -1, 3, k});
+      ed.push_back({ready, +1, 3, k});
+      ed.push_back({a, -1, 3, k});
     }
     if (b == a) continue;
-    const int cls = k == TaskKind::compute ? 0 : k == TaskKind::optimizer ? 1 : 2;
-    edges[g.stream_rank(s)].push_back({a, +1, cls, k});
-    edges[g.stream_rank(s)].push_back({b, -1, cls, k});
+    const std::uint8_t cls = k == TaskKind::compute ? 0 : k == TaskKind::optimizer ? 1 : 2;
+    ed.push_back({a, +1, cls, k});
+    ed.push_back({b, -1, cls, k});
   }
+  // Exposed communication per kind, summed over ranks in time order (a kind's entry exists once
+  // it has been exposed).
+  constexpr std::size_t kinds = EnumTable<TaskKind>::names.size();
+  std::array<double, kinds> exposed_by_kind{};
+  std::array<bool, kinds> exposed{};
   const std::int64_t end = static_cast<std::int64_t>(std::llround(r.seconds * 1e9));
   for (int rank = 0; rank < ranks; ++rank) {
-    auto& ed = edges[rank];
-    std::sort(ed.begin(), ed.end(), [](const Edge& x, const Edge& y) {
-      return x.at != y.at ? x.at < y.at : x.delta < y.delta;
-    });
+    std::vector<Edge>& ed = edges[rank];
+    // By time only: edges at one instant bound no interval between them, so their order does not
+    // change any sum.
+    std::sort(ed.begin(), ed.end(), [](const Edge& x, const Edge& y) { return x.at < y.at; });
     int active[4] = {0, 0, 0, 0};
-    std::map<TaskKind, int> comm_active;
+    std::array<int, kinds> comm_active{};
     std::int64_t prev = 0;
     auto account = [&](std::int64_t until) {
       const double dt = static_cast<double>(until - prev) * 1e-9 / ranks;
@@ -682,9 +688,10 @@ void fill_breakdown(const Engine& e, int ranks, StepResult& r) {
       else if (active[1] > 0) r.breakdown.optimizer += dt;
       else if (active[2] > 0) {
         r.breakdown.exposed_communication += dt;
-        for (const auto& [kind, n] : comm_active)
-          if (n > 0) {  // attribute to the first kind running (deterministic order)
-            r.exposed_communication_by_kind[to_string(kind)] += dt;
+        for (std::size_t kind = 0; kind < kinds; ++kind)
+          if (comm_active[kind] > 0) {  // attribute to the first kind running (deterministic order)
+            exposed_by_kind[kind] += dt;
+            exposed[kind] = true;
             break;
           }
       } else if (active[3] > 0) {
@@ -697,10 +704,12 @@ void fill_breakdown(const Engine& e, int ranks, StepResult& r) {
       account(x.at);
       prev = x.at;
       active[x.cls] += x.delta;
-      if (x.cls == 2) comm_active[x.kind] += x.delta;
+      if (x.cls == 2) comm_active[static_cast<std::size_t>(x.kind)] += x.delta;
     }
     account(end);
   }
+  for (std::size_t kind = 0; kind < kinds; ++kind)
+    if (exposed[kind]) r.exposed_communication_by_kind[to_string(static_cast<TaskKind>(kind))] = exposed_by_kind[kind];
   for (StreamId s = 0; s < g.stream_count(); ++s)
     r.streams.push_back({g.stream_rank(s), g.stream_name(s), busy[s], r.seconds > 0 ? busy[s] / r.seconds : 0.0});
 }
