@@ -105,8 +105,15 @@ int cmd_run(const Catalog& catalog, const std::string& scenario, const std::stri
 }
 
 int cmd_serve(const Catalog& catalog, const std::string& scenario, const std::string& format, const std::string& html,
-              bool slo, bool layouts, std::ostream& out) {
+              bool slo, bool layouts, bool max_rate, std::ostream& out) {
   const ServingScenario s = load_serving(scenario, catalog);
+  if (max_rate) {
+    std::vector<MaxRate> rates;
+    for (const Deployment& d : s.deployments) rates.push_back(max_rate_within_slo(s, d));
+    if (format == "json") out << max_rate_json(s, rates).dump(2) << "\n";
+    else write_max_rate_terminal(s, rates, out);
+    return 0;
+  }
   if (slo) {
     const std::vector<SloChoice> choices = search_slo(s, layouts);
     if (format == "json") out << slo_json(s, choices).dump(2) << "\n";
@@ -597,7 +604,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   merge->add_flag("--csv", merge_csv, "print the best layouts as CSV")->excludes(merge_json_flag);
 
   std::string serve_scenario, serve_html;
-  bool serve_json_flag = false, serve_csv = false, serve_slo = false, serve_layouts = false;
+  bool serve_json_flag = false, serve_csv = false, serve_slo = false, serve_layouts = false, serve_max_rate = false;
   CLI::App* serve = app.add_subcommand("serve", "simulate a serving deployment: throughput, TTFT and TPOT, cost per million tokens, margin");
   serve->add_option("scenario", serve_scenario, "serving scenario file or preset name (scenarios/serve/)")->required();
   auto* serve_json_opt = serve->add_flag("--json", serve_json_flag, "print JSON");
@@ -605,6 +612,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   serve->add_option("--html", serve_html, "write a self-contained HTML report");
   auto* slo_flag = serve->add_flag("--slo", serve_slo, "find the cheapest decoding batch limit within the scenario's slo:");
   serve->add_flag("--layouts", serve_layouts, "with --slo: also try the decoding pool's GPUs as other tp x ep instances")->needs(slo_flag);
+  serve->add_flag("--max-rate", serve_max_rate, "find the highest Poisson arrival rate within the scenario's slo:")->excludes(slo_flag);
 
   std::vector<std::string> argv_store = {"gpuhours"};
   argv_store.insert(argv_store.end(), args.begin(), args.end());
@@ -637,7 +645,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (*validate) return cmd_validate(catalog, validate_json, out);
     if (*sweep) return cmd_sweep(catalog, sw, out, err, comm);
     if (*serve)
-      return cmd_serve(catalog, serve_scenario, serve_json_flag ? "json" : serve_csv ? "csv" : "text", serve_html, serve_slo, serve_layouts, out);
+      return cmd_serve(catalog, serve_scenario, serve_json_flag ? "json" : serve_csv ? "csv" : "text", serve_html, serve_slo, serve_layouts, serve_max_rate,
+                       out);
     if (*merge) return cmd_merge(merge_files, merge_json, merge_csv, out);
     if (*bench) {
       if (bench_path.empty())

@@ -323,4 +323,36 @@ nlohmann::ordered_json slo_json(const ServingScenario& s, const std::vector<SloC
   return j;
 }
 
+void write_max_rate_terminal(const ServingScenario& s, const std::vector<MaxRate>& rates, std::ostream& out) {
+  out << s.title << ": the highest Poisson arrival rate within " << slo_text(s.slo) << " (to 0.5%, " << s.requests.count
+      << " requests, seed " << s.requests.seed << ")\n";
+  out << fmt::format("\n{:<20}{:>14}{:>18}{:>14}{:>14}{:>14}{:>14}\n", "deployment", "requests/s", "answer t/s/GPU", "TTFT P99",
+                     "TPOT P99", "ITL P99", "busy");
+  for (const MaxRate& m : rates) {
+    const DeploymentResult& d = m.result;
+    out << fmt::format("{:<20}{:>14.4g}{:>18}{:>14}{:>14}{:>14}{:>13.0f}%\n", m.deployment, m.rate_per_s,
+                       grouped(d.output_tokens_per_s_per_gpu), ms(d.ttft.p99), ms(d.tpot.p99), ms(d.token_interval.p99),
+                       100 * d.pools.back().utilisation);
+  }
+}
+
+nlohmann::ordered_json max_rate_json(const ServingScenario& s, const std::vector<MaxRate>& rates) {
+  nlohmann::ordered_json j;
+  j["scenario"] = s.name;
+  const auto opt = [](const std::optional<double>& v) { return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr); };
+  j["slo"] = {{"ttft_p99_seconds", opt(s.slo.ttft_seconds)}, {"tpot_p99_seconds", opt(s.slo.tpot_seconds)},
+              {"itl_p99_seconds", opt(s.slo.token_interval_seconds)}};
+  j["deployments"] = nlohmann::ordered_json::array();
+  for (const MaxRate& m : rates) {
+    const DeploymentResult& d = m.result;
+    j["deployments"].push_back({{"name", m.deployment},
+                                {"max_rate_per_s", m.rate_per_s},
+                                {"output_tokens_per_s_per_gpu", d.output_tokens_per_s_per_gpu},
+                                {"ttft_p99_seconds", d.ttft.p99},
+                                {"tpot_p99_seconds", d.tpot.p99},
+                                {"itl_p99_seconds", d.token_interval.p99}});
+  }
+  return j;
+}
+
 }  // namespace gpuhours

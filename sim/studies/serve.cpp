@@ -643,4 +643,50 @@ std::vector<SloChoice> search_slo(const ServingScenario& s, bool layouts) {
   return out;
 }
 
+MaxRate max_rate_within_slo(const ServingScenario& s, const Deployment& d) {
+  if (!s.slo.any())
+    throw InputError(s.file + ": field 'slo': missing; --max-rate needs latency targets (ttft_p99_seconds, tpot_p99_seconds, "
+                     "itl_p99_seconds)");
+  if (s.requests.arrival != Arrival::poisson)
+    throw InputError(s.file + ": field 'requests.arrival': --max-rate varies a Poisson rate; this scenario's arrivals are " +
+                     std::string(s.requests.arrival == Arrival::saturate ? "all at once (saturate)" : "a trace"));
+  // The arrivals of one seed scale with 1/rate, so the latencies grow with the rate, and the rate
+  // where they cross the targets is found by bisection between a rate that meets them and one that
+  // does not (a rate whose load does not drain fails).
+  ServingScenario x = s;
+  auto at = [&](double rate) -> std::optional<DeploymentResult> {
+    x.requests.rate_per_s = rate;
+    try {
+      DeploymentResult r = simulate_deployment(x, d);
+      if (*r.meets_slo) return r;
+    } catch (const NotDrained&) {
+    }
+    return std::nullopt;
+  };
+  constexpr int kDoublings = 30;        // 2^30 the scenario's rate either way
+  constexpr double kPrecision = 0.005;  // the bracket's width relative to the rate found
+  double meets = s.requests.rate_per_s, fails = meets;
+  std::optional<DeploymentResult> best = at(meets);
+  if (best) {
+    for (int i = 0; i < kDoublings && at(fails *= 2); ++i) meets = fails;
+    best = at(meets);
+  } else {
+    for (int i = 0; i < kDoublings && !best; ++i) best = at(meets /= 2);
+    if (!best)
+      throw InputError(fmt::format("{}: no arrival rate down to {:.3g}/s lets deployment '{}' meet the SLO ({})", s.file,
+                                   meets, d.name, slo_text(s.slo)));
+    fails = 2 * meets;
+  }
+  while (fails - meets > kPrecision * meets) {
+    const double mid = (meets + fails) / 2;
+    if (auto r = at(mid)) {
+      meets = mid;
+      best = std::move(r);
+    } else {
+      fails = mid;
+    }
+  }
+  return {d.name, meets, std::move(*best)};
+}
+
 }  // namespace gpuhours

@@ -219,6 +219,36 @@ TEST_CASE("serve: an SLO no layout and batch limit meets is refused with the lat
   CHECK(ok.out.find("<- best") != std::string::npos);
 }
 
+TEST_CASE("serve: --max-rate finds the highest Poisson rate within the SLO: the rate found meets it, 1% more does not") {
+  const std::string slo = "slo: {ttft_p99_seconds: 0.5, tpot_p99_seconds: 0.05}\n";
+  const ServingScenario sc = load_text(
+      "rate.yaml", one_gpu("{arrival: poisson, rate_per_s: 2, count: 400, seed: 3, input_tokens: {mean: 500, max: 2000, distribution: "
+                           "exponential}, output_tokens: {mean: 100, max: 400, distribution: exponential}}") + slo);
+  const MaxRate m = max_rate_within_slo(sc, sc.deployments.front());
+  CHECK(m.deployment == "one");
+  CHECK(*m.result.meets_slo);
+  CHECK(m.result.ttft.p99 <= 0.5);
+  CHECK(m.result.tpot.p99 <= 0.05);
+  ServingScenario faster = sc;
+  faster.requests.rate_per_s = 1.01 * m.rate_per_s;
+  CHECK_FALSE(*simulate_deployment(faster, faster.deployments.front()).meets_slo);
+  // The rate found is the one the result ran at: the same scenario at that rate gives the same latencies.
+  ServingScenario at = sc;
+  at.requests.rate_per_s = m.rate_per_s;
+  CHECK(simulate_deployment(at, at.deployments.front()).ttft.p99 == m.result.ttft.p99);
+  // A saturating load has no rate to vary, and a scenario without an slo: has no target.
+  const auto saturate = cli({"serve", test::write_temp("rate-sat.yaml", one_gpu("{arrival: saturate, count: 8, input_tokens: {mean: 100}, "
+                                                                                "output_tokens: {mean: 10}}") + slo),
+                             "--max-rate"});
+  CHECK(saturate.code == 1);
+  CHECK(saturate.err.find("field 'requests.arrival'") != std::string::npos);
+  const auto no_slo = cli({"serve", test::write_temp("rate-noslo.yaml", one_gpu("{arrival: poisson, rate_per_s: 2, count: 8, input_tokens: "
+                                                                                "{mean: 100}, output_tokens: {mean: 10}}")),
+                           "--max-rate"});
+  CHECK(no_slo.code == 1);
+  CHECK(no_slo.err.find("field 'slo'") != std::string::npos);
+}
+
 TEST_CASE("serve: bad serving input names file, line and field") {
   auto r = cli({"serve", test::write_temp("ep.yaml", "name: x\ntitle: x\nrequests: {arrival: saturate, count: 1, input_tokens: "
                                                      "{mean: 10}, output_tokens: {mean: 10}}\ndeployments:\n  - {name: a, model: "

@@ -110,6 +110,8 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
       {"dgxc-nemotron4-15b-fp8-16gpu", 7},
       {"llama-3.1-405b-gpu-hours", 24},
       {"deepseek-v3-gpu-hours", 14},
+      {"deepseek-v2-gpu-hours-per-trillion", 8},  // added 2026-12-07: DeepSeek-V2 report §3.2.3, V2 and 67B on H800
+      {"deepseek-llm-67b-gpu-hours-per-trillion", 4},
       {"h100-ref-llama-1b-s2048", 6},
       {"h100-ref-llama-1b-s4096", 5},
       {"h100-ref-llama-3b-s2048", 3},
@@ -179,6 +181,8 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
       {"mlperf41-llama2-70b-h100x8-server-tpot", 78},
       {"mlperf41-llama2-70b-h200x8-server-ttft", 77},
       {"mlperf41-llama2-70b-h200x8-server-tpot", 81},
+      {"mlperf41-llama2-70b-h100x8-server-rate", 22},  // added 2026-12-07: MLPerf's Server rate within its latency limits
+      {"mlperf41-llama2-70b-h200x8-server-rate", 34},
       {"deepseek-v2-kv-reduction", 3},
       {"deepseek-v2-throughput-ratio", 28},
       {"deepseek-v3-profile-prefill-per-node", 6},  // added 2026-12-05: DeepSeek's profile and SGLang on H100 (LMSYS 2025-05-05)

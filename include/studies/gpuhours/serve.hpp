@@ -109,6 +109,15 @@ struct SloChoice {
   int not_drained = 0;        // layouts and batch limits skipped: the load did not drain within the iteration limit
 };
 std::vector<SloChoice> search_slo(const ServingScenario& s, bool layouts = false);
+/// --max-rate: the highest Poisson arrival rate (requests/s over the deployment) whose P99 latencies
+/// meet the scenario's SLO, to 0.5%, with the deployment's result at that rate (MLPerf's Server
+/// scenario: the rate a system sustains within its latency constraints).
+struct MaxRate {
+  std::string deployment;
+  double rate_per_s = 0;
+  DeploymentResult result;
+};
+MaxRate max_rate_within_slo(const ServingScenario& s, const Deployment& d);
 /// "P99 TTFT 2 s, P99 TPOT 0.2 s" for the targets an SLO sets.
 std::string slo_text(const Slo& slo);
 
