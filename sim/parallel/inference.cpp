@@ -124,15 +124,18 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   const double attn_flops = attended_pairs / ep * attention_flops_per_pair(m, decode) / tp;
   c.flops = gemm_flops + attn_flops;
   // Prompts: the kernels of the training op graph, timed as in training; with two overlapped
-  // micro-batches every kernel runs twice on half the tokens. Decoding: the FLOPs at the GPU's
-  // achievable rates against the bytes read (below). Its GEMMs of a few hundred rows would sit on
+  // micro-batches every kernel runs twice on half the tokens. Decoding: the GEMMs' FLOPs at the
+  // GPU's achievable rate against the weights read (below), and the attention kernels after them,
+  // each the longer of its FLOPs and its read of the KV cache: kernels of one stream run one after
+  // another, so the cache's read does not hide behind the GEMMs' arithmetic (a roofline per kernel). Its GEMMs of a few hundred rows would sit on
   // the profile's floor of 30-45 us per GEMM however small (an FP8 512 x 576 x 7168 GEMM in 35 us),
   // timed in eager PyTorch, not replayed from a CUDA graph as decoding iterations are.
   if (decode) {
     const Precision weights = weight_precision(s, layout);
     const double gemm_peak = peak_flops_per_s(gpu, weights) * achievable_gemm_fraction(gpu, weights);
     const double attn_peak = peak_flops_per_s(gpu, Precision::bf16) * gpu.achievable.attention_fwd;
-    c.compute_seconds = gemm_flops / gemm_peak + attn_flops / attn_peak;
+    const double kv_read = c.kv_bytes / (gpu.hbm_bytes_per_s * gpu.achievable.copy);
+    c.compute_seconds = gemm_flops / gemm_peak + std::max(attn_flops / attn_peak, kv_read);
   } else if (layout.dual_batch_overlap)
     c.compute_seconds = 2 * prompt_kernel_seconds(s, layout, tokens / 2, attended_pairs / 2, imbalance, cache);
   else c.compute_seconds = prompt_kernel_seconds(s, layout, tokens, attended_pairs, imbalance, cache);

@@ -540,7 +540,8 @@ ServeResult simulate_serving(const ServingScenario& s) {
       "kernels for prompts, low-latency kernels for decoding) + tensor-parallel all-reduces + kernel launches (the "
       "inference model of RL rollouts); prompt chunks compute the training op graph's forward kernels, timed by the "
       "GPU's calibration profile (the roofline where it has none) at the sustained clock; decode tokens their GEMM "
-      "and attention FLOPs at the GPU's achievable rates",
+      "FLOPs at the GPU's achievable rate against the weights read, then their attention kernels, each the longer of "
+      "its FLOPs and its read of the KV cache",
       "communication does not overlap computation, unless a pool sets dual_batch_overlap (DeepSeek's two micro-batches)",
       "the first answer token comes with the prompt's prefill; with separate pools the prompt's KV cache then goes to a "
       "decode GPU over the scale-out network, and waits there for a decoding slot without holding the prefill GPU's "
