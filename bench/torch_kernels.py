@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Measures kernel times on the local GPU through PyTorch, for a gpuhours calibration profile.
 
-  python3 bench/torch_kernels.py SHAPES.txt OUT.json
+  python3 bench/torch_kernels.py SHAPES.txt OUT.json [--graphs]
 
 SHAPES.txt: lines "dtype groups M N K" (`gpuhours shapes SCENARIO` prints them; bench/shapes-presets.txt
 holds those of the presets and of the reference steps). Measures, with CUDA events after warm-up:
 GEMMs C[MxN] = A[MxK] B[KxN] in BF16 (torch.matmul) and FP8 E4M3 with per-tensor scales
 (torch._scaled_mm), grouped GEMMs (torch._grouped_mm where present), causal flash attention
 forward and forward+backward (SDPA, flash backend; and cuDNN's fused SDPA, section
-attention_cudnn), and eager element-wise kernels. Writes the same
+attention_cudnn), and eager element-wise kernels. With --graphs each GEMM's repetitions are
+captured in one CUDA graph and replayed, so that a kernel shorter than its eager launch (a decoding
+GEMM of a few rows: bench/shapes-decode.txt) is timed, not the host that launches it. Writes the same
 JSON layout as tests/data/h100-kernels-2026-11.json, with the environment, so that
 bench/convert_reference_kernels.py turns it into a profile. Needs only torch."""
 import datetime
@@ -39,15 +41,43 @@ def timed(fn, reps=None, budget_s=0.05):
     return start.elapsed_time(end) / 1e3 / n
 
 
+def timed_graph(fn, reps=20):
+    """Mean time of `fn` replayed from a CUDA graph of `reps` calls (warm-up on a side stream, as
+    capture requires): the kernels' time and the gaps between graph kernels, without host launches."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(reps):
+            fn()
+    graph.replay()
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(5):
+        graph.replay()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / 1e3 / (5 * reps)
+
+
+GRAPHS = "--graphs" in sys.argv
+
+
 def gemm(dtype, m, n, k):
     a = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
     b = torch.randn(k, n, device="cuda", dtype=torch.bfloat16)
+    time = timed_graph if GRAPHS else timed
     if dtype == "bf16":
-        return timed(lambda: torch.matmul(a, b))
+        return time(lambda: torch.matmul(a, b))
     a8 = a.to(torch.float8_e4m3fn)
     b8 = b.t().contiguous().to(torch.float8_e4m3fn).t()  # column-major B, as _scaled_mm requires
     one = torch.tensor(1.0, device="cuda")
-    return timed(lambda: torch._scaled_mm(a8, b8, scale_a=one, scale_b=one, out_dtype=torch.bfloat16))
+    return time(lambda: torch._scaled_mm(a8, b8, scale_a=one, scale_b=one, out_dtype=torch.bfloat16))
 
 
 def grouped(groups, m, n, k):
@@ -103,6 +133,7 @@ def main(shapes_path, out_path):
                     "mean of timed repetitions after 3 warm-up runs, CUDA events. GEMM C[MxN]=A[MxK]B[KxN], layout NN "
                     "(FP8: per-tensor scales, column-major B); attention causal SDPA; element-wise eager on BF16.",
            "env": {"torch": torch.__version__, "cuda": torch.version.cuda, "name": dev.name,
+                   "gemm_timing": "CUDA graph replay" if GRAPHS else "eager launches",
                    "sms": dev.multi_processor_count, "mem_gib": dev.total_memory / 2**30, "smi": smi,
                    "date": datetime.datetime.utcnow().strftime("%Y-%m-%d")},
            "sections": {"gemm_bf16_shapes": [], "gemm_fp8_shapes": [], "grouped_mm_bf16": [], "attention_sdpa": [],
@@ -155,4 +186,5 @@ def main(shapes_path, out_path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    paths = [a for a in sys.argv[1:] if a != "--graphs"]
+    main(paths[0], paths[1])

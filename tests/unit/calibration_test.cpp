@@ -363,3 +363,22 @@ TEST_CASE("calibration: attention is timed by the table of the kernel library th
   const auto a = model.assumptions();
   CHECK(std::count_if(a.begin(), a.end(), [](const std::string& s) { return s.find("attention kernels:") == 0; }) == 2);
 }
+
+TEST_CASE("calibration: the H200's profile, derived from the H100's, keeps its GEMM and attention rows and scales its memory bandwidth by 4.8 / 3.35") {
+  const Catalog catalog(kRoot);
+  const GpuSpec h200 = load_gpu_preset("h200-sxm", catalog);
+  const auto derived = default_calibration(h200, catalog);
+  REQUIRE(derived != nullptr);
+  CHECK(derived->name == "h200-sxm-2026-11-derived");
+  CHECK(derived->derived_from == "h100-sxm-2026-11");
+  const auto measured = default_calibration(load_gpu_preset("h100-sxm", catalog), catalog);
+  REQUIRE(measured != nullptr);
+  // A measured FP8 GEMM row and a BF16 one, and a measured attention row: the same on both dies.
+  CHECK(derived->gemm_fp8.at({2048, 7168, 8192}) == measured->gemm_fp8.at({2048, 7168, 8192}));
+  CHECK(derived->gemm_bf16.at({4096, 4096, 7168}) == measured->gemm_bf16.at({4096, 4096, 7168}));
+  CHECK(derived->attention_fwd.at({4 * 32, 4096, 256}) == measured->attention_fwd.at({4 * 32, 4096, 256}));
+  // HBM3e at 4.8 TB/s against HBM3 at 3.35 (hardware/gpus), written to 6 significant figures.
+  CHECK(derived->copy_bytes_per_s / measured->copy_bytes_per_s == doctest::Approx(4.8 / 3.35).epsilon(1e-5));
+  CHECK(derived->elementwise_bytes_per_s / measured->elementwise_bytes_per_s == doctest::Approx(4.8 / 3.35).epsilon(1e-5));
+  CHECK(derived->sustained_gemm_bf16_flops_per_s == measured->sustained_gemm_bf16_flops_per_s);
+}

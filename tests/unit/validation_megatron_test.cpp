@@ -176,13 +176,13 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
       {"nim-llama33-70b-fp8-h100tp2-500-2000-c1-ttft", 17},
       {"nim-llama33-70b-fp8-h100tp2-500-2000-c1-itl", 33},
       {"mlperf41-llama2-70b-h100x8-offline", 6},  // added 2026-12-05: MLPerf Inference v4.1, NVIDIA; 2026-12-07 tightened
-      {"mlperf41-llama2-70b-h200x8-offline", 11},
+      {"mlperf41-llama2-70b-h200x8-offline", 6},  // 2026-12-07: the H200 profile derived from the H100's
       {"mlperf41-llama2-70b-h100x8-server-ttft", 72},  // tracked: the simulated queue stays short
       {"mlperf41-llama2-70b-h100x8-server-tpot", 70},
-      {"mlperf41-llama2-70b-h200x8-server-ttft", 75},
-      {"mlperf41-llama2-70b-h200x8-server-tpot", 80},
+      {"mlperf41-llama2-70b-h200x8-server-ttft", 56},
+      {"mlperf41-llama2-70b-h200x8-server-tpot", 63},
       {"mlperf41-llama2-70b-h100x8-server-rate", 13},  // added 2026-12-07: MLPerf's Server rate within its latency limits
-      {"mlperf41-llama2-70b-h200x8-server-rate", 25},
+      {"mlperf41-llama2-70b-h200x8-server-rate", 10},
       {"deepseek-v2-kv-reduction", 3},
       {"deepseek-v2-throughput-ratio", 23},
       {"deepseek-v3-profile-prefill-per-node", 6},  // added 2026-12-05: DeepSeek's profile and SGLang on H100 (LMSYS 2025-05-05)
