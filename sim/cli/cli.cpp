@@ -608,11 +608,14 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   CLI::App* serve = app.add_subcommand("serve", "simulate a serving deployment: throughput, TTFT and TPOT, cost per million tokens, margin");
   serve->add_option("scenario", serve_scenario, "serving scenario file or preset name (scenarios/serve/)")->required();
   auto* serve_json_opt = serve->add_flag("--json", serve_json_flag, "print JSON");
-  serve->add_flag("--csv", serve_csv, "print one CSV row per deployment")->excludes(serve_json_opt);
-  serve->add_option("--html", serve_html, "write a self-contained HTML report");
+  auto* serve_csv_opt = serve->add_flag("--csv", serve_csv, "print one CSV row per deployment")->excludes(serve_json_opt);
+  auto* serve_html_opt = serve->add_option("--html", serve_html, "write a self-contained HTML report");
   auto* slo_flag = serve->add_flag("--slo", serve_slo, "find the cheapest decoding batch limit within the scenario's slo:");
   serve->add_flag("--layouts", serve_layouts, "with --slo: also try the decoding pool's GPUs as other tp x ep instances")->needs(slo_flag);
-  serve->add_flag("--max-rate", serve_max_rate, "find the highest Poisson arrival rate within the scenario's slo:")->excludes(slo_flag);
+  serve->add_flag("--max-rate", serve_max_rate, "find the highest Poisson arrival rate within the scenario's slo:")
+      ->excludes(slo_flag)
+      ->excludes(serve_csv_opt)
+      ->excludes(serve_html_opt);
 
   std::vector<std::string> argv_store = {"gpuhours"};
   argv_store.insert(argv_store.end(), args.begin(), args.end());

@@ -156,10 +156,15 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
                                 : moe_exchange_time(per_gpu_tokens * hidden * 2.0, gpus, nodes, imbalance, s.cluster, routing);
     c.comm_seconds += L * (dispatch.seconds() + combine.seconds());
   }
+  // Inside a node the all-reduce runs as NCCL's tuner picks it, ring or NVLink SHARP (serving
+  // engines' own all-reduce kernels are taken to be at least as fast); across nodes, a ring.
   if (tp > 1) {
     const int tp_nodes = std::max(1, tp / s.cluster.gpus_per_node);
+    const double bytes = per_replica * m.hidden * 2.0;
     c.comm_seconds += 2.0 * m.layers *
-                      ring_collective_time(CollectiveKind::all_reduce, per_replica * m.hidden * 2.0, tp, tp_nodes, s.cluster).seconds();
+                      (tp_nodes == 1 ? node_all_reduce_time(bytes, tp, s.cluster)
+                                     : ring_collective_time(CollectiveKind::all_reduce, bytes, tp, tp_nodes, s.cluster))
+                          .seconds();
   }
   // With two micro-batches overlapped, DeepEP's normal kernels (prompts) hold their SMs while a
   // dispatch or combine runs, and the other micro-batch's kernels run on the rest, as in a training

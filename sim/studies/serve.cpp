@@ -669,8 +669,16 @@ MaxRate max_rate_within_slo(const ServingScenario& s, const Deployment& d) {
   double meets = s.requests.rate_per_s, fails = meets;
   std::optional<DeploymentResult> best = at(meets);
   if (best) {
-    for (int i = 0; i < kDoublings && at(fails *= 2); ++i) meets = fails;
-    best = at(meets);
+    for (int i = 0;; ++i) {
+      if (i == kDoublings)
+        throw InputError(fmt::format("{}: deployment '{}' meets the SLO ({}) even at {:.3g} requests/s: {} requests are too "
+                                     "few for a rate to reach its limit; raise requests.count",
+                                     s.file, d.name, slo_text(s.slo), meets, s.requests.count));
+      auto r = at(fails = 2 * meets);
+      if (!r) break;
+      meets = fails;
+      best = std::move(r);
+    }
   } else {
     for (int i = 0; i < kDoublings && !best; ++i) best = at(meets /= 2);
     if (!best)

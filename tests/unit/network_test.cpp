@@ -38,6 +38,25 @@ constexpr double GiB = 1073741824.0;
 double rel(double sim, double pub) { return std::abs(sim / pub - 1.0); }
 }  // namespace
 
+TEST_CASE("an NVLink SHARP all-reduce equals NCCL's NVLS latency plus S at the NVLS rate, and a node all-reduce takes the faster of it and the ring") {
+  // H100: 25 us (tuning.cc) + S / (450 GB/s x 0.611), the flow simulation's time.
+  const ClusterSpec one = cluster("h100-sxm", 1, "nvswitch-node");
+  const Time by_hand = Time::from_seconds_ceil(25e-6) + Time::from_seconds_ceil(GiB / (450e9 * 0.611));
+  CHECK(nvls_all_reduce_time(GiB, one) == by_hand);
+  CHECK(std::abs(run(CollectiveKind::all_reduce, Algorithm::nvls, GiB, one).time.count_ns() - by_hand.count_ns()) <= 2);
+  // 3.6 MB over 8 GPUs (a decode iteration's activations): NVLS, 38 us, beats the ring's LL128.
+  const double mb36 = 3.6e6;
+  const Time ring = ring_collective_time(CollectiveKind::all_reduce, mb36, 8, 1, one);
+  CHECK(nvls_all_reduce_time(mb36, one) < ring);
+  CHECK(node_all_reduce_time(mb36, 8, one) == nvls_all_reduce_time(mb36, one));
+  // 64 KiB: NVLS's 25 us of latency loses to the ring's LL protocol; 2 GPUs: the ring at any size.
+  CHECK(node_all_reduce_time(65536, 8, one) == ring_collective_time(CollectiveKind::all_reduce, 65536, 8, 1, one));
+  CHECK(node_all_reduce_time(mb36, 2, one) == ring_collective_time(CollectiveKind::all_reduce, mb36, 2, 1, one));
+  // Without NVLink SHARP (A100): the ring.
+  const ClusterSpec a100 = cluster("a100-sxm-80gb", 1, "nvswitch-node");
+  CHECK(node_all_reduce_time(mb36, 8, a100) == ring_collective_time(CollectiveKind::all_reduce, mb36, 8, 1, a100));
+}
+
 TEST_CASE("an uncontended ring all-reduce equals 2(n-1)/n S/B plus NCCL's latency terms") {
   // One node: B = 450 GB/s * 0.822; latency = 8.4 us + 14 steps * 3.4 us.
   const ClusterSpec one = cluster("h100-sxm", 1, "nvswitch-node");

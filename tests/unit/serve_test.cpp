@@ -247,6 +247,13 @@ TEST_CASE("serve: --max-rate finds the highest Poisson rate within the SLO: the 
                            "--max-rate"});
   CHECK(no_slo.code == 1);
   CHECK(no_slo.err.find("field 'slo'") != std::string::npos);
+  // Four short requests meet a loose SLO at any rate: no limit to find, and it says so.
+  const auto loose = cli({"serve", test::write_temp("rate-loose.yaml", one_gpu("{arrival: poisson, rate_per_s: 2, count: 4, input_tokens: "
+                                                                               "{mean: 100}, output_tokens: {mean: 10}}") +
+                                                                           "slo: {ttft_p99_seconds: 100}\n"),
+                          "--max-rate"});
+  CHECK(loose.code == 1);
+  CHECK(loose.err.find("too few for a rate to reach its limit") != std::string::npos);
 }
 
 TEST_CASE("serve: bad serving input names file, line and field") {

@@ -141,6 +141,13 @@ CollectiveResult simulate_collective(CollectiveKind kind, Algorithm algorithm, d
 /// simulation of an uncontended ring (tested).
 Time ring_collective_time(CollectiveKind kind, double bytes, int ranks, int nodes,
                           const ClusterSpec& cluster);
+/// Closed-form NVLink SHARP all-reduce of `bytes` inside one NVSwitch node (GPU with
+/// nvlink_sharp): NCCL's NVLS latency plus S at the measured NVLS fraction of NVLink's rate. Equal
+/// to the flow simulation of Algorithm::nvls (tested).
+Time nvls_all_reduce_time(double bytes, const ClusterSpec& cluster);
+/// An all-reduce over `ranks` GPUs of one node as NCCL's tuner runs it: the faster of the ring (at
+/// its fastest protocol) and, where the GPU has NVLink SHARP, NVLS.
+Time node_all_reduce_time(double bytes, int ranks, const ClusterSpec& cluster);
 /// Per-GPU bandwidth of a ring's slowest link: NVLink inside a node; across nodes, each of the
 /// node's ranks in the group drives one ring through its own NIC.
 double ring_bandwidth_bytes_per_s(int ranks, int nodes, const ClusterSpec& cluster);

@@ -1,5 +1,7 @@
 // NVLink SHARP all-reduce inside one NVSwitch node: each GPU sends S into the switch and receives
 // S (the reduction happens in the switch), at the measured NVLS fraction of line rate.
+#include <algorithm>
+
 #include "collective_algorithm.hpp"
 #include "gpuhours/error.hpp"
 
@@ -28,6 +30,17 @@ CollectiveOp nvls_plan(const CollectiveRequest& r) {
 }
 
 }  // namespace
+
+Time nvls_all_reduce_time(double bytes, const ClusterSpec& c) {
+  GPUHOURS_ASSERT(c.gpu.nvlink_sharp, "NVLS needs NVLink SHARP");
+  return Time::from_seconds_ceil(c.network.nvls_latency_seconds) +
+         Time::from_seconds_ceil(bytes / (c.gpu.nvlink_bytes_per_s * c.network.nvls_efficiency));
+}
+
+Time node_all_reduce_time(double bytes, int ranks, const ClusterSpec& c) {
+  const Time ring = ring_collective_time(CollectiveKind::all_reduce, bytes, ranks, 1, c);
+  return ranks > 1 && c.gpu.nvlink_sharp ? std::min(ring, nvls_all_reduce_time(bytes, c)) : ring;
+}
 
 CollectiveAlgorithm algorithm_nvls() {
   return {.implements = [](CollectiveKind k) { return k == CollectiveKind::all_reduce; },
