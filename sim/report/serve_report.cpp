@@ -263,6 +263,13 @@ void write_serve_html(const ServingScenario& s, const ServeResult& r, std::ostre
 }
 
 namespace {
+// An SLO's P99 targets, null where it sets none.
+nlohmann::ordered_json slo_targets_json(const Slo& slo) {
+  const auto opt = [](const std::optional<double>& v) { return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr); };
+  return {{"ttft_p99_seconds", opt(slo.ttft_seconds)}, {"tpot_p99_seconds", opt(slo.tpot_seconds)},
+          {"itl_p99_seconds", opt(slo.token_interval_seconds)}};
+}
+
 std::string layout_text(const SloTry& t) {
   return fmt::format("{} x tp{}{}", t.instances, t.layout.tp, t.layout.ep > 1 ? fmt::format(" ep{}", t.layout.ep) : "");
 }
@@ -295,9 +302,7 @@ void write_slo_terminal(const ServingScenario& s, const std::vector<SloChoice>& 
 nlohmann::ordered_json slo_json(const ServingScenario& s, const std::vector<SloChoice>& choices) {
   nlohmann::ordered_json j;
   j["scenario"] = s.name;
-  const auto opt = [](const std::optional<double>& v) { return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr); };
-  j["slo"] = {{"ttft_p99_seconds", opt(s.slo.ttft_seconds)}, {"tpot_p99_seconds", opt(s.slo.tpot_seconds)},
-              {"itl_p99_seconds", opt(s.slo.token_interval_seconds)}};
+  j["slo"] = slo_targets_json(s.slo);
   j["deployments"] = nlohmann::ordered_json::array();
   const auto layout = [](const SloTry& t) {
     return nlohmann::ordered_json{{"instances", t.instances}, {"tp", t.layout.tp}, {"ep", t.layout.ep},
@@ -339,9 +344,7 @@ void write_max_rate_terminal(const ServingScenario& s, const std::vector<MaxRate
 nlohmann::ordered_json max_rate_json(const ServingScenario& s, const std::vector<MaxRate>& rates) {
   nlohmann::ordered_json j;
   j["scenario"] = s.name;
-  const auto opt = [](const std::optional<double>& v) { return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr); };
-  j["slo"] = {{"ttft_p99_seconds", opt(s.slo.ttft_seconds)}, {"tpot_p99_seconds", opt(s.slo.tpot_seconds)},
-              {"itl_p99_seconds", opt(s.slo.token_interval_seconds)}};
+  j["slo"] = slo_targets_json(s.slo);
   j["deployments"] = nlohmann::ordered_json::array();
   for (const MaxRate& m : rates) {
     const DeploymentResult& d = m.result;
