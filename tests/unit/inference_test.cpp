@@ -52,6 +52,21 @@ TEST_CASE("inference: decoding one sequence is bound by reading the weights and 
   CHECK(c.seconds < 8e-3);
 }
 
+TEST_CASE("inference: a decode batch reads its KV cache in attention kernels after the GEMMs: each cached token adds its bytes over HBM bandwidth") {
+  // 512 sequences of Llama 3 8B in BF16 on one H100: the GEMMs are compute-bound (7 TFLOP against
+  // 15 GB of weights), the attention kernels bound by the cache they read (4 FLOP per byte). The
+  // cache's read cannot hide behind the GEMMs' arithmetic: kernels of one stream run one after
+  // another, so 1,024 more cached tokens per sequence add 512 x 1,024 x 131,072 bytes at the HBM's
+  // achievable rate (22.8 ms), not nothing.
+  const Scenario s = one_h100_8b();
+  const GpuSpec& g = s.cluster.gpu;
+  const double batch = 512, kv_bytes = 2.0 * 8 * 128 * 32 * 2;
+  const IterationCost shorter = iteration_cost(s, {}, batch, batch * 1024, batch * 1024, true);
+  const IterationCost longer = iteration_cost(s, {}, batch, batch * 2048, batch * 2048, true);
+  CHECK(shorter.compute_seconds > shorter.memory_seconds);
+  CHECK(longer.seconds - shorter.seconds == doctest::Approx(batch * 1024 * kv_bytes / (g.hbm_bytes_per_s * g.achievable.copy)).epsilon(1e-9));
+}
+
 TEST_CASE("inference: prefilling a long prompt is compute-bound, above the roofline of its FLOPs") {
   const Scenario s = one_h100_8b();
   REQUIRE(s.cluster.calibration);  // the GPU's measured profile times the prompt's kernels
