@@ -127,9 +127,10 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   // micro-batches every kernel runs twice on half the tokens. Decoding: the GEMMs' FLOPs at the
   // GPU's achievable rate against the weights read (below), and the attention kernels after them,
   // each the longer of its FLOPs and its read of the KV cache: kernels of one stream run one after
-  // another, so the cache's read does not hide behind the GEMMs' arithmetic (a roofline per kernel). Its GEMMs of a few hundred rows would sit on
-  // the profile's floor of 30-45 us per GEMM however small (an FP8 512 x 576 x 7168 GEMM in 35 us),
-  // timed in eager PyTorch, not replayed from a CUDA graph as decoding iterations are.
+  // another, so the cache's read does not hide behind the GEMMs' arithmetic (a roofline per
+  // kernel). The profile does not time decoding GEMMs: at a few hundred rows they would sit on its
+  // floor of 30-45 us per GEMM however small (an FP8 512 x 576 x 7168 GEMM in 35 us), timed in
+  // eager PyTorch, not replayed from a CUDA graph as decoding iterations are.
   if (decode) {
     const Precision weights = weight_precision(s, layout);
     const double gemm_peak = peak_flops_per_s(gpu, weights) * achievable_gemm_fraction(gpu, weights);

@@ -668,10 +668,9 @@ void fill_breakdown(const Engine& e, int ranks, StepResult& r) {
     ed.push_back({b, -1, cls, k});
   }
   // Exposed communication per kind, summed over ranks in time order (a kind's entry exists once
-  // it has been exposed).
+  // it has been exposed: each interval added is longer than zero).
   constexpr std::size_t kinds = EnumTable<TaskKind>::names.size();
   std::array<double, kinds> exposed_by_kind{};
-  std::array<bool, kinds> exposed{};
   const std::int64_t end = static_cast<std::int64_t>(std::llround(r.seconds * 1e9));
   for (int rank = 0; rank < ranks; ++rank) {
     std::vector<Edge>& ed = edges[rank];
@@ -691,7 +690,6 @@ void fill_breakdown(const Engine& e, int ranks, StepResult& r) {
         for (std::size_t kind = 0; kind < kinds; ++kind)
           if (comm_active[kind] > 0) {  // attribute to the first kind running (deterministic order)
             exposed_by_kind[kind] += dt;
-            exposed[kind] = true;
             break;
           }
       } else if (active[3] > 0) {
@@ -709,7 +707,7 @@ void fill_breakdown(const Engine& e, int ranks, StepResult& r) {
     account(end);
   }
   for (std::size_t kind = 0; kind < kinds; ++kind)
-    if (exposed[kind]) r.exposed_communication_by_kind[to_string(static_cast<TaskKind>(kind))] = exposed_by_kind[kind];
+    if (exposed_by_kind[kind] > 0) r.exposed_communication_by_kind[to_string(static_cast<TaskKind>(kind))] = exposed_by_kind[kind];
   for (StreamId s = 0; s < g.stream_count(); ++s)
     r.streams.push_back({g.stream_rank(s), g.stream_name(s), busy[s], r.seconds > 0 ? busy[s] / r.seconds : 0.0});
 }

@@ -39,7 +39,7 @@ Time nvls_all_reduce_time(double bytes, const ClusterSpec& c) {
 
 Time node_all_reduce_time(double bytes, int ranks, const ClusterSpec& c) {
   const Time ring = ring_collective_time(CollectiveKind::all_reduce, bytes, ranks, 1, c);
-  return ranks > 1 && c.gpu.nvlink_sharp ? std::min(ring, nvls_all_reduce_time(bytes, c)) : ring;
+  return c.gpu.nvlink_sharp ? std::min(ring, nvls_all_reduce_time(bytes, c)) : ring;
 }
 
 CollectiveAlgorithm algorithm_nvls() {
