@@ -198,7 +198,8 @@ void Engine::schedule_end(StreamId s) {
 }
 
 double Engine::target_rate(TaskId t, int rank) const {
-  if (graph_.use_[t] == TaskUse::compute) return std::max(kMinComputeRate, 1.0 - rank_share_[rank]);
+  if (graph_.use_[t] == TaskUse::compute)
+    return std::max(kMinComputeRate, 1.0 - std::max(graph_.sm_share_[t], rank_share_[rank]));
   // Scale-out transfers of one rank share its NIC equally (max-min on one bottleneck link).
   if (graph_.shares_link_[t] && rank_link_[rank] > 1) return 1.0 / rank_link_[rank];
   return 1.0;

@@ -67,10 +67,14 @@ double iteration_seconds(const IterationCost& c, const InferenceSpec& layout, in
 // more than its own causal square). The final norm and LM head run on each sequence's last token
 // only; no loss, no multi-token prediction. Communication ops are left out (the iteration times the
 // dispatch, combine and all-reduces), and so are kernel launches (the iteration counts them).
-double prompt_kernel_seconds(const Scenario& s, const InferenceSpec& layout, double tokens, double attended_pairs,
-                             double imbalance, PromptKernelCache* cache) {
+struct PromptKernels {
+  double seconds = 0;       // every kernel
+  double gemm_seconds = 0;  // of which the GEMMs
+};
+PromptKernels prompt_kernel_seconds(const Scenario& s, const InferenceSpec& layout, double tokens, double attended_pairs,
+                                    double imbalance, PromptKernelCache* cache) {
   const double per_replica = tokens / layout.ep;
-  if (per_replica < 1) return 0.0;
+  if (per_replica < 1) return {};
   const auto T = static_cast<std::int64_t>(std::ceil(per_replica));
   const double pairs = attended_pairs / layout.ep;
   const std::int64_t len = std::clamp<std::int64_t>(std::llround(2.0 * pairs / per_replica), 1, T);
@@ -82,8 +86,10 @@ double prompt_kernel_seconds(const Scenario& s, const InferenceSpec& layout, dou
   shape.precision = weight_precision(s, layout);
   shape.expert_imbalance = imbalance;
   const PromptKernelCache::Key key{shape.tp, shape.ep, static_cast<int>(shape.precision), T, len, shape.micro_batch, imbalance};
-  if (const PromptKernelCache::Times* t = cache ? cache->find(key) : nullptr)
-    return t->other_seconds + t->attention_seconds * pairs / t->graph_pairs;
+  auto kernels_of = [&](const PromptKernelCache::Times& t) {
+    return PromptKernels{t.other_seconds + t.attention_seconds * pairs / t.graph_pairs, t.gemm_seconds};
+  };
+  if (const PromptKernelCache::Times* t = cache ? cache->find(key) : nullptr) return kernels_of(*t);
   const OpGraph g = build_op_graph(s.model, shape);
   GpuSpec device = s.cluster.gpu;
   device.kernel_launch_seconds = 0;
@@ -93,8 +99,9 @@ double prompt_kernel_seconds(const Scenario& s, const InferenceSpec& layout, dou
   auto add = [&](const std::vector<Op>& ops, double times_run) {
     for (const Op& op : ops) {
       if (op.comm != OpComm::none) continue;
-      (op.forward.kind == OpKind::attention ? times.attention_seconds : times.other_seconds) +=
-          kernels.time(op.forward).seconds() * times_run;
+      const double seconds = kernels.time(op.forward).seconds() * times_run;
+      (op.forward.kind == OpKind::attention ? times.attention_seconds : times.other_seconds) += seconds;
+      if (op.forward.kind == OpKind::gemm) times.gemm_seconds += seconds;
     }
   };
   const int moe = moe_layers(s.model);
@@ -102,7 +109,7 @@ double prompt_kernel_seconds(const Scenario& s, const InferenceSpec& layout, dou
   add(g.moe_layer, moe);
   add(g.head, static_cast<double>(shape.micro_batch) / static_cast<double>(g.tokens));
   if (cache) cache->put(key, times);
-  return times.other_seconds + times.attention_seconds * pairs / times.graph_pairs;
+  return kernels_of(times);
 }
 
 IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const DecodeWeights& w, double tokens,
@@ -131,15 +138,19 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   // kernel). The profile does not time decoding GEMMs: at a few hundred rows they would sit on its
   // floor of 30-45 us per GEMM however small (an FP8 512 x 576 x 7168 GEMM in 35 us), timed in
   // eager PyTorch, not replayed from a CUDA graph as decoding iterations are.
+  PromptKernels prompt;
   if (decode) {
     const Precision weights = weight_precision(s, layout);
     const double gemm_peak = peak_flops_per_s(gpu, weights) * achievable_gemm_fraction(gpu, weights);
     const double attn_peak = peak_flops_per_s(gpu, Precision::bf16) * gpu.achievable.attention_fwd;
     const double kv_read = c.kv_bytes / (gpu.hbm_bytes_per_s * gpu.achievable.copy);
     c.compute_seconds = gemm_flops / gemm_peak + std::max(attn_flops / attn_peak, kv_read);
-  } else if (layout.dual_batch_overlap)
-    c.compute_seconds = 2 * prompt_kernel_seconds(s, layout, tokens / 2, attended_pairs / 2, imbalance, cache);
-  else c.compute_seconds = prompt_kernel_seconds(s, layout, tokens, attended_pairs, imbalance, cache);
+  } else if (layout.dual_batch_overlap) {
+    prompt = prompt_kernel_seconds(s, layout, tokens / 2, attended_pairs / 2, imbalance, cache);
+    prompt.seconds *= 2;
+    prompt.gemm_seconds *= 2;
+  } else prompt = prompt_kernel_seconds(s, layout, tokens, attended_pairs, imbalance, cache);
+  if (!decode) c.compute_seconds = prompt.seconds;
   c.memory_seconds = (c.weight_bytes + c.kv_bytes) / (gpu.hbm_bytes_per_s * gpu.achievable.copy);
   // Communication, not overlapped with compute: expert dispatch (FP8 or BF16) and combine (BF16)
   // per MoE layer across the instance, with DeepEP's normal kernels for prefill and its
@@ -171,10 +182,15 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   // dispatch or combine runs, and the other micro-batch's kernels run on the rest, as in a training
   // step: compute C at full speed beside transfers of M seconds takes min(C / (1 - share), C + M x
   // share). Its low-latency kernels (decode) free the SMs while the transfer is in flight (DeepSeek
-  // profile-data: "all GPU SMs are freed").
+  // profile-data: "all GPU SMs are freed"). With gemm_sms: partitioned the GEMMs run on the SMs DeepEP
+  // leaves for the whole iteration (SGLang's two-batch overlap: DeepGEMM's num_sms = the GPU's SMs
+  // less DeepEP's), and the transfers slow the rest for their share of it.
   if (!decode && layout.dual_batch_overlap && c.comm_seconds > 0 && L > 0) {
     const double share = std::min(0.9, static_cast<double>(s.cluster.network.comm_sms) / gpu.sms);
-    c.compute_seconds = std::min(c.compute_seconds / (1 - share), c.compute_seconds + c.comm_seconds * share);
+    const double gemm = layout.gemm_sms == GemmSms::partitioned ? prompt.gemm_seconds : 0.0;
+    const double rest = c.compute_seconds - gemm;
+    const double beside_rest = gemm > 0 ? c.comm_seconds * rest / c.compute_seconds : c.comm_seconds;
+    c.compute_seconds = gemm / (1 - share) + std::min(rest / (1 - share), rest + beside_rest * share);
   }
   // Decode iterations replayed from a CUDA graph pay the GPU's gap between graph kernels, not a host launch.
   const bool graph = decode && layout.cuda_graphs && gpu.graph_kernel_gap_seconds;

@@ -538,7 +538,9 @@ class ProgramBuilder {
       count_bytes(it);
       if (it.scale_out) g_.share_rank_link(t);
     } else {
-      t = gpuhours::add_task(g_, streams_[rank][kCompute], it.kernel_time, TaskKind::compute, label(it.label));
+      const bool partitioned = it.kernel.kind == OpKind::gemm && s_.parallel.gemm_sms == GemmSms::partitioned;
+      t = gpuhours::add_task(g_, streams_[rank][kCompute], it.kernel_time, TaskKind::compute, label(it.label),
+                             partitioned ? ep_share_ : 0.0);
     }
     if (prev && g_.task_stream(*prev) != g_.task_stream(t)) g_.add_dependency(*prev, t);
     issue(rank, it, prev, t);
@@ -1182,6 +1184,11 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
                             "transfers of a rank share its NIC equally (contention between ranks through the switches is "
                             "not simulated in the step; cluster: {flows: true} runs them as flows); communication kernels "
                             "take the SMs they occupy from concurrent compute: " + sm_use(s.cluster));
+  if (s.parallel.gemm_sms == GemmSms::partitioned)
+    r.assumptions.push_back(fmt::format(
+        "GEMMs: persistent kernels on the {} of {} SMs the expert dispatch / combine kernels leave, for the whole step "
+        "(gemm_sms: partitioned, DeepGEMM's num_sms); they slow further only when more communication kernels run",
+        s.cluster.gpu.sms - std::min(s.cluster.network.comm_sms, s.cluster.gpu.sms * 9 / 10), s.cluster.gpu.sms));
   if (auto a = group_placement_assumption(s, l); !a.empty()) r.assumptions.push_back(a);
   if (auto a = expert_imbalance_assumption(s); !a.empty()) r.assumptions.push_back(a);
   if (s.training.precision == Precision::fp8) r.assumptions.push_back(fp8_recipe_assumption(s.training.fp8_recipe));

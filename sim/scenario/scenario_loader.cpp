@@ -95,6 +95,7 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
                 {"routing", false, "MoE load balancing of this run, a regime of models/routing/balancing.yaml (default: the model's)"},
                 {"sequence_parallel", false, "with tp > 1 (default true)"},
                 {"dispatcher", false, "MoE token exchange: deepep (default) | hybridep | alltoall"},
+                {"gemm_sms", false, "MoE with ep > 1: shared (default: the GEMMs use every SM and give up those the expert dispatch / combine kernels take while they run) | partitioned (persistent GEMMs sized to the SMs the dispatch / combine kernels leave, for the whole step: DeepGEMM's set_num_sms, as DeepSeek-V3 trains)"},
                 {"hybridep_fused_permute", false, "with dispatcher: hybridep, the token permutation inside its kernels (Megatron-Core's moe_permute_fusion_into_hybridep; default false: a permute kernel after the dispatch)"},
                 {"expert_bias_fused", false, "experts with biases: the second projection's bias fused into the grouped GEMM (Transformer Engine's op fuser; default false: Megatron-Core's eager loop over the local experts)"},
                 {"cuda_graph_scope", false, "the parts of each layer replayed from CUDA graphs (Megatron-Core's --cuda-graph-scope with --cuda-graph-impl transformer_engine): attn, mlp, moe_router, moe_preprocess (default: none, every kernel launched by the host)"},
@@ -157,6 +158,10 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
   }
   if (auto v = p.optional_child("dispatcher"))
     out.dispatcher = v->as_enum<Dispatcher>();
+  if (auto v = p.optional_child("gemm_sms")) {
+    out.gemm_sms = v->as_enum<GemmSms>();
+    require_moe(model, *v);
+  }
   if (auto v = p.optional_child("hybridep_fused_permute")) {
     out.hybridep_fused_permute = v->as_bool();
     if (out.dispatcher != Dispatcher::hybridep) throw v->error("only used with dispatcher: hybridep");
@@ -182,7 +187,8 @@ InferenceSpec parse_inference(const YamlNode& n, std::vector<KeySpec> extra = {}
       {"kv_cache_bits", false, "bits per cached element (default 16; DeepSeek-V2 quantised its cache to 6 on average)"},
       {"redundant_experts", false, "extra expert slots for replicas of the busiest experts (EPLB; default 0)"},
       {"cuda_graphs", false, "decode iterations replayed from CUDA graphs (vLLM, SGLang, TensorRT-LLM; default false)"},
-      {"dual_batch_overlap", false, "split each iteration into two micro-batches whose communication and computation overlap (DeepSeek's inference system; default false)"}};
+      {"dual_batch_overlap", false, "split each iteration into two micro-batches whose communication and computation overlap (DeepSeek's inference system; default false)"},
+      {"gemm_sms", false, "with dual_batch_overlap: shared (default: prompt GEMMs give up DeepEP's SMs only while its kernels run) | partitioned (sized to the SMs DeepEP leaves for the whole prompt iteration, as SGLang's two-batch overlap configures DeepGEMM)"}};
   keys.insert(keys.end(), extra.begin(), extra.end());
   n.check_keys(keys);
   InferenceSpec i;
@@ -197,6 +203,11 @@ InferenceSpec parse_inference(const YamlNode& n, std::vector<KeySpec> extra = {}
   if (auto v = n.optional_child("redundant_experts")) i.redundant_experts = static_cast<int>(v->as_int());
   if (auto v = n.optional_child("dual_batch_overlap")) i.dual_batch_overlap = v->as_bool();
   if (auto v = n.optional_child("cuda_graphs")) i.cuda_graphs = v->as_bool();
+  if (auto v = n.optional_child("gemm_sms")) {
+    i.gemm_sms = v->as_enum<GemmSms>();
+    if (i.gemm_sms == GemmSms::partitioned && !i.dual_batch_overlap)
+      throw v->error("partitioned GEMMs need dual_batch_overlap (the prompt iterations' two overlapped micro-batches)");
+  }
   if (i.redundant_experts < 0 || i.redundant_experts > 1'000'000)
     throw n.child("redundant_experts").error("between 0 and 1,000,000");
   return i;

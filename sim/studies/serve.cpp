@@ -542,7 +542,9 @@ ServeResult simulate_serving(const ServingScenario& s) {
       "GPU's calibration profile (the roofline where it has none) at the sustained clock; decode tokens their GEMM "
       "FLOPs at the GPU's achievable rate against the weights read, then their attention kernels, each the longer of "
       "its FLOPs and its read of the KV cache",
-      "communication does not overlap computation, unless a pool sets dual_batch_overlap (DeepSeek's two micro-batches)",
+      "communication does not overlap computation, unless a pool sets dual_batch_overlap (DeepSeek's two micro-batches): "
+      "then DeepEP's normal kernels take their SMs from the prompt kernels beside them, from the GEMMs for the whole "
+      "iteration where a pool sets gemm_sms: partitioned (SGLang's two-batch overlap sizes DeepGEMM to the SMs left)",
       "the first answer token comes with the prompt's prefill; with separate pools the prompt's KV cache then goes to a "
       "decode GPU over the scale-out network, and waits there for a decoding slot without holding the prefill GPU's "
       "memory (no back-pressure: the wait shows in TPOT, not in TTFT)",

@@ -77,3 +77,27 @@ TEST_CASE("dualpipe: in an F&B pair the MLP's weight gradients run while its bac
     }
   }
 }
+
+TEST_CASE("dualpipe: GEMMs sized to the SMs DeepEP leaves run at that share throughout, and slow the step") {
+  // gemm_sms: partitioned (DeepGEMM's num_sms, DeepSeek-V3 §3.2.2): every expert weight-gradient
+  // GEMM takes sms / (sms - comm_sms) = 132 / 112 of its time alone, whether a dispatch runs beside it
+  // or not; shared, it runs at full speed when no communication kernel runs beside it.
+  auto run = [](GemmSms placement, std::int64_t& shortest_ns) {
+    Scenario s = moe_dualpipe(true);
+    s.parallel.gemm_sms = placement;
+    shortest_ns = INT64_MAX;
+    const StepResult r = simulate_step(s, [&](const Engine& e, const std::vector<std::string>&, const std::vector<std::string>&) {
+      for (const Span& w : spans(e, {"experts_down wgrad"})) shortest_ns = std::min(shortest_ns, w.end - w.start);
+    });
+    return r.seconds;
+  };
+  std::int64_t shared_ns = 0, partitioned_ns = 0;
+  const double shared = run(GemmSms::shared, shared_ns);
+  const double partitioned = run(GemmSms::partitioned, partitioned_ns);
+  MESSAGE("step ", shared, " s with shared SMs, ", partitioned, " s partitioned; shortest expert wgrad GEMM ", shared_ns,
+          " and ", partitioned_ns, " ns");
+  REQUIRE(shared_ns > 0);
+  CHECK(static_cast<double>(partitioned_ns) / static_cast<double>(shared_ns) == doctest::Approx(132.0 / 112.0).epsilon(0.002));
+  CHECK(partitioned > shared * 1.02);
+  CHECK(partitioned < shared * 132.0 / 112.0);
+}

@@ -139,6 +139,36 @@ TEST_CASE("inference: overlapped micro-batches run each prompt kernel twice on h
   CHECK(both.compute_seconds > C);
 }
 
+TEST_CASE("inference: prompt GEMMs sized to the SMs DeepEP leaves run slower than GEMMs that share them, by at most their ratio") {
+  // SGLang's two-batch overlap sizes DeepGEMM to the GPU's SMs less DeepEP's (gemm_sms: partitioned):
+  // its GEMMs run at 112 / 132 throughout, where shared ones lose those SMs only beside a transfer.
+  Scenario s = preset("deepseek-r1-rl");
+  s.parallel.expert_imbalance = 1.0;
+  InferenceSpec shared;
+  shared.ep = 32;
+  shared.redundant_experts = 32;
+  shared.weights = Precision::fp8;
+  shared.dual_batch_overlap = true;
+  InferenceSpec partitioned = shared;
+  partitioned.gemm_sms = GemmSms::partitioned;
+  InferenceSpec split = shared;
+  split.dual_batch_overlap = false;
+  const double n = 32 * 16384.0, pairs = n / 4096 * 4096 * 4097 / 2;
+  const double C = 2 * iteration_cost(s, split, n / 2, pairs / 2, 0, false).compute_seconds;  // kernels alone
+  const IterationCost a = iteration_cost(s, shared, n, pairs, 0, false);
+  const IterationCost b = iteration_cost(s, partitioned, n, pairs, 0, false);
+  const double share = 20.0 / 132;
+  MESSAGE("prompt kernels alone ", C, " s; beside DeepEP, shared ", a.compute_seconds, " s, partitioned ", b.compute_seconds, " s");
+  CHECK(a.comm_seconds == b.comm_seconds);
+  CHECK(b.compute_seconds > a.compute_seconds);
+  CHECK(b.compute_seconds <= C / (1 - share) * (1 + 1e-12));
+  // Without expert parallelism there is no DeepEP kernel and no overlap to size the GEMMs for.
+  shared.ep = partitioned.ep = 1;
+  shared.redundant_experts = partitioned.redundant_experts = 0;
+  CHECK(iteration_cost(s, partitioned, 4096, 4096 * 4097 / 2.0, 0, false).compute_seconds ==
+        iteration_cost(s, shared, 4096, 4096 * 4097 / 2.0, 0, false).compute_seconds);
+}
+
 TEST_CASE("inference: a batch of decoding sequences touches more experts, up to all of them") {
   Scenario s = preset("deepseek-r1-rl");
   InferenceSpec layout;

@@ -287,6 +287,18 @@ TEST_CASE("an FP8 dispatch is refused without experts and under BF16 training") 
   CHECK(bf16.err.find("field 'parallelism.dispatch_precision': FP8 dispatch needs FP8 training") != std::string::npos);
 }
 
+TEST_CASE("partitioned GEMM SMs are refused without experts, and an unknown placement is named") {
+  const auto dense = run_text("gemm-sms-dense.yaml", test::variant("cost:", "parallelism: {gemm_sms: partitioned}\ncost:"));
+  check_one_line(dense);
+  CHECK(dense.err.find("gemm-sms-dense.yaml:16:25: field 'parallelism.gemm_sms': only used by mixture-of-experts models") !=
+        std::string::npos);
+  const auto unknown = run_text("gemm-sms-unknown.yaml", moe_variant("{gemm_sms: reserved}"));
+  check_one_line(unknown);
+  CHECK(unknown.err.find("field 'parallelism.gemm_sms'") != std::string::npos);
+  CHECK(unknown.err.find("shared") != std::string::npos);
+  CHECK(unknown.err.find("partitioned") != std::string::npos);
+}
+
 TEST_CASE("an FP8 recipe is refused under BF16 training, and an unknown one is named") {
   const auto bf16 = run_text("recipe-bf16.yaml", test::variant("  precision: bf16\n", "  precision: bf16\n  fp8_recipe: current\n"));
   check_one_line(bf16);

@@ -291,6 +291,12 @@ TEST_CASE("serve: bad serving input names file, line and field") {
   r = cli({"serve", test::write_temp("dense-routing.yaml", with("llama-3-8b", "forced"))});
   CHECK(r.code == 1);
   CHECK(r.err.find("field 'deployments[0].routing': only used by mixture-of-experts models") != std::string::npos);
+  std::string partitioned = with("deepseek-v2", "forced");
+  partitioned.replace(partitioned.find("ep: 8}"), 6, "ep: 8, gemm_sms: partitioned}");
+  r = cli({"serve", test::write_temp("gemm-sms.yaml", partitioned)});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("gemm-sms.yaml:5:") != std::string::npos);
+  CHECK(r.err.find("gemm_sms': partitioned GEMMs need dual_batch_overlap") != std::string::npos);
 }
 
 TEST_CASE("serve: decode iterations replayed from CUDA graphs pay 0.5 us per kernel instead of a 4 us launch") {

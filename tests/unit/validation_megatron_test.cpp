@@ -34,10 +34,14 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
   CHECK(rep.gated.mape <= kValidationGate.mean);
   CHECK(rep.gated.worst <= kValidationGate.any_case);
   CHECK(rep.passed());
-  // Issue 16's target over every training case, tracked ones included: 8% mean and 25% any case are met
-  // (its 12% any group is not yet: H800, DeepSeek-V3).
+  // Issue 16's target over every training case, tracked ones included: 8% mean, 12% any group, 25% any case.
   CHECK(rep.all.mape <= 0.08);
   CHECK(rep.all.worst <= 0.25);
+  for (const auto& [group, mape] : rep.all.mape_by_group) {
+    CAPTURE(group);
+    CHECK(mape <= 0.12);
+  }
+  CHECK(rep.all.within(kValidationTarget));
   // No case drifts more than 3 points past its error of 2026-12-04. Per-case limits (percent): that day's absolute error rounded up, plus 3 points. A mechanism that
   // improves a case may tighten its limit; one that worsens a case past it must say why here.
   // 2026-12-04, stragglers (each step waits for the slowest GPU, +3.0% compute at 8 GPUs to +8.3% at 16,384): the cases
@@ -94,8 +98,11 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
   // its recipe's pipeline layout given (the automatic split had flipped to one 4% slower).
   // 2026-12-07, CUDA graphs in training (cuda_graph_scope): Qwen3-30B-A3B runs its recipe's attn, moe_router and
   // moe_preprocess graphs, -9.1% -> -3.6%. MoE on H100 is gated from now on.
+  // 2026-12-07, GEMMs sized to the SMs DeepEP leaves (gemm_sms: partitioned; DeepSeek's profile launches its FP8 GEMMs
+  // on 112 of 132 SMs for the whole step): DeepSeek-V3's step -14.4% -> -6.0%, its GPU-hours -11.9% -> -3.7%; limits
+  // tightened to 9 and 7. No other case moved.
   const std::map<std::string, int> limit_percent = {
-      {"deepseek-v3-isca25-step", 16},
+      {"deepseek-v3-isca25-step", 9},
       {"dgxc-llama31-8b-bf16-8gpu", 8},
       {"dgxc-llama31-70b-bf16-64gpu", 6},
       {"dgxc-gpt3-175b-bf16-128gpu", 8},
@@ -109,7 +116,7 @@ TEST_CASE("validation: published runs across A100, H100 and H800 within the limi
       {"dgxc-nemotron4-15b-bf16-2048gpu", 6},
       {"dgxc-nemotron4-15b-fp8-16gpu", 7},
       {"llama-3.1-405b-gpu-hours", 24},
-      {"deepseek-v3-gpu-hours", 14},
+      {"deepseek-v3-gpu-hours", 7},
       {"deepseek-v2-gpu-hours-per-trillion", 8},  // added 2026-12-07: DeepSeek-V2 report §3.2.3, V2 and 67B on H800
       {"deepseek-llm-67b-gpu-hours-per-trillion", 4},
       {"h100-ref-llama-1b-s2048", 6},

@@ -88,7 +88,10 @@ class ExternalModel {
 class TaskGraph {
  public:
   StreamId add_stream(int rank, std::string name);
-  /// Appends a task to the end of `stream`. `label` comes from intern().
+  /// Appends a task to the end of `stream`. `label` comes from intern(). `sm_share`: a transfer's
+  /// share of its rank's SMs, taken from concurrent compute while it runs; a compute task's share
+  /// left to the transfers for its whole run (a persistent kernel sized to the other SMs), so it
+  /// runs at 1 - sm_share at most and slows further only when running transfers take more.
   TaskId add_task(StreamId stream, Time work, TaskUse use, TaskCategory category, std::uint32_t label,
                   double sm_share = 0.0);
   /// Appends a transfer whose duration the ExternalModel given to the Engine decides (its op `op`).

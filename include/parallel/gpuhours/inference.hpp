@@ -31,7 +31,8 @@ struct IterationCost {
 class PromptKernelCache {
  public:
   struct Times {
-    double other_seconds = 0, attention_seconds = 0, graph_pairs = 0;  // attention at graph_pairs
+    // other_seconds: every kernel but attention (gemm_seconds: its GEMMs); attention at graph_pairs
+    double other_seconds = 0, gemm_seconds = 0, attention_seconds = 0, graph_pairs = 0;
   };
   using Key = std::tuple<int, int, int, std::int64_t, std::int64_t, std::int64_t, double>;  // tp, ep, precision, T, len, micro-batch, imbalance
   const Times* find(const Key& k) const {

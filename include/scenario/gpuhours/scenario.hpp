@@ -41,6 +41,18 @@ struct EnumTable<Dispatcher> {
 };
 inline const char* to_string(Dispatcher d) { return name_of(d); }
 
+/// Where the GEMMs run beside the expert dispatch / combine kernels: on every SM, giving up those
+/// the communication kernels take while they run (cuBLAS, Transformer Engine), or as persistent
+/// kernels sized to the SMs the communication kernels leave, for the whole step (DeepGEMM's
+/// set_num_sms: DeepSeek's training profile launches its FP8 GEMMs on 112 of the H800's 132 SMs,
+/// the 20 others DeepEP's, DeepSeek-V3 §3.2.2).
+enum class GemmSms { shared, partitioned };
+template <>
+struct EnumTable<GemmSms> {
+  static constexpr std::array<EnumName<GemmSms>, 2> names{{{GemmSms::shared, "shared"}, {GemmSms::partitioned, "partitioned"}}};
+};
+inline const char* to_string(GemmSms g) { return name_of(g); }
+
 struct ParallelSpec {
   int tp = 1, pp = 1, ep = 1, cp = 1;
   int zero = 0;
@@ -62,6 +74,7 @@ struct ParallelSpec {
   RoutingRegime routing;             // the model's balancing regime, or the layout's `routing:`
   bool sequence_parallel = true;     // with tp > 1 (Korthikanti et al. 2022)
   Dispatcher dispatcher = Dispatcher::deepep;
+  GemmSms gemm_sms = GemmSms::shared;
   // HybridEP: the token permutation inside its dispatch and combine kernels (Megatron-Core's
   // moe_permute_fusion_into_hybridep, default false: a permute kernel after the dispatch).
   bool hybridep_fused_permute = false;
@@ -120,6 +133,9 @@ struct InferenceSpec {
   double kv_cache_bits = 16;         // bits per cached element (BF16 unless quantised)
   int redundant_experts = 0;         // extra expert slots holding replicas of the busiest experts (EPLB)
   bool dual_batch_overlap = false;   // two micro-batches: one's communication hidden behind the other's computation
+  // With dual_batch_overlap: where the prompt iterations' GEMMs run beside DeepEP's kernels (SGLang's
+  // two-batch overlap sizes DeepGEMM to the SMs DeepEP's normal kernels leave: partitioned).
+  GemmSms gemm_sms = GemmSms::shared;
   bool cuda_graphs = false;          // decode-only iterations replayed from CUDA graphs (no per-kernel launch from the host)
   int gpus() const { return tp * ep; }
 };

@@ -34,10 +34,11 @@ struct ValidationCase {
 struct ValidationLimits {
   double mean, group, any_case;
 };
-/// What CI enforces on the gated cases (README "Validation").
-constexpr ValidationLimits kValidationGate{0.15, 0.25, 0.30};
-/// The fidelity the project aims at (docs/validation.md).
+/// The fidelity the project aims at: issue 16's limits (docs/validation.md), over every training case.
 constexpr ValidationLimits kValidationTarget{0.08, 0.12, 0.25};
+/// What CI enforces on the gated cases (README "Validation"): the target itself since 2026-12-07
+/// (15% mean, 25% any group, 30% any case before).
+constexpr ValidationLimits kValidationGate = kValidationTarget;
 
 /// Serving cases: the mean absolute error of the throughput figures and of the latency figures
 /// (issue 20's limits; Vidur, the best-known serving simulator, reports latency within 9%).
