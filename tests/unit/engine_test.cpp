@@ -135,15 +135,19 @@ TEST_CASE("a compute task sized to the SMs communication leaves runs at that sha
   // 0.8 from start to end: 100 ns alone. A transfer taking those same 20% [0, 50) does not slow it
   // (100 ns); one taking 50% [0, 40) does: 20 ns of work by t = 40, the other 60 at 0.8 take 75
   // more, so it ends at 115.
-  for (const auto& [comm_share, comm_ns, end_ns] : {std::tuple{0.0, 0, 100}, std::tuple{0.2, 50, 100}, std::tuple{0.5, 40, 115}}) {
-    CAPTURE(comm_share);
+  struct Case {
+    double comm_share;
+    std::int64_t comm_ns, end_ns;
+  };
+  for (const Case& k : {Case{0.0, 0, 100}, Case{0.2, 50, 100}, Case{0.5, 40, 115}}) {
+    CAPTURE(k.comm_share);
     TaskGraph g;
     const StreamId comp = g.add_stream(0, "compute"), comm = g.add_stream(0, "comm");
     const TaskId c = task(g, comp, 80, TaskKind::compute, 0.2);
-    if (comm_ns > 0) task(g, comm, comm_ns, TaskKind::comm_ep, comm_share);
+    if (k.comm_ns > 0) task(g, comm, k.comm_ns, TaskKind::comm_ep, k.comm_share);
     Engine e(g);
     e.run();
-    CHECK(e.end(c).count_ns() == end_ns);
+    CHECK(e.end(c).count_ns() == k.end_ns);
   }
 }
 
