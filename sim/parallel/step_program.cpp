@@ -1138,12 +1138,22 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
     GPUHOURS_ASSERT(progressed, "the schedules' dependencies form no cycle");
   }
 
-  // Optimizer: after every bucket of the rank; ZeRO-1/2 all-gathers the updated weights.
+  // Gradient clipping: every rank's gradients are final, reduced over its data-parallel group,
+  // before any rank updates its weights, for the global norm they are clipped by (Megatron-Core's
+  // --clip-grad, default 1.0; DeepSeek-V3 §4.2 clips at 1.0). One zero-work task per rank marks its
+  // gradients final: after its last backward kernel (on the compute stream) and its last bucket.
+  std::vector<TaskId> grads_final(pp);
+  for (int rank = 0; rank < pp; ++rank) {
+    grads_final[rank] = b.add_task(rank, kCompute, Time(), TaskKind::optimizer, "gradients final (global norm)");
+    for (TaskId bt : buckets[rank]) b.graph().add_dependency(bt, grads_final[rank]);
+  }
+  // Optimizer: after every rank's gradients are final; ZeRO-1/2 all-gathers the updated weights.
   for (int rank = 0; rank < pp; ++rank) {
     const StagePlan& st = r.stages[rank];
     const OptimizerTimes t = optimizer_times(s, st, l.dense_dp(), l.edp, b.dp_nodes(), b.edp_nodes());
     const TaskId opt = b.add_task(rank, kCompute, t.step, TaskKind::optimizer, "optimizer step (AdamW)");
-    for (TaskId bt : buckets[rank]) b.graph().add_dependency(bt, opt);
+    for (int other = 0; other < pp; ++other)
+      if (other != rank) b.graph().add_dependency(grads_final[other], opt);
     const double dense = st.params - st.expert_params;
     for (const auto& [params, ranks, nodes, stride, what, time] :
          {std::tuple{dense, l.dense_dp(), b.dp_nodes(), s.parallel.tp, "weights all-gather", t.gather_dense},
@@ -1184,6 +1194,9 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
                             "transfers of a rank share its NIC equally (contention between ranks through the switches is "
                             "not simulated in the step; cluster: {flows: true} runs them as flows); communication kernels "
                             "take the SMs they occupy from concurrent compute: " + sm_use(s.cluster));
+  if (pp > 1)
+    r.assumptions.push_back("optimizer: no stage steps before every stage's gradients are reduced, for the global "
+                            "gradient norm they are clipped by (its all-reduce of a few bytes is not timed)");
   if (s.parallel.gemm_sms == GemmSms::partitioned)
     r.assumptions.push_back(fmt::format(
         "GEMMs: persistent kernels on the {} of {} SMs the expert dispatch / combine kernels leave, for the whole step "

@@ -101,3 +101,26 @@ TEST_CASE("dualpipe: GEMMs sized to the SMs DeepEP leaves run at that share thro
   CHECK(partitioned > shared * 1.02);
   CHECK(partitioned < shared * 132.0 / 112.0);
 }
+
+TEST_CASE("gradient clipping: no stage updates its weights before every stage's gradients are final") {
+  // The global gradient norm (Megatron-Core's --clip-grad, DeepSeek-V3 §4.2) needs every stage's
+  // reduced gradients: each optimizer step starts after the last stage's gradients are final.
+  std::int64_t latest_final = -1, earliest_step = INT64_MAX;
+  int finals = 0, steps = 0;
+  simulate_step(moe_dualpipe(true), [&](const Engine& e, const std::vector<std::string>&, const std::vector<std::string>&) {
+    const TaskGraph& g = e.graph();
+    for (TaskId t = 0; t < g.task_count(); ++t) {
+      const std::string& label = g.task_label(t);
+      if (label.find("gradients final") != std::string::npos) {
+        ++finals;
+        latest_final = std::max(latest_final, e.end(t).count_ns());
+      } else if (label.find("optimizer step") != std::string::npos) {
+        ++steps;
+        earliest_step = std::min(earliest_step, e.start(t).count_ns());
+      }
+    }
+  });
+  CHECK(finals == 4);
+  CHECK(steps == 4);
+  CHECK(earliest_step >= latest_final);
+}
