@@ -69,7 +69,7 @@ double iteration_seconds(const IterationCost& c, const InferenceSpec& layout, in
 // dispatch, combine and all-reduces), and so are kernel launches (the iteration counts them).
 struct PromptKernels {
   double seconds = 0;       // every kernel
-  double gemm_seconds = 0;  // of which the GEMMs
+  double gemm_seconds = 0;  // of which the FP8 GEMMs, their quantization passes left out
 };
 PromptKernels prompt_kernel_seconds(const Scenario& s, const InferenceSpec& layout, double tokens, double attended_pairs,
                                     double imbalance, PromptKernelCache* cache) {
@@ -101,7 +101,8 @@ PromptKernels prompt_kernel_seconds(const Scenario& s, const InferenceSpec& layo
       if (op.comm != OpComm::none) continue;
       const double seconds = kernels.time(op.forward).seconds() * times_run;
       (op.forward.kind == OpKind::attention ? times.attention_seconds : times.other_seconds) += seconds;
-      if (op.forward.kind == OpKind::gemm) times.gemm_seconds += seconds;
+      if (op.forward.kind == OpKind::gemm && op.forward.fp8)
+        times.gemm_seconds += (seconds - kernels.quantize_time(op.forward).seconds() * times_run);
     }
   };
   const int moe = moe_layers(s.model);
@@ -150,7 +151,10 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
     prompt.seconds *= 2;
     prompt.gemm_seconds *= 2;
   } else prompt = prompt_kernel_seconds(s, layout, tokens, attended_pairs, imbalance, cache);
-  if (!decode) c.compute_seconds = prompt.seconds;
+  if (!decode) {
+    c.compute_seconds = prompt.seconds;
+    c.gemm_seconds = prompt.gemm_seconds;
+  }
   c.memory_seconds = (c.weight_bytes + c.kv_bytes) / (gpu.hbm_bytes_per_s * gpu.achievable.copy);
   // Communication, not overlapped with compute: expert dispatch (FP8 or BF16) and combine (BF16)
   // per MoE layer across the instance, with DeepEP's normal kernels for prefill and its
@@ -182,9 +186,9 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   // dispatch or combine runs, and the other micro-batch's kernels run on the rest, as in a training
   // step: compute C at full speed beside transfers of M seconds takes min(C / (1 - share), C + M x
   // share). Its low-latency kernels (decode) free the SMs while the transfer is in flight (DeepSeek
-  // profile-data: "all GPU SMs are freed"). With gemm_sms: partitioned the GEMMs run on the SMs DeepEP
-  // leaves for the whole iteration (SGLang's two-batch overlap: DeepGEMM's num_sms = the GPU's SMs
-  // less DeepEP's), and the transfers slow the rest for their share of it.
+  // profile-data: "all GPU SMs are freed"). With gemm_sms: partitioned the FP8 GEMMs run on the SMs
+  // DeepEP leaves for the whole iteration (SGLang's two-batch overlap: DeepGEMM's num_sms = the GPU's
+  // SMs less DeepEP's), and the transfers slow the rest for their share of it.
   if (!decode && layout.dual_batch_overlap && c.comm_seconds > 0 && L > 0) {
     const double share = std::min(0.9, static_cast<double>(s.cluster.network.comm_sms) / gpu.sms);
     const double gemm = layout.gemm_sms == GemmSms::partitioned ? prompt.gemm_seconds : 0.0;
@@ -197,6 +201,7 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   c.launch_seconds = kKernelsPerLayer * m.layers * (graph ? *gpu.graph_kernel_gap_seconds : gpu.kernel_launch_seconds);
   const double scale = s.uncertainty.kernel_time_scale;
   c.compute_seconds *= scale;
+  c.gemm_seconds *= scale;
   c.memory_seconds *= scale;
   c.launch_seconds *= scale;
   c.seconds = iteration_seconds(c, layout, m.layers);
@@ -253,6 +258,7 @@ IterationCost batch_iteration_cost(const Scenario& s, const InferenceSpec& layou
   c.weight_bytes = std::max(p.weight_bytes, d.weight_bytes);
   c.kv_bytes = p.kv_bytes + d.kv_bytes;
   c.compute_seconds = p.compute_seconds + d.compute_seconds;
+  c.gemm_seconds = p.gemm_seconds;
   // Both parts' memory times are bytes at the same bandwidth: rescale to the bytes read once.
   const double bytes = p.weight_bytes + p.kv_bytes;
   c.memory_seconds = bytes > 0 ? p.memory_seconds * (c.weight_bytes + c.kv_bytes) / bytes : d.memory_seconds;

@@ -42,16 +42,21 @@ KernelModel::KernelModel(const ClusterSpec& cluster, double time_scale)
         expected_max_standard_normal(cluster.gpus()));
 }
 
+// An FP8 GEMM's quantization pass is a memory-bound kernel of its own, before the GEMM.
+double KernelModel::unscaled_quantize_seconds(const Kernel& k) const {
+  if (k.quantize_bytes <= 0) return 0.0;
+  Kernel pass{OpKind::memory, 0, k.quantize_bytes};
+  pass.kernels = k.quantize_kernels;
+  pass.graphed = k.graphed;
+  return unscaled_seconds(pass);
+}
+
 Time KernelModel::time(const Kernel& k) const {
-  // An FP8 GEMM's quantization pass is a memory-bound kernel of its own, before the GEMM.
-  double quantize = 0;
-  if (k.quantize_bytes > 0) {
-    Kernel pass{OpKind::memory, 0, k.quantize_bytes};
-    pass.kernels = k.quantize_kernels;
-    pass.graphed = k.graphed;
-    quantize = unscaled_seconds(pass);
-  }
-  return Time::from_seconds_ceil((unscaled_seconds(k) + quantize) * scale_);
+  return Time::from_seconds_ceil((unscaled_seconds(k) + unscaled_quantize_seconds(k)) * scale_);
+}
+
+Time KernelModel::quantize_time(const Kernel& k) const {
+  return Time::from_seconds_ceil(unscaled_quantize_seconds(k) * scale_);
 }
 
 // The GPU's time between the kernels of a pass: a launch each, or the gap between kernels replayed

@@ -266,6 +266,7 @@ class ProgramBuilder {
     auto share = [&](int sms) { return std::min(0.9, static_cast<double>(sms) / c.gpu.sms); };
     const int in_node = c.gpu.nccl_channels_in_node;
     ep_share_ = share(c.network.comm_sms);
+    gemms_partitioned_ = s.parallel.gemm_sms == GemmSms::partitioned && s.model.ffn.moe && s.parallel.ep > 1;
     collective_share_ = {share(in_node), share(c.network.nccl_channels_across_nodes)};
     p2p_share_ = {share(static_cast<int>(std::bit_ceil(static_cast<unsigned>(in_node)))),
                   share(c.network.nccl_p2p_channels_per_net_peer)};
@@ -538,9 +539,8 @@ class ProgramBuilder {
       count_bytes(it);
       if (it.scale_out) g_.share_rank_link(t);
     } else {
-      const bool partitioned = it.kernel.kind == OpKind::gemm && s_.parallel.gemm_sms == GemmSms::partitioned;
       t = gpuhours::add_task(g_, streams_[rank][kCompute], it.kernel_time, TaskKind::compute, label(it.label),
-                             partitioned ? ep_share_ : 0.0);
+                             sms_left(it.kernel));
     }
     if (prev && g_.task_stream(*prev) != g_.task_stream(t)) g_.add_dependency(*prev, t);
     issue(rank, it, prev, t);
@@ -612,6 +612,17 @@ class ProgramBuilder {
     return id;
   }
 
+  // The share of the SMs a compute kernel leaves to communication for its whole run (gemm_sms:
+  // partitioned): an FP8 GEMM (DeepGEMM, FP8 only: BF16 GEMMs run through cuBLAS) on the SMs the
+  // expert dispatch / combine kernels leave, share s of them. Its quantization pass, a memory-bound
+  // kernel timed with it, takes whatever SMs are free: the one task runs at the share that gives both
+  // parts their time alone, G / (1 - s) + Q for G + Q, i.e. 1 - (G + Q) / (G / (1 - s) + Q).
+  double sms_left(const Kernel& k) const {
+    if (!gemms_partitioned_ || k.kind != OpKind::gemm || !k.fp8) return 0.0;
+    const double all = kernels_.time(k).seconds(), quantize = kernels_.quantize_time(k).seconds();
+    if (all <= 0) return 0.0;
+    return 1.0 - all / ((all - quantize) / (1.0 - ep_share_) + quantize);
+  }
   // The share of the SMs a communication task of `kind` takes from concurrent compute.
   double sm_share(TaskKind kind, bool scale_out, bool p2p) const {
     if (kind == TaskKind::compute || kind == TaskKind::optimizer) return 0.0;
@@ -630,6 +641,7 @@ class ProgramBuilder {
   std::vector<std::array<StreamId, kStreams>> streams_;
   Time host_launch_;  // host time per kernel launch (0: not simulated)
   double ep_share_ = 0;
+  bool gemms_partitioned_ = false;  // gemm_sms: partitioned, with expert-parallel dispatch / combine kernels to leave SMs for
   std::array<double, 2> collective_share_{}, p2p_share_{};  // in a node, across nodes
   bool labels_ = false;
   std::uint32_t unlabelled_ = 0;
@@ -1197,11 +1209,13 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
   if (pp > 1)
     r.assumptions.push_back("optimizer: no stage steps before every stage's gradients are reduced, for the global "
                             "gradient norm they are clipped by (its all-reduce of a few bytes is not timed)");
-  if (s.parallel.gemm_sms == GemmSms::partitioned)
+  if (s.parallel.gemm_sms == GemmSms::partitioned && s.model.ffn.moe && s.parallel.ep > 1)
     r.assumptions.push_back(fmt::format(
-        "GEMMs: persistent kernels on the {} of {} SMs the expert dispatch / combine kernels leave, for the whole step "
-        "(gemm_sms: partitioned, DeepGEMM's num_sms); they slow further only when more communication kernels run",
-        s.cluster.gpu.sms - std::min(s.cluster.network.comm_sms, s.cluster.gpu.sms * 9 / 10), s.cluster.gpu.sms));
+        "FP8 GEMMs: persistent kernels on the {} of {} SMs the expert dispatch / combine kernels leave, for the whole "
+        "step (gemm_sms: partitioned, DeepGEMM's num_sms); they slow further only when more communication kernels run; "
+        "their quantization passes and the BF16 GEMMs take the free SMs",
+        std::lround(s.cluster.gpu.sms * (1.0 - std::min(0.9, static_cast<double>(s.cluster.network.comm_sms) / s.cluster.gpu.sms))),
+        s.cluster.gpu.sms));
   if (auto a = group_placement_assumption(s, l); !a.empty()) r.assumptions.push_back(a);
   if (auto a = expert_imbalance_assumption(s); !a.empty()) r.assumptions.push_back(a);
   if (s.training.precision == Precision::fp8) r.assumptions.push_back(fp8_recipe_assumption(s.training.fp8_recipe));

@@ -95,7 +95,7 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
                 {"routing", false, "MoE load balancing of this run, a regime of models/routing/balancing.yaml (default: the model's)"},
                 {"sequence_parallel", false, "with tp > 1 (default true)"},
                 {"dispatcher", false, "MoE token exchange: deepep (default) | hybridep | alltoall"},
-                {"gemm_sms", false, "MoE with ep > 1: shared (default: the GEMMs use every SM and give up those the expert dispatch / combine kernels take while they run) | partitioned (persistent GEMMs sized to the SMs the dispatch / combine kernels leave, for the whole step: DeepGEMM's set_num_sms, as DeepSeek-V3 trains)"},
+                {"gemm_sms", false, "MoE: shared (default: the GEMMs use every SM and give up those the expert dispatch / combine kernels take while they run) | partitioned (with ep > 1, the FP8 GEMMs are persistent kernels sized to the SMs the dispatch / combine kernels leave, for the whole step: DeepGEMM's set_num_sms, as DeepSeek-V3 trains)"},
                 {"hybridep_fused_permute", false, "with dispatcher: hybridep, the token permutation inside its kernels (Megatron-Core's moe_permute_fusion_into_hybridep; default false: a permute kernel after the dispatch)"},
                 {"expert_bias_fused", false, "experts with biases: the second projection's bias fused into the grouped GEMM (Transformer Engine's op fuser; default false: Megatron-Core's eager loop over the local experts)"},
                 {"cuda_graph_scope", false, "the parts of each layer replayed from CUDA graphs (Megatron-Core's --cuda-graph-scope with --cuda-graph-impl transformer_engine): attn, mlp, moe_router, moe_preprocess (default: none, every kernel launched by the host)"},
@@ -160,7 +160,7 @@ void parse_parallel(const YamlNode& p, const ModelSpec& model, const Catalog& ca
     out.dispatcher = v->as_enum<Dispatcher>();
   if (auto v = p.optional_child("gemm_sms")) {
     out.gemm_sms = v->as_enum<GemmSms>();
-    require_moe(model, *v);
+    if (out.gemm_sms == GemmSms::partitioned) require_moe(model, *v);
   }
   if (auto v = p.optional_child("hybridep_fused_permute")) {
     out.hybridep_fused_permute = v->as_bool();

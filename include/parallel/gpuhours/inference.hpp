@@ -22,6 +22,7 @@ struct IterationCost {
   double weight_bytes = 0;  // weights read from HBM (dense share + the routed experts touched)
   double kv_bytes = 0;      // KV cache read from HBM
   double compute_seconds = 0, memory_seconds = 0, comm_seconds = 0, launch_seconds = 0;
+  double gemm_seconds = 0;  // prompts: the FP8 GEMMs' kernels alone (quantization passes left out), within compute
   double seconds = 0;       // max(compute, memory) + communication + kernel launches
 };
 
@@ -31,7 +32,8 @@ struct IterationCost {
 class PromptKernelCache {
  public:
   struct Times {
-    // other_seconds: every kernel but attention (gemm_seconds: its GEMMs); attention at graph_pairs
+    // other_seconds: every kernel but attention (gemm_seconds: its FP8 GEMMs without their
+    // quantization passes); attention at graph_pairs
     double other_seconds = 0, gemm_seconds = 0, attention_seconds = 0, graph_pairs = 0;
   };
   using Key = std::tuple<int, int, int, std::int64_t, std::int64_t, std::int64_t, double>;  // tp, ep, precision, T, len, micro-batch, imbalance

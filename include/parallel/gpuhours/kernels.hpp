@@ -49,12 +49,16 @@ class KernelModel {
   explicit KernelModel(const ClusterSpec& cluster, double time_scale = 1.0);
   /// Time of one kernel on one GPU running alone.
   Time time(const Kernel& k) const;
+  /// The part of time(k) that is an FP8 GEMM's quantization pass (a memory-bound kernel before it);
+  /// zero for other kernels.
+  Time quantize_time(const Kernel& k) const;
   /// What the model assumed, for the report (profile and environment, or roofline; how many
   /// kernel shapes fell outside the measured range).
   std::vector<std::string> assumptions() const;
 
  private:
   double unscaled_seconds(const Kernel& k) const;
+  double unscaled_quantize_seconds(const Kernel& k) const;
   double launch_gaps(const Kernel& k) const;
   std::vector<std::string> profile_assumptions() const;
   const GpuSpec& gpu_;
