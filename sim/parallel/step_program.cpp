@@ -68,6 +68,7 @@ struct Item {  // one step of a chain: a kernel, or a communication task
   bool graphed = false, graph_head = false;
   Kernel kernel;
   Time kernel_time;  // the kernel's time alone (compute items)
+  double sms_left = 0;  // compute items: the SMs' share left to communication for the whole kernel (gemm_sms)
   const char* bytes_key = nullptr;  // communication: what it counts as in comm_bytes_per_step
   double bytes = 0;
   Stream stream = kCompute;
@@ -367,6 +368,7 @@ class ProgramBuilder {
     it.kernel = k;
     it.kernel.graphed = it.graphed = in_graph;
     it.kernel_time = kernels_.time(it.kernel);
+    it.sms_left = sms_left(it.kernel);
     return it;
   }
 
@@ -540,7 +542,7 @@ class ProgramBuilder {
       if (it.scale_out) g_.share_rank_link(t);
     } else {
       t = gpuhours::add_task(g_, streams_[rank][kCompute], it.kernel_time, TaskKind::compute, label(it.label),
-                             sms_left(it.kernel));
+                             it.sms_left);
     }
     if (prev && g_.task_stream(*prev) != g_.task_stream(t)) g_.add_dependency(*prev, t);
     issue(rank, it, prev, t);
@@ -619,7 +621,7 @@ class ProgramBuilder {
   // parts their time alone, G / (1 - s) + Q for G + Q, i.e. 1 - (G + Q) / (G / (1 - s) + Q).
   double sms_left(const Kernel& k) const {
     if (!gemms_partitioned_ || k.kind != OpKind::gemm || !k.fp8) return 0.0;
-    const double all = kernels_.time(k).seconds(), quantize = kernels_.quantize_time(k).seconds();
+    const double all = kernels_.time(k).seconds(), quantize = kernels_.quantize_time(k).seconds();  // once per item
     if (all <= 0) return 0.0;
     return 1.0 - all / ((all - quantize) / (1.0 - ep_share_) + quantize);
   }
