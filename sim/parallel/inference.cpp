@@ -190,7 +190,7 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   // DeepEP leaves for the whole iteration (SGLang's two-batch overlap: DeepGEMM's num_sms = the GPU's
   // SMs less DeepEP's), and the transfers slow the rest for their share of it.
   if (!decode && layout.dual_batch_overlap && c.comm_seconds > 0 && L > 0) {
-    const double share = std::min(0.9, static_cast<double>(s.cluster.network.comm_sms) / gpu.sms);
+    const double share = comm_sm_share(s.cluster.network.comm_sms, gpu);
     const double gemm = layout.gemm_sms == GemmSms::partitioned ? prompt.gemm_seconds : 0.0;
     const double rest = c.compute_seconds - gemm;
     const double beside_rest = gemm > 0 ? c.comm_seconds * rest / c.compute_seconds : c.comm_seconds;

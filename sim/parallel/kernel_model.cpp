@@ -51,6 +51,8 @@ double KernelModel::unscaled_quantize_seconds(const Kernel& k) const {
   return unscaled_seconds(pass);
 }
 
+double comm_sm_share(int sms, const GpuSpec& gpu) { return std::min(0.9, static_cast<double>(sms) / gpu.sms); }
+
 Time KernelModel::time(const Kernel& k) const {
   return Time::from_seconds_ceil((unscaled_seconds(k) + unscaled_quantize_seconds(k)) * scale_);
 }

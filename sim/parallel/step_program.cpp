@@ -77,6 +77,12 @@ struct Item {  // one step of a chain: a kernel, or a communication task
 };
 using Chain = std::vector<Item>;
 
+// Whether the layout's FP8 GEMMs run on the SMs the expert dispatch / combine kernels leave for the
+// whole step (gemm_sms: partitioned, with a MoE model and expert parallelism to leave them for).
+bool gemms_partitioned(const Scenario& s) {
+  return s.parallel.gemm_sms == GemmSms::partitioned && s.model.ffn.moe && s.parallel.ep > 1;
+}
+
 // Kernel launches of an item: one per kernel of it (Kernel::kernels: an eager loop's several, an unfused
 // attention's batched ones); a grouped GEMM one GEMM per local expert (Transformer Engine's GroupedLinear
 // under Megatron-Core's --moe-grouped-gemm: "launch multiple local GEMM kernels in multiple streams",
@@ -262,12 +268,11 @@ class ProgramBuilder {
     // CTA that no compute kernel shares; NVIDIA/nccl issue #689): DeepEP's dispatch / combine
     // kernels their num_sms; NCCL collectives their channels in a node or across nodes; NCCL
     // send / recv, in a node the collective channels rounded up to a power of two (NCCL
-    // src/graph/paths.cc, p2pnChannels), across nodes its channels per network peer. Each share at
-    // most 90% (assumed: a hardware file cannot give the transfers the whole GPU).
-    auto share = [&](int sms) { return std::min(0.9, static_cast<double>(sms) / c.gpu.sms); };
+    // src/graph/paths.cc, p2pnChannels), across nodes its channels per network peer (comm_sm_share).
+    auto share = [&](int sms) { return comm_sm_share(sms, c.gpu); };
     const int in_node = c.gpu.nccl_channels_in_node;
     ep_share_ = share(c.network.comm_sms);
-    gemms_partitioned_ = s.parallel.gemm_sms == GemmSms::partitioned && s.model.ffn.moe && s.parallel.ep > 1;
+    gemms_partitioned_ = gemms_partitioned(s);
     collective_share_ = {share(in_node), share(c.network.nccl_channels_across_nodes)};
     p2p_share_ = {share(static_cast<int>(std::bit_ceil(static_cast<unsigned>(in_node)))),
                   share(c.network.nccl_p2p_channels_per_net_peer)};
@@ -368,7 +373,7 @@ class ProgramBuilder {
     it.kernel = k;
     it.kernel.graphed = it.graphed = in_graph;
     it.kernel_time = kernels_.time(it.kernel);
-    it.sms_left = sms_left(it.kernel);
+    it.sms_left = sms_left(it.kernel, it.kernel_time);
     return it;
   }
 
@@ -619,9 +624,9 @@ class ProgramBuilder {
   // expert dispatch / combine kernels leave, share s of them. Its quantization pass, a memory-bound
   // kernel timed with it, takes whatever SMs are free: the one task runs at the share that gives both
   // parts their time alone, G / (1 - s) + Q for G + Q, i.e. 1 - (G + Q) / (G / (1 - s) + Q).
-  double sms_left(const Kernel& k) const {
+  double sms_left(const Kernel& k, Time time) const {
     if (!gemms_partitioned_ || k.kind != OpKind::gemm || !k.fp8) return 0.0;
-    const double all = kernels_.time(k).seconds(), quantize = kernels_.quantize_time(k).seconds();  // once per item
+    const double all = time.seconds(), quantize = kernels_.quantize_time(k).seconds();
     if (all <= 0) return 0.0;
     return 1.0 - all / ((all - quantize) / (1.0 - ep_share_) + quantize);
   }
@@ -1211,12 +1216,12 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
   if (pp > 1)
     r.assumptions.push_back("optimizer: no stage steps before every stage's gradients are reduced, for the global "
                             "gradient norm they are clipped by (its all-reduce of a few bytes is not timed)");
-  if (s.parallel.gemm_sms == GemmSms::partitioned && s.model.ffn.moe && s.parallel.ep > 1)
+  if (gemms_partitioned(s))
     r.assumptions.push_back(fmt::format(
         "FP8 GEMMs: persistent kernels on the {} of {} SMs the expert dispatch / combine kernels leave, for the whole "
         "step (gemm_sms: partitioned, DeepGEMM's num_sms); they slow further only when more communication kernels run; "
         "their quantization passes and the BF16 GEMMs take the free SMs",
-        std::lround(s.cluster.gpu.sms * (1.0 - std::min(0.9, static_cast<double>(s.cluster.network.comm_sms) / s.cluster.gpu.sms))),
+        std::lround(s.cluster.gpu.sms * (1.0 - comm_sm_share(s.cluster.network.comm_sms, s.cluster.gpu))),
         s.cluster.gpu.sms));
   if (auto a = group_placement_assumption(s, l); !a.empty()) r.assumptions.push_back(a);
   if (auto a = expert_imbalance_assumption(s); !a.empty()) r.assumptions.push_back(a);

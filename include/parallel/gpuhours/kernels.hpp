@@ -36,6 +36,10 @@ double expected_max_standard_normal(int n);
 /// 1 with `stragglers: false` (an ideal cluster).
 double straggler_time_factor(const ClusterSpec& cluster);
 
+/// The share of `gpu`'s SMs that a communication kernel of `sms` SMs takes from the compute beside
+/// it, at most 90% (assumed: a hardware file cannot give the transfers the whole GPU).
+double comm_sm_share(int sms, const GpuSpec& gpu);
+
 class KernelModel {
  public:
   /// `time_scale` multiplies every kernel time (uncertainty analysis; 1 = as modelled). `clocks`:
