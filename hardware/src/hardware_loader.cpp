@@ -37,6 +37,7 @@ GpuSpec load_gpu(const YamlNode& n) {
                 {"achievable", true, "measured ceilings as fractions of peak"},
                 {"kernel_launch", true, "fixed time per kernel"},
                 {"graph_kernel_gap", false, "time per kernel replayed from a CUDA graph"},
+                {"kernel_min_duration", true, "shortest run of a kernel that moves almost nothing (its CTAs' launch and first memory round trips)"},
                 {"speed_variation", true, "coefficient of variation of one GPU's kernel time across GPUs of this model"},
                 {"nccl_channels_in_node", true, "channels (one SM each) of an NCCL ring collective inside one node"}});
   GpuSpec g;
@@ -85,6 +86,9 @@ GpuSpec load_gpu(const YamlNode& n) {
                   fraction("attention_bwd"), fraction("elementwise"), fraction("copy")};
   g.kernel_launch_seconds = sourced(n, "kernel_launch", Dimension::seconds, g.sources);
   if (n.has("graph_kernel_gap")) g.graph_kernel_gap_seconds = sourced(n, "graph_kernel_gap", Dimension::seconds, g.sources);
+  g.kernel_min_seconds = sourced(n, "kernel_min_duration", Dimension::seconds, g.sources);
+  if (!(g.kernel_min_seconds >= 0 && g.kernel_min_seconds <= 1e-4))
+    throw n.child("kernel_min_duration").error("between 0 and 100 us: the run of a kernel that moves almost nothing");
   g.nccl_channels_in_node = sourced_count(n, "nccl_channels_in_node", g.sources);
   if (g.nccl_channels_in_node > g.sms)
     throw n.child("nccl_channels_in_node").error("at most the GPU's SMs: one channel occupies one SM");

@@ -138,12 +138,14 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   // another, so the cache's read does not hide behind the GEMMs' arithmetic (a roofline per
   // kernel). The profile does not time decoding GEMMs: at a few hundred rows they would sit on its
   // floor of 30-45 us per GEMM however small (an FP8 512 x 576 x 7168 GEMM in 35 us), timed in
-  // eager PyTorch, not replayed from a CUDA graph as decoding iterations are.
+  // eager PyTorch, not replayed from a CUDA graph as decoding iterations are. Both rates are the
+  // profile's burst measurements, run at the sustained clock as the prompt kernels are.
   PromptKernels prompt;
   if (decode) {
     const Precision weights = weight_precision(s, layout);
-    const double gemm_peak = peak_flops_per_s(gpu, weights) * achievable_gemm_fraction(gpu, weights);
-    const double attn_peak = peak_flops_per_s(gpu, Precision::bf16) * gpu.achievable.attention_fwd;
+    const double clock = tensor_clock_ratio(s.cluster.calibration.get(), s.cluster.clocks);
+    const double gemm_peak = peak_flops_per_s(gpu, weights) * achievable_gemm_fraction(gpu, weights) * clock;
+    const double attn_peak = peak_flops_per_s(gpu, Precision::bf16) * gpu.achievable.attention_fwd * clock;
     const double kv_read = c.kv_bytes / (gpu.hbm_bytes_per_s * gpu.achievable.copy);
     c.compute_seconds = gemm_flops / gemm_peak + std::max(attn_flops / attn_peak, kv_read);
   } else if (layout.dual_batch_overlap) {
@@ -196,9 +198,12 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
     const double beside_rest = gemm > 0 ? c.comm_seconds * rest / c.compute_seconds : c.comm_seconds;
     c.compute_seconds = gemm / (1 - share) + std::min(rest / (1 - share), rest + beside_rest * share);
   }
-  // Decode iterations replayed from a CUDA graph pay the GPU's gap between graph kernels, not a host launch.
+  // Decode iterations replayed from a CUDA graph pay per kernel the GPU's gap between graph kernels
+  // and the kernel's shortest run (its CTAs' launch and first memory round trips, on top of its bytes
+  // and FLOPs), not a host launch. Launched one by one, the host's launch per kernel covers both.
   const bool graph = decode && layout.cuda_graphs && gpu.graph_kernel_gap_seconds;
-  c.launch_seconds = kKernelsPerLayer * m.layers * (graph ? *gpu.graph_kernel_gap_seconds : gpu.kernel_launch_seconds);
+  c.launch_seconds =
+      kKernelsPerLayer * m.layers * (graph ? *gpu.graph_kernel_gap_seconds + gpu.kernel_min_seconds : gpu.kernel_launch_seconds);
   const double scale = s.uncertainty.kernel_time_scale;
   c.compute_seconds *= scale;
   c.gemm_seconds *= scale;

@@ -15,7 +15,11 @@ KernelModel::KernelModel(const GpuSpec& gpu, const CalibrationProfile* profile, 
     : gpu_(gpu),
       profile_(profile),
       scale_(time_scale),
-      tensor_clock_(profile && clocks == Clocks::sustained ? profile->sustained_clock_ratio : 1.0) {}
+      tensor_clock_(tensor_clock_ratio(profile, clocks)) {}
+
+double tensor_clock_ratio(const CalibrationProfile* profile, Clocks clocks) {
+  return profile && clocks == Clocks::sustained ? profile->sustained_clock_ratio : 1.0;
+}
 
 double expected_max_standard_normal(int n) {
   if (n <= 1) return 0.0;

@@ -350,6 +350,7 @@ nlohmann::ordered_json max_rate_json(const ServingScenario& s, const std::vector
     const DeploymentResult& d = m.result;
     j["deployments"].push_back({{"name", m.deployment},
                                 {"max_rate_per_s", m.rate_per_s},
+                                {"failing_rate_per_s", m.failing_rate_per_s},
                                 {"output_tokens_per_s_per_gpu", d.output_tokens_per_s_per_gpu},
                                 {"ttft_p99_seconds", d.ttft.p99},
                                 {"tpot_p99_seconds", d.tpot.p99},

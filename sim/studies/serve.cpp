@@ -537,8 +537,9 @@ ServeResult simulate_serving(const ServingScenario& s) {
       "and its longest possible answer (TensorRT-LLM's GUARANTEED_NO_EVICT), or with admission: evict its prompt only, "
       "the last admitted being evicted and recomputed when decoding fills the cache (vLLM's scheduler)",
       "iteration time: max(compute, weights and KV cache read from HBM) + expert dispatch/combine (DeepEP normal "
-      "kernels for prompts, low-latency kernels for decoding) + tensor-parallel all-reduces + kernel launches (the "
-      "inference model of RL rollouts); prompt chunks compute the training op graph's forward kernels, timed by the "
+      "kernels for prompts, low-latency kernels for decoding) + tensor-parallel all-reduces + 10 kernels per layer, "
+      "each a host launch, or replayed from a CUDA graph the GPU's gap between graph kernels and a kernel's shortest "
+      "run (the inference model of RL rollouts); prompt chunks compute the training op graph's forward kernels, timed by the "
       "GPU's calibration profile (the roofline where it has none) at the sustained clock; decode tokens their GEMM "
       "FLOPs at the GPU's achievable rate against the weights read, then their attention kernels, each the longer of "
       "its FLOPs and its read of the KV cache",
@@ -653,9 +654,9 @@ MaxRate max_rate_within_slo(const ServingScenario& s, const Deployment& d) {
   if (s.requests.arrival != Arrival::poisson)
     throw InputError(s.file + ": field 'requests.arrival': --max-rate varies a Poisson rate; this scenario's arrivals are " +
                      std::string(s.requests.arrival == Arrival::saturate ? "all at once (saturate)" : "a trace"));
-  // The arrivals of one seed scale with 1/rate, so the latencies grow with the rate, and the rate
-  // where they cross the targets is found by bisection between a rate that meets them and one that
-  // does not (a rate whose load does not drain fails).
+  // The arrivals of one seed scale with 1/rate, so the latencies grow with the rate (to the noise of
+  // a finite sample's P99), and the rate where they cross the targets is found by bisection between
+  // a rate that meets them and one that does not (a rate whose load does not drain fails).
   ServingScenario x = s;
   auto at = [&](double rate) -> std::optional<DeploymentResult> {
     x.requests.rate_per_s = rate;
@@ -697,7 +698,7 @@ MaxRate max_rate_within_slo(const ServingScenario& s, const Deployment& d) {
       fails = mid;
     }
   }
-  return {d.name, meets, std::move(*best)};
+  return {d.name, meets, fails, std::move(*best)};
 }
 
 }  // namespace gpuhours

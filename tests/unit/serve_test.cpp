@@ -3,11 +3,14 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <numeric>
 
 #include <nlohmann/json.hpp>
 
 #include <set>
+#include "gpuhours/hardware.hpp"
 #include "gpuhours/inference.hpp"
 #include "gpuhours/network.hpp"
 #include "gpuhours/serve.hpp"
@@ -219,7 +222,7 @@ TEST_CASE("serve: an SLO no layout and batch limit meets is refused with the lat
   CHECK(ok.out.find("<- best") != std::string::npos);
 }
 
-TEST_CASE("serve: --max-rate finds the highest Poisson rate within the SLO: the rate found meets it, 1% more does not") {
+TEST_CASE("serve: --max-rate finds the highest Poisson rate within the SLO: the rate found meets it, one at most 0.5% above does not") {
   const std::string slo = "slo: {ttft_p99_seconds: 0.5, tpot_p99_seconds: 0.05}\n";
   const ServingScenario sc = load_text(
       "rate.yaml", one_gpu("{arrival: poisson, rate_per_s: 2, count: 400, seed: 3, input_tokens: {mean: 500, max: 2000, distribution: "
@@ -229,8 +232,12 @@ TEST_CASE("serve: --max-rate finds the highest Poisson rate within the SLO: the 
   CHECK(*m.result.meets_slo);
   CHECK(m.result.ttft.p99 <= 0.5);
   CHECK(m.result.tpot.p99 <= 0.05);
+  CHECK(m.failing_rate_per_s > m.rate_per_s);
+  CHECK(m.failing_rate_per_s <= 1.005 * m.rate_per_s);
   ServingScenario faster = sc;
-  faster.requests.rate_per_s = 1.01 * m.rate_per_s;
+  faster.requests.rate_per_s = m.failing_rate_per_s;
+  CHECK_FALSE(*simulate_deployment(faster, faster.deployments.front()).meets_slo);
+  faster.requests.rate_per_s = 1.5 * m.rate_per_s;
   CHECK_FALSE(*simulate_deployment(faster, faster.deployments.front()).meets_slo);
   // The rate found is the one the result ran at: the same scenario at that rate gives the same latencies.
   ServingScenario at = sc;
@@ -299,7 +306,7 @@ TEST_CASE("serve: bad serving input names file, line and field") {
   CHECK(r.err.find("gemm_sms': partitioned GEMMs need dual_batch_overlap") != std::string::npos);
 }
 
-TEST_CASE("serve: decode iterations replayed from CUDA graphs pay 0.5 us per kernel instead of a 4 us launch") {
+TEST_CASE("serve: decode iterations replayed from CUDA graphs pay per kernel the 0.5 us gap and the 2 us shortest run instead of a 4 us launch") {
   ServingScenario sc = load_text(
       "graphs.yaml", one_gpu("{arrival: saturate, count: 1, input_tokens: {mean: 100}, output_tokens: {mean: 3}}", ", cuda_graphs: true"));
   const Scenario& s = sc.deployments.front().platform;
@@ -307,13 +314,63 @@ TEST_CASE("serve: decode iterations replayed from CUDA graphs pay 0.5 us per ker
   const IterationCost graph = batch_iteration_cost(s, layout, {}, {1, 101, 100});
   layout.cuda_graphs = false;
   const IterationCost eager = batch_iteration_cost(s, layout, {}, {1, 101, 100});
-  // 10 kernels per layer x 32 layers of Llama 3 8B: 320 x 4 us eager, 320 x 0.5 us from a graph.
+  // 10 kernels per layer x 32 layers of Llama 3 8B: 320 x 4 us eager, 320 x (0.5 + 2) us from a graph
+  // (the H100's graph_kernel_gap and kernel_min_duration).
   CHECK(eager.launch_seconds == doctest::Approx(320 * 4e-6).epsilon(1e-9));
-  CHECK(graph.launch_seconds == doctest::Approx(320 * 0.5e-6).epsilon(1e-9));
-  CHECK(eager.seconds - graph.seconds == doctest::Approx(320 * 3.5e-6).epsilon(1e-9));
+  CHECK(graph.launch_seconds == doctest::Approx(320 * 2.5e-6).epsilon(1e-9));
+  CHECK(eager.seconds - graph.seconds == doctest::Approx(320 * 1.5e-6).epsilon(1e-9));
   // A prompt is launched kernel by kernel even with graphs (only decode batches are captured).
   layout.cuda_graphs = true;
   CHECK(batch_iteration_cost(s, layout, {100, 5050, 0}, {1, 101, 100}).launch_seconds == doctest::Approx(320 * 4e-6).epsilon(1e-9));
+}
+
+TEST_CASE("serve: decoding GEMMs run at the sustained clock, as prompt kernels do, and at the burst clock with clocks: burst") {
+  ServingScenario sc = load_text(
+      "clock.yaml", one_gpu("{arrival: saturate, count: 1, input_tokens: {mean: 100}, output_tokens: {mean: 3}}", ", cuda_graphs: true"));
+  Scenario s = sc.deployments.front().platform;
+  const InferenceSpec layout = sc.deployments.front().pools.front().layout;
+  REQUIRE(s.cluster.calibration);
+  const double ratio = s.cluster.calibration->sustained_clock_ratio;
+  REQUIRE(ratio < 1.0);
+  // 512 decode tokens attending nothing: the compute is the GEMMs' FLOPs at the achievable rate.
+  const IterationCost sustained = batch_iteration_cost(s, layout, {}, {512, 0, 0});
+  s.cluster.clocks = Clocks::burst;
+  const IterationCost burst = batch_iteration_cost(s, layout, {}, {512, 0, 0});
+  const GpuSpec& gpu = s.cluster.gpu;
+  CHECK(burst.compute_seconds == doctest::Approx(burst.flops / (peak_flops_per_s(gpu, Precision::bf16) * gpu.achievable.gemm_bf16)).epsilon(1e-9));
+  CHECK(sustained.compute_seconds == doctest::Approx(burst.compute_seconds / ratio).epsilon(1e-9));
+  CHECK(sustained.memory_seconds == burst.memory_seconds);  // HBM is clocked apart from the SMs
+}
+
+TEST_CASE("serve: a GPU file without kernel_min_duration, or with one outside 0-100 us, is rejected naming the field") {
+  const std::string path = std::string(GPUHOURS_DATA_DIR) + "/hardware/gpus/h100-sxm.yaml";
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto line = text.find("\nkernel_min_duration:");
+  REQUIRE(line != std::string::npos);
+  const auto value = text.find("2 us", line);
+  REQUIRE(value != std::string::npos);
+  for (const char* bad : {"-1 us", "1 ms"}) {
+    std::string edited = text;
+    edited.replace(value, 4, bad);
+    CAPTURE(bad);
+    try {
+      load_gpu(YamlNode::load_string(edited, "min.yaml"));
+      FAIL("accepted");
+    } catch (const InputError& e) {
+      const std::string what = e.what();
+      CHECK(what.find("min.yaml:") == 0);
+      CHECK(what.find("kernel_min_duration") != std::string::npos);
+    }
+  }
+  std::string missing = text;
+  missing.erase(line + 1, text.find('\n', line + 1) - line);
+  try {
+    load_gpu(YamlNode::load_string(missing, "missing.yaml"));
+    FAIL("accepted without kernel_min_duration");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).find("kernel_min_duration") != std::string::npos);
+  }
 }
 
 TEST_CASE("serve: a simulation of more than 2e9 tokens is refused before it starts") {

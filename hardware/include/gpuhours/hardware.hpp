@@ -41,6 +41,9 @@ struct GpuSpec {
   /// of this model (manufacturing, cooling, power delivery). A synchronous job paces at its slowest.
   double speed_variation = 0;
   std::optional<double> graph_kernel_gap_seconds;  // per kernel replayed from a CUDA graph
+  /// The shortest run of a kernel that moves almost nothing: its CTAs' launch and first memory round
+  /// trips, paid by every kernel on top of its bytes and FLOPs.
+  double kernel_min_seconds = 0;
 };
 
 struct NetworkSpec {

@@ -40,6 +40,10 @@ double straggler_time_factor(const ClusterSpec& cluster);
 /// it, at most 90% (assumed: a hardware file cannot give the transfers the whole GPU).
 double comm_sm_share(int sms, const GpuSpec& gpu);
 
+/// Tensor-core throughput against the profile's short timed repetitions: with `clocks: sustained`
+/// and a calibration profile, the profile's sustained / burst ratio of its looped GEMM; else 1.
+double tensor_clock_ratio(const CalibrationProfile* profile, Clocks clocks);
+
 class KernelModel {
  public:
   /// `time_scale` multiplies every kernel time (uncertainty analysis; 1 = as modelled). `clocks`:
