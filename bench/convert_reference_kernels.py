@@ -18,10 +18,24 @@ d_qk != d_v, which the flash backend rejects.
 Element-wise and copy bandwidths come from the first source.
 
 GEMM times measured in several layouts (NN, NT, TN) for one shape are averaged: a training step
-runs all three (forward, input gradient, weight gradient)."""
+runs all three (forward, input gradient, weight gradient).
+
+Every H100 SXM profile also gets `gemm_fp8_by_rows`, FP8 GEMM throughput against rows for the
+GEMMs of decoding iterations, which the eager timings above cannot give (a GEMM of a few hundred
+rows takes less than the ~25 us they add to every GEMM). It is published, not measured here:
+DeepGEMM's README timed its FP8 GEMMs on H800 SXM5 (the H100 SXM's SMs, clocks and HBM) with a
+profiler, kernel time alone; at each M, the mean of the two shapes it timed at every M."""
 import json
 import sys
 from collections import defaultdict
+
+DEEPGEMM_SOURCE = ("deepseek-ai/DeepGEMM README (commit 327ec92, 2025-04-09), tested on H800 SXM5 with NVCC 12.8: "
+                   "FP8 GEMMs for dense models at M = 64, 128 and 4096, and MoE grouped GEMMs in the masked layout "
+                   "(decoding) at 256, 512 and 1024 rows per group; throughput of N x K = 4096 x 7168 and "
+                   "7168 x 2048, the two shapes timed at every M")
+# [M, TFLOP/s of N x K = 4096 x 7168, of 7168 x 2048] from that README's tables.
+DEEPGEMM_ROWS = [(64, 287, 295), (128, 533, 510), (256, 932, 815), (512, 1040, 916), (1024, 1233, 925),
+                 (4096, 1410, 1168)]
 
 
 def main(argv):
@@ -97,6 +111,11 @@ def main(argv):
     w("sustained:  # 12 s loop of 8192^3 BF16 GEMMs under the power cap")
     w("  shape: [8192, 8192, 8192]")
     w(f"  gemm_bf16_flops_per_s: {p['tflops'] * 1e12:.6g}")
+    w("gemm_fp8_by_rows:  # decoding GEMMs: FP8 throughput against rows M (kernel time, no host launch)")
+    w(f"  source: \"{DEEPGEMM_SOURCE}\"")
+    w("  rows:  # [M, TFLOP/s]: mean of N x K = 4096 x 7168 and 7168 x 2048")
+    for m, a, b in DEEPGEMM_ROWS:
+        w(f"    - [{m}, {(a + b) / 2:g}]  # {a} and {b}")
     print("\n".join(out))
 
 

@@ -90,6 +90,7 @@ CalibrationProfile load_calibration(const YamlNode& n) {
                 {"attention_flash_attention_2", false, "FlashAttention-2: rows as in attention"},
                 {"memory", true, "copy and elementwise bandwidth"},
                 {"sustained", false, "sustained throughput under the power cap"},
+                {"gemm_fp8_by_rows", false, "decoding GEMMs: {source, rows: [M, TFLOP/s] by increasing M}"},
                 {"differences", false, "derived profiles: what differs from the measured machine"}});
   CalibrationProfile p;
   p.file = n.file();
@@ -146,7 +147,31 @@ CalibrationProfile load_calibration(const YamlNode& n) {
     const double burst = p.gemm_bf16.at(mnk);
     p.sustained_clock_ratio = std::min(1.0, p.sustained_gemm_bf16_flops_per_s / burst);
   }
+  if (auto by_rows = n.optional_child("gemm_fp8_by_rows")) {
+    by_rows->check_keys({{"source", true, "where the throughputs were measured"},
+                         {"rows", true, "[M, TFLOP/s] by increasing M"}});
+    p.gemm_fp8_by_rows_source = by_rows->child("source").as_string();
+    for (const YamlNode& row : by_rows->child("rows").items()) {
+      if (!row.is_sequence() || row.raw().size() != 2) throw row.error("expected a row [M, TFLOP/s]");
+      const double m = row.items()[0].as_positive_double(), tflops = row.items()[1].as_positive_double();
+      if (!p.gemm_fp8_by_rows.empty() && m <= p.gemm_fp8_by_rows.back().first)
+        throw row.error("rows must be by increasing M");
+      p.gemm_fp8_by_rows.emplace_back(m, tflops * 1e12);
+    }
+    if (p.gemm_fp8_by_rows.empty()) throw by_rows->child("rows").error("the table is empty");
+  }
   return p;
+}
+
+double fp8_gemm_flops_per_s_at_rows(const CalibrationProfile& p, double m) {
+  const auto& rows = p.gemm_fp8_by_rows;
+  GPUHOURS_ASSERT(!rows.empty() && m > 0, "a profile with gemm_fp8_by_rows and a GEMM with rows");
+  if (m <= rows.front().first) return rows.front().second * m / rows.front().first;
+  if (m >= rows.back().first) return rows.back().second;
+  const auto hi = std::upper_bound(rows.begin(), rows.end(), m, [](double x, const auto& r) { return x < r.first; });
+  const auto lo = hi - 1;
+  const double f = std::log(m / lo->first) / std::log(hi->first / lo->first);
+  return std::exp(std::log(lo->second) + f * std::log(hi->second / lo->second));
 }
 
 }  // namespace gpuhours

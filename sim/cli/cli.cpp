@@ -392,8 +392,11 @@ int cmd_validate(const Catalog& catalog, bool json, std::ostream& out) {
     out << fmt::format("MAPE {:.1f}% over all {} training cases, worst {:.1f}%; target ({}): {}\n", 100 * rep.all.mape, rep.all.cases,
                        100 * rep.all.worst, limits(kValidationTarget), rep.all.within(kValidationTarget) ? "met" : "NOT MET");
     for (const auto& r : reasons) out << "Not gated: " << r << "\n";
-    out << fmt::format("Gate over the {} gated cases ({}): MAPE {:.1f}%, worst {:.1f}%: {}\n", rep.gated.cases,
-                       limits(kValidationGate), 100 * rep.gated.mape, 100 * rep.gated.worst, rep.passed() ? "PASS" : "FAIL");
+    out << fmt::format("Gate over the {} gated training cases ({}): MAPE {:.1f}%, worst {:.1f}%; over the {} gated serving "
+                       "cases (throughput {:.0f}%, latency {:.0f}%): {}\n",
+                       rep.gated.cases, limits(kValidationGate), 100 * rep.gated.mape, 100 * rep.gated.worst,
+                       rep.serving_gated.cases, 100 * kServingLimits.throughput, 100 * kServingLimits.latency,
+                       rep.passed() ? "PASS" : "FAIL");
   }
   return rep.passed() ? 0 : 3;
 }

@@ -128,7 +128,9 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   c.weight_bytes = (w.dense_read / tp + w.routed_total * p_touched / (tp * ep)) * wbytes;
   c.kv_bytes = kv_tokens / ep * kv_bytes_per_token(s.model, layout);
   const double imbalance = instance_imbalance(s, ep, tokens, layout.redundant_experts);
-  const double gemm_flops = 2.0 * w.dense_matmul * per_replica / tp + 2.0 * w.expert * k * L * tokens / (tp * ep) * imbalance;
+  const double dense_gemm_flops = 2.0 * w.dense_matmul * per_replica / tp;
+  const double expert_gemm_flops = 2.0 * w.expert * k * L * tokens / (tp * ep) * imbalance;
+  const double gemm_flops = dense_gemm_flops + expert_gemm_flops;
   const double attn_flops = attended_pairs / ep * attention_flops_per_pair(m, decode) / tp;
   c.flops = gemm_flops + attn_flops;
   // Prompts: the kernels of the training op graph, timed as in training; with two overlapped
@@ -136,18 +138,28 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   // GPU's achievable rate against the weights read (below), and the attention kernels after them,
   // each the longer of its FLOPs and its read of the KV cache: kernels of one stream run one after
   // another, so the cache's read does not hide behind the GEMMs' arithmetic (a roofline per
-  // kernel). The profile does not time decoding GEMMs: at a few hundred rows they would sit on its
-  // floor of 30-45 us per GEMM however small (an FP8 512 x 576 x 7168 GEMM in 35 us), timed in
-  // eager PyTorch, not replayed from a CUDA graph as decoding iterations are. Both rates are the
-  // profile's burst measurements, run at the sustained clock as the prompt kernels are.
+  // kernel). The profile's eager timings do not time decoding GEMMs: at a few hundred rows they
+  // would sit on the ~25 us each of its timings adds (an FP8 512 x 576 x 7168 GEMM in 35 us). FP8
+  // GEMMs run at the profile's gemm_fp8_by_rows where it has it, a GEMM of M rows at the throughput
+  // measured at M rows (kernel time alone, as replayed from a CUDA graph): the rows of a dense GEMM
+  // are the replica's tokens, of an expert's its tokens on the busiest rank. Otherwise, and in BF16,
+  // the catalogue's achievable rate at any row count, at the sustained clock as the prompt kernels.
   PromptKernels prompt;
   if (decode) {
     const Precision weights = weight_precision(s, layout);
-    const double clock = tensor_clock_ratio(s.cluster.calibration.get(), s.cluster.clocks);
+    const CalibrationProfile* profile = s.cluster.calibration.get();
+    const double clock = tensor_clock_ratio(profile, s.cluster.clocks);
     const double gemm_peak = peak_flops_per_s(gpu, weights) * achievable_gemm_fraction(gpu, weights) * clock;
     const double attn_peak = peak_flops_per_s(gpu, Precision::bf16) * gpu.achievable.attention_fwd * clock;
     const double kv_read = c.kv_bytes / (gpu.hbm_bytes_per_s * gpu.achievable.copy);
-    c.compute_seconds = gemm_flops / gemm_peak + std::max(attn_flops / attn_peak, kv_read);
+    double gemm_seconds = gemm_flops / gemm_peak;
+    if (weights == Precision::fp8 && profile && !profile->gemm_fp8_by_rows.empty() && tokens > 0) {
+      gemm_seconds = dense_gemm_flops / fp8_gemm_flops_per_s_at_rows(*profile, per_replica);
+      if (expert_gemm_flops > 0)
+        gemm_seconds += expert_gemm_flops /
+                        fp8_gemm_flops_per_s_at_rows(*profile, tokens * k / m.ffn.experts * imbalance);
+    }
+    c.compute_seconds = gemm_seconds + std::max(attn_flops / attn_peak, kv_read);
   } else if (layout.dual_batch_overlap) {
     prompt = prompt_kernel_seconds(s, layout, tokens / 2, attended_pairs / 2, imbalance, cache);
     prompt.seconds *= 2;

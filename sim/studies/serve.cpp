@@ -540,8 +540,9 @@ ServeResult simulate_serving(const ServingScenario& s) {
       "kernels for prompts, low-latency kernels for decoding) + tensor-parallel all-reduces + 10 kernels per layer, "
       "each a host launch, or replayed from a CUDA graph the GPU's gap between graph kernels and a kernel's shortest "
       "run (the inference model of RL rollouts); prompt chunks compute the training op graph's forward kernels, timed by the "
-      "GPU's calibration profile (the roofline where it has none) at the sustained clock; decode tokens their GEMM "
-      "FLOPs at the GPU's achievable rate against the weights read, then their attention kernels, each the longer of "
+      "GPU's calibration profile (the roofline where it has none) at the sustained clock; decode tokens their FP8 GEMMs "
+      "at the throughput the profile gives for their rows (gemm_fp8_by_rows: DeepGEMM's, measured on H800), other "
+      "GEMMs at the GPU's achievable rate, against the weights read, then their attention kernels, each the longer of "
       "its FLOPs and its read of the KV cache",
       "communication does not overlap computation, unless a pool sets dual_batch_overlap (DeepSeek's two micro-batches): "
       "then DeepEP's normal kernels take their SMs from the prompt kernels beside them, from the GEMMs for the whole "

@@ -2,11 +2,13 @@
 // simulated single-GPU steps against measured ones.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <algorithm>
 #include <array>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <tuple>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -381,4 +383,30 @@ TEST_CASE("calibration: the H200's profile, derived from the H100's, keeps its G
   CHECK(derived->copy_bytes_per_s / measured->copy_bytes_per_s == doctest::Approx(4.8 / 3.35).epsilon(1e-5));
   CHECK(derived->elementwise_bytes_per_s / measured->elementwise_bytes_per_s == doctest::Approx(4.8 / 3.35).epsilon(1e-5));
   CHECK(derived->sustained_gemm_bf16_flops_per_s == measured->sustained_gemm_bf16_flops_per_s);
+}
+
+TEST_CASE("calibration: decoding GEMMs' FP8 throughput against rows is exact at DeepGEMM's rows, log-log between, streams weights below, flat above") {
+  const CalibrationProfile p = h100_profile();
+  REQUIRE(p.gemm_fp8_by_rows.size() == 6);
+  CHECK(p.gemm_fp8_by_rows_source.find("DeepGEMM") != std::string::npos);
+  // The README's rows: mean of N x K = 4096 x 7168 and 7168 x 2048 at each M.
+  CHECK(fp8_gemm_flops_per_s_at_rows(p, 64) == doctest::Approx((287 + 295) / 2.0 * 1e12));
+  CHECK(fp8_gemm_flops_per_s_at_rows(p, 512) == doctest::Approx((1040 + 916) / 2.0 * 1e12));
+  CHECK(fp8_gemm_flops_per_s_at_rows(p, 4096) == doctest::Approx((1410 + 1168) / 2.0 * 1e12));
+  // Halfway between 256 and 512 rows in log: the geometric mean of their throughputs.
+  CHECK(fp8_gemm_flops_per_s_at_rows(p, std::sqrt(256.0 * 512.0)) == doctest::Approx(std::sqrt(873.5 * 978.0) * 1e12));
+  // Below 64 rows the GEMM streams its weights at the 64-row bandwidth: throughput in proportion to M.
+  CHECK(fp8_gemm_flops_per_s_at_rows(p, 1) == doctest::Approx(291e12 / 64));
+  CHECK(fp8_gemm_flops_per_s_at_rows(p, 16384) == doctest::Approx(1289e12));
+  // Rows out of order, or a missing source, are refused naming the field.
+  std::ifstream in(kRoot + "/hardware/calibration/h100-sxm-2026-11.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string bad = text.str();
+  bad.replace(bad.find("- [128, 521.5]"), 14, "- [32, 521.5]");
+  CHECK_THROWS_WITH_AS(load_calibration(YamlNode::load_string(bad, "rows.yaml")), doctest::Contains("by increasing M"), InputError);
+  bad = text.str();
+  bad.erase(bad.find("  source: \"deepseek-ai/DeepGEMM"), bad.find("\n", bad.find("  source: \"deepseek-ai/DeepGEMM")) + 1 -
+                                                                  bad.find("  source: \"deepseek-ai/DeepGEMM"));
+  CHECK_THROWS_WITH_AS(load_calibration(YamlNode::load_string(bad, "nosource.yaml")), doctest::Contains("source"), InputError);
 }

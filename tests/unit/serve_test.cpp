@@ -342,6 +342,26 @@ TEST_CASE("serve: decoding GEMMs run at the sustained clock, as prompt kernels d
   CHECK(sustained.memory_seconds == burst.memory_seconds);  // HBM is clocked apart from the SMs
 }
 
+TEST_CASE("serve: decoding FP8 GEMMs run at the profile's throughput for their rows (DeepGEMM's), BF16 ones at the achievable rate") {
+  std::string text = one_gpu("{arrival: saturate, count: 1, input_tokens: {mean: 100}, output_tokens: {mean: 3}}");
+  text.replace(text.find("weights: bf16"), 13, "weights: fp8");
+  ServingScenario sc = load_text("fp8rows.yaml", text);
+  const Scenario& s = sc.deployments.front().platform;
+  const InferenceSpec layout = sc.deployments.front().pools.front().layout;
+  REQUIRE(s.cluster.calibration);
+  const CalibrationProfile& p = *s.cluster.calibration;
+  // Decode tokens attending nothing: the compute is the GEMMs alone, a dense model's at M = tokens rows.
+  for (const double tokens : {1.0, 64.0, 300.0, 2048.0}) {
+    CAPTURE(tokens);
+    const IterationCost c = batch_iteration_cost(s, layout, {}, {tokens, 0, 0});
+    CHECK(c.compute_seconds == doctest::Approx(c.flops / fp8_gemm_flops_per_s_at_rows(p, tokens)).epsilon(1e-9));
+  }
+  // One token streams Llama 3 8B's FP8 GEMM weights at DeepGEMM's 64-row bandwidth, 291 TFLOP/s / 128 FLOP per byte:
+  // slower than the catalogue's large-copy bandwidth, so the GEMMs, not the HBM read, set the iteration.
+  const IterationCost one = batch_iteration_cost(s, layout, {}, {1, 0, 0});
+  CHECK(one.compute_seconds > one.memory_seconds);
+}
+
 TEST_CASE("serve: a GPU file without kernel_min_duration, or with one outside 0-100 us, is rejected naming the field") {
   const std::string path = std::string(GPUHOURS_DATA_DIR) + "/hardware/gpus/h100-sxm.yaml";
   std::ifstream in(path);

@@ -8,6 +8,7 @@
 #pragma once
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gpuhours {
@@ -50,7 +51,17 @@ struct CalibrationProfile {
   // Sustained / burst throughput of the same GEMM looped under the power cap (1: not measured).
   // The table's kernels are timed in short bursts; a training step runs for seconds at the cap.
   double sustained_clock_ratio = 1.0;
+  // FP8 GEMM throughput against the rows M of a GEMM (kernel time from a profiler, no host launch
+  // in it), for the GEMMs of decoding iterations: [M, FLOP/s] by increasing M, and its source.
+  // Empty where the profile has none (decoding then runs at the catalogue's achievable FP8 rate).
+  std::vector<std::pair<double, double>> gemm_fp8_by_rows;
+  std::string gemm_fp8_by_rows_source;
 };
+
+/// A GEMM's FP8 throughput at `m` rows from a profile's gemm_fp8_by_rows: interpolated in log-log
+/// between its rows; below the fewest rows the same weight bandwidth (throughput in proportion to
+/// m: the GEMM streams its weights), above the most rows the last throughput.
+double fp8_gemm_flops_per_s_at_rows(const CalibrationProfile& p, double m);
 
 /// Loads and validates a profile; a missing, malformed or truncated table is an InputError.
 CalibrationProfile load_calibration(const YamlNode& node);
