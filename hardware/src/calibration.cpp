@@ -151,9 +151,12 @@ CalibrationProfile load_calibration(const YamlNode& n) {
     by_rows->check_keys({{"source", true, "where the throughputs were measured"},
                          {"rows", true, "[M, TFLOP/s] by increasing M"}});
     p.gemm_fp8_by_rows_source = by_rows->child("source").as_string();
+    if (p.gemm_fp8_by_rows_source.empty()) throw by_rows->child("source").error("a source is required");
     for (const YamlNode& row : by_rows->child("rows").items()) {
       if (!row.is_sequence() || row.raw().size() != 2) throw row.error("expected a row [M, TFLOP/s]");
       const double m = row.items()[0].as_positive_double(), tflops = row.items()[1].as_positive_double();
+      // TFLOP/s, not FLOP/s: no GPU reaches 100 PFLOP/s.
+      if (tflops > 1e5) throw row.error("throughput in TFLOP/s (at most 1e5), not FLOP/s");
       if (!p.gemm_fp8_by_rows.empty() && m <= p.gemm_fp8_by_rows.back().first)
         throw row.error("rows must be by increasing M");
       p.gemm_fp8_by_rows.emplace_back(m, tflops * 1e12);

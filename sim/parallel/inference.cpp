@@ -20,8 +20,10 @@ namespace gpuhours {
 namespace {
 
 // Kernels per transformer layer in a decode iteration (norms, projections, attention, router,
-// expert GEMMs, activation, dispatch/combine): each pays the GPU's fixed kernel cost. Assumed.
+// expert GEMMs, activation, dispatch/combine): each pays the GPU's fixed kernel cost. Assumed; of
+// them the GEMMs of the query-key-value, output, up-gate and down projections.
 constexpr double kKernelsPerLayer = 10;
+constexpr double kGemmKernelsPerLayer = 4;
 // Decode segments are cut at this many iterations so that the cost at the segment's mean context
 // stays close to the mean of the per-iteration costs (max(compute, memory) is convex).
 constexpr std::int64_t kMaxSegmentIterations = 256;
@@ -113,8 +115,12 @@ PromptKernels prompt_kernel_seconds(const Scenario& s, const InferenceSpec& layo
   return kernels_of(times);
 }
 
+// `rows_beside`: the prompt tokens of a mixed iteration, which its decode tokens join in one GEMM
+// each (continuous batching stacks a mixed batch's tokens), so the decode tokens' GEMMs run at the
+// rows of both.
 IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const DecodeWeights& w, double tokens,
-                        double attended_pairs, double kv_tokens, bool decode, PromptKernelCache* cache) {
+                        double attended_pairs, double kv_tokens, bool decode, PromptKernelCache* cache,
+                        double rows_beside = 0) {
   const ModelSpec& m = s.model;
   const GpuSpec& gpu = s.cluster.gpu;
   const int tp = layout.tp, ep = layout.ep, L = moe_layers(m);
@@ -141,9 +147,13 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   // kernel). The profile's eager timings do not time decoding GEMMs: at a few hundred rows they
   // would sit on the ~25 us each of its timings adds (an FP8 512 x 576 x 7168 GEMM in 35 us). FP8
   // GEMMs run at the profile's gemm_fp8_by_rows where it has it, a GEMM of M rows at the throughput
-  // measured at M rows (kernel time alone, as replayed from a CUDA graph): the rows of a dense GEMM
-  // are the replica's tokens, of an expert's its tokens on the busiest rank. Otherwise, and in BF16,
-  // the catalogue's achievable rate at any row count, at the sustained clock as the prompt kernels.
+  // measured at M rows (kernel time alone, as replayed from a CUDA graph; DeepSeek's H800s, which
+  // run throttled under load, so no clock ratio on top): a dense GEMM's rows are the replica's
+  // tokens, an expert's its tokens on the busiest rank over the experts some token picked; with
+  // two overlapped micro-batches each GEMM runs twice on half the rows. Otherwise, and in BF16, the
+  // catalogue's achievable rate at any row count, at the sustained clock as the prompt kernels.
+  const bool gemms_by_rows = decode && weight_precision(s, layout) == Precision::fp8 && s.cluster.calibration &&
+                             !s.cluster.calibration->gemm_fp8_by_rows.empty() && tokens > 0;
   PromptKernels prompt;
   if (decode) {
     const Precision weights = weight_precision(s, layout);
@@ -153,11 +163,14 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
     const double attn_peak = peak_flops_per_s(gpu, Precision::bf16) * gpu.achievable.attention_fwd * clock;
     const double kv_read = c.kv_bytes / (gpu.hbm_bytes_per_s * gpu.achievable.copy);
     double gemm_seconds = gemm_flops / gemm_peak;
-    if (weights == Precision::fp8 && profile && !profile->gemm_fp8_by_rows.empty() && tokens > 0) {
-      gemm_seconds = dense_gemm_flops / fp8_gemm_flops_per_s_at_rows(*profile, per_replica);
-      if (expert_gemm_flops > 0)
-        gemm_seconds += expert_gemm_flops /
-                        fp8_gemm_flops_per_s_at_rows(*profile, tokens * k / m.ffn.experts * imbalance);
+    if (gemms_by_rows) {
+      const double split = layout.dual_batch_overlap ? 0.5 : 1.0;
+      const double rows = tokens + rows_beside;
+      gemm_seconds = dense_gemm_flops / fp8_gemm_flops_per_s_at_rows(*profile, split * rows / ep);
+      if (expert_gemm_flops > 0) {
+        const double picked = m.ffn.experts * (1.0 - std::pow(1.0 - static_cast<double>(k) / m.ffn.experts, rows));
+        gemm_seconds += expert_gemm_flops / fp8_gemm_flops_per_s_at_rows(*profile, split * rows * k * imbalance / picked);
+      }
     }
     c.compute_seconds = gemm_seconds + std::max(attn_flops / attn_peak, kv_read);
   } else if (layout.dual_batch_overlap) {
@@ -213,9 +226,12 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   // Decode iterations replayed from a CUDA graph pay per kernel the GPU's gap between graph kernels
   // and the kernel's shortest run (its CTAs' launch and first memory round trips, on top of its bytes
   // and FLOPs), not a host launch. Launched one by one, the host's launch per kernel covers both.
+  // A GEMM timed by gemm_fp8_by_rows has its shortest run in its measured kernel time already.
   const bool graph = decode && layout.cuda_graphs && gpu.graph_kernel_gap_seconds;
   c.launch_seconds =
-      kKernelsPerLayer * m.layers * (graph ? *gpu.graph_kernel_gap_seconds + gpu.kernel_min_seconds : gpu.kernel_launch_seconds);
+      m.layers * (graph ? kKernelsPerLayer * *gpu.graph_kernel_gap_seconds +
+                              (kKernelsPerLayer - (gemms_by_rows ? kGemmKernelsPerLayer : 0)) * gpu.kernel_min_seconds
+                        : kKernelsPerLayer * gpu.kernel_launch_seconds);
   const double scale = s.uncertainty.kernel_time_scale;
   c.compute_seconds *= scale;
   c.gemm_seconds *= scale;
@@ -267,8 +283,9 @@ IterationCost batch_iteration_cost(const Scenario& s, const InferenceSpec& layou
                                    const BatchPart& decode, PromptKernelCache* cache) {
   const DecodeWeights w = decode_weights(s.model);
   if (decode.tokens <= 0) return iteration(s, layout, w, prefill.tokens, prefill.attended_pairs, prefill.kv_tokens, false, cache);
-  const IterationCost d = iteration(s, layout, w, decode.tokens, decode.attended_pairs, decode.kv_tokens, true, cache);
-  if (prefill.tokens <= 0) return d;
+  if (prefill.tokens <= 0) return iteration(s, layout, w, decode.tokens, decode.attended_pairs, decode.kv_tokens, true, cache);
+  const IterationCost d =
+      iteration(s, layout, w, decode.tokens, decode.attended_pairs, decode.kv_tokens, true, cache, prefill.tokens);
   const IterationCost p = iteration(s, layout, w, prefill.tokens, prefill.attended_pairs, prefill.kv_tokens, false, cache);
   IterationCost c;
   c.flops = p.flops + d.flops;

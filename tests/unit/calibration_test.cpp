@@ -410,3 +410,16 @@ TEST_CASE("calibration: decoding GEMMs' FP8 throughput against rows is exact at 
                                                                   bad.find("  source: \"deepseek-ai/DeepGEMM"));
   CHECK_THROWS_WITH_AS(load_calibration(YamlNode::load_string(bad, "nosource.yaml")), doctest::Contains("source"), InputError);
 }
+
+TEST_CASE("calibration: gemm_fp8_by_rows in FLOP/s instead of TFLOP/s, or without a source, is refused naming the field") {
+  std::ifstream in(kRoot + "/hardware/calibration/h100-sxm-2026-11.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string bad = text.str();
+  bad.replace(bad.find("- [4096, 1289]"), 14, "- [4096, 1.289e15]");
+  CHECK_THROWS_WITH_AS(load_calibration(YamlNode::load_string(bad, "units.yaml")), doctest::Contains("TFLOP/s"), InputError);
+  bad = text.str();
+  const auto at = bad.find("  source: \"deepseek-ai/DeepGEMM");
+  bad.replace(at, bad.find('\n', at) - at, "  source: \"\"");
+  CHECK_THROWS_WITH_AS(load_calibration(YamlNode::load_string(bad, "empty.yaml")), doctest::Contains("a source is required"), InputError);
+}

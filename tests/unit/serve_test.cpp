@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <set>
+#include "gpuhours/decode.hpp"
 #include "gpuhours/hardware.hpp"
 #include "gpuhours/inference.hpp"
 #include "gpuhours/network.hpp"
@@ -342,24 +343,43 @@ TEST_CASE("serve: decoding GEMMs run at the sustained clock, as prompt kernels d
   CHECK(sustained.memory_seconds == burst.memory_seconds);  // HBM is clocked apart from the SMs
 }
 
-TEST_CASE("serve: decoding FP8 GEMMs run at the profile's throughput for their rows (DeepGEMM's), BF16 ones at the achievable rate") {
-  std::string text = one_gpu("{arrival: saturate, count: 1, input_tokens: {mean: 100}, output_tokens: {mean: 3}}");
-  text.replace(text.find("weights: bf16"), 13, "weights: fp8");
-  ServingScenario sc = load_text("fp8rows.yaml", text);
+TEST_CASE("serve: decoding FP8 GEMMs run at DeepGEMM's throughput for their rows: dense rows, picked experts, two micro-batches, mixed batches, graph kernels") {
+  auto fp8 = [](const std::string& model, const std::string& requests) {
+    std::string text = one_gpu(requests, ", cuda_graphs: true");
+    text.replace(text.find("weights: bf16"), 13, "weights: fp8");
+    text.replace(text.find("model: llama-3-8b"), 17, "model: " + model);
+    return text;
+  };
+  const std::string one = "{arrival: saturate, count: 1, input_tokens: {mean: 100}, output_tokens: {mean: 3}}";
+  ServingScenario sc = load_text("fp8rows.yaml", fp8("llama-3-8b", one));
   const Scenario& s = sc.deployments.front().platform;
-  const InferenceSpec layout = sc.deployments.front().pools.front().layout;
-  REQUIRE(s.cluster.calibration);
-  const CalibrationProfile& p = *s.cluster.calibration;
-  // Decode tokens attending nothing: the compute is the GEMMs alone, a dense model's at M = tokens rows.
-  for (const double tokens : {1.0, 64.0, 300.0, 2048.0}) {
-    CAPTURE(tokens);
-    const IterationCost c = batch_iteration_cost(s, layout, {}, {tokens, 0, 0});
-    CHECK(c.compute_seconds == doctest::Approx(c.flops / fp8_gemm_flops_per_s_at_rows(p, tokens)).epsilon(1e-9));
-  }
-  // One token streams Llama 3 8B's FP8 GEMM weights at DeepGEMM's 64-row bandwidth, 291 TFLOP/s / 128 FLOP per byte:
-  // slower than the catalogue's large-copy bandwidth, so the GEMMs, not the HBM read, set the iteration.
-  const IterationCost one = batch_iteration_cost(s, layout, {}, {1, 0, 0});
-  CHECK(one.compute_seconds > one.memory_seconds);
+  InferenceSpec layout = sc.deployments.front().pools.front().layout;
+  const double W = decode_weights(s.model).dense_matmul;  // parameters one token multiplies
+  // Decode tokens attending nothing: the compute is the GEMMs alone. DeepGEMM's rows (H800): 291 TFLOP/s
+  // at 64 rows, 873.5 at 256; below 64 rows the weights stream at 291e12 / 128 bytes/s.
+  CHECK(batch_iteration_cost(s, layout, {}, {1, 0, 0}).compute_seconds == doctest::Approx(W / (291e12 / 128)).epsilon(1e-9));
+  CHECK(batch_iteration_cost(s, layout, {}, {64, 0, 0}).compute_seconds == doctest::Approx(2 * W * 64 / 291e12).epsilon(1e-9));
+  CHECK(batch_iteration_cost(s, layout, {}, {256, 0, 0}).compute_seconds == doctest::Approx(2 * W * 256 / 873.5e12).epsilon(1e-9));
+  // Replayed from a graph, its 4 GEMMs per layer have their shortest run in the measured time: 32 layers x
+  // (10 x 0.5 us + 6 x 2 us).
+  CHECK(batch_iteration_cost(s, layout, {}, {64, 0, 0}).launch_seconds == doctest::Approx(32 * 17e-6).epsilon(1e-9));
+  // Two overlapped micro-batches: each GEMM runs twice on 32 rows, streaming its weights twice.
+  layout.dual_batch_overlap = true;
+  CHECK(batch_iteration_cost(s, layout, {}, {64, 0, 0}).compute_seconds == doctest::Approx(2 * 2 * W * 64 / 291e12).epsilon(1e-9));
+  layout.dual_batch_overlap = false;
+  // A mixed batch: one decode token joins the 4,096 prompt tokens' GEMMs (4,097 rows: 1,289 TFLOP/s).
+  const IterationCost prompt = batch_iteration_cost(s, layout, {4096, 4096.0 * 4097 / 2, 0}, {});
+  const IterationCost mixed = batch_iteration_cost(s, layout, {4096, 4096.0 * 4097 / 2, 0}, {1, 0, 0});
+  CHECK(mixed.compute_seconds - prompt.compute_seconds == doctest::Approx(2 * W / 1289e12).epsilon(1e-6));
+  // A MoE model, one token, balanced routing: its 8 experts of 128 are the ones it picked, one row each,
+  // streamed with the dense weights: (dense + 8 experts x layers) parameters at 291e12 / 128 bytes/s.
+  ServingScenario moe = load_text("fp8moe.yaml", fp8("qwen3-30b-a3b", one));
+  Scenario& ms = moe.deployments.front().platform;
+  ms.parallel.expert_imbalance = 1.0;
+  const DecodeWeights mw = decode_weights(ms.model);
+  const double picked = mw.dense_matmul + 8 * mw.expert * ms.model.layers;
+  CHECK(batch_iteration_cost(ms, moe.deployments.front().pools.front().layout, {}, {1, 0, 0}).compute_seconds ==
+        doctest::Approx(picked / (291e12 / 128)).epsilon(1e-9));
 }
 
 TEST_CASE("serve: a GPU file without kernel_min_duration, or with one outside 0-100 us, is rejected naming the field") {
