@@ -8,8 +8,10 @@
 #include <array>
 #include <fstream>
 #include <map>
+#include <string>
 #include <sstream>
 #include <tuple>
+#include <vector>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -398,28 +400,29 @@ TEST_CASE("calibration: decoding GEMMs' FP8 throughput against rows is exact at 
   // Below 64 rows the GEMM streams its weights at the 64-row bandwidth: throughput in proportion to M.
   CHECK(fp8_gemm_flops_per_s_at_rows(p, 1) == doctest::Approx(291e12 / 64));
   CHECK(fp8_gemm_flops_per_s_at_rows(p, 16384) == doctest::Approx(1289e12));
-  // Rows out of order, or a missing source, are refused naming the field.
-  std::ifstream in(kRoot + "/hardware/calibration/h100-sxm-2026-11.yaml");
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string bad = text.str();
-  bad.replace(bad.find("- [128, 521.5]"), 14, "- [32, 521.5]");
-  CHECK_THROWS_WITH_AS(load_calibration(YamlNode::load_string(bad, "rows.yaml")), doctest::Contains("by increasing M"), InputError);
-  bad = text.str();
-  bad.erase(bad.find("  source: \"deepseek-ai/DeepGEMM"), bad.find("\n", bad.find("  source: \"deepseek-ai/DeepGEMM")) + 1 -
-                                                                  bad.find("  source: \"deepseek-ai/DeepGEMM"));
-  CHECK_THROWS_WITH_AS(load_calibration(YamlNode::load_string(bad, "nosource.yaml")), doctest::Contains("source"), InputError);
 }
 
-TEST_CASE("calibration: gemm_fp8_by_rows in FLOP/s instead of TFLOP/s, or without a source, is refused naming the field") {
+TEST_CASE("calibration: gemm_fp8_by_rows out of order, in FLOP/s instead of TFLOP/s, or without a source is refused naming the field") {
   std::ifstream in(kRoot + "/hardware/calibration/h100-sxm-2026-11.yaml");
   std::stringstream text;
   text << in.rdbuf();
-  std::string bad = text.str();
-  bad.replace(bad.find("- [4096, 1289]"), 14, "- [4096, 1.289e15]");
-  CHECK_THROWS_WITH_AS(load_calibration(YamlNode::load_string(bad, "units.yaml")), doctest::Contains("TFLOP/s"), InputError);
-  bad = text.str();
-  const auto at = bad.find("  source: \"deepseek-ai/DeepGEMM");
-  bad.replace(at, bad.find('\n', at) - at, "  source: \"\"");
-  CHECK_THROWS_WITH_AS(load_calibration(YamlNode::load_string(bad, "empty.yaml")), doctest::Contains("a source is required"), InputError);
+  const std::string full = text.str();
+  const auto source = full.find("  source: \"deepseek-ai/DeepGEMM");
+  REQUIRE(source != std::string::npos);
+  const std::string source_line = full.substr(source, full.find('\n', source) - source);
+  const std::vector<std::tuple<std::string, std::string, std::string>> edits = {
+      {"- [128, 521.5]", "- [32, 521.5]", "by increasing M"},
+      {"- [4096, 1289]", "- [4096, 1.289e15]", "TFLOP/s"},
+      {source_line, "  source: \"\"", "a source is required"},
+      {source_line, "", "missing required key 'source'"}};
+  for (const auto& edit : edits) {
+    const std::string& from = std::get<0>(edit);
+    const std::string& to = std::get<1>(edit);
+    CAPTURE(to);
+    std::string bad = full;
+    REQUIRE(bad.find(from) != std::string::npos);
+    bad.replace(bad.find(from), from.size(), to);
+    CHECK_THROWS_WITH_AS(load_calibration(YamlNode::load_string(bad, "rows.yaml")),
+                         doctest::Contains(std::get<2>(edit).c_str()), InputError);
+  }
 }
