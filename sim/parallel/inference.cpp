@@ -130,7 +130,9 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   // Dense weights are sharded over tp and read by every replica; routed experts are spread over
   // all tp*ep GPUs and an expert is read when at least one of the instance's tokens picks it.
   const int k = m.ffn.experts_per_token;
-  const double p_touched = (L > 0 && tokens > 0) ? 1.0 - std::pow(1.0 - static_cast<double>(k) / m.ffn.experts, tokens) : 0.0;
+  // The share of the experts at least one of `n` tokens picks.
+  auto share_picked = [&](double n) { return 1.0 - std::pow(1.0 - static_cast<double>(k) / m.ffn.experts, n); };
+  const double p_touched = (L > 0 && tokens > 0) ? share_picked(tokens) : 0.0;
   c.weight_bytes = (w.dense_read / tp + w.routed_total * p_touched / (tp * ep)) * wbytes;
   c.kv_bytes = kv_tokens / ep * kv_bytes_per_token(s.model, layout);
   const double imbalance = instance_imbalance(s, ep, tokens, layout.redundant_experts);
@@ -152,12 +154,12 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   // tokens, an expert's its tokens on the busiest rank over the experts some token picked; with
   // two overlapped micro-batches each GEMM runs twice on half the rows. Otherwise, and in BF16, the
   // catalogue's achievable rate at any row count, at the sustained clock as the prompt kernels.
-  const bool gemms_by_rows = decode && weight_precision(s, layout) == Precision::fp8 && s.cluster.calibration &&
-                             !s.cluster.calibration->gemm_fp8_by_rows.empty() && tokens > 0;
+  const Precision weights = weight_precision(s, layout);
+  const CalibrationProfile* profile = s.cluster.calibration.get();
+  const bool gemms_by_rows =
+      decode && weights == Precision::fp8 && profile && !profile->gemm_fp8_by_rows.empty() && tokens > 0;
   PromptKernels prompt;
   if (decode) {
-    const Precision weights = weight_precision(s, layout);
-    const CalibrationProfile* profile = s.cluster.calibration.get();
     const double clock = tensor_clock_ratio(profile, s.cluster.clocks);
     const double gemm_peak = peak_flops_per_s(gpu, weights) * achievable_gemm_fraction(gpu, weights) * clock;
     const double attn_peak = peak_flops_per_s(gpu, Precision::bf16) * gpu.achievable.attention_fwd * clock;
@@ -168,7 +170,7 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
       const double rows = tokens + rows_beside;
       gemm_seconds = dense_gemm_flops / fp8_gemm_flops_per_s_at_rows(*profile, split * rows / ep);
       if (expert_gemm_flops > 0) {
-        const double picked = m.ffn.experts * (1.0 - std::pow(1.0 - static_cast<double>(k) / m.ffn.experts, rows));
+        const double picked = m.ffn.experts * share_picked(rows);
         gemm_seconds += expert_gemm_flops / fp8_gemm_flops_per_s_at_rows(*profile, split * rows * k * imbalance / picked);
       }
     }

@@ -149,10 +149,7 @@ TEST_CASE("calibration: leave-one-out interpolation error over the BF16 GEMM tab
 }
 
 TEST_CASE("calibration: a corrupt or truncated profile is a clear error") {
-  std::ifstream in(kRoot + "/hardware/calibration/h100-sxm-2026-11.yaml");
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string full = text.str();
+  const std::string full = test::data_text("hardware/calibration/h100-sxm-2026-11.yaml");
   // Truncated in the middle of the BF16 table: later tables are missing.
   CHECK_THROWS_WITH_AS(load_calibration(YamlNode::load_string(full.substr(0, full.find("gemm_fp8:")), "cut.yaml")),
                        doctest::Contains("missing required key 'gemm_fp8'"), InputError);
@@ -403,10 +400,7 @@ TEST_CASE("calibration: decoding GEMMs' FP8 throughput against rows is exact at 
 }
 
 TEST_CASE("calibration: gemm_fp8_by_rows out of order, in FLOP/s instead of TFLOP/s, or without a source is refused naming the field") {
-  std::ifstream in(kRoot + "/hardware/calibration/h100-sxm-2026-11.yaml");
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string full = text.str();
+  const std::string full = test::data_text("hardware/calibration/h100-sxm-2026-11.yaml");
   const auto source = full.find("  source: \"deepseek-ai/DeepGEMM");
   REQUIRE(source != std::string::npos);
   const std::string source_line = full.substr(source, full.find('\n', source) - source);

@@ -1,7 +1,6 @@
 // Collectives on topologies against closed forms and published measurements (nccl-tests
 // doc/PERFORMANCE.md busbw factors, NCCL src/graph/tuning.cc latencies, nccl-tests and NCCL GitHub
 // issues, DeepEP README), each cited at its test case.
-#include <fstream>
 #include <iterator>
 
 #include <doctest/doctest.h>
@@ -475,8 +474,7 @@ TEST_CASE("all-to-all (direct) inside an NVSwitch node: (n-1)/n S over NVLink, b
 }
 
 TEST_CASE("a GPU's SM or NCCL channel count that is not a small whole number is rejected with its field") {
-  std::ifstream in(std::string(GPUHOURS_DATA_DIR) + "/hardware/gpus/h100-sxm.yaml");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = test::data_text("hardware/gpus/h100-sxm.yaml");
   struct Case {
     std::string from, to, field, why;
   };

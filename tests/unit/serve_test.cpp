@@ -3,8 +3,6 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <fstream>
-#include <iterator>
 #include <numeric>
 
 #include <nlohmann/json.hpp>
@@ -383,9 +381,7 @@ TEST_CASE("serve: decoding FP8 GEMMs run at DeepGEMM's throughput for their rows
 }
 
 TEST_CASE("serve: a GPU file without kernel_min_duration, or with one outside 0-100 us, is rejected naming the field") {
-  const std::string path = std::string(GPUHOURS_DATA_DIR) + "/hardware/gpus/h100-sxm.yaml";
-  std::ifstream in(path);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = test::data_text("hardware/gpus/h100-sxm.yaml");
   const auto line = text.find("\nkernel_min_duration:");
   REQUIRE(line != std::string::npos);
   const auto value = text.find("2 us", line);

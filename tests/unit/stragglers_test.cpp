@@ -1,6 +1,4 @@
 // Stragglers: a synchronous job waits at every step for its slowest GPU.
-#include <fstream>
-#include <iterator>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -85,9 +83,7 @@ TEST_CASE("stragglers: a bad switch or spread is rejected naming the file and fi
   } catch (const InputError& e) {
     CHECK(std::string(e.what()).find("eight.yaml:") == 0);
   }
-  const std::string path = std::string(GPUHOURS_DATA_DIR) + "/hardware/gpus/h100-sxm.yaml";
-  std::ifstream in(path);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text = test::data_text("hardware/gpus/h100-sxm.yaml");
   const auto at = text.find("speed_variation");
   REQUIRE(at != std::string::npos);
   const auto value = text.find("0.021", at);

@@ -33,6 +33,14 @@ inline ModelSpec zoo(const std::string& name) {
   return load_model(YamlNode::load_file(std::string(GPUHOURS_DATA_DIR) + "/models/" + name + ".yaml"));
 }
 
+/// The text of a file of the repository (`relative` to its root), which tests edit into bad input.
+inline std::string data_text(const std::string& relative) {
+  std::ifstream in(std::string(GPUHOURS_DATA_DIR) + "/" + relative);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 /// Writes `text` to a fresh file under the system temp folder and returns its path. The folder is
 /// this process's own, so test cases run in parallel (`ctest -j`) never share a file.
 inline std::string write_temp(const std::string& name, const std::string& text) {

@@ -111,10 +111,10 @@ struct SloChoice {
 std::vector<SloChoice> search_slo(const ServingScenario& s, bool layouts = false);
 /// --max-rate: the highest Poisson arrival rate (requests/s over the deployment) whose P99 latencies
 /// meet the scenario's SLO, to 0.5%, with the deployment's result at that rate (MLPerf's Server
-/// scenario: the rate a system sustains within its latency constraints).
-/// The highest rate found within an SLO and a rate at most 0.5% above it that misses the SLO: the
-/// bracket where the latencies cross the targets (P99s of a finite sample are not monotonic in the
-/// rate to the last fraction of a percent, so this is a crossing, not a guarantee for every rate above).
+/// scenario: the rate a system sustains within its latency constraints), and a rate at most 0.5%
+/// above it that misses the SLO: the bracket where the latencies cross the targets (P99s of a finite
+/// sample are not monotonic in the rate to the last fraction of a percent, so this is a crossing,
+/// not a guarantee for every rate above).
 struct MaxRate {
   std::string deployment;
   double rate_per_s = 0;
