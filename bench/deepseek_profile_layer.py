@@ -8,9 +8,18 @@ forward and a backward chunk of 4 MoE layers each, overlapped, on DeepSeek's H80
 TP1, 4K sequence, balanced routing, no pipeline transfers. Every class below is summed over the
 kernels of the pair and divided by 4: a layer's forward, input backward and weight backward.
 
-  python3 bench/deepseek_profile_layer.py train.json"""
+  python3 bench/deepseek_profile_layer.py train.json
+  python3 bench/deepseek_profile_layer.py --beside-comm train.json
+
+With --beside-comm it prints, for hardware/gpus/*.yaml slowdown_beside_comm, how much longer the
+GEMMs (launched on a fixed 112 of the 132 SMs) take while DeepEP's dispatch / combine kernels run on
+the SMs they leave: each GEMM is matched with the kernels launched at the same place of the other
+3 layers (same kernel, grid and launching op).
+"""
 import collections
 import json
+import random
+import statistics
 import sys
 
 LAYERS = 4  # "Each chunk contains 4 MoE layers" (profile-data README)
@@ -58,5 +67,62 @@ def main(path):
           f"(the CUDA launch call itself {sum(calls) / len(calls):.1f} us on average over {len(calls)} calls)")
 
 
+def beside_comm(path):
+    events = json.load(open(path))["traceEvents"]
+    kernels = sorted((e for e in events if e.get("cat") == "kernel"), key=lambda e: e["ts"])
+    runtime = {e["args"]["correlation"]: e for e in events
+               if e.get("cat") == "cuda_runtime" and "correlation" in e.get("args", {})}
+    ops = [e for e in events if e.get("cat") in ("cpu_op", "user_annotation")]
+
+    def launching_op(kernel):  # the innermost framework op around the kernel's launch call
+        call = runtime.get(kernel["args"]["correlation"])
+        if call is None:
+            return ""
+        around = [o for o in ops if o["tid"] == call["tid"] and o["ts"] <= call["ts"]
+                  and o["ts"] + o["dur"] >= call["ts"] + call["dur"] and not o["name"].startswith("aten::")
+                  and "ProfilerStep" not in o["name"]]
+        return min(around, key=lambda o: o["dur"])["name"] if around else ""
+
+    def overlap(kernel, others):  # fraction of the kernel's time another stream runs one of `others`
+        t = 0
+        for o in others:
+            if o is kernel or o["args"]["stream"] == kernel["args"]["stream"]:
+                continue
+            t += max(0, min(kernel["ts"] + kernel["dur"], o["ts"] + o["dur"]) - max(kernel["ts"], o["ts"]))
+        return t / kernel["dur"]
+
+    transfers = [e for e in kernels if kernel_class(e["name"]) == "deepep_data"]
+    compute = [e for e in kernels if "ep::" not in e["name"]]
+    places = collections.defaultdict(list)
+    for e in compute:
+        if kernel_class(e["name"]) == "gemm" and "fill_tensormaps" not in e["name"]:
+            places[(e["name"], str(e["args"]["grid"]), launching_op(e))].append(e)
+    pairs = []  # (median time with no transfer beside it, [times entirely beside one])
+    for same in places.values():
+        n = len(same) // LAYERS
+        if n * LAYERS != len(same):
+            continue
+        for i in range(n):
+            runs = [same[i + j * n] for j in range(LAYERS)]
+            alone = [r["dur"] for r in runs if overlap(r, transfers) < 0.05 and overlap(r, compute) < 0.05]
+            beside = [r["dur"] for r in runs if overlap(r, transfers) > 0.95 and overlap(r, compute) < 0.05]
+            if alone and beside:
+                pairs.append((statistics.median(alone), beside))
+
+    def ratio(ps):  # time beside transfers over the same kernels' time alone
+        return sum(sum(b) for _, b in ps) / sum(a * len(b) for a, b in ps)
+
+    rng = random.Random(1)
+    boot = sorted(ratio([rng.choice(pairs) for _ in pairs]) for _ in range(2000))
+    med = statistics.median(b / a for a, bs in pairs for b in bs)
+    print(f"# GEMMs beside DeepEP's dispatch / combine: {len(pairs)} places, "
+          f"{sum(len(b) for _, b in pairs)} kernels beside them")
+    print(f"time_ratio: {ratio(pairs):.3f}  # bootstrap 90%: {boot[100]:.3f}-{boot[1900]:.3f}; median pair {med:.3f}")
+    print(f"slowdown_beside_comm: {1 - 1 / ratio(pairs):.3f}")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "--beside-comm":
+        beside_comm(sys.argv[2])
+    else:
+        main(sys.argv[1])

@@ -39,6 +39,7 @@ GpuSpec load_gpu(const YamlNode& n) {
                 {"graph_kernel_gap", false, "time per kernel replayed from a CUDA graph"},
                 {"kernel_min_duration", true, "shortest run of a kernel that moves almost nothing (its CTAs' launch and first memory round trips)"},
                 {"speed_variation", true, "coefficient of variation of one GPU's kernel time across GPUs of this model"},
+                {"slowdown_beside_comm", false, "fraction of its rate a GEMM on a fixed SM partition loses while communication kernels run on the other SMs (absent: not measured, not simulated)"},
                 {"nccl_channels_in_node", true, "channels (one SM each) of an NCCL ring collective inside one node"}});
   GpuSpec g;
   g.name = n.child("name").as_string();
@@ -95,6 +96,11 @@ GpuSpec load_gpu(const YamlNode& n) {
   g.speed_variation = sourced(n, "speed_variation", Dimension::ratio, g.sources);
   if (!(g.speed_variation >= 0 && g.speed_variation <= 0.3))
     throw n.child("speed_variation").error("a coefficient of variation between 0 and 0.3 (0.021 is 2.1%)");
+  if (n.has("slowdown_beside_comm")) {
+    g.slowdown_beside_comm = sourced(n, "slowdown_beside_comm", Dimension::ratio, g.sources);
+    if (!(g.slowdown_beside_comm >= 0 && g.slowdown_beside_comm <= 0.5))
+      throw n.child("slowdown_beside_comm").error("a fraction of the rate between 0 and 0.5 (0.1 is 10%)");
+  }
   return g;
 }
 
@@ -260,6 +266,7 @@ ClusterSpec load_cluster(const YamlNode& c, const Catalog& catalog) {
                 {"calibration", false, "kernel calibration profile (default: the GPU's own; none: roofline)"},
                 {"clocks", false, "sustained (default: tensor-core kernels at the profile's power-capped rate) or burst"},
                 {"stragglers", false, "true (default: the job paces at its slowest GPU) or false (an ideal cluster)"},
+                {"slowdown_beside_comm", false, "true (default: a GEMM on a fixed SM partition slows by the GPU's slowdown_beside_comm while communication kernels hold the SMs it leaves) or false"},
                 {"flows", false, "true: data- and pipeline-parallel transfers across nodes run as flows sharing the topology's links; false (default): closed forms"},
                 {"host", false, "true (default: kernels wait for the host to launch them, hardware/host.yaml) or false (an ideal host)"}});
   ClusterSpec cl;
@@ -275,6 +282,7 @@ ClusterSpec load_cluster(const YamlNode& c, const Catalog& catalog) {
   if (auto clocks = c.optional_child("clocks")) cl.clocks = clocks->as_enum<Clocks>();
   if (auto stragglers = c.optional_child("stragglers")) cl.stragglers = stragglers->as_bool();
   if (auto flows = c.optional_child("flows")) cl.flows = flows->as_bool();
+  if (auto beside = c.optional_child("slowdown_beside_comm")) cl.slowdown_beside_comm = beside->as_bool();
   const auto host = c.optional_child("host");
   if (!host || host->as_bool()) {
     const YamlNode doc = YamlNode::load_file(catalog.root() + "/hardware/host.yaml");

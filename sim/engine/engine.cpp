@@ -60,6 +60,13 @@ void TaskGraph::share_rank_link(TaskId t) {
   shares_link_[t] = 1;
 }
 
+void TaskGraph::set_slowdown_beside_transfers(TaskId t, double fraction) {
+  GPUHOURS_ASSERT(t < work_.size() && use_[t] == TaskUse::compute, "only compute slows beside transfers");
+  GPUHOURS_ASSERT(fraction >= 0.0 && fraction < 1.0, "a slowdown is a fraction of the rate in [0, 1)");
+  if (slowdown_beside_.size() < work_.size()) slowdown_beside_.resize(work_.size(), 0.0f);
+  slowdown_beside_[t] = static_cast<float>(fraction);
+}
+
 void TaskGraph::add_dependency(TaskId before, TaskId after) {
   GPUHOURS_ASSERT(before < work_.size() && after < work_.size(), "dependency on an unknown task");
   GPUHOURS_ASSERT(before != after, "a task cannot depend on itself");
@@ -114,11 +121,12 @@ std::uint32_t TaskGraph::intern(const std::string& label) {
 
 std::size_t TaskGraph::bytes_per_task() const {
   // Graph: work 8, stream 4, label 4, use 1, category 1, share 8, next 4, deps 4, external op 4, link 1; per edge 8 (+4 in CSR).
+  // Slowdowns beside transfers (set_slowdown_beside_transfers): 4, once any is set.
   // Engine: pending 4, CSR offset 4, start 8, end 8.
   // Launches (set_launch): host 4, position 4, launch 8, sync 4, sync target 1, host order 4;
   // engine: ready 8, launched 8.
   const double edges = task_count() ? static_cast<double>(edges_.size()) / task_count() : 0.0;
-  return static_cast<std::size_t>(39 + 24 + edges * 12 + (host_.empty() ? 0 : 25 + 16));
+  return static_cast<std::size_t>(39 + 24 + edges * 12 + (host_.empty() ? 0 : 25 + 16) + (slowdown_beside_.empty() ? 0 : 4));
 }
 
 Engine::Engine(const TaskGraph& graph, ExternalModel* external) : graph_(graph), external_(external) {}
@@ -198,8 +206,11 @@ void Engine::schedule_end(StreamId s) {
 }
 
 double Engine::target_rate(TaskId t, int rank) const {
-  if (graph_.use_[t] == TaskUse::compute)
-    return std::max(kMinComputeRate, 1.0 - std::max(graph_.sm_share_[t], rank_share_[rank]));
+  if (graph_.use_[t] == TaskUse::compute) {
+    const double rate = std::max(kMinComputeRate, 1.0 - std::max(graph_.sm_share_[t], rank_share_[rank]));
+    const bool beside = rank_sm_transfers_[rank] > 0 && t < graph_.slowdown_beside_.size();
+    return beside ? rate * (1.0 - graph_.slowdown_beside_[t]) : rate;
+  }
   // Scale-out transfers of one rank share its NIC equally (max-min on one bottleneck link).
   if (graph_.shares_link_[t] && rank_link_[rank] > 1) return 1.0 / rank_link_[rank];
   return 1.0;
@@ -241,7 +252,10 @@ void Engine::start_task(TaskId t) {
   } else {
     schedule_end(s);
   }
-  if (comm && graph_.sm_share_[t] > 0.0) rank_share_[rank] += graph_.sm_share_[t];
+  if (comm && graph_.sm_share_[t] > 0.0) {
+    rank_share_[rank] += graph_.sm_share_[t];
+    ++rank_sm_transfers_[rank];
+  }
   if ((comm && graph_.sm_share_[t] > 0.0) || (link && rank_link_[rank] > 1)) rerate_rank(rank);
 }
 
@@ -316,7 +330,10 @@ void Engine::finish_task(StreamId s) {
   const bool link = graph_.shares_link_[t] && graph_.external_op_[t] == kNoOp;
   if (link) --rank_link_[rank];
   const bool transfer = graph_.use_[t] == TaskUse::transfer;
-  if (share > 0.0 && transfer) rank_share_[rank] = std::max(0.0, rank_share_[rank] - share);
+  if (share > 0.0 && transfer) {
+    rank_share_[rank] = std::max(0.0, rank_share_[rank] - share);
+    --rank_sm_transfers_[rank];
+  }
   if ((share > 0.0 && transfer) || (link && rank_link_[rank] > 0)) rerate_rank(rank);
   if (t < graph_.sync_target_.size() && graph_.sync_target_[t])
     for (std::uint32_t h = 0; h < host_blocked_on_.size(); ++h)
@@ -334,6 +351,7 @@ Time Engine::run() {
   int ranks = 0;
   for (int r : graph_.stream_rank_) ranks = std::max(ranks, r + 1);
   rank_share_.assign(ranks, 0.0);
+  rank_sm_transfers_.assign(ranks, 0);
   rank_link_.assign(ranks, 0);
   rank_streams_.assign(ranks, {});
   for (StreamId s = 0; s < graph_.stream_count(); ++s)

@@ -217,13 +217,16 @@ IterationCost iteration(const Scenario& s, const InferenceSpec& layout, const De
   // share). Its low-latency kernels (decode) free the SMs while the transfer is in flight (DeepSeek
   // profile-data: "all GPU SMs are freed"). With gemm_sms: partitioned the FP8 GEMMs run on the SMs
   // DeepEP leaves for the whole iteration (SGLang's two-batch overlap: DeepGEMM's num_sms = the GPU's
-  // SMs less DeepEP's), and the transfers slow the rest for their share of it.
+  // SMs less DeepEP's), and the transfers slow the rest for their share of it. The GEMMs that run
+  // beside the transfers (their share of the compute) lose the GPU's slowdown_beside_comm x.
   if (!decode && layout.dual_batch_overlap && c.comm_seconds > 0 && L > 0) {
     const double share = comm_sm_share(s.cluster.network.comm_sms, gpu);
     const double gemm = layout.gemm_sms == GemmSms::partitioned ? prompt.gemm_seconds : 0.0;
     const double rest = c.compute_seconds - gemm;
     const double beside_rest = gemm > 0 ? c.comm_seconds * rest / c.compute_seconds : c.comm_seconds;
-    c.compute_seconds = gemm / (1 - share) + std::min(rest / (1 - share), rest + beside_rest * share);
+    const double x = gemm > 0 ? gemm_slowdown_beside_comm(s.cluster) : 0.0;
+    const double gemm_beside = std::min(gemm, c.comm_seconds * gemm / c.compute_seconds);
+    c.compute_seconds = (gemm + gemm_beside * x / (1 - x)) / (1 - share) + std::min(rest / (1 - share), rest + beside_rest * share);
   }
   // Decode iterations replayed from a CUDA graph pay per kernel the GPU's gap between graph kernels
   // and the kernel's shortest run (its CTAs' launch and first memory round trips, on top of its bytes

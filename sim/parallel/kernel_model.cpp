@@ -55,6 +55,20 @@ double KernelModel::unscaled_quantize_seconds(const Kernel& k) const {
   return unscaled_seconds(pass);
 }
 
+double gemm_slowdown_beside_comm(const ClusterSpec& cluster) {
+  return cluster.slowdown_beside_comm ? cluster.gpu.slowdown_beside_comm : 0.0;
+}
+
+std::string slowdown_beside_comm_assumption(const ClusterSpec& cluster) {
+  if (!cluster.slowdown_beside_comm)
+    return "they keep their partition's rate beside communication kernels (slowdown_beside_comm: false)";
+  if (cluster.gpu.slowdown_beside_comm <= 0)
+    return "their slowdown while communication kernels run on the other SMs is not measured for this GPU (not simulated)";
+  return fmt::format("while communication kernels run on the other SMs they lose {:.1f}% of their rate (the GPU's "
+                     "slowdown_beside_comm: power under the same cap, the same HBM and L2; switch: slowdown_beside_comm: false)",
+                     100 * cluster.gpu.slowdown_beside_comm);
+}
+
 double comm_sm_share(int sms, const GpuSpec& gpu) { return std::min(0.9, static_cast<double>(sms) / gpu.sms); }
 
 Time KernelModel::time(const Kernel& k) const {

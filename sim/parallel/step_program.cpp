@@ -69,6 +69,7 @@ struct Item {  // one step of a chain: a kernel, or a communication task
   Kernel kernel;
   Time kernel_time;  // the kernel's time alone (compute items)
   double sms_left = 0;  // compute items: the SMs' share left to communication for the whole kernel (gemm_sms)
+  double slowdown_beside = 0;  // compute items on an SM partition: rate lost beside communication kernels
   const char* bytes_key = nullptr;  // communication: what it counts as in comm_bytes_per_step
   double bytes = 0;
   Stream stream = kCompute;
@@ -273,6 +274,7 @@ class ProgramBuilder {
     const int in_node = c.gpu.nccl_channels_in_node;
     ep_share_ = share(c.network.comm_sms);
     gemms_partitioned_ = gemms_partitioned(s);
+    gemm_slowdown_beside_ = gemms_partitioned_ ? gemm_slowdown_beside_comm(c) : 0.0;
     collective_share_ = {share(in_node), share(c.network.nccl_channels_across_nodes)};
     p2p_share_ = {share(static_cast<int>(std::bit_ceil(static_cast<unsigned>(in_node)))),
                   share(c.network.nccl_p2p_channels_per_net_peer)};
@@ -374,6 +376,7 @@ class ProgramBuilder {
     it.kernel.graphed = it.graphed = in_graph;
     it.kernel_time = kernels_.time(it.kernel);
     it.sms_left = sms_left(it.kernel, it.kernel_time);
+    if (it.sms_left > 0) it.slowdown_beside = slowdown_beside(it.kernel, it.kernel_time);
     return it;
   }
 
@@ -548,6 +551,7 @@ class ProgramBuilder {
     } else {
       t = gpuhours::add_task(g_, streams_[rank][kCompute], it.kernel_time, TaskKind::compute, label(it.label),
                              it.sms_left);
+      if (it.slowdown_beside > 0) g_.set_slowdown_beside_transfers(t, it.slowdown_beside);
     }
     if (prev && g_.task_stream(*prev) != g_.task_stream(t)) g_.add_dependency(*prev, t);
     issue(rank, it, prev, t);
@@ -630,6 +634,14 @@ class ProgramBuilder {
     if (all <= 0) return 0.0;
     return 1.0 - all / ((all - quantize) / (1.0 - ep_share_) + quantize);
   }
+  // The rate an FP8 GEMM on its SM partition loses while communication kernels hold the SMs it
+  // leaves (GpuSpec::slowdown_beside_comm, x): its GEMM part G slows to G / (1 - x), its quantization
+  // pass Q (on the free SMs) does not: the task runs at (G + Q) / (G / (1 - x) + Q) of its rate.
+  double slowdown_beside(const Kernel& k, Time time) const {
+    if (gemm_slowdown_beside_ <= 0) return 0.0;
+    const double all = time.seconds(), gemm = all - kernels_.quantize_time(k).seconds();
+    return 1.0 - all / (gemm / (1.0 - gemm_slowdown_beside_) + all - gemm);
+  }
   // The share of the SMs a communication task of `kind` takes from concurrent compute.
   double sm_share(TaskKind kind, bool scale_out, bool p2p) const {
     if (kind == TaskKind::compute || kind == TaskKind::optimizer) return 0.0;
@@ -649,6 +661,7 @@ class ProgramBuilder {
   Time host_launch_;  // host time per kernel launch (0: not simulated)
   double ep_share_ = 0;
   bool gemms_partitioned_ = false;  // gemm_sms: partitioned, with expert-parallel dispatch / combine kernels to leave SMs for
+  double gemm_slowdown_beside_ = 0;  // GpuSpec::slowdown_beside_comm where it applies (partitioned GEMMs, switched on)
   std::array<double, 2> collective_share_{}, p2p_share_{};  // in a node, across nodes
   bool labels_ = false;
   std::uint32_t unlabelled_ = 0;
@@ -1219,10 +1232,10 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
   if (gemms_partitioned(s))
     r.assumptions.push_back(fmt::format(
         "FP8 GEMMs: persistent kernels on the {} of {} SMs the expert dispatch / combine kernels leave, for the whole "
-        "step (gemm_sms: partitioned, DeepGEMM's num_sms); they slow further only when more communication kernels run; "
-        "their quantization passes and the BF16 GEMMs take the free SMs",
+        "step (gemm_sms: partitioned, DeepGEMM's num_sms); they lose SMs only when more communication kernels run than that; "
+        "their quantization passes and the BF16 GEMMs take the free SMs; {}",
         std::lround(s.cluster.gpu.sms * (1.0 - comm_sm_share(s.cluster.network.comm_sms, s.cluster.gpu))),
-        s.cluster.gpu.sms));
+        s.cluster.gpu.sms, slowdown_beside_comm_assumption(s.cluster)));
   if (auto a = group_placement_assumption(s, l); !a.empty()) r.assumptions.push_back(a);
   if (auto a = expert_imbalance_assumption(s); !a.empty()) r.assumptions.push_back(a);
   if (s.training.precision == Precision::fp8) r.assumptions.push_back(fp8_recipe_assumption(s.training.fp8_recipe));

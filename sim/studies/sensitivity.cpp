@@ -56,6 +56,13 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
     knobs.push_back(choice("clocks", "burst", "sustained",
                            [](Scenario& x, bool hi) { x.cluster.clocks = hi ? Clocks::sustained : Clocks::burst; },
                            [](const Scenario& x, bool hi) { return x.cluster.clocks == (hi ? Clocks::sustained : Clocks::burst); }));
+  // A partitioned GEMM's rate beside communication kernels: its partition's alone, against the
+  // GPU's measured slowdown (slowdown_beside_comm).
+  if (s.parallel.gemm_sms == GemmSms::partitioned && s.model.ffn.moe && s.parallel.ep > 1 &&
+      s.cluster.gpu.slowdown_beside_comm > 0)
+    knobs.push_back(choice("GEMMs beside comm", "alone", "slowed",
+                           [](Scenario& x, bool hi) { x.cluster.slowdown_beside_comm = hi; },
+                           [](const Scenario& x, bool hi) { return x.cluster.slowdown_beside_comm == hi; }));
   // Links: each transfer's closed form alone, against data- and pipeline-parallel transfers as
   // flows sharing the topology's links (cluster: {flows: true}).
   if (s.cluster.nodes > 1)

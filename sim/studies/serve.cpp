@@ -15,6 +15,7 @@
 #include "gpuhours/error.hpp"
 #include "gpuhours/infeasible.hpp"
 #include "gpuhours/inference.hpp"
+#include "gpuhours/kernels.hpp"
 #include "gpuhours/network.hpp"
 #include "gpuhours/rng.hpp"
 #include "gpuhours/step.hpp"
@@ -554,6 +555,11 @@ ServeResult simulate_serving(const ServingScenario& s) {
       "cost per token: busy GPU-time at the scenario's rental price; idle time is not charged",
       "TPOT is what a user sees between answer tokens after the first, waits for a decoding slot included; ITL is the "
       "time between tokens while a sequence runs (the decoding iteration)"};
+  for (const Deployment& d : s.deployments)
+    if (std::any_of(d.pools.begin(), d.pools.end(), [](const PoolSpec& p) { return p.layout.gemm_sms == GemmSms::partitioned; })) {
+      out.assumptions.push_back("partitioned prompt GEMMs: " + slowdown_beside_comm_assumption(d.platform.cluster));
+      break;
+    }
   if (s.requests.arrival == Arrival::saturate)
     out.assumptions.push_back("every request arrives at the start (a saturating load): throughput is the deployment's "
                               "capacity, and TTFT and TPOT include the wait in the queue");

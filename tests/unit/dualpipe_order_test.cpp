@@ -108,6 +108,37 @@ TEST_CASE("dualpipe: GEMMs sized to the SMs DeepEP leaves run at that share thro
   CHECK(partitioned < shared * 132.0 / 112.0);
 }
 
+TEST_CASE("dualpipe: partitioned GEMMs lose the GPU's slowdown beside DeepEP's kernels, and only there") {
+  // The H800's slowdown_beside_comm, 0.10: an expert GEMM on DeepGEMM's 112 SMs runs at 0.9 of its
+  // partition's rate while a dispatch or combine holds the other 20, so one entirely beside a
+  // transfer takes 1 / 0.9 of its time with the slowdown switched off, and none takes longer.
+  struct Run {
+    double seconds = 0;
+    std::int64_t longest_ns = 0;
+  };
+  auto run = [](bool slowdown) {
+    Scenario s = moe_dualpipe(true);
+    s.parallel.gemm_sms = GemmSms::partitioned;
+    s.cluster.slowdown_beside_comm = slowdown;
+    REQUIRE(s.cluster.gpu.slowdown_beside_comm == 0.10);
+    Run out;
+    out.seconds = simulate_step(s, [&](const Engine& e, const std::vector<std::string>&, const std::vector<std::string>&) {
+                    const TaskGraph& g = e.graph();
+                    for (TaskId t = 0; t < g.task_count(); ++t)
+                      if (g.task_label(t).find("experts_gate_up") != std::string::npos)
+                        out.longest_ns = std::max(out.longest_ns, (e.end(t) - e.start(t)).count_ns());
+                  }).seconds;
+    return out;
+  };
+  const Run on = run(true), off = run(false);
+  MESSAGE("step ", off.seconds, " s alone, ", on.seconds, " s slowed beside transfers; longest expert GEMM ",
+          off.longest_ns, " and ", on.longest_ns, " ns");
+  REQUIRE(off.longest_ns > 0);
+  CHECK(on.seconds > off.seconds);
+  CHECK(static_cast<double>(on.longest_ns) / static_cast<double>(off.longest_ns) > 1.0);
+  CHECK(static_cast<double>(on.longest_ns) / static_cast<double>(off.longest_ns) <= 1 / 0.9 + 1e-3);
+}
+
 TEST_CASE("gradient clipping: no stage updates its weights before every stage's gradients are final") {
   // The global gradient norm (Megatron-Core's --clip-grad, DeepSeek-V3 §4.2) needs every stage's
   // reduced gradients: each optimizer step starts after the last stage's gradients are final.

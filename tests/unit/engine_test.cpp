@@ -151,6 +151,29 @@ TEST_CASE("a compute task sized to the SMs communication leaves runs at that sha
   }
 }
 
+TEST_CASE("a compute task on an SM partition loses its slowdown only while transfers hold SMs beside it") {
+  // The persistent GEMM above (80 ns work, 0.2 of the SMs left) with a slowdown of 0.1 beside
+  // transfers: beside one holding those 20% [0, 50) it runs at 0.8 x 0.9 = 0.72, 36 ns of work by
+  // t = 50, the other 44 at 0.8 take 55 more: it ends at 105. A transfer that holds no SMs (a copy
+  // engine's) leaves it at 0.8: 100. Without a slowdown, 100 (the case above).
+  struct Case {
+    double slowdown, comm_share;
+    std::int64_t end_ns;
+  };
+  for (const Case& k : {Case{0.1, 0.2, 105}, Case{0.1, 0.0, 100}, Case{0.0, 0.2, 100}}) {
+    CAPTURE(k.slowdown);
+    CAPTURE(k.comm_share);
+    TaskGraph g;
+    const StreamId comp = g.add_stream(0, "compute"), comm = g.add_stream(0, "comm");
+    const TaskId c = task(g, comp, 80, TaskKind::compute, 0.2);
+    if (k.slowdown > 0) g.set_slowdown_beside_transfers(c, k.slowdown);
+    task(g, comm, 50, TaskKind::comm_ep, k.comm_share);
+    Engine e(g);
+    e.run();
+    CHECK(e.end(c).count_ns() == k.end_ns);
+  }
+}
+
 TEST_CASE("the Chrome trace is valid trace-event JSON with one track per stream") {
   TaskGraph g;
   const StreamId comp = g.add_stream(0, "compute"), comm = g.add_stream(0, "dp-comm");

@@ -162,13 +162,21 @@ TEST_CASE("inference: prompt GEMMs sized to the SMs DeepEP leaves run slower tha
           " s, partitioned ", b.compute_seconds, " s");
   REQUIRE(M > 0);
   CHECK(b.comm_seconds == M);
-  // The FP8 GEMMs (G) at 112 / 132 throughout; the rest (R = C - G) beside its share of the transfers.
-  const double G = b.gemm_seconds, R = C - G;
+  // The FP8 GEMMs (G) at 112 / 132 throughout, their share of the transfers' time (M G / C) at 0.9 of
+  // that (the GPU's slowdown_beside_comm); the rest (R = C - G) beside its share of the transfers.
+  const double G = b.gemm_seconds, R = C - G, x = 0.10;
+  REQUIRE(s.cluster.gpu.slowdown_beside_comm == x);
   REQUIRE(G > 0.3 * C);
   REQUIRE(G < C);
-  CHECK(b.compute_seconds == doctest::Approx(G / (1 - share) + std::min(R / (1 - share), R + M * R / C * share)));
+  const double beside = std::min(G, M * G / C);
+  CHECK(b.compute_seconds ==
+        doctest::Approx((G + beside * x / (1 - x)) / (1 - share) + std::min(R / (1 - share), R + M * R / C * share)));
   CHECK(b.compute_seconds > a.compute_seconds);
-  CHECK(b.compute_seconds < C / (1 - share));
+  CHECK(b.compute_seconds < C / (1 - share) / (1 - x));
+  // Switched off, the GEMMs keep their partition's rate.
+  s.cluster.slowdown_beside_comm = false;
+  const IterationCost off = iteration_cost(s, partitioned, n, pairs, 0, false);
+  CHECK(off.compute_seconds == doctest::Approx(G / (1 - share) + std::min(R / (1 - share), R + M * R / C * share)));
 }
 
 TEST_CASE("inference: a batch of decoding sequences touches more experts, up to all of them") {

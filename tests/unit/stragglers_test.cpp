@@ -98,3 +98,30 @@ TEST_CASE("stragglers: a bad switch or spread is rejected naming the file and fi
     CHECK(what.find("speed_variation") != std::string::npos);
   }
 }
+
+TEST_CASE("slowdown beside communication: a fraction outside 0-0.5 or an unsourced one is rejected naming the field") {
+  const std::string text = test::data_text("hardware/gpus/h100-sxm.yaml");
+  const auto at = text.find("\nslowdown_beside_comm: {value: 0.10,");
+  REQUIRE(at != std::string::npos);
+  for (const char* bad : {"1.2", "-0.1", "nan"}) {
+    CAPTURE(bad);
+    std::string edited = text;
+    edited.replace(edited.find("0.10", at), 4, bad);
+    try {
+      load_gpu(YamlNode::load_string(edited, "beside.yaml"));
+      FAIL("accepted");
+    } catch (const InputError& e) {
+      const std::string what = e.what();
+      CHECK(what.find("beside.yaml:") == 0);
+      CHECK(what.find("slowdown_beside_comm") != std::string::npos);
+    }
+  }
+  std::string unsourced = text;
+  unsourced.replace(unsourced.find("source: deepseek_profile_beside_comm", at), 36, "source: nowhere");
+  CHECK_THROWS_AS(load_gpu(YamlNode::load_string(unsourced, "beside.yaml")), InputError);
+  // Absent, it is not simulated (0), and the cluster's switch turns it off where it is measured.
+  std::string absent = text;
+  absent.erase(at, text.find('\n', at + 1) - at);
+  CHECK(load_gpu(YamlNode::load_string(absent, "beside.yaml")).slowdown_beside_comm == 0.0);
+  CHECK(load_gpu(YamlNode::load_string(text, "beside.yaml")).slowdown_beside_comm == doctest::Approx(0.10));
+}

@@ -44,6 +44,10 @@ struct GpuSpec {
   /// The shortest run of a kernel that moves almost nothing: its CTAs' launch and first memory round
   /// trips, paid by every kernel on top of its bytes and FLOPs.
   double kernel_min_seconds = 0;
+  /// The fraction of its rate a kernel on a fixed share of the SMs (a persistent GEMM sized to the
+  /// SMs communication leaves) loses while communication kernels run on the SMs it leaves: they
+  /// draw power under the same cap and use the same HBM and L2. 0: not measured for this GPU.
+  double slowdown_beside_comm = 0;
 };
 
 struct NetworkSpec {
@@ -103,6 +107,9 @@ struct ClusterSpec {
   Clocks clocks = Clocks::sustained;
   /// Whether the job paces at its slowest GPU (GpuSpec::speed_variation); false: an ideal cluster.
   bool stragglers = true;
+  /// Whether a GEMM on a fixed SM partition slows beside communication kernels (GpuSpec::
+  /// slowdown_beside_comm); false: its rate is the partition's alone.
+  bool slowdown_beside_comm = true;
   /// Whether the step runs its data- and pipeline-parallel transfers across nodes as flows that
   /// share the topology's links (max-min fairness); false: each transfer's closed form alone.
   bool flows = false;

@@ -14,6 +14,9 @@
 //    the GPU's SMs its kernels occupy; while it runs, compute tasks on the same rank progress at
 //    (1 - sum of running shares) of full speed, and their end is re-scheduled (DeepSeek-V3 §3.2.1:
 //    20 of 132 SMs reserved for communication). Without shares, a task's duration is its work.
+//  - A compute task on a fixed share of the SMs may also declare how much of its rate it loses while
+//    transfers hold the SMs it leaves (set_slowdown_beside_transfers): those SMs, idle while it runs
+//    alone, then draw power under the same cap and use the same memory.
 //  - Transfers of one rank marked with share_rank_link share one link of the rank: while n of them
 //    run, each progresses at 1/n of its speed alone (max-min fairness on the one shared link).
 //  - External tasks (add_external_task) last as long as an ExternalModel says: the network plugs in
@@ -100,6 +103,9 @@ class TaskGraph {
   /// Marks a transfer as using its rank's one shared link: it shares it equally with the other
   /// marked transfers running on the rank (their durations stretch while they overlap).
   void share_rank_link(TaskId t);
+  /// Compute task `t` runs at (1 - `fraction`) of the rate the SM shares give it while any transfer
+  /// holding SMs runs on its rank (its neighbours' power draw and memory traffic), in [0, 1).
+  void set_slowdown_beside_transfers(TaskId t, double fraction);
   /// `after` cannot start before `before` has ended.
   void add_dependency(TaskId before, TaskId after);
   /// Host `host` launches task `t`, taking `launch` of its time: each host launches its tasks one
@@ -142,6 +148,7 @@ class TaskGraph {
   std::vector<TaskId> next_on_stream_;
   std::vector<std::uint32_t> external_op_;  // op of an external task, or kNoOp
   std::vector<std::uint8_t> shares_link_;   // 1: shares the rank's link (share_rank_link)
+  std::vector<float> slowdown_beside_;      // set_slowdown_beside_transfers; sized on first use
   std::vector<std::uint32_t> dep_count_;  // explicit deps + 1 if a stream predecessor exists
   std::vector<std::pair<TaskId, TaskId>> edges_;
   // Launches (set_launch): per task its host (or kNoHost), position in that host's order, launch
@@ -205,6 +212,7 @@ class Engine {
   std::vector<TaskId> succ_;
   std::vector<Running> running_;
   std::vector<double> rank_share_;               // SM share taken by running comm tasks
+  std::vector<int> rank_sm_transfers_;           // running comm tasks that hold SMs, per rank
   std::vector<int> rank_link_;                   // transfers sharing each rank's link, running
   std::vector<std::vector<StreamId>> rank_streams_;
   std::vector<std::int64_t> start_, end_, ready_, launched_;

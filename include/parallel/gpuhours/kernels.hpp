@@ -40,6 +40,12 @@ double straggler_time_factor(const ClusterSpec& cluster);
 /// it, at most 90% (assumed: a hardware file cannot give the transfers the whole GPU).
 double comm_sm_share(int sms, const GpuSpec& gpu);
 
+/// The fraction of its rate a GEMM on a fixed SM partition loses while communication kernels run on
+/// the SMs it leaves: the GPU's slowdown_beside_comm, 0 with `slowdown_beside_comm: false`.
+double gemm_slowdown_beside_comm(const ClusterSpec& cluster);
+/// What the report says of it.
+std::string slowdown_beside_comm_assumption(const ClusterSpec& cluster);
+
 /// Tensor-core throughput against the profile's short timed repetitions: with `clocks: sustained`
 /// and a calibration profile, the profile's sustained / burst ratio of its looped GEMM; else 1.
 double tensor_clock_ratio(const CalibrationProfile* profile, Clocks clocks);
