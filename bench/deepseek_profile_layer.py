@@ -10,11 +10,17 @@ kernels of the pair and divided by 4: a layer's forward, input backward and weig
 
   python3 bench/deepseek_profile_layer.py train.json
   python3 bench/deepseek_profile_layer.py --beside-comm train.json
+  python3 bench/deepseek_profile_layer.py --jitter train.json
 
 With --beside-comm it prints, for hardware/gpus/*.yaml slowdown_beside_comm, how much longer the
 GEMMs (launched on a fixed 112 of the 132 SMs) take while DeepEP's dispatch / combine kernels run on
 the SMs they leave: each GEMM is matched with the kernels launched at the same place of the other
 3 layers (same kernel, grid and launching op).
+
+With --jitter it prints, for hardware/gpus/*.yaml kernel_jitter, how much the same kernel's time
+varies from layer to layer when nothing runs beside it: the coefficient of variation of each place
+(same kernel, grid and launching op, at least 3 of its 4 runs alone, 10 us or longer), and their
+root mean square.
 """
 import collections
 import json
@@ -67,14 +73,15 @@ def main(path):
           f"(the CUDA launch call itself {sum(calls) / len(calls):.1f} us on average over {len(calls)} calls)")
 
 
-def beside_comm(path):
+def load_kernels(path):
+    """The profile's kernels in start order, and for each the innermost framework op around its launch."""
     events = json.load(open(path))["traceEvents"]
     kernels = sorted((e for e in events if e.get("cat") == "kernel"), key=lambda e: e["ts"])
     runtime = {e["args"]["correlation"]: e for e in events
                if e.get("cat") == "cuda_runtime" and "correlation" in e.get("args", {})}
     ops = [e for e in events if e.get("cat") in ("cpu_op", "user_annotation")]
 
-    def launching_op(kernel):  # the innermost framework op around the kernel's launch call
+    def launching_op(kernel):
         call = runtime.get(kernel["args"]["correlation"])
         if call is None:
             return ""
@@ -83,31 +90,60 @@ def beside_comm(path):
                   and "ProfilerStep" not in o["name"]]
         return min(around, key=lambda o: o["dur"])["name"] if around else ""
 
-    def overlap(kernel, others):  # fraction of the kernel's time another stream runs one of `others`
-        t = 0
-        for o in others:
-            if o is kernel or o["args"]["stream"] == kernel["args"]["stream"]:
-                continue
-            t += max(0, min(kernel["ts"] + kernel["dur"], o["ts"] + o["dur"]) - max(kernel["ts"], o["ts"]))
-        return t / kernel["dur"]
+    for k in kernels:
+        k["op"] = launching_op(k)
+    return kernels
 
+
+def overlap(kernel, others):
+    """The fraction of the kernel's time another stream runs one of `others`."""
+    t = 0
+    for o in others:
+        if o is kernel or o["args"]["stream"] == kernel["args"]["stream"]:
+            continue
+        t += max(0, min(kernel["ts"] + kernel["dur"], o["ts"] + o["dur"]) - max(kernel["ts"], o["ts"]))
+    return t / kernel["dur"]
+
+
+def places(kernels, keep):
+    """The runs of each kernel at the same place of the LAYERS layers: same kernel, grid and launching op."""
+    same = collections.defaultdict(list)
+    for e in kernels:
+        if keep(e):
+            same[(e["name"], str(e["args"]["grid"]), e["op"])].append(e)
+    for runs in same.values():
+        n = len(runs) // LAYERS
+        if n * LAYERS == len(runs):
+            for i in range(n):
+                yield [runs[i + j * n] for j in range(LAYERS)]
+
+
+def jitter(path):
+    kernels = load_kernels(path)
+    compute = [e for e in kernels if "ep::" not in e["name"]]
+    transfers = [e for e in kernels if "ep::" in e["name"]]
+    cvs = []
+    for runs in places(kernels, lambda e: "ep::" not in e["name"]):
+        alone = [r["dur"] for r in runs if overlap(r, compute) < 0.01 and overlap(r, transfers) < 0.01]
+        if len(alone) >= 3 and min(alone) >= 10:
+            cvs.append(statistics.stdev(alone) / statistics.mean(alone))
+    rms = (sum(c * c for c in cvs) / len(cvs)) ** 0.5
+    print(f"# the same kernel alone at the same place of the {LAYERS} layers: {len(cvs)} places, "
+          f"coefficients of variation {min(cvs):.3f}-{max(cvs):.3f}, median {statistics.median(cvs):.3f}")
+    print(f"kernel_jitter: {rms:.3f}")
+
+
+def beside_comm(path):
+    kernels = load_kernels(path)
     transfers = [e for e in kernels if kernel_class(e["name"]) == "deepep_data"]
     compute = [e for e in kernels if "ep::" not in e["name"]]
-    places = collections.defaultdict(list)
-    for e in compute:
-        if kernel_class(e["name"]) == "gemm" and "fill_tensormaps" not in e["name"]:
-            places[(e["name"], str(e["args"]["grid"]), launching_op(e))].append(e)
     pairs = []  # (median time with no transfer beside it, [times entirely beside one])
-    for same in places.values():
-        n = len(same) // LAYERS
-        if n * LAYERS != len(same):
-            continue
-        for i in range(n):
-            runs = [same[i + j * n] for j in range(LAYERS)]
-            alone = [r["dur"] for r in runs if overlap(r, transfers) < 0.05 and overlap(r, compute) < 0.05]
-            beside = [r["dur"] for r in runs if overlap(r, transfers) > 0.95 and overlap(r, compute) < 0.05]
-            if alone and beside:
-                pairs.append((statistics.median(alone), beside))
+    for runs in places(kernels, lambda e: kernel_class(e["name"]) == "gemm" and "fill_tensormaps" not in e["name"]
+                       and "ep::" not in e["name"]):
+        alone = [r["dur"] for r in runs if overlap(r, transfers) < 0.05 and overlap(r, compute) < 0.05]
+        beside = [r["dur"] for r in runs if overlap(r, transfers) > 0.95 and overlap(r, compute) < 0.05]
+        if alone and beside:
+            pairs.append((statistics.median(alone), beside))
 
     def ratio(ps):  # time beside transfers over the same kernels' time alone
         return sum(sum(b) for _, b in ps) / sum(a * len(b) for a, b in ps)
@@ -124,5 +160,7 @@ def beside_comm(path):
 if __name__ == "__main__":
     if sys.argv[1] == "--beside-comm":
         beside_comm(sys.argv[2])
+    elif sys.argv[1] == "--jitter":
+        jitter(sys.argv[2])
     else:
         main(sys.argv[1])

@@ -39,6 +39,7 @@ GpuSpec load_gpu(const YamlNode& n) {
                 {"graph_kernel_gap", false, "time per kernel replayed from a CUDA graph"},
                 {"kernel_min_duration", true, "shortest run of a kernel that moves almost nothing (its CTAs' launch and first memory round trips)"},
                 {"speed_variation", true, "coefficient of variation of one GPU's kernel time across GPUs of this model"},
+                {"kernel_jitter", false, "coefficient of variation of one kernel's time from run to run on one GPU (absent: not measured, not simulated)"},
                 {"slowdown_beside_comm", false, "fraction of its rate a GEMM on a fixed SM partition loses while communication kernels run on the other SMs (absent: not measured, not simulated)"},
                 {"nccl_channels_in_node", true, "channels (one SM each) of an NCCL ring collective inside one node"}});
   GpuSpec g;
@@ -100,6 +101,11 @@ GpuSpec load_gpu(const YamlNode& n) {
     g.slowdown_beside_comm = sourced(n, "slowdown_beside_comm", Dimension::ratio, g.sources);
     if (!(g.slowdown_beside_comm >= 0 && g.slowdown_beside_comm <= 0.5))
       throw n.child("slowdown_beside_comm").error("a fraction of the rate between 0 and 0.5 (0.1 is 10%)");
+  }
+  if (n.has("kernel_jitter")) {
+    g.kernel_jitter = sourced(n, "kernel_jitter", Dimension::ratio, g.sources);
+    if (!(g.kernel_jitter >= 0 && g.kernel_jitter <= 0.3))
+      throw n.child("kernel_jitter").error("a coefficient of variation between 0 and 0.3 (0.026 is 2.6%)");
   }
   return g;
 }
@@ -267,6 +273,7 @@ ClusterSpec load_cluster(const YamlNode& c, const Catalog& catalog) {
                 {"clocks", false, "sustained (default: tensor-core kernels at the profile's power-capped rate) or burst"},
                 {"stragglers", false, "true (default: the job paces at its slowest GPU) or false (an ideal cluster)"},
                 {"slowdown_beside_comm", false, "true (default: a GEMM on a fixed SM partition slows by the GPU's slowdown_beside_comm while communication kernels hold the SMs it leaves) or false"},
+                {"jitter", false, "true (default: collectives wait for the slowest participant's kernel jitter, the GPU's kernel_jitter) or false"},
                 {"flows", false, "true: data- and pipeline-parallel transfers across nodes run as flows sharing the topology's links; false (default): closed forms"},
                 {"host", false, "true (default: kernels wait for the host to launch them, hardware/host.yaml) or false (an ideal host)"}});
   ClusterSpec cl;
@@ -283,6 +290,7 @@ ClusterSpec load_cluster(const YamlNode& c, const Catalog& catalog) {
   if (auto stragglers = c.optional_child("stragglers")) cl.stragglers = stragglers->as_bool();
   if (auto flows = c.optional_child("flows")) cl.flows = flows->as_bool();
   if (auto beside = c.optional_child("slowdown_beside_comm")) cl.slowdown_beside_comm = beside->as_bool();
+  if (auto jitter = c.optional_child("jitter")) cl.jitter = jitter->as_bool();
   const auto host = c.optional_child("host");
   if (!host || host->as_bool()) {
     const YamlNode doc = YamlNode::load_file(catalog.root() + "/hardware/host.yaml");

@@ -32,6 +32,11 @@ double straggler_time_factor(const ClusterSpec& cluster) {
   return 1.0 + cluster.gpu.speed_variation * expected_max_standard_normal(cluster.gpus());
 }
 
+Time collective_jitter_wait(double variance_ns2, int ranks) {
+  GPUHOURS_ASSERT(variance_ns2 >= 0 && ranks >= 1, "a variance and a group of ranks");
+  return Time::ns(std::llround(expected_max_standard_normal(ranks) * std::sqrt(variance_ns2)));
+}
+
 KernelModel::KernelModel(const ClusterSpec& cluster, double time_scale)
     : KernelModel(cluster.gpu, cluster.calibration.get(), time_scale * straggler_time_factor(cluster), cluster.clocks) {
   if (!cluster.stragglers)

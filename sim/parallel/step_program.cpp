@@ -275,6 +275,7 @@ class ProgramBuilder {
     ep_share_ = share(c.network.comm_sms);
     gemms_partitioned_ = gemms_partitioned(s);
     gemm_slowdown_beside_ = gemms_partitioned_ ? gemm_slowdown_beside_comm(c) : 0.0;
+    jitter_cv_ = c.jitter ? c.gpu.kernel_jitter : 0.0;
     collective_share_ = {share(in_node), share(c.network.nccl_channels_across_nodes)};
     p2p_share_ = {share(static_cast<int>(std::bit_ceil(static_cast<unsigned>(in_node)))),
                   share(c.network.nccl_p2p_channels_per_net_peer)};
@@ -642,6 +643,28 @@ class ProgramBuilder {
     const double all = time.seconds(), gemm = all - kernels_.quantize_time(k).seconds();
     return 1.0 - all / (gemm / (1.0 - gemm_slowdown_beside_) + all - gemm);
   }
+  // Per-kernel jitter (GpuSpec::kernel_jitter, cv): each compute item's time varies by cv of itself,
+  // independently on every rank and kernel. An expert-, tensor- or context-parallel collective of P
+  // ranks waits for the last to arrive: the compute each ran since the collective before it, of
+  // standard deviation sqrt(sum (cv d)^2), ends on the slowest of P about E[max of P standard
+  // normals] of those deviations late (the stragglers' formula, per kernel instead of per GPU).
+  void add_jitter_waits(Chain& c) const {
+    if (jitter_cv_ <= 0) return;
+    double variance = 0;  // ns^2 of the compute since the last collective
+    for (Item& it : c) {
+      if (!it.is_comm) {
+        const double sd = jitter_cv_ * static_cast<double>(it.kernel_time.count_ns());
+        variance += sd * sd;
+        continue;
+      }
+      const int ranks = it.kind == TaskKind::comm_ep ? s_.parallel.ep
+                        : it.kind == TaskKind::comm_tp ? (it.p2p ? s_.parallel.cp : s_.parallel.tp)
+                                                       : 1;
+      if (it.prefetch || ranks <= 1) continue;
+      it.comm_time = it.comm_time + collective_jitter_wait(variance, ranks);
+      variance = 0;
+    }
+  }
   // The share of the SMs a communication task of `kind` takes from concurrent compute.
   double sm_share(TaskKind kind, bool scale_out, bool p2p) const {
     if (kind == TaskKind::compute || kind == TaskKind::optimizer) return 0.0;
@@ -662,6 +685,7 @@ class ProgramBuilder {
   double ep_share_ = 0;
   bool gemms_partitioned_ = false;  // gemm_sms: partitioned, with expert-parallel dispatch / combine kernels to leave SMs for
   double gemm_slowdown_beside_ = 0;  // GpuSpec::slowdown_beside_comm where it applies (partitioned GEMMs, switched on)
+  double jitter_cv_ = 0;             // GpuSpec::kernel_jitter, switched on (cluster: {jitter: true})
   std::array<double, 2> collective_share_{}, p2p_share_{};  // in a node, across nodes
   bool labels_ = false;
   std::uint32_t unlabelled_ = 0;
@@ -794,6 +818,7 @@ class ChainFactory {
     Chain c;
     const std::string p = "mb" + std::to_string(mb) + " ";
     for (const PartBlock& b : part_blocks(s_, l_, part)) fwd_ops(c, *b.ops, block_label(p, b));
+    b_.add_jitter_waits(c);
     return c;
   }
 
@@ -803,6 +828,7 @@ class ChainFactory {
     const auto blocks = part_blocks(s_, l_, part);
     for (auto b = blocks.rbegin(); b != blocks.rend(); ++b)
       bwd_ops(c, *b->ops, block_label(p, *b), with_weights, b->kind == PartBlock::layer, weights_beside_comm);
+    b_.add_jitter_waits(c);
     return c;
   }
 
@@ -815,6 +841,7 @@ class ChainFactory {
       b_.weights(*b->ops, block_label(p, *b), c);
       mark_graph_heads(c, from);
     }
+    b_.add_jitter_waits(c);
     return c;
   }
 
@@ -954,6 +981,22 @@ Scenario with_network_uncertainty(const Scenario& input) {
 }
 
 // How the FP8 recipe prices each cast (opgraph_builder.cpp, apply_current_scaling).
+// What the step assumed of per-kernel jitter (ProgramBuilder::add_jitter_waits); empty without
+// expert-, tensor- or context-parallel collectives.
+std::string jitter_assumption(const Scenario& s) {
+  const ParallelSpec& p = s.parallel;
+  const int widest = std::max({p.ep, p.tp, p.cp});
+  if (widest <= 1) return "";
+  if (!s.cluster.jitter) return "kernel jitter: off, every kernel at its mean time on every rank (jitter: false)";
+  if (s.cluster.gpu.kernel_jitter <= 0) return "kernel jitter: not measured for this GPU (not simulated)";
+  return fmt::format(
+      "kernel jitter: each kernel's time varies by {:.1f}% (the GPU's kernel_jitter), independently on every rank; an "
+      "expert-, tensor- or context-parallel collective of P ranks waits for the slowest, E[max of P normals] standard "
+      "deviations of the compute each ran since the collective before it ({:.2f} for the widest group, {}; switch: "
+      "jitter: false)",
+      100 * s.cluster.gpu.kernel_jitter, expected_max_standard_normal(widest), widest);
+}
+
 std::string fp8_recipe_assumption(Fp8Recipe recipe) {
   switch (recipe) {
     case Fp8Recipe::current:
@@ -1238,6 +1281,7 @@ StepResult simulate_step(const Scenario& input, const Layout& l, const TraceSink
         s.cluster.gpu.sms, slowdown_beside_comm_assumption(s.cluster)));
   if (auto a = group_placement_assumption(s, l); !a.empty()) r.assumptions.push_back(a);
   if (auto a = expert_imbalance_assumption(s); !a.empty()) r.assumptions.push_back(a);
+  if (auto a = jitter_assumption(s); !a.empty()) r.assumptions.push_back(a);
   if (s.training.precision == Precision::fp8) r.assumptions.push_back(fp8_recipe_assumption(s.training.fp8_recipe));
   if (s.model.ffn.moe && s.training.precision == Precision::fp8)
     r.assumptions.push_back(
@@ -1335,6 +1379,7 @@ std::string part_times_key(const Scenario& s) {
          "|" + name_of(s.training.attention_kernel) + std::to_string(s.training.dropout) +
          std::to_string(s.training.autocast) + "|" + std::to_string(s.uncertainty.kernel_time_scale) + "|" +
          std::to_string(straggler_time_factor(s.cluster)) + "|" +
+         std::to_string(s.cluster.jitter ? s.cluster.gpu.kernel_jitter : 0.0) + "|" +
          std::to_string(Time::from_seconds_ceil(s.cluster.host_launch_seconds).count_ns()) + "|" +
          std::to_string(s.model.layers);
 }

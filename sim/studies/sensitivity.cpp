@@ -63,6 +63,11 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
     knobs.push_back(choice("GEMMs beside comm", "alone", "slowed",
                            [](Scenario& x, bool hi) { x.cluster.slowdown_beside_comm = hi; },
                            [](const Scenario& x, bool hi) { return x.cluster.slowdown_beside_comm == hi; }));
+  // Kernel jitter: every kernel at its mean time, against collectives waiting for the slowest
+  // participant's jitter (kernel_jitter).
+  if (std::max({s.parallel.ep, s.parallel.tp, s.parallel.cp}) > 1 && s.cluster.gpu.kernel_jitter > 0)
+    knobs.push_back(choice("kernel jitter", "none", "measured", [](Scenario& x, bool hi) { x.cluster.jitter = hi; },
+                           [](const Scenario& x, bool hi) { return x.cluster.jitter == hi; }));
   // Links: each transfer's closed form alone, against data- and pipeline-parallel transfers as
   // flows sharing the topology's links (cluster: {flows: true}).
   if (s.cluster.nodes > 1)

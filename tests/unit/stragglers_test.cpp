@@ -99,29 +99,79 @@ TEST_CASE("stragglers: a bad switch or spread is rejected naming the file and fi
   }
 }
 
-TEST_CASE("slowdown beside communication: a fraction outside 0-0.5 or an unsourced one is rejected naming the field") {
+TEST_CASE("slowdown beside communication and kernel jitter: a bad or unsourced value is rejected naming the field") {
   const std::string text = test::data_text("hardware/gpus/h100-sxm.yaml");
-  const auto at = text.find("\nslowdown_beside_comm: {value: 0.10,");
-  REQUIRE(at != std::string::npos);
-  for (const char* bad : {"1.2", "-0.1", "nan"}) {
-    CAPTURE(bad);
-    std::string edited = text;
-    edited.replace(edited.find("0.10", at), 4, bad);
-    try {
-      load_gpu(YamlNode::load_string(edited, "beside.yaml"));
-      FAIL("accepted");
-    } catch (const InputError& e) {
-      const std::string what = e.what();
-      CHECK(what.find("beside.yaml:") == 0);
-      CHECK(what.find("slowdown_beside_comm") != std::string::npos);
+  struct Fact {
+    const char *field, *value, *source;
+  };
+  for (const Fact& f : {Fact{"slowdown_beside_comm", "0.10", "deepseek_profile_beside_comm"},
+                        Fact{"kernel_jitter", "0.026", "deepseek_profile_jitter"}}) {
+    CAPTURE(f.field);
+    const auto at = text.find(fmt::format("\n{}: {{value: {},", f.field, f.value));
+    REQUIRE(at != std::string::npos);
+    for (const char* bad : {"0.9", "-0.1", "nan"}) {
+      CAPTURE(bad);
+      std::string edited = text;
+      edited.replace(edited.find(f.value, at), std::string(f.value).size(), bad);
+      try {
+        load_gpu(YamlNode::load_string(edited, "fact.yaml"));
+        FAIL("accepted");
+      } catch (const InputError& e) {
+        const std::string what = e.what();
+        CHECK(what.find("fact.yaml:") == 0);
+        CHECK(what.find(f.field) != std::string::npos);
+      }
     }
+    std::string unsourced = text;
+    unsourced.replace(unsourced.find(f.source, at), std::string(f.source).size(), "nowhere");
+    CHECK_THROWS_AS(load_gpu(YamlNode::load_string(unsourced, "fact.yaml")), InputError);
+    // Absent, the mechanism is not simulated (0).
+    std::string absent = text;
+    absent.erase(at, text.find('\n', at + 1) - at);
+    const GpuSpec without = load_gpu(YamlNode::load_string(absent, "fact.yaml"));
+    CHECK((std::string(f.field) == "kernel_jitter" ? without.kernel_jitter : without.slowdown_beside_comm) == 0.0);
   }
-  std::string unsourced = text;
-  unsourced.replace(unsourced.find("source: deepseek_profile_beside_comm", at), 36, "source: nowhere");
-  CHECK_THROWS_AS(load_gpu(YamlNode::load_string(unsourced, "beside.yaml")), InputError);
-  // Absent, it is not simulated (0), and the cluster's switch turns it off where it is measured.
-  std::string absent = text;
-  absent.erase(at, text.find('\n', at + 1) - at);
-  CHECK(load_gpu(YamlNode::load_string(absent, "beside.yaml")).slowdown_beside_comm == 0.0);
-  CHECK(load_gpu(YamlNode::load_string(text, "beside.yaml")).slowdown_beside_comm == doctest::Approx(0.10));
+  const GpuSpec h100 = load_gpu(YamlNode::load_string(text, "fact.yaml"));
+  CHECK(h100.slowdown_beside_comm == doctest::Approx(0.10));
+  CHECK(h100.kernel_jitter == doctest::Approx(0.026));
+}
+
+TEST_CASE("jitter: a collective waits E[max of its ranks' normals] standard deviations of the compute since the last") {
+  // Kernels of 100 and 200 us at 2.6% each: sqrt(2,600^2 + 5,200^2) = 5,813.8 ns of standard
+  // deviation; the slowest of 64 ranks, Blom's Phi^-1((64 - 0.375) / 64.25) = 2.3367 of them late.
+  const double variance = 2600.0 * 2600.0 + 5200.0 * 5200.0;
+  CHECK(std::abs(collective_jitter_wait(variance, 64).count_ns() - 13585) <= 20);
+  // Two ranks: 0.5895 (Blom) x 5,813.8.
+  CHECK(std::abs(collective_jitter_wait(variance, 2).count_ns() - 3427) <= 10);
+  CHECK(collective_jitter_wait(variance, 1).count_ns() == 0);
+  CHECK(collective_jitter_wait(0.0, 64).count_ns() == 0);
+}
+
+TEST_CASE("jitter: expert- and tensor-parallel collectives wait for it, a data-parallel-only step does not") {
+  auto step = [](const std::string& model, const std::string& parallelism, bool jitter) {
+    Scenario s = load_scenario(YamlNode::load_string(fmt::format(R"(name: jitter
+title: jitter
+model: {}
+cluster: {{gpu: h800-sxm, nodes: 1, gpus_per_node: 8, network: nvswitch-node, jitter: {}}}
+parallelism: {}
+training: {{precision: bf16, seq_len: 4096, global_batch: 64, tokens: 1e9}}
+cost: {{gpu_hour_usd: 2}}
+)",
+                                                                 model, jitter ? "true" : "false", parallelism),
+                                                     "jitter.yaml"),
+                               Catalog(GPUHOURS_DATA_DIR));
+    REQUIRE(s.cluster.gpu.kernel_jitter == doctest::Approx(0.026));
+    return simulate_step(s).seconds;
+  };
+  const std::string ep = "{ep: 8, zero: 1, micro_batch: 1}", tp = "{tp: 2, zero: 1, micro_batch: 1}", dp = "{zero: 1, micro_batch: 1}";
+  const double ep_on = step("deepseek-moe-16b", ep, true), ep_off = step("deepseek-moe-16b", ep, false);
+  const double tp_on = step("llama-3-8b", tp, true), tp_off = step("llama-3-8b", tp, false);
+  const double dp_on = step("llama-3-8b", dp, true), dp_off = step("llama-3-8b", dp, false);
+  MESSAGE("EP 8 ", ep_off, " -> ", ep_on, " s; TP 2 ", tp_off, " -> ", tp_on, " s; DP only ", dp_off, " -> ", dp_on, " s");
+  CHECK(ep_on > ep_off);
+  CHECK(tp_on > tp_off);
+  CHECK(dp_on == dp_off);
+  // Each collective waits a few standard deviations of 2.6% of the compute before it, at most.
+  CHECK(ep_on < ep_off * (1 + 0.026 * expected_max_standard_normal(8)));
+  CHECK(tp_on < tp_off * (1 + 0.026 * expected_max_standard_normal(2)));
 }

@@ -48,6 +48,9 @@ struct GpuSpec {
   /// SMs communication leaves) loses while communication kernels run on the SMs it leaves: they
   /// draw power under the same cap and use the same HBM and L2. 0: not measured for this GPU.
   double slowdown_beside_comm = 0;
+  /// Per-kernel jitter: the coefficient of variation of one kernel's time from run to run on one
+  /// GPU (clock and memory state). 0: not measured for this GPU.
+  double kernel_jitter = 0;
 };
 
 struct NetworkSpec {
@@ -110,6 +113,8 @@ struct ClusterSpec {
   /// Whether a GEMM on a fixed SM partition slows beside communication kernels (GpuSpec::
   /// slowdown_beside_comm); false: its rate is the partition's alone.
   bool slowdown_beside_comm = true;
+  /// Whether collectives wait for the slowest participant's kernel jitter (GpuSpec::kernel_jitter).
+  bool jitter = true;
   /// Whether the step runs its data- and pipeline-parallel transfers across nodes as flows that
   /// share the topology's links (max-min fairness); false: each transfer's closed form alone.
   bool flows = false;

@@ -36,6 +36,11 @@ double expected_max_standard_normal(int n);
 /// 1 with `stragglers: false` (an ideal cluster).
 double straggler_time_factor(const ClusterSpec& cluster);
 
+/// How long a collective of `ranks` ranks waits, beyond the mean, for its slowest participant when
+/// each ran compute of variance `variance_ns2` (ns^2) since the collective before it, independently:
+/// E[max of `ranks` standard normals] standard deviations (per-kernel jitter, GpuSpec::kernel_jitter).
+Time collective_jitter_wait(double variance_ns2, int ranks);
+
 /// The share of `gpu`'s SMs that a communication kernel of `sms` SMs takes from the compute beside
 /// it, at most 90% (assumed: a hardware file cannot give the transfers the whole GPU).
 double comm_sm_share(int sms, const GpuSpec& gpu);
