@@ -96,13 +96,17 @@ def load_kernels(path):
 
 
 def overlap(kernel, others):
-    """The fraction of the kernel's time another stream runs one of `others`."""
-    t = 0
-    for o in others:
-        if o is kernel or o["args"]["stream"] == kernel["args"]["stream"]:
-            continue
-        t += max(0, min(kernel["ts"] + kernel["dur"], o["ts"] + o["dur"]) - max(kernel["ts"], o["ts"]))
-    return t / kernel["dur"]
+    """The fraction of the kernel's time another stream runs one of `others` (overlapping ones merged)."""
+    start, end = kernel["ts"], kernel["ts"] + kernel["dur"]
+    spans = sorted((max(start, o["ts"]), min(end, o["ts"] + o["dur"])) for o in others
+                   if o is not kernel and o["args"]["stream"] != kernel["args"]["stream"])
+    covered, reach = 0, start
+    for a, b in spans:
+        a = max(a, reach)
+        if b > a:
+            covered += b - a
+            reach = b
+    return covered / kernel["dur"]
 
 
 def places(kernels, keep):
@@ -126,24 +130,33 @@ def jitter(path):
     for runs in places(kernels, lambda e: "ep::" not in e["name"]):
         alone = [r["dur"] for r in runs if overlap(r, compute) < 0.01 and overlap(r, transfers) < 0.01]
         if len(alone) >= 3 and min(alone) >= 10:
-            cvs.append(statistics.stdev(alone) / statistics.mean(alone))
+            # The trace's whole-microsecond stamps add 1/6 us^2 of rounding variance to a duration.
+            variance = max(0.0, statistics.variance(alone) - 1 / 6)
+            cvs.append(variance ** 0.5 / statistics.mean(alone))
     rms = (sum(c * c for c in cvs) / len(cvs)) ** 0.5
     print(f"# the same kernel alone at the same place of the {LAYERS} layers: {len(cvs)} places, "
-          f"coefficients of variation {min(cvs):.3f}-{max(cvs):.3f}, median {statistics.median(cvs):.3f}")
+          f"coefficients of variation {min(cvs):.3f}-{max(cvs):.3f} (less the stamps' rounding), "
+          f"median {statistics.median(cvs):.3f}")
     print(f"kernel_jitter: {rms:.3f}")
 
 
 def beside_comm(path):
     kernels = load_kernels(path)
-    transfers = [e for e in kernels if kernel_class(e["name"]) == "deepep_data"]
+    deepep = [e for e in kernels if "ep::" in e["name"]]  # data kernels, and notify kernels that hold SMs too
+    transfers = [e for e in deepep if kernel_class(e["name"]) == "deepep_data"]
     compute = [e for e in kernels if "ep::" not in e["name"]]
-    pairs = []  # (median time with no transfer beside it, [times entirely beside one])
-    for runs in places(kernels, lambda e: kernel_class(e["name"]) == "gemm" and "fill_tensormaps" not in e["name"]
-                       and "ep::" not in e["name"]):
-        alone = [r["dur"] for r in runs if overlap(r, transfers) < 0.05 and overlap(r, compute) < 0.05]
+    pairs = []  # (median time with no DeepEP kernel beside it, [times entirely beside a dispatch / combine])
+
+    def fp8_gemm(e):  # DeepGEMM's, on 112 SMs (the BF16 ones are cuBLAS's, on every free SM)
+        return kernel_class(e["name"]) == "gemm" and "dpsk::grouped_gemm" in e["name"] and "fill_tensormaps" not in e["name"]
+
+    for runs in places(kernels, fp8_gemm):
+        alone = [r["dur"] for r in runs if overlap(r, deepep) < 0.05 and overlap(r, compute) < 0.05]
         beside = [r["dur"] for r in runs if overlap(r, transfers) > 0.95 and overlap(r, compute) < 0.05]
         if alone and beside:
             pairs.append((statistics.median(alone), beside))
+            print(f"#   {runs[0]['op'][:40]:40s} alone {statistics.median(alone):6.0f} us, beside "
+                  f"{', '.join(str(b) for b in beside)} us")
 
     def ratio(ps):  # time beside transfers over the same kernels' time alone
         return sum(sum(b) for _, b in ps) / sum(a * len(b) for a, b in ps)
@@ -151,13 +164,15 @@ def beside_comm(path):
     rng = random.Random(1)
     boot = sorted(ratio([rng.choice(pairs) for _ in pairs]) for _ in range(2000))
     med = statistics.median(b / a for a, bs in pairs for b in bs)
-    print(f"# GEMMs beside DeepEP's dispatch / combine: {len(pairs)} places, "
+    print(f"# FP8 GEMMs beside DeepEP's dispatch / combine: {len(pairs)} places, "
           f"{sum(len(b) for _, b in pairs)} kernels beside them")
     print(f"time_ratio: {ratio(pairs):.3f}  # bootstrap 90%: {boot[100]:.3f}-{boot[1900]:.3f}; median pair {med:.3f}")
     print(f"slowdown_beside_comm: {1 - 1 / ratio(pairs):.3f}")
 
 
 if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
     if sys.argv[1] == "--beside-comm":
         beside_comm(sys.argv[2])
     elif sys.argv[1] == "--jitter":

@@ -53,14 +53,16 @@ void write_sensitivity(const Scenario& s, const RunResult& base, std::ostream& o
     for (const std::string& note : r.notes) out << "  - " << note << "\n";
 }
 
-// The step on an ideal cluster (every GPU at the mean speed) next to this one's, for --explain.
+// The step on an ideal cluster (every GPU at the mean speed, every kernel at its mean time) next to
+// this one's, for --explain.
 void write_straggler_cost(const Scenario& s, const StepResult& step, std::ostream& out) {
   if (!s.cluster.stragglers || s.cluster.gpus() < 2) return;
   Scenario ideal = s;
   ideal.cluster.stragglers = false;
+  ideal.cluster.jitter = false;
   const double ideal_seconds = simulate_step(ideal).seconds;
   out << fmt::format("\nStragglers: the step takes {:.3f} s waiting for the slowest of {} GPUs, {:.3f} s on an ideal cluster "
-                     "({:+.1f}%; stragglers: false)\n",
+                     "({:+.1f}%; stragglers: false, jitter: false)\n",
                      step.seconds, s.cluster.gpus(), ideal_seconds, 100 * (step.seconds / ideal_seconds - 1));
 }
 

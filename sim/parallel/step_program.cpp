@@ -980,7 +980,6 @@ Scenario with_network_uncertainty(const Scenario& input) {
   return s;
 }
 
-// How the FP8 recipe prices each cast (opgraph_builder.cpp, apply_current_scaling).
 // What the step assumed of per-kernel jitter (ProgramBuilder::add_jitter_waits); empty without
 // expert-, tensor- or context-parallel collectives.
 std::string jitter_assumption(const Scenario& s) {
@@ -997,6 +996,7 @@ std::string jitter_assumption(const Scenario& s) {
       100 * s.cluster.gpu.kernel_jitter, expected_max_standard_normal(widest), widest);
 }
 
+// How the FP8 recipe prices each cast (opgraph_builder.cpp, apply_current_scaling).
 std::string fp8_recipe_assumption(Fp8Recipe recipe) {
   switch (recipe) {
     case Fp8Recipe::current:

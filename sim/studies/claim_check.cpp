@@ -201,7 +201,7 @@ CheckResult check_scenario(const Scenario& s, const Catalog& catalog, std::uint6
       c.verdict = "Consistent with what the simulation leaves out: the claim is above the simulated range.";
       c.reasons.push_back(fmt::format(
           "The claim ({}) is {:.0f}% above the simulated median ({}); the difference leaves room for what the model "
-          "leaves out (evaluation, per-kernel jitter, data loading, restarts beyond the failure model, a less tuned "
+          "leaves out (evaluation, data loading, restarts beyond the failure model, a less tuned "
           "implementation).", M(claimed), 100 * (c.claim.ratio.value() - 1), range));
       break;
     case Verdict::far_above:

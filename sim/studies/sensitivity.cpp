@@ -59,7 +59,7 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
   // A partitioned GEMM's rate beside communication kernels: its partition's alone, against the
   // GPU's measured slowdown (slowdown_beside_comm).
   if (s.parallel.gemm_sms == GemmSms::partitioned && s.model.ffn.moe && s.parallel.ep > 1 &&
-      s.cluster.gpu.slowdown_beside_comm > 0)
+      s.training.precision == Precision::fp8 && s.cluster.gpu.slowdown_beside_comm > 0)
     knobs.push_back(choice("GEMMs beside comm", "alone", "slowed",
                            [](Scenario& x, bool hi) { x.cluster.slowdown_beside_comm = hi; },
                            [](const Scenario& x, bool hi) { return x.cluster.slowdown_beside_comm == hi; }));

@@ -556,10 +556,9 @@ ServeResult simulate_serving(const ServingScenario& s) {
       "TPOT is what a user sees between answer tokens after the first, waits for a decoding slot included; ITL is the "
       "time between tokens while a sequence runs (the decoding iteration)"};
   for (const Deployment& d : s.deployments)
-    if (std::any_of(d.pools.begin(), d.pools.end(), [](const PoolSpec& p) { return p.layout.gemm_sms == GemmSms::partitioned; })) {
-      out.assumptions.push_back("partitioned prompt GEMMs: " + slowdown_beside_comm_assumption(d.platform.cluster));
-      break;
-    }
+    if (std::any_of(d.pools.begin(), d.pools.end(), [](const PoolSpec& p) { return p.layout.gemm_sms == GemmSms::partitioned; }))
+      out.assumptions.push_back(d.name + ": partitioned prompt GEMMs: " + slowdown_beside_comm_assumption(d.platform.cluster));
+  out.assumptions.push_back("kernel jitter is not simulated in serving: every iteration runs at its kernels' mean time");
   if (s.requests.arrival == Arrival::saturate)
     out.assumptions.push_back("every request arrives at the start (a saturating load): throughput is the deployment's "
                               "capacity, and TTFT and TPOT include the wait in the queue");

@@ -315,7 +315,7 @@ TEST_CASE("check: each verdict's sentence, word for word, on claims placed in ea
     CHECK(std::string(name_of(c.category)) == std::string("above-range"));
     CHECK(c.verdict == "Consistent with what the simulation leaves out: the claim is above the simulated range.");
     CHECK(c.reasons.at(0) == "The claim (" + three_figures(1.5 * r.p50) + ") is 50% above the simulated median (" + range +
-                                 "); the difference leaves room for what the model leaves out (evaluation, per-kernel jitter, "
+                                 "); the difference leaves room for what the model leaves out (evaluation, "
                                  "data loading, restarts beyond the failure model, a less tuned implementation).");
   }
   {  // 3x the median: far above; the run left with a third of the MFU a median run needs.

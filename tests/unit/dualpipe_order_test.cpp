@@ -27,7 +27,8 @@ cost: {gpu_hour_usd: 2}
                                                    "order.yaml"),
                              Catalog(GPUHOURS_DATA_DIR));
   s.parallel.split_backward = split_backward;
-  s.cluster.stragglers = false;
+  s.cluster.stragglers = false;  // an ideal cluster: no GPU waits for a slower one, nor for kernel jitter
+  s.cluster.jitter = false;
   return s;
 }
 
@@ -109,9 +110,9 @@ TEST_CASE("dualpipe: GEMMs sized to the SMs DeepEP leaves run at that share thro
 }
 
 TEST_CASE("dualpipe: partitioned GEMMs lose the GPU's slowdown beside DeepEP's kernels, and only there") {
-  // The H800's slowdown_beside_comm, 0.10: an expert GEMM on DeepGEMM's 112 SMs runs at 0.9 of its
+  // The H800's slowdown_beside_comm, 0.05: an expert GEMM on DeepGEMM's 112 SMs runs at 0.95 of its
   // partition's rate while a dispatch or combine holds the other 20, so one entirely beside a
-  // transfer takes 1 / 0.9 of its time with the slowdown switched off, and none takes longer.
+  // transfer takes 1 / 0.95 of its time with the slowdown switched off, and none takes longer.
   struct Run {
     double seconds = 0;
     std::int64_t longest_ns = 0;
@@ -120,7 +121,7 @@ TEST_CASE("dualpipe: partitioned GEMMs lose the GPU's slowdown beside DeepEP's k
     Scenario s = moe_dualpipe(true);
     s.parallel.gemm_sms = GemmSms::partitioned;
     s.cluster.slowdown_beside_comm = slowdown;
-    REQUIRE(s.cluster.gpu.slowdown_beside_comm == 0.10);
+    REQUIRE(s.cluster.gpu.slowdown_beside_comm == 0.05);
     Run out;
     out.seconds = simulate_step(s, [&](const Engine& e, const std::vector<std::string>&, const std::vector<std::string>&) {
                     const TaskGraph& g = e.graph();
@@ -136,7 +137,7 @@ TEST_CASE("dualpipe: partitioned GEMMs lose the GPU's slowdown beside DeepEP's k
   REQUIRE(off.longest_ns > 0);
   CHECK(on.seconds > off.seconds);
   CHECK(static_cast<double>(on.longest_ns) / static_cast<double>(off.longest_ns) > 1.0);
-  CHECK(static_cast<double>(on.longest_ns) / static_cast<double>(off.longest_ns) <= 1 / 0.9 + 1e-3);
+  CHECK(static_cast<double>(on.longest_ns) / static_cast<double>(off.longest_ns) <= 1 / 0.95 + 1e-3);
 }
 
 TEST_CASE("gradient clipping: no stage updates its weights before every stage's gradients are final") {

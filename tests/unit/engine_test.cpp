@@ -174,6 +174,25 @@ TEST_CASE("a compute task on an SM partition loses its slowdown only while trans
   }
 }
 
+TEST_CASE("the slowdown beside transfers lasts while any transfer holding SMs runs, not only the first") {
+  // 100 ns of work on 0.8 of the SMs, slowdown 0.5. Transfer A holds 0.5 of the SMs [0, 20), B 0.2
+  // [0, 60): together 0.7, rate (1 - 0.7) x 0.5 = 0.15, 3 ns of work by t = 20; B alone, (1 - 0.2) x
+  // 0.5 = 0.4 for 40 ns, 16 more. Then 81 at 0.8: 101.25 ns, ending at 161.25 (162). Without B:
+  // (1 - 0.5) x 0.5 = 0.25 for 20 ns, 5 of work; the last 95 at 0.8 from t = 20: 138.75 (139).
+  for (const bool b : {true, false}) {
+    CAPTURE(b);
+    TaskGraph g;
+    const StreamId comp = g.add_stream(0, "compute"), comm_a = g.add_stream(0, "a"), comm_b = g.add_stream(0, "b");
+    const TaskId c = task(g, comp, 100, TaskKind::compute, 0.2);
+    g.set_slowdown_beside_transfers(c, 0.5);
+    task(g, comm_a, 20, TaskKind::comm_ep, 0.5);
+    if (b) task(g, comm_b, 60, TaskKind::comm_dp, 0.2);
+    Engine e(g);
+    e.run();
+    CHECK(e.end(c).count_ns() == (b ? 162 : 139));
+  }
+}
+
 TEST_CASE("the Chrome trace is valid trace-event JSON with one track per stream") {
   TaskGraph g;
   const StreamId comp = g.add_stream(0, "compute"), comm = g.add_stream(0, "dp-comm");

@@ -162,9 +162,9 @@ TEST_CASE("inference: prompt GEMMs sized to the SMs DeepEP leaves run slower tha
           " s, partitioned ", b.compute_seconds, " s");
   REQUIRE(M > 0);
   CHECK(b.comm_seconds == M);
-  // The FP8 GEMMs (G) at 112 / 132 throughout, their share of the transfers' time (M G / C) at 0.9 of
+  // The FP8 GEMMs (G) at 112 / 132 throughout, their share of the transfers' time (M G / C) at 0.95 of
   // that (the GPU's slowdown_beside_comm); the rest (R = C - G) beside its share of the transfers.
-  const double G = b.gemm_seconds, R = C - G, x = 0.10;
+  const double G = b.gemm_seconds, R = C - G, x = 0.05;
   REQUIRE(s.cluster.gpu.slowdown_beside_comm == x);
   REQUIRE(G > 0.3 * C);
   REQUIRE(G < C);

@@ -137,7 +137,8 @@ double achievable_gemm_fraction(const GpuSpec& gpu, Precision p);
 GpuSpec load_gpu(const YamlNode& node);
 NetworkSpec load_network(const YamlNode& node);
 NodeSpec load_node(const YamlNode& node);
-/// A cluster mapping {gpu, nodes, gpus_per_node, network, calibration, clocks, stragglers, flows, host}. Without `calibration`, the
+/// A cluster mapping {gpu, nodes, gpus_per_node, network, calibration, clocks, stragglers,
+/// slowdown_beside_comm, jitter, flows, host}. Without `calibration`, the
 /// GPU's own profile (GpuSpec::calibration) times the kernels; `calibration: none` asks for the
 /// roofline.
 ClusterSpec load_cluster(const YamlNode& node, const Catalog& catalog);
