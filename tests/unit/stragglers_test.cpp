@@ -149,7 +149,7 @@ TEST_CASE("jitter: a collective waits E[max of its ranks' normals] standard devi
   CHECK(collective_jitter_wait(0.0, 64).count_ns() == 0);
 }
 
-TEST_CASE("jitter: expert- and tensor-parallel collectives wait for it, a data-parallel-only step does not") {
+TEST_CASE("jitter: expert-, tensor- and context-parallel collectives wait for it, a data-parallel-only step does not") {
   auto step = [](const std::string& model, const std::string& parallelism, bool jitter) {
     Scenario s = load_scenario(YamlNode::load_string(fmt::format(R"(name: jitter
 title: jitter
@@ -169,6 +169,11 @@ cost: {{gpu_hour_usd: 2}}
   const double ep_on = step("deepseek-moe-16b", ep, true), ep_off = step("deepseek-moe-16b", ep, false);
   const double tp_on = step("llama-3-8b", tp, true), tp_off = step("llama-3-8b", tp, false);
   const double dp_on = step("llama-3-8b", dp, true), dp_off = step("llama-3-8b", dp, false);
+  // Context parallelism's ring waits for its slowest rank too.
+  const std::string cp = "{cp: 2, zero: 1, micro_batch: 1}";
+  const double cp_on = step("llama-3-8b", cp, true), cp_off = step("llama-3-8b", cp, false);
+  CHECK(cp_on > cp_off);
+  CHECK(cp_on < cp_off * (1 + 0.024 * expected_max_standard_normal(2)));
   MESSAGE("EP 8 ", ep_off, " -> ", ep_on, " s; TP 2 ", tp_off, " -> ", tp_on, " s; DP only ", dp_off, " -> ", dp_on, " s");
   CHECK(ep_on > ep_off);
   CHECK(tp_on > tp_off);
