@@ -94,19 +94,17 @@ GpuSpec load_gpu(const YamlNode& n) {
   g.nccl_channels_in_node = sourced_count(n, "nccl_channels_in_node", g.sources);
   if (g.nccl_channels_in_node > g.sms)
     throw n.child("nccl_channels_in_node").error("at most the GPU's SMs: one channel occupies one SM");
-  g.speed_variation = sourced(n, "speed_variation", Dimension::ratio, g.sources);
-  if (!(g.speed_variation >= 0 && g.speed_variation <= 0.3))
-    throw n.child("speed_variation").error("a coefficient of variation between 0 and 0.3 (0.021 is 2.1%)");
-  if (n.has("slowdown_beside_comm")) {
-    g.slowdown_beside_comm = sourced(n, "slowdown_beside_comm", Dimension::ratio, g.sources);
-    if (!(g.slowdown_beside_comm >= 0 && g.slowdown_beside_comm <= 0.5))
-      throw n.child("slowdown_beside_comm").error("a fraction of the rate between 0 and 0.5 (0.1 is 10%)");
-  }
-  if (n.has("kernel_jitter")) {
-    g.kernel_jitter = sourced(n, "kernel_jitter", Dimension::ratio, g.sources);
-    if (!(g.kernel_jitter >= 0 && g.kernel_jitter <= 0.3))
-      throw n.child("kernel_jitter").error("a coefficient of variation between 0 and 0.3 (0.026 is 2.6%)");
-  }
+  // A sourced ratio in [0, most]; `what` names it in the error.
+  auto bounded = [&](const char* key, double most, const char* what) {
+    const double v = sourced(n, key, Dimension::ratio, g.sources);
+    if (!(v >= 0 && v <= most)) throw n.child(key).error(what);
+    return v;
+  };
+  g.speed_variation = bounded("speed_variation", 0.3, "a coefficient of variation between 0 and 0.3 (0.021 is 2.1%)");
+  if (n.has("slowdown_beside_comm"))
+    g.slowdown_beside_comm = bounded("slowdown_beside_comm", 0.5, "a fraction of the rate between 0 and 0.5 (0.05 is 5%)");
+  if (n.has("kernel_jitter"))
+    g.kernel_jitter = bounded("kernel_jitter", 0.3, "a coefficient of variation between 0 and 0.3 (0.024 is 2.4%)");
   return g;
 }
 

@@ -64,6 +64,8 @@ double gemm_slowdown_beside_comm(const ClusterSpec& cluster) {
   return cluster.slowdown_beside_comm ? cluster.gpu.slowdown_beside_comm : 0.0;
 }
 
+double kernel_jitter(const ClusterSpec& cluster) { return cluster.jitter ? cluster.gpu.kernel_jitter : 0.0; }
+
 std::string slowdown_beside_comm_assumption(const ClusterSpec& cluster) {
   if (!cluster.slowdown_beside_comm)
     return "they keep their partition's rate beside communication kernels (slowdown_beside_comm: false)";

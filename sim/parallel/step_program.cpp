@@ -78,12 +78,6 @@ struct Item {  // one step of a chain: a kernel, or a communication task
 };
 using Chain = std::vector<Item>;
 
-// Whether the layout's FP8 GEMMs run on the SMs the expert dispatch / combine kernels leave for the
-// whole step (gemm_sms: partitioned, with a MoE model and expert parallelism to leave them for).
-bool gemms_partitioned(const Scenario& s) {
-  return s.parallel.gemm_sms == GemmSms::partitioned && s.model.ffn.moe && s.parallel.ep > 1;
-}
-
 // Kernel launches of an item: one per kernel of it (Kernel::kernels: an eager loop's several, an unfused
 // attention's batched ones); a grouped GEMM one GEMM per local expert (Transformer Engine's GroupedLinear
 // under Megatron-Core's --moe-grouped-gemm: "launch multiple local GEMM kernels in multiple streams",
@@ -275,7 +269,7 @@ class ProgramBuilder {
     ep_share_ = share(c.network.comm_sms);
     gemms_partitioned_ = gemms_partitioned(s);
     gemm_slowdown_beside_ = gemms_partitioned_ ? gemm_slowdown_beside_comm(c) : 0.0;
-    jitter_cv_ = c.jitter ? c.gpu.kernel_jitter : 0.0;
+    jitter_cv_ = kernel_jitter(c);
     collective_share_ = {share(in_node), share(c.network.nccl_channels_across_nodes)};
     p2p_share_ = {share(static_cast<int>(std::bit_ceil(static_cast<unsigned>(in_node)))),
                   share(c.network.nccl_p2p_channels_per_net_peer)};
@@ -1364,6 +1358,10 @@ const PartTimes& part_times(const ShapeData& shape) { return shape.times; }
 
 Layout make_layout(const Scenario& s, const ShapeData& shape) { return make_layout(s, &shape.layout); }
 
+bool gemms_partitioned(const Scenario& s) {
+  return s.parallel.gemm_sms == GemmSms::partitioned && s.model.ffn.moe && s.parallel.ep > 1;
+}
+
 std::string part_times_key(const Scenario& s) {
   const ParallelSpec& p = s.parallel;
   std::string layers;
@@ -1379,7 +1377,7 @@ std::string part_times_key(const Scenario& s) {
          "|" + name_of(s.training.attention_kernel) + std::to_string(s.training.dropout) +
          std::to_string(s.training.autocast) + "|" + std::to_string(s.uncertainty.kernel_time_scale) + "|" +
          std::to_string(straggler_time_factor(s.cluster)) + "|" +
-         std::to_string(s.cluster.jitter ? s.cluster.gpu.kernel_jitter : 0.0) + "|" +
+         std::to_string(kernel_jitter(s.cluster)) + "|" +
          std::to_string(Time::from_seconds_ceil(s.cluster.host_launch_seconds).count_ns()) + "|" +
          std::to_string(s.model.layers);
 }

@@ -7,6 +7,7 @@
 #include "gpuhours/infeasible.hpp"
 #include "gpuhours/sensitivity.hpp"
 #include "gpuhours/simulated_run.hpp"
+#include "gpuhours/step.hpp"
 
 namespace gpuhours {
 
@@ -58,8 +59,7 @@ std::vector<SensitivityRow> sensitivity(const Scenario& s, const RunResult& base
                            [](const Scenario& x, bool hi) { return x.cluster.clocks == (hi ? Clocks::sustained : Clocks::burst); }));
   // A partitioned GEMM's rate beside communication kernels: its partition's alone, against the
   // GPU's measured slowdown (slowdown_beside_comm).
-  if (s.parallel.gemm_sms == GemmSms::partitioned && s.model.ffn.moe && s.parallel.ep > 1 &&
-      s.training.precision == Precision::fp8 && s.cluster.gpu.slowdown_beside_comm > 0)
+  if (gemms_partitioned(s) && s.training.precision == Precision::fp8 && s.cluster.gpu.slowdown_beside_comm > 0)
     knobs.push_back(choice("GEMMs beside comm", "alone", "slowed",
                            [](Scenario& x, bool hi) { x.cluster.slowdown_beside_comm = hi; },
                            [](const Scenario& x, bool hi) { return x.cluster.slowdown_beside_comm == hi; }));

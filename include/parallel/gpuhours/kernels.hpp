@@ -50,6 +50,9 @@ double comm_sm_share(int sms, const GpuSpec& gpu);
 double gemm_slowdown_beside_comm(const ClusterSpec& cluster);
 /// What the report says of it.
 std::string slowdown_beside_comm_assumption(const ClusterSpec& cluster);
+/// The coefficient of variation of a kernel's time the collectives wait out: the GPU's
+/// kernel_jitter, 0 with `jitter: false`.
+double kernel_jitter(const ClusterSpec& cluster);
 
 /// Tensor-core throughput against the profile's short timed repetitions: with `clocks: sustained`
 /// and a calibration profile, the profile's sustained / burst ratio of its looped GEMM; else 1.

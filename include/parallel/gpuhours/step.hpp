@@ -104,6 +104,9 @@ struct PartTimes {
 /// only (not on the data-parallel size, the batch or ZeRO): part_times_key() names them for a cache.
 PartTimes part_compute_times(const Scenario& s);
 std::string part_times_key(const Scenario& s);
+/// Whether the layout's FP8 GEMMs run on the SMs the expert dispatch / combine kernels leave for the
+/// whole step (gemm_sms: partitioned, with a MoE model and expert parallelism to leave them for).
+bool gemms_partitioned(const Scenario& s);
 
 /// What the layouts of one part_times_key() share: the op graph, the split into parts and the part
 /// times, built once and reused across a sweep. Immutable; safe to share between threads.
